@@ -1,0 +1,178 @@
+package cluster
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Well-known label keys used for topology.
+const (
+	LabelHostname = corev1.LabelHostname     // kubernetes.io/hostname
+	LabelZone     = corev1.LabelTopologyZone // topology.kubernetes.io/zone
+)
+
+// Resources is an amount of CPU (millicores) and memory (bytes).
+type Resources struct {
+	MilliCPU int64
+	Memory   int64
+}
+
+// Add returns r + o.
+func (r Resources) Add(o Resources) Resources {
+	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, Memory: r.Memory + o.Memory}
+}
+
+// Sub returns r - o.
+func (r Resources) Sub(o Resources) Resources {
+	return Resources{MilliCPU: r.MilliCPU - o.MilliCPU, Memory: r.Memory - o.Memory}
+}
+
+// Fits reports whether r fits in o on every resource.
+func (r Resources) Fits(o Resources) bool { return r.MilliCPU <= o.MilliCPU && r.Memory <= o.Memory }
+
+// PodPhase is the lifecycle stage of a simulated pod. It is coarser than corev1.PodPhase: it
+// tracks what the models need (is it holding resources, is it running).
+type PodPhase uint8
+
+const (
+	PodPending     PodPhase = iota // created, not bound, or bound and containers not started
+	PodRunning                     // containers started on a live node
+	PodTerminating                 // deletion requested; still bound and holding its node's resources
+	PodGone                        // deleted and released; kept only for accounting
+)
+
+func (p PodPhase) String() string {
+	switch p {
+	case PodPending:
+		return "Pending"
+	case PodRunning:
+		return "Running"
+	case PodTerminating:
+		return "Terminating"
+	default:
+		return "Gone"
+	}
+}
+
+// Node is one simulated node.
+type Node struct {
+	Index         int // position in State.Nodes, stable for the run
+	Name          string
+	Labels        map[string]string
+	Taints        []corev1.Taint
+	Unschedulable bool
+	Allocatable   Resources
+
+	// Requested sums the requests of the pods bound here (Pods), as the scheduler's NodeInfo does.
+	Requested Resources
+	// NonZeroRequested is Requested with upstream's defaults (100m CPU, 200MB memory) for
+	// containers that request nothing, used by the scoring plugins.
+	NonZeroRequested Resources
+	// Pods bound to this node that still hold resources (Pending-bound, Running, Terminating).
+	Pods []*Pod
+
+	// Up is the physical state: the machine and its kubelet are running.
+	Up bool
+	// Ready is the NodeReady condition as the control plane currently believes it.
+	Ready bool
+}
+
+// Zone returns the node's topology.kubernetes.io/zone label, or "".
+func (n *Node) Zone() string { return n.Labels[LabelZone] }
+
+// Pod is one simulated pod.
+type Pod struct {
+	Index     int // position in State.Pods, stable for the run
+	Name      string
+	Namespace string
+	Labels    map[string]string
+	// Spec is the template's spec, shared by every pod of the same owner. Never mutate it.
+	Spec *corev1.PodSpec
+	// Owner identifies the controller that owns the pod, e.g. "deployment/default/web".
+	Owner string
+	// OwnerSelector selects the pods of the same owner (the ReplicaSet's selector). The scheduler
+	// uses it for the default PodTopologySpread constraints, as upstream uses the selectors of the
+	// Services and ReplicaSets a pod belongs to. Nil for bare pods.
+	OwnerSelector labels.Selector
+
+	Requests Resources // effective requests: sum over containers, at least the max init container
+	NonZero  Resources // Requests with the scoring defaults for empty container requests
+	LimitCPU int64     // sum of container CPU limits in millicores; 0 when any container has none
+
+	Node      *Node // nil while unscheduled
+	Phase     PodPhase
+	Ready     bool          // the Ready condition as the API shows it (drives endpoints)
+	Created   time.Duration // virtual time of creation
+	Started   time.Duration // virtual time containers last started
+	Attempts  int           // failed scheduling attempts
+	LastError string        // last scheduling failure message
+}
+
+// Bound reports whether the pod is assigned to a node.
+func (p *Pod) Bound() bool { return p.Node != nil }
+
+// State is the whole simulated cluster.
+type State struct {
+	Nodes []*Node
+	Pods  []*Pod // every pod ever created, in creation order; check Phase for PodGone
+}
+
+// AddNode appends a node and returns it.
+func (s *State) AddNode(n *Node) *Node {
+	n.Index = len(s.Nodes)
+	s.Nodes = append(s.Nodes, n)
+	return n
+}
+
+// AddPod appends a pending pod and returns it.
+func (s *State) AddPod(p *Pod) *Pod {
+	p.Index = len(s.Pods)
+	s.Pods = append(s.Pods, p)
+	return p
+}
+
+// Bind assigns a pending pod to a node and charges its requests.
+func (s *State) Bind(p *Pod, n *Node) {
+	if p.Node != nil {
+		panic("cluster: bind of a bound pod " + p.Name)
+	}
+	p.Node = n
+	n.Pods = append(n.Pods, p)
+	n.Requested = n.Requested.Add(p.Requests)
+	n.NonZeroRequested = n.NonZeroRequested.Add(p.NonZero)
+}
+
+// Release removes a pod from its node (if bound) and marks it gone.
+func (s *State) Release(p *Pod) {
+	if n := p.Node; n != nil {
+		for i, q := range n.Pods {
+			if q == p {
+				copy(n.Pods[i:], n.Pods[i+1:])
+				n.Pods[len(n.Pods)-1] = nil
+				n.Pods = n.Pods[:len(n.Pods)-1]
+				break
+			}
+		}
+		n.Requested = n.Requested.Sub(p.Requests)
+		n.NonZeroRequested = n.NonZeroRequested.Sub(p.NonZero)
+	}
+	p.Phase = PodGone
+	p.Ready = false
+}
+
+// MatchingPods calls f for each bound, non-gone pod on node n in namespace set ns (nil = any)
+// whose labels match sel. It allocates nothing.
+func (n *Node) MatchingPods(sel labels.Selector, namespaces map[string]struct{}, f func(*Pod)) {
+	for _, p := range n.Pods {
+		if namespaces != nil {
+			if _, ok := namespaces[p.Namespace]; !ok {
+				continue
+			}
+		}
+		if sel.Matches(labels.Set(p.Labels)) {
+			f(p)
+		}
+	}
+}

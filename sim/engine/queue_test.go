@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type recorder struct {
+	got []uint64
+	at  []time.Duration
+}
+
+func (r *recorder) Fire(now time.Duration, arg uint64) {
+	r.got = append(r.got, arg)
+	r.at = append(r.at, now)
+}
+
+func TestQueueOrdersByTimeThenSequence(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	q.At(3*time.Second, r, 3)
+	q.At(1*time.Second, r, 1)
+	q.At(2*time.Second, r, 20)
+	q.At(2*time.Second, r, 21) // tie: scheduled later, fires later
+	q.At(2*time.Second, r, 22)
+	q.At(0, r, 0)
+	for q.Step() {
+	}
+	assert.Equal(t, []uint64{0, 1, 20, 21, 22, 3}, r.got)
+	assert.Equal(t, []time.Duration{0, time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second}, r.at)
+	assert.Equal(t, 3*time.Second, q.Now())
+	assert.Equal(t, uint64(6), q.Fired())
+}
+
+func TestQueueTiesAcrossManyEvents(t *testing.T) {
+	// 4-ary heap sift paths must still honour FIFO among equal times.
+	q := NewQueue()
+	r := &recorder{}
+	for i := 0; i < 1000; i++ {
+		q.At(time.Duration(i%7)*time.Second, r, uint64(i))
+	}
+	for q.Step() {
+	}
+	require.Len(t, r.got, 1000)
+	for i := 1; i < len(r.got); i++ {
+		prev, cur := r.got[i-1], r.got[i]
+		if prev%7 == cur%7 {
+			assert.Less(t, prev, cur, "FIFO among ties broken at %d", i)
+		} else {
+			assert.Less(t, prev%7, cur%7, "time order broken at %d", i)
+		}
+	}
+}
+
+func TestQueueCancel(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	a := q.At(time.Second, r, 1)
+	b := q.At(2*time.Second, r, 2)
+	q.At(3*time.Second, r, 3)
+	assert.True(t, q.IsPending(a))
+	assert.True(t, q.Cancel(b))
+	assert.False(t, q.Cancel(b), "second cancel is a no-op")
+	assert.False(t, q.IsPending(b))
+	assert.Equal(t, 2, q.Pending())
+	// the cancelled slot is reused; the stale heap item must not fire the new event early or twice
+	c := q.At(5*time.Second, r, 5)
+	assert.True(t, q.IsPending(c))
+	for q.Step() {
+	}
+	assert.Equal(t, []uint64{1, 3, 5}, r.got)
+	assert.False(t, q.Cancel(a), "fired events cannot be cancelled")
+	assert.False(t, q.Cancel(Timer{}), "zero timer")
+	assert.Equal(t, 0, q.Pending())
+}
+
+func TestQueueCancelManyCompacts(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	var timers []Timer
+	for i := 0; i < 5000; i++ {
+		timers = append(timers, q.At(time.Duration(i)*time.Millisecond, r, uint64(i)))
+	}
+	for i, tm := range timers {
+		if i%10 != 0 {
+			require.True(t, q.Cancel(tm))
+		}
+	}
+	assert.Equal(t, 500, q.Pending())
+	assert.LessOrEqual(t, len(q.heap), 2500, "compaction bounds stale items")
+	for q.Step() {
+	}
+	require.Len(t, r.got, 500)
+	for i, v := range r.got {
+		assert.Equal(t, uint64(i*10), v)
+	}
+}
+
+func TestQueuePastIsClampedAndRunUntil(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	q.At(10*time.Second, HandlerFunc(func(now time.Duration, _ uint64) {
+		q.At(now-5*time.Second, r, 99) // in the past: runs now, not before
+	}), 0)
+	q.At(20*time.Second, r, 20)
+	q.RunUntil(15 * time.Second)
+	assert.Equal(t, []uint64{99}, r.got)
+	assert.Equal(t, []time.Duration{10 * time.Second}, r.at)
+	assert.Equal(t, 15*time.Second, q.Now(), "clock advances to the end of the window")
+	q.RunUntil(time.Minute)
+	assert.Equal(t, []uint64{99, 20}, r.got)
+}
+
+func TestQueueStop(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	q.At(time.Second, HandlerFunc(func(time.Duration, uint64) { q.Stop() }), 0)
+	q.At(2*time.Second, r, 2)
+	q.RunUntil(time.Hour)
+	assert.Empty(t, r.got)
+	assert.Equal(t, time.Second, q.Now())
+}
+
+func TestQueueZeroAllocsPerEvent(t *testing.T) {
+	q := NewQueue()
+	h := &counter{}
+	for i := 0; i < 1000; i++ {
+		q.At(time.Duration(i), h, 0)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		q.Step()
+		q.After(time.Duration(1000), h, 0)
+	})
+	assert.Zero(t, allocs)
+}
+
+type counter struct{ n int }
+
+func (c *counter) Fire(time.Duration, uint64) { c.n++ }
