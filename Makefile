@@ -1,0 +1,39 @@
+# faultline: the user-facing jobs. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/faultline
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/faultline-dev/faultline/cmd/faultline/app/cli.Version=$(VERSION)
+SCENARIO ?= kernel-panic-stacking
+SEEDS ?=
+ARGS ?=
+
+.PHONY: help build scenario test test-short bench golden lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+build: ## build bin/faultline
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/faultline
+
+scenario: build ## replay SCENARIO (default kernel-panic-stacking) in the simulator; SEEDS=N ARGS="..."
+	./$(BIN) run $(SCENARIO) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
+
+test: ## vet, every test (race detector on the concurrent packages), and the scenario library validated
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./scenarios/runner/ ./cmd/...
+	$(GO) build -o $(BIN) ./cmd/faultline && for d in scenarios/*/scenario.yaml; do ./$(BIN) validate $$d || exit 1; done
+
+test-short: ## the fast tests only
+	$(GO) test -short ./...
+
+bench: ## engine benchmarks (full loop vs bare heap at 1e5 pending events), output kept under bench/
+	@mkdir -p bench
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./sim/engine/ | tee bench/engine-$$(date -u +%Y%m%d).txt
+
+golden: ## regenerate golden traces after a deliberate model change; review the diff
+	$(GO) test ./sim/... ./scenarios/... -run Golden -update
+
+clean: ## remove the binary
+	rm -rf bin

@@ -1,0 +1,270 @@
+// Package run is `faultline run`: replay a scenario's variants over many seeds and score them.
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/scenarios"
+	"github.com/faultline-dev/faultline/scenarios/runner"
+)
+
+type flags struct {
+	seed     uint64
+	seeds    int
+	variants []string
+	out      string
+	trace    bool
+	workers  int
+	json     bool
+	quiet    bool
+}
+
+// NewCommand returns the run verb.
+func NewCommand(s cli.Streams) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "run NAME|PATH",
+		Short: "Replay a scenario over many seeds and score each mitigation against the baseline",
+		Long: `run replays every variant of a scenario (a built-in NAME from 'faultline list', a scenario
+file, or a folder holding scenario.yaml) in the simulator, once per seed. Every variant sees the
+same seeds and the same random streams per component (common random numbers), so differences
+between variants come from the mitigation, not from luck.
+
+It prints a table per variant and, per objective, the mean with its 95 % bootstrap interval,
+the share of seeds that missed the target, the paired difference from the baseline and a
+verdict (better / worse / no detectable difference). It writes the run directory
+results/<scenario>/<run-id>/ (or --out): summary.json (versioned schema: seeds, scenario
+digest, faultline version, every figure), seeds.csv (one row per variant and seed) and the
+time series of the first seed per variant.
+
+The same seed gives the same bytes: rerun with --seed S --seeds 1 --trace to see one replay's
+event log with virtual timestamps. Ctrl-C stops early and still writes what finished.`,
+		Example: `  faultline run kernel-panic-stacking
+  faultline run kernel-panic-stacking --seeds 1000 --workers 2
+  faultline run kernel-panic-stacking --variant baseline --variant topology-spread
+  faultline run kernel-panic-stacking --seed 42 --seeds 1 --variant baseline --trace
+  faultline run ./my-scenario.yaml --json > summary.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return execute(cmd.Context(), s, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&f.seed, "seed", 1, "first seed; seeds are SEED, SEED+1, ...")
+	fl.IntVar(&f.seeds, "seeds", 0, "number of seeds per variant (default: the scenario's spec.seeds, else 100)")
+	fl.StringArrayVar(&f.variants, "variant", nil, "run only this variant (repeatable; the baseline is added for comparison)")
+	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>)")
+	fl.BoolVar(&f.trace, "trace", false, "print the event log of every replay with virtual timestamps (use with --seeds 1)")
+	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores); results do not depend on it")
+	fl.BoolVar(&f.json, "json", false, "print summary.json to stdout instead of the table")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	return cmd
+}
+
+func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
+	sc, err := scenarios.Open(target)
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	count := f.seeds
+	if count == 0 {
+		count = sc.Seeds()
+	}
+	if count < 0 {
+		return cli.BadInput(fmt.Errorf("--seeds %d: expected a positive number", count))
+	}
+	variants, err := pickVariants(sc, f.variants)
+	if err != nil {
+		return cli.BadInput(err)
+	}
+	seeds := runner.SeedRange(f.seed, count)
+	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, KeepSeries: true}
+	if f.trace {
+		cfg.Trace = s.Out
+		if count*len(variants) > 4 {
+			fmt.Fprintf(s.Err, "note: --trace with %d replays prints them all; use --seeds 1 --variant V for one\n", count*len(variants))
+		}
+	}
+	var prog *progress
+	if !f.quiet {
+		prog = newProgress(s.Err, cli.IsTerminal(s.Err), count*len(variants))
+		cfg.Progress = prog.update
+	}
+	started := time.Now()
+	out, runErr := runner.Run(ctx, sc, cfg)
+	if prog != nil {
+		prog.finish()
+	}
+	if out == nil {
+		return runErr
+	}
+	interrupted := errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)
+	if runErr != nil && !interrupted {
+		return runErr
+	}
+	in := toInput(sc, out)
+	sum, err := results.Summarize(in)
+	if err != nil {
+		return err
+	}
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
+	}
+	if err := results.WriteDir(dir, in, sum, seriesOf(out)); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if f.out == "" {
+		latest := filepath.Join("results", sc.Name(), "latest")
+		_ = os.Remove(latest)
+		_ = os.Symlink(filepath.Base(dir), latest)
+	}
+	if f.json {
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		fmt.Fprintln(s.Out, string(b))
+	} else {
+		results.PrintTable(s.Out, sum)
+		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), count*len(variants), time.Since(started).Round(time.Millisecond))
+	}
+	if interrupted {
+		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d replays that finished to %s", out.Complete(), dir)}
+	}
+	return nil
+}
+
+func pickVariants(sc *scenarios.Scenario, want []string) ([]string, error) {
+	all := sc.VariantNames()
+	if len(want) == 0 {
+		return all, nil
+	}
+	for _, w := range want {
+		if !slices.Contains(all, w) {
+			return nil, fmt.Errorf("--variant %q: the scenario has %s", w, strings.Join(all, ", "))
+		}
+	}
+	base := sc.Baseline()
+	var out []string
+	if !slices.Contains(want, base) && len(want) > 0 {
+		out = append(out, base)
+	}
+	for _, n := range all { // keep file order
+		if slices.Contains(want, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// toInput turns the runner's outcome into the plain numbers results scores.
+func toInput(sc *scenarios.Scenario, out *runner.Outcome) results.Input {
+	in := results.Input{
+		Scenario: sc.Name(), Digest: sc.Digest, Version: cli.Version, Baseline: sc.Baseline(),
+		Variants: out.Variants, Seeds: out.Seeds, Done: out.Done, Interrupted: out.Interrupted,
+	}
+	if !slices.Contains(in.Variants, in.Baseline) {
+		in.Baseline = in.Variants[0]
+	}
+	// indicator names: the union, in first-seen order (every run of a scenario reports the same)
+	seen := map[string]bool{}
+	for v := range out.Results {
+		for i := range out.Results[v] {
+			if !out.Done[v][i] {
+				continue
+			}
+			for _, ind := range out.Results[v][i].Indicators {
+				if !seen[ind.Name] {
+					seen[ind.Name] = true
+					in.Indicators = append(in.Indicators, ind.Name)
+				}
+			}
+		}
+	}
+	in.Values = make([][][]float64, len(out.Variants))
+	for v := range out.Results {
+		in.Values[v] = make([][]float64, len(out.Seeds))
+		for i, r := range out.Results[v] {
+			row := make([]float64, len(in.Indicators))
+			for k, name := range in.Indicators {
+				row[k], _ = r.Get(name)
+			}
+			in.Values[v][i] = row
+		}
+	}
+	for _, o := range sc.Objectives() {
+		ro := results.Objective{Name: o.Name, Indicator: o.Indicator, Unit: o.Unit, HigherIsBetter: o.HigherIsBetter, Weight: o.Weight}
+		if o.Target != nil {
+			v := o.Target.Value
+			ro.TargetOp, ro.TargetValue = o.Target.Op, &v
+		}
+		in.Objectives = append(in.Objectives, ro)
+	}
+	return in
+}
+
+func seriesOf(out *runner.Outcome) []results.Series {
+	var s []results.Series
+	for v, name := range out.Variants {
+		if len(out.Done[v]) > 0 && out.Done[v][0] && out.Results[v][0].Series != nil {
+			se := out.Results[v][0].Series
+			s = append(s, results.Series{Variant: name, Seed: out.Seeds[0], Columns: se.Columns, Rows: se.Rows})
+		}
+	}
+	return s
+}
+
+// progress shows how far a run is: a redrawn bar with ETA on a terminal, a line per tenth
+// otherwise (logs stay readable).
+type progress struct {
+	w        io.Writer
+	tty      bool
+	total    int
+	start    time.Time
+	lastDraw time.Time
+	lastTen  int
+}
+
+func newProgress(w io.Writer, tty bool, total int) *progress {
+	return &progress{w: w, tty: tty, total: total, start: time.Now()}
+}
+
+func (p *progress) update(done, total int) {
+	now := time.Now()
+	elapsed := now.Sub(p.start)
+	eta := time.Duration(0)
+	if done > 0 {
+		eta = time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	}
+	if p.tty {
+		if now.Sub(p.lastDraw) < 100*time.Millisecond && done < total {
+			return
+		}
+		p.lastDraw = now
+		const width = 30
+		fill := width * done / total
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d replays  %s elapsed  ETA %s ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total, elapsed.Round(time.Second), eta.Round(time.Second))
+		return
+	}
+	if ten := 10 * done / total; ten > p.lastTen || done == total {
+		p.lastTen = ten
+		fmt.Fprintf(p.w, "progress: %d/%d replays (%d%%), ETA %s\n", done, total, 100*done/total, eta.Round(time.Second))
+	}
+}
+
+func (p *progress) finish() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,44 @@
+// Package validate is `faultline validate`: check scenario files without running them.
+package validate
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/scenarios"
+)
+
+// NewCommand returns the validate verb.
+func NewCommand(s cli.Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE|NAME...",
+		Short: "Check scenario files and report every problem with its file, line and field",
+		Long: `validate loads each scenario as 'run' would: the YAML, every Kubernetes manifest (strictly,
+against the k8s.io/api types), every Chaos Mesh fault, every variant's patches and the
+objectives, and checks that the simulator can run each variant. It runs nothing.
+
+A problem is reported as one line, FILE:LINE:COLUMN: FIELD: what is wrong and what was
+expected, and the exit status is 2.`,
+		Example: `  faultline validate scenarios/kernel-panic-stacking/scenario.yaml
+  faultline validate kernel-panic-stacking`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, a := range args {
+				sc, err := scenarios.Open(a)
+				if err != nil {
+					fmt.Fprintln(s.Err, err)
+					bad++
+					continue
+				}
+				fmt.Fprintf(s.Out, "%s: ok (%s, %d objects, %d faults, variants: %v)\n", sc.File, sc.Name(), len(sc.Objects), len(sc.Faults), sc.VariantNames())
+			}
+			if bad > 0 {
+				return &cli.ExitError{Code: cli.ExitBadInput}
+			}
+			return nil
+		},
+	}
+}

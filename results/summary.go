@@ -1,0 +1,287 @@
+package results
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/faultline-dev/faultline/results/stats"
+)
+
+// SchemaVersion is the version of summary.json; bump it on any incompatible change and describe
+// the change in results/SCHEMA.md.
+const SchemaVersion = 1
+
+// Objective is one scored indicator.
+type Objective struct {
+	Name           string   `json:"name"`
+	Indicator      string   `json:"indicator"`
+	Unit           string   `json:"unit,omitempty"`
+	TargetOp       string   `json:"targetOp,omitempty"`
+	TargetValue    *float64 `json:"targetValue,omitempty"`
+	HigherIsBetter bool     `json:"higherIsBetter"`
+	Weight         float64  `json:"weight"`
+}
+
+// Met reports whether v meets the objective's target (true without a target).
+func (o Objective) Met(v float64) bool {
+	if o.TargetValue == nil {
+		return true
+	}
+	t := *o.TargetValue
+	switch o.TargetOp {
+	case ">=":
+		return v >= t
+	case ">":
+		return v > t
+	case "<=":
+		return v <= t
+	case "<":
+		return v < t
+	case "==":
+		return v == t
+	}
+	return true
+}
+
+// Target prints the target, or "".
+func (o Objective) Target() string {
+	if o.TargetValue == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %g", o.TargetOp, *o.TargetValue)
+}
+
+// Input is everything needed to score a run.
+type Input struct {
+	Scenario   string
+	Digest     string
+	Version    string // faultline version
+	Baseline   string
+	Variants   []string
+	Seeds      []uint64
+	Indicators []string // column names of Values
+	// Values[v][i][k]: variant v, seed Seeds[i], indicator Indicators[k]; valid when Done[v][i].
+	Values      [][][]float64
+	Done        [][]bool
+	Objectives  []Objective
+	Interrupted bool
+	// Alpha is the family-wise error rate for verdicts (default 0.05).
+	Alpha float64
+}
+
+// Summary is the content of summary.json.
+type Summary struct {
+	Schema      int              `json:"schema"`
+	Faultline   string           `json:"faultline"`
+	Scenario    string           `json:"scenario"`
+	Digest      string           `json:"digest"`
+	Seeds       []uint64         `json:"seeds"`
+	Baseline    string           `json:"baseline"`
+	Alpha       float64          `json:"alpha"`
+	Interrupted bool             `json:"interrupted"`
+	Objectives  []Objective      `json:"objectives"`
+	Variants    []VariantSummary `json:"variants"`
+	Indicators  []string         `json:"indicators"`
+	Resamples   int              `json:"bootstrapResamples"`
+}
+
+// VariantSummary is one variant's figures.
+type VariantSummary struct {
+	Name string `json:"name"`
+	// Complete counts the seeds that finished (all of them unless interrupted).
+	Complete   int                `json:"complete"`
+	Objectives []ObjectiveSummary `json:"objectives"`
+	// Means of every indicator, in Summary.Indicators order.
+	Means      []float64 `json:"indicatorMeans"`
+	Resilience *Estimate `json:"resilienceScore,omitempty"`
+}
+
+// Estimate is a value with its confidence interval.
+type Estimate struct {
+	Value float64 `json:"value"`
+	Lo    float64 `json:"lo"`
+	Hi    float64 `json:"hi"`
+}
+
+// ObjectiveSummary is one objective for one variant.
+type ObjectiveSummary struct {
+	Name       string      `json:"name"`
+	Mean       float64     `json:"mean"`
+	MeanCI     Estimate    `json:"meanCI"`
+	Median     float64     `json:"median"`
+	P5         float64     `json:"p5"`
+	P95        float64     `json:"p95"`
+	Violations *Violations `json:"violations,omitempty"`
+	// Comparison with the baseline; nil for the baseline itself.
+	Comparison *Comparison `json:"comparison,omitempty"`
+}
+
+// Violations is the share of seeds that missed the target.
+type Violations struct {
+	Count int      `json:"count"`
+	Rate  float64  `json:"rate"`
+	CI    Estimate `json:"ci"`
+}
+
+// Comparison is the paired comparison of a variant with the baseline on one objective.
+type Comparison struct {
+	Pairs        int           `json:"pairs"`
+	MedianDiff   float64       `json:"medianDiff"`
+	MedianDiffCI Estimate      `json:"medianDiffCI"`
+	MeanDiff     float64       `json:"meanDiff"`
+	P            float64       `json:"p"`
+	PHolm        float64       `json:"pHolm"`
+	CliffsDelta  float64       `json:"cliffsDelta"`
+	A12          float64       `json:"a12"`
+	Verdict      stats.Verdict `json:"verdict"`
+}
+
+const (
+	level     = 0.95
+	resamples = 2000
+	bootSeed  = 0x5eed
+)
+
+// Summarize computes every figure. It is deterministic: the bootstrap uses a fixed seed.
+func Summarize(in Input) (*Summary, error) {
+	if in.Alpha == 0 {
+		in.Alpha = 0.05
+	}
+	base := -1
+	for v, n := range in.Variants {
+		if n == in.Baseline {
+			base = v
+		}
+	}
+	if base < 0 {
+		return nil, fmt.Errorf("baseline %q is not among the variants", in.Baseline)
+	}
+	col := map[string]int{}
+	for k, n := range in.Indicators {
+		col[n] = k
+	}
+	for _, o := range in.Objectives {
+		if _, ok := col[o.Indicator]; !ok {
+			return nil, fmt.Errorf("objective %s: indicator %q was not measured", o.Name, o.Indicator)
+		}
+	}
+	s := &Summary{
+		Schema: SchemaVersion, Faultline: in.Version, Scenario: in.Scenario, Digest: in.Digest,
+		Seeds: in.Seeds, Baseline: in.Baseline, Alpha: in.Alpha, Interrupted: in.Interrupted,
+		Objectives: in.Objectives, Indicators: in.Indicators, Resamples: resamples,
+	}
+	column := func(v, k int) []float64 {
+		var out []float64
+		for i := range in.Seeds {
+			if in.Done[v][i] {
+				out = append(out, in.Values[v][i][k])
+			}
+		}
+		return out
+	}
+	var pvals []float64
+	for v, name := range in.Variants {
+		vs := VariantSummary{Name: name}
+		for i := range in.Seeds {
+			if in.Done[v][i] {
+				vs.Complete++
+			}
+		}
+		for k := range in.Indicators {
+			x := column(v, k)
+			m := math.NaN()
+			if len(x) > 0 {
+				m = stats.Describe(x, level, 1, bootSeed).Mean
+			}
+			vs.Means = append(vs.Means, m)
+		}
+		var passes [][]bool
+		weights := make([]float64, len(in.Objectives))
+		for oi, o := range in.Objectives {
+			weights[oi] = o.Weight
+			k := col[o.Indicator]
+			x := column(v, k)
+			os := ObjectiveSummary{Name: o.Name}
+			if len(x) > 0 {
+				d := stats.Describe(x, level, resamples, bootSeed)
+				os.Mean, os.Median, os.P5, os.P95 = d.Mean, d.Median, d.P5, d.P95
+				os.MeanCI = Estimate{d.Mean, d.MeanCI.Lo, d.MeanCI.Hi}
+			}
+			if o.TargetValue != nil && len(x) > 0 {
+				bad := 0
+				for _, val := range x {
+					if !o.Met(val) {
+						bad++
+					}
+				}
+				w := stats.Wilson(bad, len(x), level)
+				os.Violations = &Violations{Count: bad, Rate: float64(bad) / float64(len(x)), CI: Estimate{float64(bad) / float64(len(x)), w.Lo, w.Hi}}
+			}
+			if v != base {
+				var bx, vy []float64
+				for i := range in.Seeds {
+					if in.Done[v][i] && in.Done[base][i] {
+						bx = append(bx, in.Values[base][i][k])
+						vy = append(vy, in.Values[v][i][k])
+					}
+				}
+				if len(bx) > 0 {
+					p, err := stats.ComparePaired(bx, vy, level, resamples, bootSeed)
+					if err != nil {
+						return nil, fmt.Errorf("variant %s objective %s: %w", name, o.Name, err)
+					}
+					c := &Comparison{
+						Pairs: p.N, MedianDiff: p.MedianDiff, MeanDiff: p.MeanDiff,
+						MedianDiffCI: Estimate{p.MedianDiff, p.MedianDiffCI.Lo, p.MedianDiffCI.Hi},
+						P:            p.PValue, CliffsDelta: p.CliffsDelta, A12: p.A12,
+					}
+					os.Comparison = c
+					pvals = append(pvals, p.PValue)
+				}
+			}
+			vs.Objectives = append(vs.Objectives, os)
+		}
+		hasTargets := false
+		for _, o := range in.Objectives {
+			if o.TargetValue != nil {
+				hasTargets = true
+			}
+		}
+		if hasTargets {
+			for i := range in.Seeds {
+				if !in.Done[v][i] {
+					continue
+				}
+				row := make([]bool, len(in.Objectives))
+				for oi, o := range in.Objectives {
+					row[oi] = o.Met(in.Values[v][i][col[o.Indicator]])
+				}
+				passes = append(passes, row)
+			}
+			if len(passes) > 0 {
+				sc, ci := stats.ResilienceScore(passes, weights, level, resamples, bootSeed)
+				vs.Resilience = &Estimate{sc, ci.Lo, ci.Hi}
+			}
+		}
+		s.Variants = append(s.Variants, vs)
+	}
+	adj := stats.Holm(pvals)
+	// verdicts need each comparison's objective direction: walk in the same order
+	idx := 0
+	for v := range s.Variants {
+		if v == base {
+			continue
+		}
+		for oi := range s.Variants[v].Objectives {
+			c := s.Variants[v].Objectives[oi].Comparison
+			if c == nil {
+				continue
+			}
+			c.PHolm = adj[idx]
+			raw := stats.Paired{MedianDiff: c.MedianDiff, MedianDiffCI: stats.Interval{Lo: c.MedianDiffCI.Lo, Hi: c.MedianDiffCI.Hi, Level: level}, MeanDiff: c.MeanDiff, PValue: c.P}
+			c.Verdict = stats.Decide(raw, c.PHolm, in.Alpha, in.Objectives[oi].HigherIsBetter)
+			idx++
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,143 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+// PrintTable writes the human summary: the headline figures per variant, then every objective
+// with its interval, violation rate and verdict against the baseline.
+func PrintTable(w io.Writer, s *Summary) {
+	fmt.Fprintf(w, "%s  seeds %s (%d)  %s  faultline %s\n", s.Scenario, seedSpan(s.Seeds), len(s.Seeds), shortDigest(s.Digest), s.Faultline)
+	if s.Interrupted {
+		fmt.Fprintln(w, "INTERRUPTED: figures cover the seeds that finished (see 'complete')")
+	}
+	fmt.Fprintln(w)
+	// headline table: the indicators an SRE reads first, when measured
+	heads := []struct{ ind, title string }{
+		{"request-success-ratio", "availability"},
+		{"node-panics", "node panics"},
+		{"time-to-first-panic", "first panic (h)"},
+		{"pods-lost", "pods lost"},
+		{"cascade", "cascade"},
+		{"full-outage-minutes", "outage (min)"},
+	}
+	col := map[string]int{}
+	for k, n := range s.Indicators {
+		col[n] = k
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var hdr []string
+	hdr = append(hdr, "variant", "complete")
+	for _, h := range heads {
+		if _, ok := col[h.ind]; ok {
+			hdr = append(hdr, h.title)
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	for _, v := range s.Variants {
+		row := []string{v.Name, fmt.Sprint(v.Complete)}
+		for _, h := range heads {
+			k, ok := col[h.ind]
+			if !ok {
+				continue
+			}
+			m := v.Means[k]
+			switch h.ind {
+			case "request-success-ratio":
+				row = append(row, fmt.Sprintf("%.4f", m))
+			case "cascade":
+				row = append(row, fmt.Sprintf("%.0f%%", 100*m))
+			default:
+				row = append(row, fmt.Sprintf("%.1f", m))
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "(means over seeds; first panic is censored at the run length when none)\n")
+
+	for oi, o := range s.Objectives {
+		fmt.Fprintf(w, "\nobjective %s: %s", o.Name, o.Indicator)
+		if t := o.Target(); t != "" {
+			fmt.Fprintf(w, ", target %s", t)
+		}
+		dir := "lower is better"
+		if o.HigherIsBetter {
+			dir = "higher is better"
+		}
+		fmt.Fprintf(w, " (%s)\n", dir)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "variant\tmean [95% CI]\tmedian\tmissed target [95% CI]\tΔmedian vs baseline [95% CI]\tp (Holm)\tA12\tverdict")
+		for _, v := range s.Variants {
+			os := v.Objectives[oi]
+			viol := "-"
+			if os.Violations != nil {
+				viol = fmt.Sprintf("%.0f%% [%.0f, %.0f]", 100*os.Violations.Rate, 100*os.Violations.CI.Lo, 100*os.Violations.CI.Hi)
+			}
+			cmp, p, a, verdict := "(baseline)", "", "", ""
+			if c := os.Comparison; c != nil {
+				cmp = fmt.Sprintf("%s [%s, %s]", num(c.MedianDiff), num(c.MedianDiffCI.Lo), num(c.MedianDiffCI.Hi))
+				p = pval(c.PHolm)
+				a = fmt.Sprintf("%.2f", c.A12)
+				verdict = string(c.Verdict)
+			}
+			fmt.Fprintf(tw, "%s\t%s [%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, num(os.Mean), num(os.MeanCI.Lo), num(os.MeanCI.Hi), num(os.Median), viol, cmp, p, a, verdict)
+		}
+		_ = tw.Flush()
+	}
+	if len(s.Variants) > 0 && s.Variants[0].Resilience != nil {
+		fmt.Fprintf(w, "\nresilience score (weighted share of objectives met per seed, %%):\n")
+		for _, v := range s.Variants {
+			if r := v.Resilience; r != nil {
+				fmt.Fprintf(w, "  %-24s %5.1f [%5.1f, %5.1f]\n", v.Name, r.Value, r.Lo, r.Hi)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nverdicts: paired Wilcoxon signed-rank over common seeds, Holm-corrected, alpha %.2f; \"better\" needs the median-difference CI to exclude 0\n", s.Alpha)
+}
+
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 1000 || math.Abs(v) < 0.001:
+		return fmt.Sprintf("%.3g", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.4g", v)
+	}
+}
+
+func pval(p float64) string {
+	if math.IsNaN(p) {
+		return "n/a"
+	}
+	if p < 0.0001 {
+		return "<0.0001"
+	}
+	return fmt.Sprintf("%.4f", p)
+}
+
+func seedSpan(s []uint64) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	if len(s) == 1 {
+		return fmt.Sprint(s[0])
+	}
+	return fmt.Sprintf("%d..%d", s[0], s[len(s)-1])
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

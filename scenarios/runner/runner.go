@@ -1,0 +1,164 @@
+// Package runner replays a scenario's variants over many seeds in the simulator. Seeds fan out
+// over worker goroutines, each seed single-threaded; results are stored by (variant, seed index),
+// so the output never depends on the worker count or on which worker finished first. A cancelled
+// context stops handing out work; whatever finished is kept and marked complete.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/faultline-dev/faultline/scenarios"
+	"github.com/faultline-dev/faultline/sim"
+)
+
+// Config says what to run.
+type Config struct {
+	Variants []string // empty: all, in file order
+	Seeds    []uint64 // the seeds, in report order
+	Workers  int      // 0: GOMAXPROCS
+	// SeriesSeed is the seed whose time series is kept for reports (the first seed when zero
+	// and KeepSeries is set).
+	KeepSeries bool
+	// Trace receives the event log of every run; use with one seed and one variant.
+	Trace io.Writer
+	// Progress is called after each finished (variant, seed), from one goroutine at a time.
+	Progress func(done, total int)
+}
+
+// Outcome holds every result.
+type Outcome struct {
+	Scenario *scenarios.Scenario
+	Variants []string
+	Seeds    []uint64
+	// Results[v][i] is variant v at Seeds[i]; valid when Done[v][i].
+	Results [][]sim.Result
+	Done    [][]bool
+	// Interrupted is set when the context ended before every run finished.
+	Interrupted bool
+}
+
+// Complete counts finished runs.
+func (o *Outcome) Complete() int {
+	n := 0
+	for _, row := range o.Done {
+		for _, d := range row {
+			if d {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+type job struct{ v, i int }
+
+// Run replays the scenario. It returns the outcome, partial when ctx ends early (then the error
+// is ctx.Err()), and the first simulation error otherwise.
+func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, error) {
+	names := cfg.Variants
+	if len(names) == 0 {
+		names = sc.VariantNames()
+	}
+	inputs := make([]*sim.Input, len(names))
+	for i, n := range names {
+		v, err := sc.Variant(n)
+		if err != nil {
+			return nil, err
+		}
+		inputs[i] = sc.Compile(v)
+	}
+	if len(cfg.Seeds) == 0 {
+		return nil, errors.New("no seeds to run")
+	}
+	out := &Outcome{Scenario: sc, Variants: names, Seeds: cfg.Seeds}
+	out.Results = make([][]sim.Result, len(names))
+	out.Done = make([][]bool, len(names))
+	for v := range names {
+		out.Results[v] = make([]sim.Result, len(cfg.Seeds))
+		out.Done[v] = make([]bool, len(cfg.Seeds))
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Trace != nil {
+		workers = 1 // one ordered log
+	}
+	total := len(names) * len(cfg.Seeds)
+	jobs := make(chan job)
+	var (
+		mu       sync.Mutex
+		done     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace}
+				if cfg.Trace != nil {
+					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
+				}
+				r, err := sim.Run(inputs[j.v], cfg.Seeds[j.i], opts)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("variant %s seed %d: %w", names[j.v], cfg.Seeds[j.i], err)
+					}
+				} else {
+					out.Results[j.v][j.i] = r
+					out.Done[j.v][j.i] = true
+					done++
+					if cfg.Progress != nil {
+						cfg.Progress(done, total)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// seed-major order: every variant of a seed finishes close together, so an interrupted run
+	// keeps complete pairs for the paired comparison
+feed:
+	for i := range cfg.Seeds {
+		for v := range names {
+			mu.Lock()
+			stop := firstErr != nil
+			mu.Unlock()
+			if stop {
+				break feed
+			}
+			select {
+			case jobs <- job{v: v, i: i}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return out, firstErr
+	}
+	if ctx.Err() != nil && out.Complete() < total {
+		out.Interrupted = true
+		return out, ctx.Err()
+	}
+	return out, nil
+}
+
+// SeedRange returns count seeds starting at first.
+func SeedRange(first uint64, count int) []uint64 {
+	s := make([]uint64, count)
+	for i := range s {
+		s[i] = first + uint64(i)
+	}
+	return s
+}

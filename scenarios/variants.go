@@ -1,0 +1,296 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/faultline-dev/faultline/sim"
+)
+
+// BaselineName is the variant name that marks the baseline explicitly.
+const BaselineName = "baseline"
+
+// Variant is a scenario with one variant's patches applied.
+type Variant struct {
+	Name        string
+	Description string
+	Spec        Spec // spec after "spec" patches
+	Objects     []Object
+	Faults      []Fault
+	Models      sim.Models
+}
+
+// VariantNames lists the variants in file order; a scenario without variants has one, "baseline".
+func (s *Scenario) VariantNames() []string {
+	if len(s.Spec.Spec.Variants) == 0 {
+		return []string{BaselineName}
+	}
+	out := make([]string, len(s.Spec.Spec.Variants))
+	for i, v := range s.Spec.Spec.Variants {
+		out[i] = v.Name
+	}
+	return out
+}
+
+// Baseline is the variant named "baseline", else the first.
+func (s *Scenario) Baseline() string {
+	names := s.VariantNames()
+	for _, n := range names {
+		if n == BaselineName {
+			return n
+		}
+	}
+	return names[0]
+}
+
+func (s *Scenario) checkVariants() error {
+	seen := map[string]bool{}
+	for i, v := range s.Spec.Spec.Variants {
+		fp := fmt.Sprintf("spec.variants[%d]", i)
+		if v.Name == "" {
+			return s.at(fp+".name", "missing; expected a variant name")
+		}
+		if seen[v.Name] {
+			return s.at(fp+".name", "variant %q is defined twice", v.Name)
+		}
+		seen[v.Name] = true
+		if _, err := s.variant(i); err != nil {
+			return err
+		}
+	}
+	if len(s.Spec.Spec.Variants) == 0 {
+		if _, err := s.variant(-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Variant applies the named variant's patches.
+func (s *Scenario) Variant(name string) (*Variant, error) {
+	if len(s.Spec.Spec.Variants) == 0 && name == BaselineName {
+		return s.variant(-1)
+	}
+	for i, v := range s.Spec.Spec.Variants {
+		if v.Name == name {
+			return s.variant(i)
+		}
+	}
+	return nil, fmt.Errorf("%s: no variant %q; the scenario has %s", s.File, name, strings.Join(s.VariantNames(), ", "))
+}
+
+// variant builds variant i (-1: the implicit baseline of a file without variants).
+func (s *Scenario) variant(i int) (*Variant, error) {
+	v := &Variant{Name: BaselineName, Spec: s.Spec.Spec, Objects: append([]Object(nil), s.Objects...)}
+	var patches []Patch
+	if i >= 0 {
+		vs := s.Spec.Spec.Variants[i]
+		v.Name, v.Description, patches = vs.Name, vs.Description, vs.Patches
+	}
+	specPatched := false
+	for j, p := range patches {
+		fp := fmt.Sprintf("spec.variants[%d].patches[%d]", i, j)
+		if len(p.Patch) == 0 {
+			return nil, s.at(fp+".patch", "missing; expected the patch document")
+		}
+		if p.Target == "spec" {
+			spec, err := patchSpec(v.Spec, p)
+			if err != nil {
+				return nil, s.at(fp, "%v", err)
+			}
+			v.Spec = spec
+			specPatched = true
+			continue
+		}
+		idx, err := findObject(v.Objects, p.Target)
+		if err != nil {
+			return nil, s.at(fp+".target", "%v", err)
+		}
+		o, err := patchObject(v.Objects[idx], p)
+		if err != nil {
+			return nil, s.at(fp+".patch", "%v", err)
+		}
+		v.Objects[idx] = o
+	}
+	report := s.at
+	if specPatched {
+		// errors in a patched spec belong to the variant, not to the lines of the base file
+		name := v.Name
+		report = func(field, format string, args ...any) error {
+			return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), Msg: fmt.Sprintf(format, args...)}
+		}
+	}
+	m, err := s.models(v.Spec.Cluster.Models, report)
+	if err != nil {
+		return nil, err
+	}
+	v.Models = m
+	if specPatched {
+		saved := s.root
+		s.root = nil // the patched spec has no positions of its own
+		faults, err := s.decodeFaults(v.Spec.Faults, nil, "spec.faults")
+		s.root = saved
+		if err != nil {
+			return nil, report("spec.faults", "%v", err)
+		}
+		v.Faults = faults
+	} else {
+		v.Faults = s.Faults
+	}
+	// the simulator checks what only it knows (targets of load, node names in faults)
+	if _, err := sim.New(s.compile(v), 0, sim.Options{}); err != nil {
+		return nil, s.simError(i, v.Name, err)
+	}
+	return v, nil
+}
+
+// simError locates an error from the simulator where its message names a field path.
+func (s *Scenario) simError(i int, name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), sim.ErrInput.Error()+": ")
+	if i >= 0 {
+		return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, name), Msg: msg}
+	}
+	field, rest, ok := strings.Cut(msg, ": ")
+	if ok && (strings.HasPrefix(field, "load[") || strings.HasPrefix(field, "faults[")) {
+		return s.at("spec."+field, "%s", rest)
+	}
+	return &Error{File: s.File, Path: "spec", Msg: msg}
+}
+
+// findObject resolves KIND/NAME or KIND/NAMESPACE/NAME.
+func findObject(objs []Object, target string) (int, error) {
+	parts := strings.Split(target, "/")
+	var kind, ns, name string
+	switch len(parts) {
+	case 2:
+		kind, ns, name = parts[0], "", parts[1]
+	case 3:
+		kind, ns, name = parts[0], parts[1], parts[2]
+	default:
+		return 0, fmt.Errorf("%q; expected KIND/NAME, KIND/NAMESPACE/NAME or spec", target)
+	}
+	var cands []string
+	for i := range objs {
+		o := &objs[i]
+		if !strings.EqualFold(o.GVK.Kind, kind) || o.Name != name {
+			continue
+		}
+		if ns == "" || ns == o.Namespace {
+			cands = append(cands, strconv.Itoa(i))
+			if ns != "" || o.Namespace == "default" || len(cands) == 1 {
+				return i, nil
+			}
+		}
+	}
+	var have []string
+	for i := range objs {
+		have = append(have, strings.ToLower(objs[i].GVK.Kind)+"/"+objs[i].Name)
+	}
+	return 0, fmt.Errorf("patch target %q does not exist; objects are: %s", target, strings.Join(have, ", "))
+}
+
+// patchObject applies one patch to an object and decodes the result strictly.
+func patchObject(o Object, p Patch) (Object, error) {
+	typ := p.Type
+	if typ == "" {
+		typ = "strategic"
+	}
+	var out []byte
+	var err error
+	switch typ {
+	case "strategic":
+		dataStruct, e := scheme.Scheme.New(o.GVK)
+		if e != nil {
+			return o, fmt.Errorf("strategic merge needs a known type: %v", e)
+		}
+		out, err = strategicpatch.StrategicMergePatch(o.JSON, p.Patch, dataStruct)
+	case "merge":
+		out, err = jsonpatch.MergePatch(o.JSON, p.Patch)
+	case "json":
+		var jp jsonpatch.Patch
+		if jp, err = jsonpatch.DecodePatch(p.Patch); err == nil {
+			out, err = jp.Apply(o.JSON)
+		}
+	default:
+		return o, fmt.Errorf("type %q; expected strategic, merge or json", p.Type)
+	}
+	if err != nil {
+		return o, fmt.Errorf("%s patch of %s failed: %v", typ, o.Ref(), err)
+	}
+	obj, err := scheme.Scheme.New(o.GVK)
+	if err != nil {
+		return o, err
+	}
+	if err := strictJSON(out, obj); err != nil {
+		return o, fmt.Errorf("patched %s is not a valid %s: %v", o.Ref(), o.GVK.Kind, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(o.GVK)
+	o.JSON, o.Obj = out, obj
+	return o, nil
+}
+
+// patchSpec applies a merge or JSON patch to the spec itself (node pools, models, load, faults).
+func patchSpec(spec Spec, p Patch) (Spec, error) {
+	orig, err := json.Marshal(spec)
+	if err != nil {
+		return spec, err
+	}
+	var out []byte
+	switch p.Type {
+	case "", "merge":
+		out, err = jsonpatch.MergePatch(orig, p.Patch)
+	case "json":
+		var jp jsonpatch.Patch
+		if jp, err = jsonpatch.DecodePatch(p.Patch); err == nil {
+			out, err = jp.Apply(orig)
+		}
+	default:
+		return spec, fmt.Errorf("type %q for target spec; expected merge or json", p.Type)
+	}
+	if err != nil {
+		return spec, fmt.Errorf("patch of spec failed: %v", err)
+	}
+	var ns Spec
+	if err := strictJSON(out, &ns); err != nil {
+		return spec, fmt.Errorf("patched spec is invalid: %v", err)
+	}
+	if string(mustJSON(ns.Objects)) != string(mustJSON(spec.Objects)) {
+		return spec, fmt.Errorf("a spec patch cannot change objects; patch them by KIND/NAME")
+	}
+	return ns, nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// SetSpec returns a copy of the scenario whose spec has one more merge patch applied before any
+// variant: sweeps use it to vary a parameter by path.
+func (s *Scenario) SetSpec(patch json.RawMessage) (*Scenario, error) {
+	spec, err := patchSpec(s.Spec.Spec, Patch{Target: "spec", Type: "merge", Patch: patch})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", s.File, err)
+	}
+	c := *s
+	c.Spec.Spec = spec
+	c.root = nil
+	faults, err := c.decodeFaults(spec.Faults, nil, "spec.faults")
+	if err != nil {
+		return nil, err
+	}
+	c.Faults = faults
+	if err := c.checkHeader(); err != nil {
+		return nil, err
+	}
+	if err := c.checkVariants(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -1,0 +1,21 @@
+// Package sim is faultline's simulated world: a deterministic discrete-event model of a
+// Kubernetes cluster built on package engine. A World is created from an Input (the objects,
+// node pools, load, faults and model parameters of one scenario variant) and a seed, runs to the
+// end of the scenario, and returns a Result with the indicators that objectives score.
+//
+// The models re-express upstream behaviour as events (state changes, not ticks). Each model's doc
+// comment names the upstream behaviour it follows and what it leaves out:
+//
+//   - scheduling queue and binding (kube-scheduler's activeQ, backoffQ, unschedulable pods) over
+//     the filter/score plugins in package scheduler;
+//   - the ReplicaSet controller behind Deployments (replica count only);
+//   - nodes and kubelet: CPU demand from the scenario's load, CFS-share contention, CPU limits as
+//     quota, a kernel-panic hazard while saturated, reboot;
+//   - the node lifecycle controller: NotReady/Unknown after the grace period, pods marked not
+//     ready, not-ready/unreachable NoExecute taints and eviction after the toleration;
+//   - Services: traffic to the Ready endpoints, dependencies between services, availability.
+//
+// Nothing in this package starts a goroutine, reads the wall clock, or ranges over a map in a
+// way that affects results. It imports no client-go, kind or chaos-mesh package (see deps_test.go);
+// faults arrive already translated into Fault values by package scenarios.
+package sim

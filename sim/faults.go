@@ -1,0 +1,199 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+// faultState is a Fault with its random stream and the pods or nodes it acted on.
+type faultState struct {
+	f     *Fault
+	rng   *rand.Rand
+	pods  []int
+	nodes []*nodeState
+}
+
+func (w *World) buildFaults() error {
+	for i := range w.in.Faults {
+		f := &w.in.Faults[i]
+		fs := &faultState{f: f, rng: w.streams.Stream("fault/" + strconv.Itoa(i) + "/" + f.Name)}
+		switch f.Action {
+		case NodeStop, NodeReset:
+			if len(f.Nodes) == 0 {
+				return fmt.Errorf("%w: faults[%d]: %s names no node", ErrInput, i, f.Name)
+			}
+			for _, name := range f.Nodes {
+				ns := w.nodeByName(name)
+				if ns == nil {
+					return fmt.Errorf("%w: faults[%d]: %s: node %q does not exist; nodes are named <pool>-<n>, e.g. %s", ErrInput, i, f.Name, name, w.nodes[0].n.Name)
+				}
+				fs.nodes = append(fs.nodes, ns)
+			}
+		case PodKill, PodFailure, CPUStress:
+			if _, err := selectCount(f.Pods.Mode, f.Pods.Value, 1, nil); err != nil {
+				return fmt.Errorf("%w: faults[%d]: %s: %v", ErrInput, i, f.Name, err)
+			}
+		default:
+			return fmt.Errorf("%w: faults[%d]: %s: action %q is not modelled", ErrInput, i, f.Name, f.Action)
+		}
+		if f.At < 0 || f.At > w.in.Duration {
+			return fmt.Errorf("%w: faults[%d]: %s starts at %v, outside the run (0..%v)", ErrInput, i, f.Name, f.At, w.in.Duration)
+		}
+		w.faults = append(w.faults, fs)
+	}
+	return nil
+}
+
+// selectCount is how many of n candidates a Chaos Mesh mode picks.
+func selectCount(mode SelectMode, value string, n int, rng *rand.Rand) (int, error) {
+	num := func() (float64, error) {
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("mode %s needs a non-negative number in value, got %q", mode, value)
+		}
+		return v, nil
+	}
+	switch mode {
+	case "", ModeAll:
+		return n, nil
+	case ModeOne:
+		return min(1, n), nil
+	case ModeFixed:
+		v, err := num()
+		return min(int(v), n), err
+	case ModeFixedPercent:
+		v, err := num()
+		if v > 100 {
+			err = fmt.Errorf("mode %s: value %q is over 100", mode, value)
+		}
+		return int(float64(n) * v / 100), err
+	case ModeRandomMaxPercent:
+		v, err := num()
+		if v > 100 {
+			err = fmt.Errorf("mode %s: value %q is over 100", mode, value)
+		}
+		maxN := int(float64(n) * v / 100)
+		if rng == nil || err != nil {
+			return maxN, err
+		}
+		return rng.IntN(maxN + 1), nil
+	}
+	return 0, fmt.Errorf("unknown selector mode %q; expected one, all, fixed, fixed-percent or random-max-percent", mode)
+}
+
+// selectPods applies the selector to the live pods, in creation order, then the mode.
+func (w *World) selectPods(fs *faultState) []int {
+	sel := fs.f.Pods
+	var cand []int
+	for _, p := range w.st.Pods {
+		if p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
+			continue
+		}
+		if len(sel.Namespaces) > 0 && !slices.Contains(sel.Namespaces, p.Namespace) {
+			continue
+		}
+		if sel.Labels != nil && !sel.Labels.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		if len(sel.Nodes) > 0 && (p.Node == nil || !slices.Contains(sel.Nodes, p.Node.Name)) {
+			continue
+		}
+		cand = append(cand, p.Index)
+	}
+	k, _ := selectCount(sel.Mode, sel.Value, len(cand), fs.rng)
+	if k < len(cand) {
+		fs.rng.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+		cand = cand[:k]
+		slices.Sort(cand)
+	}
+	return cand
+}
+
+func (w *World) faultStart(i int) {
+	fs := w.faults[i]
+	f := fs.f
+	w.trace("fault starts", "fault", f.Name, "action", string(f.Action))
+	switch f.Action {
+	case NodeStop:
+		for _, ns := range fs.nodes {
+			if ns.n.Up {
+				ns.stopped = true
+				w.nodeDown(ns)
+			}
+		}
+		if f.Duration > 0 {
+			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+		}
+	case NodeReset:
+		for _, ns := range fs.nodes {
+			if ns.n.Up {
+				w.nodeDown(ns)
+				w.q.After(w.m.KernelPanic.RebootTime.Duration, w, pack(evNodeBoot, ns.n.Index))
+			}
+		}
+	case PodKill:
+		for _, pi := range w.selectPods(fs) {
+			w.deletePod(pi, "fault "+f.Name)
+		}
+	case PodFailure:
+		fs.pods = w.selectPods(fs)
+		for _, pi := range fs.pods {
+			w.pods[pi].failed = true
+			w.st.Pods[pi].Ready = false
+		}
+		if f.Duration > 0 {
+			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+		}
+	case CPUStress:
+		fs.pods = w.selectPods(fs)
+		for _, pi := range fs.pods {
+			w.pods[pi].stress += f.CPU
+		}
+		if f.Duration > 0 {
+			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+		}
+	}
+	w.acct.faults++
+	w.touch()
+}
+
+func (w *World) faultEnd(i int) {
+	fs := w.faults[i]
+	f := fs.f
+	w.trace("fault ends", "fault", f.Name, "action", string(f.Action))
+	switch f.Action {
+	case NodeStop:
+		for _, ns := range fs.nodes {
+			if ns.stopped {
+				w.nodeBoot(ns.n.Index)
+			}
+		}
+	case PodFailure:
+		for _, pi := range fs.pods {
+			ps := w.pods[pi]
+			ps.failed = false
+			p := ps.p
+			if p.Phase == cluster.PodRunning && !ps.dead {
+				w.q.Cancel(ps.ready)
+				ps.ready = w.q.After(ps.readyWait, w, pack(evPodReady, pi))
+			}
+		}
+	case CPUStress:
+		for _, pi := range fs.pods {
+			w.pods[pi].stress -= f.CPU
+		}
+	}
+	w.touch()
+}
+
+// String names a fault for traces.
+func (f Fault) String() string {
+	return f.Name + " " + string(f.Action) + " " + strings.Join(f.Nodes, ",")
+}

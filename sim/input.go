@@ -1,0 +1,257 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Input is one scenario variant, ready to simulate. Package scenarios builds it from a scenario
+// file; the same objects are what a real cluster receives.
+type Input struct {
+	Name string
+	// Start is the wall-clock instant virtual time 0 stands for (schedules, traffic profiles).
+	Start    time.Time
+	Duration time.Duration
+	Pools    []NodePool
+	// Objects are decoded Kubernetes objects (*appsv1.Deployment, *corev1.Service, ...).
+	Objects []runtime.Object
+	Load    []Load
+	Faults  []Fault
+	Models  Models
+}
+
+// NodePool is a group of identical nodes. Nodes are named <pool>-<i> (1-based) and spread over
+// Zones round-robin.
+type NodePool struct {
+	Name     string              `json:"name"`
+	Count    int                 `json:"count"`
+	Capacity corev1.ResourceList `json:"capacity"`
+	Zones    []string            `json:"zones,omitempty"`
+	Labels   map[string]string   `json:"labels,omitempty"`
+	Taints   []corev1.Taint      `json:"taints,omitempty"`
+}
+
+// Load is what manifests cannot say: how much CPU a workload really uses and how much traffic
+// its Service receives. Target names a workload, "deployment/NAME" (namespace "default") or
+// "deployment/NAMESPACE/NAME".
+type Load struct {
+	Target string `json:"target"`
+	// CPUPerReplica is the CPU one replica really uses at the nominal request rate when every
+	// desired replica is serving. A replica's use scales with its share of the traffic: when one of
+	// three replicas is down, the other two each carry half of the load.
+	CPUPerReplica resource.Quantity `json:"cpuPerReplica"`
+	// CPUIdle is what a running replica uses with no traffic (also while starting).
+	CPUIdle resource.Quantity `json:"cpuIdle,omitempty"`
+	// RequestsPerSecond is the nominal request rate to the workload's Service; 0 for workers that
+	// serve no traffic (their CPU use still follows the profile).
+	RequestsPerSecond float64 `json:"requestsPerSecond,omitempty"`
+	// DependsOn lists targets every request of this workload needs (a session store, say): a
+	// request succeeds only if the dependencies' requests would.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Profile scales the nominal rate and CPU over time.
+	Profile *Profile `json:"profile,omitempty"`
+}
+
+// Profile is a traffic shape: Hourly holds 24 multipliers for the hours of the day (UTC), and
+// Weekend multiplies Saturdays and Sundays. Empty means constant 1.
+type Profile struct {
+	Hourly  []float64 `json:"hourly,omitempty"`
+	Weekend float64   `json:"weekend,omitempty"`
+}
+
+// At returns the multiplier in force at wall-clock time t.
+func (p *Profile) At(t time.Time) float64 {
+	if p == nil {
+		return 1
+	}
+	m := 1.0
+	if len(p.Hourly) == 24 {
+		m = p.Hourly[t.Hour()]
+	}
+	if wd := t.Weekday(); (wd == time.Saturday || wd == time.Sunday) && p.Weekend > 0 {
+		m *= p.Weekend
+	}
+	return m
+}
+
+// FaultAction is what a fault does, in the simulator's terms.
+type FaultAction string
+
+const (
+	// NodeStop powers a node off for the fault's duration (Chaos Mesh GCPChaos node-stop,
+	// AWSChaos ec2-stop), then boots it.
+	NodeStop FaultAction = "node-stop"
+	// NodeReset reboots a node at once (GCPChaos node-reset, AWSChaos ec2-restart).
+	NodeReset FaultAction = "node-reset"
+	// PodKill deletes the selected pods (PodChaos pod-kill); their owners replace them.
+	PodKill FaultAction = "pod-kill"
+	// PodFailure makes the selected pods fail (not ready, serving nothing) for the duration
+	// (PodChaos pod-failure).
+	PodFailure FaultAction = "pod-failure"
+	// CPUStress adds CPU demand to the selected pods for the duration (StressChaos cpu stressors:
+	// workers × load/100 cores).
+	CPUStress FaultAction = "cpu-stress"
+)
+
+// Fault is one injected fault, translated from a Chaos Mesh object by package scenarios.
+type Fault struct {
+	Name     string // the Chaos Mesh object's kind/name, for traces
+	Action   FaultAction
+	At       time.Duration // when it starts, from the run start
+	Duration time.Duration // 0: until the end of the run (or instantaneous for kills and resets)
+	Nodes    []string      // node names for node actions
+	Pods     PodSelector   // pods for pod actions
+	CPU      float64       // cores added per selected pod, for CPUStress
+}
+
+// SelectMode is Chaos Mesh's selector mode.
+type SelectMode string
+
+const (
+	ModeOne                  SelectMode = "one"
+	ModeAll                  SelectMode = "all"
+	ModeFixed                SelectMode = "fixed"
+	ModeFixedPercent         SelectMode = "fixed-percent"
+	ModeRandomMaxPercent     SelectMode = "random-max-percent"
+	defaultFaultNamespace               = "default"
+	defaultWorkloadNamespace            = "default"
+)
+
+// PodSelector picks pods as Chaos Mesh's PodSelectorSpec with a mode does: namespaces, a label
+// selector, node names, then Mode/Value among the matches (chosen with the fault's random stream).
+type PodSelector struct {
+	Namespaces []string
+	Labels     labels.Selector // nil: everything
+	Nodes      []string
+	Mode       SelectMode
+	Value      string
+}
+
+// Models holds every model parameter. Defaults come from DefaultModels and are sourced in
+// ../shared/K8S-FACTS.md; a scenario overrides any of them under spec.cluster.models.
+type Models struct {
+	KernelPanic   KernelPanic   `json:"kernelPanic"`
+	NodeLifecycle NodeLifecycle `json:"nodeLifecycle"`
+	Scheduler     SchedulerQ    `json:"scheduler"`
+	Pods          PodTiming     `json:"pods"`
+	Sampling      Sampling      `json:"sampling"`
+}
+
+// KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
+// it is empirical and provider specific (K8S-FACTS "CPU saturation"). While a node's real CPU
+// demand is at or above SaturationAbove of its allocatable CPU, a cumulative Weibull hazard grows
+// with the time spent saturated; the node panics when it crosses a unit-exponential draw.
+// Shape 1 gives a memoryless panic with mean MeanTimeToPanic; shape > 1 makes a longer stretch
+// at 100 % ever more dangerous. Leaving saturation resets the hazard (the kernel recovered).
+type KernelPanic struct {
+	Enabled         *bool           `json:"enabled,omitempty"`
+	SaturationAbove float64         `json:"saturationAbove"`
+	MeanTimeToPanic metav1.Duration `json:"meanTimeToPanic"`
+	Shape           float64         `json:"shape"`
+	// RebootTime is from the panic until the machine is up and its kubelet reports again.
+	RebootTime metav1.Duration `json:"rebootTime"`
+}
+
+// On reports whether the hazard is enabled (the default).
+func (k KernelPanic) On() bool { return k.Enabled == nil || *k.Enabled }
+
+// NodeLifecycle holds kubelet and node-lifecycle-controller timings.
+type NodeLifecycle struct {
+	StatusUpdateFrequency    metav1.Duration `json:"statusUpdateFrequency"`
+	MonitorPeriod            metav1.Duration `json:"monitorPeriod"`
+	GracePeriod              metav1.Duration `json:"gracePeriod"`
+	DefaultTolerationSeconds int64           `json:"defaultTolerationSeconds"`
+}
+
+// SchedulerQ holds the scheduling queue's timings and the per-pod scheduling cost.
+type SchedulerQ struct {
+	InitialBackoff metav1.Duration `json:"initialBackoff"`
+	MaxBackoff     metav1.Duration `json:"maxBackoff"`
+	// MaxInUnschedulable is podMaxInUnschedulablePodsDuration: an unschedulable pod is retried at
+	// the latest after this long even if no cluster event moved it.
+	MaxInUnschedulable metav1.Duration `json:"maxInUnschedulable"`
+	// Latency is the time one scheduling cycle plus binding takes.
+	Latency metav1.Duration `json:"latency"`
+	// PercentageOfNodesToScore: 0 is upstream's adaptive rule.
+	PercentageOfNodesToScore int `json:"percentageOfNodesToScore,omitempty"`
+}
+
+// PodTiming holds pod start timings not given by manifests.
+type PodTiming struct {
+	// ContainerStart is from binding to the containers running (image present, sandbox, start).
+	ContainerStart metav1.Duration `json:"containerStart"`
+}
+
+// Sampling controls the time series kept for reports.
+type Sampling struct {
+	Interval metav1.Duration `json:"interval"`
+}
+
+// DefaultModels returns the defaults, each from K8S-FACTS.md unless marked as a faultline choice.
+func DefaultModels() Models {
+	return Models{
+		KernelPanic: KernelPanic{
+			SaturationAbove: 0.98,                                        // scenario parameter (DESIGN.md example)
+			MeanTimeToPanic: metav1.Duration{Duration: 20 * time.Minute}, // faultline choice, overridable
+			Shape:           1.5,                                         // faultline choice: hazard grows with time saturated
+			RebootTime:      metav1.Duration{Duration: 8 * time.Minute},  // DESIGN.md example
+		},
+		NodeLifecycle: NodeLifecycle{
+			StatusUpdateFrequency:    metav1.Duration{Duration: 10 * time.Second}, // kubelet nodeStatusUpdateFrequency
+			MonitorPeriod:            metav1.Duration{Duration: 5 * time.Second},  // node-monitor-period
+			GracePeriod:              metav1.Duration{Duration: 40 * time.Second}, // node-monitor-grace-period (50 s from 1.32)
+			DefaultTolerationSeconds: 300,                                         // DefaultTolerationSeconds admission
+		},
+		Scheduler: SchedulerQ{
+			InitialBackoff:     metav1.Duration{Duration: time.Second},           // pod-initial-backoff-seconds
+			MaxBackoff:         metav1.Duration{Duration: 10 * time.Second},      // pod-max-backoff-seconds
+			MaxInUnschedulable: metav1.Duration{Duration: 5 * time.Minute},       // podMaxInUnschedulablePodsDuration
+			Latency:            metav1.Duration{Duration: 10 * time.Millisecond}, // ~100 pods/s (K8S-FACTS throughput)
+		},
+		Pods: PodTiming{
+			ContainerStart: metav1.Duration{Duration: 3 * time.Second}, // faultline choice: cached image
+		},
+		Sampling: Sampling{Interval: metav1.Duration{Duration: 5 * time.Minute}},
+	}
+}
+
+// Validate checks parameter ranges; the error names the field.
+func (m Models) Validate() error {
+	switch {
+	case m.KernelPanic.SaturationAbove <= 0 || m.KernelPanic.SaturationAbove > 1:
+		return fmt.Errorf("kernelPanic.saturationAbove: %v is out of range; expected a fraction in (0, 1]", m.KernelPanic.SaturationAbove)
+	case m.KernelPanic.MeanTimeToPanic.Duration <= 0:
+		return fmt.Errorf("kernelPanic.meanTimeToPanic: expected a positive duration")
+	case m.KernelPanic.Shape <= 0:
+		return fmt.Errorf("kernelPanic.shape: %v; expected a positive Weibull shape", m.KernelPanic.Shape)
+	case m.KernelPanic.RebootTime.Duration < 0:
+		return fmt.Errorf("kernelPanic.rebootTime: expected a non-negative duration")
+	case m.NodeLifecycle.MonitorPeriod.Duration <= 0:
+		return fmt.Errorf("nodeLifecycle.monitorPeriod: expected a positive duration")
+	case m.NodeLifecycle.StatusUpdateFrequency.Duration <= 0:
+		return fmt.Errorf("nodeLifecycle.statusUpdateFrequency: expected a positive duration")
+	case m.NodeLifecycle.GracePeriod.Duration <= 0:
+		return fmt.Errorf("nodeLifecycle.gracePeriod: expected a positive duration")
+	case m.NodeLifecycle.DefaultTolerationSeconds < 0:
+		return fmt.Errorf("nodeLifecycle.defaultTolerationSeconds: expected >= 0")
+	case m.Scheduler.InitialBackoff.Duration <= 0 || m.Scheduler.MaxBackoff.Duration < m.Scheduler.InitialBackoff.Duration:
+		return fmt.Errorf("scheduler.initialBackoff/maxBackoff: expected 0 < initialBackoff <= maxBackoff")
+	case m.Scheduler.MaxInUnschedulable.Duration <= 0:
+		return fmt.Errorf("scheduler.maxInUnschedulable: expected a positive duration")
+	case m.Scheduler.Latency.Duration < 0:
+		return fmt.Errorf("scheduler.latency: expected a non-negative duration")
+	case m.Scheduler.PercentageOfNodesToScore < 0 || m.Scheduler.PercentageOfNodesToScore > 100:
+		return fmt.Errorf("scheduler.percentageOfNodesToScore: expected 0..100")
+	case m.Pods.ContainerStart.Duration < 0:
+		return fmt.Errorf("pods.containerStart: expected a non-negative duration")
+	case m.Sampling.Interval.Duration <= 0:
+		return fmt.Errorf("sampling.interval: expected a positive duration")
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Indicator is one measured figure of a run. Objectives in a scenario name indicators.
+type Indicator struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// Result is what one run of one seed measured.
+type Result struct {
+	Seed       uint64      `json:"seed"`
+	Indicators []Indicator `json:"indicators"`
+	Events     uint64      `json:"events"`
+	Series     *Series     `json:"series,omitempty"`
+}
+
+// Get returns the value of the named indicator.
+func (r Result) Get(name string) (float64, bool) {
+	for _, in := range r.Indicators {
+		if in.Name == name {
+			return in.Value, true
+		}
+	}
+	return 0, false
+}
+
+// IndicatorDoc describes an indicator for --help, validation and reports.
+type IndicatorDoc struct {
+	Name, Unit, Doc string
+	HigherIsBetter  bool
+}
+
+// Indicators lists the indicators every run reports, in report order. Per-load success ratios
+// follow as request-success-ratio/<target>.
+var Indicators = []IndicatorDoc{
+	{"request-success-ratio", "ratio", "share of all requests that succeeded, weighted by rate", true},
+	{"node-panics", "count", "kernel panics over the run", false},
+	{"nodes-panicked", "count", "distinct nodes that panicked at least once", false},
+	{"cascade", "0/1", "1 when panics hit two or more distinct nodes", false},
+	{"time-to-first-panic", "hours", "from the start to the first panic; the run's length when none (censored)", true},
+	{"pods-lost", "count", "running pods killed by a node going down", false},
+	{"evictions", "count", "pods deleted by taint-based eviction", false},
+	{"max-replicas-per-node", "count", "most replicas of one multi-replica Deployment ever bound to one node", false},
+	{"full-outage-minutes", "minutes", "time with under 1 % of requests succeeding", false},
+	{"degraded-minutes", "minutes", "time with under 99 % of requests succeeding", false},
+}
+
+// IndicatorByName returns the documentation of a named indicator, including per-load ones.
+func IndicatorByName(name string) (IndicatorDoc, bool) {
+	for _, d := range Indicators {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	const pre = "request-success-ratio/"
+	if len(name) > len(pre) && name[:len(pre)] == pre {
+		return IndicatorDoc{Name: name, Unit: "ratio", Doc: "share of this load's requests that succeeded", HigherIsBetter: true}, true
+	}
+	return IndicatorDoc{}, false
+}
+
+func (w *World) result() Result {
+	a := &w.acct
+	var ok, total float64
+	for _, l := range w.loads {
+		ok += l.ok
+		total += l.total
+	}
+	ratio := func(ok, total float64) float64 {
+		if total == 0 {
+			return 1
+		}
+		return ok / total
+	}
+	distinct := 0
+	for _, p := range a.panicked {
+		if p {
+			distinct++
+		}
+	}
+	first := w.in.Duration
+	if a.panics > 0 {
+		first = a.firstPanic
+	}
+	cascade := 0.0
+	if distinct >= 2 {
+		cascade = 1
+	}
+	r := Result{
+		Seed:   w.seed,
+		Events: w.q.Fired(),
+		Series: w.series,
+		Indicators: []Indicator{
+			{"request-success-ratio", ratio(ok, total)},
+			{"node-panics", float64(a.panics)},
+			{"nodes-panicked", float64(distinct)},
+			{"cascade", cascade},
+			{"time-to-first-panic", first.Hours()},
+			{"pods-lost", float64(a.podsLost)},
+			{"evictions", float64(a.evictions)},
+			{"max-replicas-per-node", float64(a.maxColocated)},
+			{"full-outage-minutes", a.outage.Minutes()},
+			{"degraded-minutes", a.degraded.Minutes()},
+		},
+	}
+	for _, l := range w.inputOrderLoads() {
+		if l.l.RequestsPerSecond > 0 {
+			r.Indicators = append(r.Indicators, Indicator{"request-success-ratio/" + l.l.Target, ratio(l.ok, l.total)})
+		}
+	}
+	return r
+}
+
+// inputOrderLoads returns the loads in the order the scenario lists them.
+func (w *World) inputOrderLoads() []*loadState {
+	out := make([]*loadState, 0, len(w.loads))
+	for i := range w.in.Load {
+		for _, l := range w.loads {
+			if l.l == &w.in.Load[i] {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// Series is a time series sampled at a fixed virtual interval: one row per sample, the first
+// column the time in hours.
+type Series struct {
+	Columns []string    `json:"columns"`
+	Rows    [][]float64 `json:"rows"`
+}
+
+func (w *World) sample(now time.Duration) {
+	if w.dirty {
+		w.recompute(now)
+	}
+	if w.series != nil {
+		if w.series.Columns == nil {
+			w.series.Columns = append(w.series.Columns, "hours", "success")
+			for _, ns := range w.nodes {
+				w.series.Columns = append(w.series.Columns, "cpu/"+ns.n.Name)
+			}
+			for _, l := range w.inputOrderLoads() {
+				w.series.Columns = append(w.series.Columns, "ready/"+l.l.Target)
+			}
+		}
+		row := make([]float64, 0, len(w.series.Columns))
+		frac := 1.0
+		if w.acct.rate > 0 {
+			frac = w.acct.okRate / w.acct.rate
+		}
+		row = append(row, now.Hours(), frac)
+		for _, ns := range w.nodes {
+			u := 0.0
+			if ns.n.Up {
+				u = ns.demand / (float64(ns.n.Allocatable.MilliCPU) / 1000)
+			}
+			row = append(row, u)
+		}
+		for _, l := range w.inputOrderLoads() {
+			row = append(row, float64(l.ready))
+		}
+		w.series.Rows = append(w.series.Rows, row)
+	}
+	if next := now + w.m.Sampling.Interval.Duration; next <= w.in.Duration && w.series != nil {
+		w.q.At(next, w, pack(evSample, 0))
+	}
+}
+
+// Run is a convenience: build the world for in and seed and run it.
+func Run(in *Input, seed uint64, opts Options) (Result, error) {
+	w, err := New(in, seed, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	return w.Run(), nil
+}
+
+// String prints the indicators on one line.
+func (r Result) String() string {
+	s := fmt.Sprintf("seed=%d", r.Seed)
+	for _, in := range r.Indicators {
+		s += fmt.Sprintf(" %s=%s", in.Name, formatFloat(in.Value, 4))
+	}
+	return s
+}

@@ -1,0 +1,101 @@
+package scheduler
+
+import (
+	"math"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+// nodeResourcesFit is the NodeResourcesFit plugin (pkg/scheduler/framework/plugins/noderesources/
+// fit.go, least_allocated.go, resource_allocation.go) with the default LeastAllocated strategy over
+// cpu and memory, weight 1 each.
+//
+//   - Filter (fitsRequest): for each of cpu and memory the pod requests (non-zero), the request
+//     must fit in Allocatable - Requested, where Requested sums the requests of every pod bound to
+//     the node (Terminating ones included); else "Insufficient cpu" / "Insufficient memory". A pod
+//     that requests nothing always fits.
+//   - Score: per resource (allocatable - requested) * 100 / allocatable with requested =
+//     node.NonZeroRequested + pod.NonZero (a container without requests counts as 100m / 200MB),
+//     0 when over capacity; resources with zero allocatable are skipped; integer mean.
+//
+// REQUESTS drive both, never real use. Left out: the allocatable pod count ("Too many pods"),
+// ephemeral storage, extended and DRA-backed resources, MostAllocated and
+// RequestedToCapacityRatio strategies, in-place resize and pod-level resources.
+type nodeResourcesFit struct {
+	requests cluster.Resources // pod.Requests
+	nonZero  cluster.Resources // pod.NonZero
+}
+
+// filter returns insufficientCPU|insufficientMemory bits, 0 when the pod fits.
+func (p *nodeResourcesFit) filter(n *cluster.Node) int32 {
+	var bits int32
+	if p.requests.MilliCPU > 0 && p.requests.MilliCPU > n.Allocatable.MilliCPU-n.Requested.MilliCPU {
+		bits |= insufficientCPU
+	}
+	if p.requests.Memory > 0 && p.requests.Memory > n.Allocatable.Memory-n.Requested.Memory {
+		bits |= insufficientMemory
+	}
+	return bits
+}
+
+func (p *nodeResourcesFit) score(nodes []*cluster.Node, raw []int64) bool {
+	for i, n := range nodes {
+		var score, weights int64
+		if a := n.Allocatable.MilliCPU; a != 0 {
+			score += leastRequestedScore(n.NonZeroRequested.MilliCPU+p.nonZero.MilliCPU, a)
+			weights++
+		}
+		if a := n.Allocatable.Memory; a != 0 {
+			score += leastRequestedScore(n.NonZeroRequested.Memory+p.nonZero.Memory, a)
+			weights++
+		}
+		if weights > 0 {
+			score /= weights
+		}
+		raw[i] = score
+	}
+	return true
+}
+
+// leastRequestedScore is least_allocated.go's leastRequestedScore.
+func leastRequestedScore(requested, capacity int64) int64 {
+	if capacity == 0 || requested > capacity {
+		return 0
+	}
+	return (capacity - requested) * maxNodeScore / capacity
+}
+
+// balancedAllocation is the NodeResourcesBalancedAllocation plugin (pkg/scheduler/framework/
+// plugins/noderesources/balanced_allocation.go) over cpu and memory. Score: with the fractions
+// requested/allocatable (capped at 1) of each resource, requested = node.Requested + pod.Requests
+// (upstream's useRequested: true, i.e. real requests, not the non-zero defaults),
+// score = (1 - std) * 100 where std is the standard deviation of the fractions (for two resources
+// |f1 - f2| / 2). PreScore skips best-effort pods (no requests at all), as upstream since 1.33.
+// Left out: extended and DRA-backed resources.
+type balancedAllocation struct {
+	requests cluster.Resources // pod.Requests
+}
+
+func (p *balancedAllocation) score(nodes []*cluster.Node, raw []int64) bool {
+	if p.requests.MilliCPU == 0 && p.requests.Memory == 0 {
+		return false // best-effort pod: Skip
+	}
+	for i, n := range nodes {
+		var fractions [2]float64
+		k := 0
+		if a := n.Allocatable.MilliCPU; a != 0 {
+			fractions[k] = math.Min(float64(n.Requested.MilliCPU+p.requests.MilliCPU)/float64(a), 1)
+			k++
+		}
+		if a := n.Allocatable.Memory; a != 0 {
+			fractions[k] = math.Min(float64(n.Requested.Memory+p.requests.Memory)/float64(a), 1)
+			k++
+		}
+		std := 0.0
+		if k == 2 {
+			std = math.Abs((fractions[0] - fractions[1]) / 2)
+		}
+		raw[i] = int64((1 - std) * float64(maxNodeScore))
+	}
+	return true
+}

@@ -1,0 +1,263 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+// loadState is a Load bound to its workload.
+//
+// Model: a Service spreads requests evenly over its Ready endpoints, as kube-proxy does (random
+// or round-robin); the endpoints are the pods whose Ready condition the API shows, so a pod on a
+// node that died keeps receiving (and failing) requests until the node lifecycle controller marks
+// it not ready. A request fails when it reaches a pod that is not running or a dependency fails;
+// a pod starved of CPU serves only the share of its requests its CPU allows (the rest time out).
+// With no Ready endpoint every request fails (503). Load is a rate that changes only at events
+// and profile steps, integrated exactly between them.
+// Left out here: data-plane propagation delays (endpoints take effect at once), retries,
+// connection reuse, per-request latency.
+type loadState struct {
+	l       *Load
+	wl      *workload
+	deps    []*loadState
+	mult    float64 // profile multiplier now
+	ready   int     // Ready endpoints now
+	success float64 // fraction of requests that succeed now, including dependencies
+	own     float64 // fraction the workload's own pods serve
+	ok      float64 // integrated successful requests
+	total   float64 // integrated requests
+	idle    float64
+	perRep  float64
+}
+
+func (w *World) buildLoads() error {
+	byKey := map[string]*loadState{}
+	for i := range w.in.Load {
+		l := &w.in.Load[i]
+		key, err := targetKey(l.Target)
+		if err != nil {
+			return fmt.Errorf("%w: load[%d].target: %v", ErrInput, i, err)
+		}
+		var wl *workload
+		for _, c := range w.wls {
+			if c.key == key {
+				wl = c
+			}
+		}
+		if wl == nil {
+			return fmt.Errorf("%w: load[%d].target: %q names no Deployment in objects", ErrInput, i, l.Target)
+		}
+		if wl.load != nil {
+			return fmt.Errorf("%w: load[%d].target: %q has a load already", ErrInput, i, l.Target)
+		}
+		if l.Profile != nil && len(l.Profile.Hourly) != 0 && len(l.Profile.Hourly) != 24 {
+			return fmt.Errorf("%w: load[%d].profile.hourly: expected 24 values, got %d", ErrInput, i, len(l.Profile.Hourly))
+		}
+		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64()}
+		wl.load = ls
+		byKey[key] = ls
+		w.loads = append(w.loads, ls)
+	}
+	for i, ls := range w.loads {
+		for _, d := range ls.l.DependsOn {
+			key, err := targetKey(d)
+			if err != nil {
+				return fmt.Errorf("%w: load[%d].dependsOn: %v", ErrInput, i, err)
+			}
+			dep := byKey[key]
+			if dep == nil {
+				return fmt.Errorf("%w: load[%d].dependsOn: %q has no load entry", ErrInput, i, d)
+			}
+			ls.deps = append(ls.deps, dep)
+		}
+	}
+	// dependencies must form a DAG: evaluate in an order where dependencies come first
+	order, err := topoOrder(w.loads)
+	if err != nil {
+		return fmt.Errorf("%w: load: %v", ErrInput, err)
+	}
+	w.loads = order
+	return nil
+}
+
+// targetKey turns "deployment/web" or "deployment/ns/web" into "deployment/ns/web".
+func targetKey(t string) (string, error) {
+	parts := strings.Split(t, "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "deployment" && parts[1] != "":
+		return "deployment/" + defaultWorkloadNamespace + "/" + parts[1], nil
+	case len(parts) == 3 && parts[0] == "deployment" && parts[1] != "" && parts[2] != "":
+		return t, nil
+	}
+	return "", fmt.Errorf("%q: expected deployment/NAME or deployment/NAMESPACE/NAME", t)
+}
+
+func topoOrder(ls []*loadState) ([]*loadState, error) {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	mark := make(map[*loadState]int, len(ls))
+	var out []*loadState
+	var visit func(l *loadState) error
+	visit = func(l *loadState) error {
+		switch mark[l] {
+		case visiting:
+			return fmt.Errorf("dependency cycle through %s", l.l.Target)
+		case done:
+			return nil
+		}
+		mark[l] = visiting
+		for _, d := range l.deps {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		mark[l] = done
+		out = append(out, l)
+		return nil
+	}
+	for _, l := range ls { // slice order: deterministic
+		if err := visit(l); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.
+func (l *loadState) refresh(w *World, wall time.Time) {
+	l.mult = l.l.Profile.At(wall)
+	l.ready = 0
+	for _, pi := range l.wl.pods {
+		if w.st.Pods[pi].Ready {
+			l.ready++
+		}
+	}
+}
+
+// podCPU is the real CPU one running pod of the workload uses now.
+func (l *loadState) podCPU(p *cluster.Pod) float64 {
+	if l.l.RequestsPerSecond == 0 {
+		return l.idle + l.perRep*l.mult // a worker: busy whether or not it is an endpoint
+	}
+	if !p.Ready || l.ready == 0 {
+		return l.idle
+	}
+	return l.idle + l.perRep*l.mult*float64(l.wl.replicas)/float64(l.ready)
+}
+
+// serve computes the fraction of requests that succeed now. Loads are in dependency order.
+func (l *loadState) serve(w *World) {
+	own := 0.0
+	if l.ready > 0 {
+		for _, pi := range l.wl.pods {
+			p := w.st.Pods[pi]
+			if !p.Ready {
+				continue
+			}
+			ps := w.pods[pi]
+			if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
+				own += ps.served
+			}
+		}
+		own /= float64(l.ready)
+	}
+	l.own = own
+	l.success = own
+	for _, d := range l.deps {
+		l.success *= d.success
+	}
+}
+
+// accounting integrates the indicators over virtual time.
+type accounting struct {
+	last           time.Duration
+	okRate, rate   float64 // requests/s now, overall
+	outage         time.Duration
+	degraded       time.Duration
+	panics         int
+	firstPanic     time.Duration
+	panicked       []bool
+	podsLost       int
+	evictions      int
+	saturations    int
+	notReadyEvents int
+	faults         int
+	maxColocated   int
+}
+
+func (a *accounting) integrate(w *World, now time.Duration) {
+	dt := now - a.last
+	if dt <= 0 {
+		return
+	}
+	secs := dt.Seconds()
+	for _, l := range w.loads {
+		r := l.l.RequestsPerSecond * l.mult
+		l.total += r * secs
+		l.ok += r * l.success * secs
+	}
+	if a.rate > 0 {
+		frac := a.okRate / a.rate
+		if frac < 0.01 {
+			a.outage += dt
+		}
+		if frac < 0.99 {
+			a.degraded += dt
+		}
+	}
+	a.last = now
+}
+
+func (a *accounting) setRates(w *World) {
+	a.rate, a.okRate = 0, 0
+	for _, l := range w.loads {
+		l.serve(w)
+		r := l.l.RequestsPerSecond * l.mult
+		a.rate += r
+		a.okRate += r * l.success
+	}
+}
+
+func (a *accounting) panic(w *World, ns *nodeState) {
+	if a.panicked == nil {
+		a.panicked = make([]bool, len(w.nodes))
+	}
+	if a.panics == 0 {
+		a.firstPanic = w.q.Now()
+	}
+	a.panics++
+	a.panicked[ns.n.Index] = true
+}
+
+// observeColocation tracks the most replicas of one multi-replica workload ever bound to one node.
+func (a *accounting) observeColocation(w *World, n *cluster.Node) {
+	for _, wl := range w.wls {
+		if wl.replicas < 2 {
+			continue
+		}
+		c := 0
+		for _, p := range n.Pods {
+			if p.Owner == wl.key && p.Phase != cluster.PodTerminating {
+				c++
+			}
+		}
+		if c > a.maxColocated {
+			a.maxColocated = c
+		}
+	}
+}
+
+func formatFloat(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}

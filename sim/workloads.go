@@ -1,0 +1,454 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/engine"
+)
+
+// nodeState is what the models keep per node beyond cluster.Node.
+type nodeState struct {
+	n         *cluster.Node
+	rng       *rand.Rand // "node/<name>": panic draws, report jitter
+	demand    float64    // real CPU demand, cores (after limits)
+	saturated bool
+	panicAt   engine.Timer
+	notReady  engine.Timer
+	downSince time.Duration
+	stopped   bool // powered off by a fault (boot is the fault's end, not a reboot timer)
+	panics    int
+}
+
+// podState is what the models keep per pod beyond cluster.Pod.
+type podState struct {
+	p         *cluster.Pod
+	wl        *workload // nil for bare pods
+	dead      bool      // containers not running on a live machine (node died under it)
+	failed    bool      // PodChaos pod-failure in force
+	stress    float64   // extra CPU demand from StressChaos, cores
+	demand    float64   // CPU demand after limit, cores
+	served    float64   // fraction of its demand the node grants, 0..1
+	lastTry   time.Duration
+	parked    bool // in the unschedulable list
+	start     engine.Timer
+	ready     engine.Timer
+	eviction  engine.Timer
+	flush     engine.Timer
+	readyWait time.Duration // readiness delay after containers start
+}
+
+// workload is a Deployment reduced to what the ReplicaSet controller needs.
+//
+// Model: upstream ReplicaSet controller (pkg/controller/replicaset) keeping len(active pods) equal
+// to spec.replicas, where active excludes pods being deleted (controller.FilterActivePods), and
+// scaling down the least valuable pods first (unscheduled, then not ready, then newest).
+// Left out: rolling updates and revision history (a Deployment has one ReplicaSet here), the
+// slow-start batches and expectations cache, minReadySeconds.
+type workload struct {
+	idx       int
+	key       string // deployment/<ns>/<name>
+	name, ns  string
+	replicas  int
+	selector  labels.Selector
+	labels    map[string]string
+	spec      *corev1.PodSpec
+	hash      string
+	rng       *rand.Rand
+	pods      []int // pod indices created by this workload (including gone ones are removed)
+	load      *loadState
+	readyWait time.Duration
+}
+
+func (w *World) buildNodes() error {
+	seen := map[string]bool{}
+	for _, pool := range w.in.Pools {
+		if pool.Count <= 0 {
+			return fmt.Errorf("%w: nodePool %q: count must be positive", ErrInput, pool.Name)
+		}
+		if seen[pool.Name] {
+			return fmt.Errorf("%w: nodePool %q defined twice", ErrInput, pool.Name)
+		}
+		seen[pool.Name] = true
+		cpu, mem := pool.Capacity.Cpu().MilliValue(), pool.Capacity.Memory().Value()
+		if cpu <= 0 || mem <= 0 {
+			return fmt.Errorf("%w: nodePool %q: capacity needs cpu and memory", ErrInput, pool.Name)
+		}
+		for i := 1; i <= pool.Count; i++ {
+			name := fmt.Sprintf("%s-%d", pool.Name, i)
+			lbl := map[string]string{cluster.LabelHostname: name, "faultline.dev/pool": pool.Name}
+			for k, v := range pool.Labels {
+				lbl[k] = v
+			}
+			if len(pool.Zones) > 0 {
+				lbl[cluster.LabelZone] = pool.Zones[(i-1)%len(pool.Zones)]
+			}
+			n := w.st.AddNode(&cluster.Node{
+				Name:        name,
+				Labels:      lbl,
+				Taints:      append([]corev1.Taint(nil), pool.Taints...),
+				Allocatable: cluster.Resources{MilliCPU: cpu, Memory: mem},
+				Up:          true,
+				Ready:       true,
+			})
+			w.nodes = append(w.nodes, &nodeState{n: n, rng: w.streams.Stream("node/" + name)})
+		}
+	}
+	if len(w.nodes) == 0 {
+		return fmt.Errorf("%w: the cluster has no nodes (spec.cluster.nodePools)", ErrInput)
+	}
+	return nil
+}
+
+func (w *World) nodeByName(name string) *nodeState {
+	for _, ns := range w.nodes {
+		if ns.n.Name == name {
+			return ns
+		}
+	}
+	return nil
+}
+
+func (w *World) buildWorkloads() error {
+	for _, obj := range w.in.Objects {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			if err := w.addDeployment(o); err != nil {
+				return err
+			}
+		case *corev1.Pod:
+			p := w.newPod(o.Name, namespaceOr(o.Namespace), o.Labels, &o.Spec, "", nil, readinessDelay(&o.Spec))
+			w.enqueue(p.Index)
+		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace:
+			// accepted: Services are modelled through Load (traffic to a workload's Ready pods)
+		default:
+			gvk := obj.GetObjectKind().GroupVersionKind()
+			return fmt.Errorf("%w: objects: %s is not modelled by the simulator", ErrInput, gvk.Kind)
+		}
+	}
+	return nil
+}
+
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return defaultWorkloadNamespace
+	}
+	return ns
+}
+
+func (w *World) addDeployment(d *appsv1.Deployment) error {
+	ns := namespaceOr(d.Namespace)
+	key := "deployment/" + ns + "/" + d.Name
+	if d.Spec.Selector == nil {
+		return fmt.Errorf("%w: %s: spec.selector is required", ErrInput, key)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("%w: %s: spec.selector: %v", ErrInput, key, err)
+	}
+	if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		return fmt.Errorf("%w: %s: spec.selector does not match spec.template.metadata.labels", ErrInput, key)
+	}
+	replicas := 1
+	if d.Spec.Replicas != nil {
+		replicas = int(*d.Spec.Replicas)
+	}
+	for _, wl := range w.wls {
+		if wl.key == key {
+			return fmt.Errorf("%w: %s defined twice", ErrInput, key)
+		}
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	wl := &workload{
+		idx:       len(w.wls),
+		key:       key,
+		name:      d.Name,
+		ns:        ns,
+		replicas:  replicas,
+		selector:  sel,
+		labels:    d.Spec.Template.Labels,
+		spec:      &d.Spec.Template.Spec,
+		hash:      fmt.Sprintf("%08x", h.Sum32())[:8],
+		rng:       w.streams.Stream(key),
+		readyWait: readinessDelay(&d.Spec.Template.Spec),
+	}
+	w.wls = append(w.wls, wl)
+	return nil
+}
+
+// readinessDelay is the time from containers running to the first successful readiness probe:
+// initialDelaySeconds, then successThreshold probes a period apart (the first at the delay).
+// Without a readiness probe a pod is ready when its containers run.
+func readinessDelay(spec *corev1.PodSpec) time.Duration {
+	var d time.Duration
+	for i := range spec.Containers {
+		rp := spec.Containers[i].ReadinessProbe
+		if rp == nil {
+			continue
+		}
+		period := rp.PeriodSeconds
+		if period == 0 {
+			period = 10
+		}
+		succ := rp.SuccessThreshold
+		if succ == 0 {
+			succ = 1
+		}
+		c := time.Duration(rp.InitialDelaySeconds)*time.Second + time.Duration(succ-1)*time.Duration(period)*time.Second
+		if c > d {
+			d = c
+		}
+	}
+	return d
+}
+
+// newPod creates a pending pod object.
+func (w *World) newPod(name, ns string, lbl map[string]string, spec *corev1.PodSpec, owner string, sel labels.Selector, readyWait time.Duration) *cluster.Pod {
+	req, nz, lim := cluster.PodRequests(spec)
+	p := w.st.AddPod(&cluster.Pod{
+		Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner, OwnerSelector: sel,
+		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending,
+	})
+	w.pods = append(w.pods, &podState{p: p, readyWait: readyWait})
+	return p
+}
+
+const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
+
+// reconcile is one sync of the ReplicaSet controller for wl.
+func (w *World) reconcile(wl *workload) {
+	var active []int
+	kept := wl.pods[:0]
+	for _, pi := range wl.pods {
+		p := w.st.Pods[pi]
+		if p.Phase == cluster.PodGone {
+			continue
+		}
+		kept = append(kept, pi)
+		if p.Phase != cluster.PodTerminating {
+			active = append(active, pi)
+		}
+	}
+	wl.pods = kept
+	switch diff := wl.replicas - len(active); {
+	case diff > 0:
+		for range diff {
+			var sfx [5]byte
+			for j := range sfx {
+				sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
+			}
+			name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
+			p := w.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
+			w.pods[p.Index].wl = wl
+			wl.pods = append(wl.pods, p.Index)
+			w.trace("pod created", "pod", name, "owner", wl.key)
+			w.enqueue(p.Index)
+		}
+	case diff < 0:
+		// delete the least valuable: unscheduled first, then not ready, then the newest
+		for range -diff {
+			best := -1
+			for _, pi := range active {
+				if w.st.Pods[pi].Phase == cluster.PodTerminating {
+					continue
+				}
+				if best < 0 || lessValuable(w.st.Pods[pi], w.st.Pods[best]) {
+					best = pi
+				}
+			}
+			if best >= 0 {
+				w.deletePod(best, "scale down")
+			}
+		}
+	}
+}
+
+func lessValuable(a, b *cluster.Pod) bool {
+	if a.Bound() != b.Bound() {
+		return !a.Bound()
+	}
+	if a.Ready != b.Ready {
+		return !a.Ready
+	}
+	return a.Created > b.Created
+}
+
+// deletePod requests deletion. On a live node the kubelet stops the containers and the pod is
+// gone at once (termination grace is not modelled here); on a dead node the pod stays
+// Terminating, holding its requests, until the node returns, as with an unreachable kubelet.
+func (w *World) deletePod(pi int, reason string) {
+	p := w.st.Pods[pi]
+	ps := w.pods[pi]
+	if p.Phase == cluster.PodTerminating || p.Phase == cluster.PodGone {
+		return
+	}
+	w.q.Cancel(ps.start)
+	w.q.Cancel(ps.ready)
+	w.q.Cancel(ps.eviction)
+	w.q.Cancel(ps.flush)
+	w.unpark(pi)
+	w.trace("pod deleted", "pod", p.Name, "reason", reason)
+	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
+		p.Phase = cluster.PodTerminating
+		p.Ready = false
+	} else {
+		w.st.Release(p)
+		w.moveUnschedulable()
+	}
+	if ps.wl != nil {
+		w.q.After(0, w, pack(evReconcile, ps.wl.idx))
+	}
+	w.touch()
+}
+
+// --- scheduling queue -----------------------------------------------------------------------
+
+// Model: kube-scheduler's scheduling queue (pkg/scheduler/backend/queue): one pod per scheduling
+// cycle, each taking SchedulerQ.Latency; a pod that fails is parked among the unschedulable pods
+// and moved back on a cluster event that may help it (a node becoming ready or untainted, a pod
+// releasing resources) once its back-off (initialBackoff doubling per attempt, capped at
+// maxBackoff) has passed, or at the latest after maxInUnschedulable.
+// Left out: queueing hints per plugin (every move event moves every parked pod), pod priority
+// and preemption, the separate backoffQ flush period (1 s).
+
+func (w *World) enqueue(pi int) {
+	w.schedQueue = append(w.schedQueue, pi)
+	if !w.schedBusy {
+		w.schedBusy = true
+		w.q.After(w.m.Scheduler.Latency.Duration, w, pack(evScheduleNext, 0))
+	}
+}
+
+func (w *World) scheduleNext(now time.Duration) {
+	if len(w.schedQueue) == 0 {
+		w.schedBusy = false
+		return
+	}
+	pi := w.schedQueue[0]
+	copy(w.schedQueue, w.schedQueue[1:])
+	w.schedQueue = w.schedQueue[:len(w.schedQueue)-1]
+	w.attempt(pi, now)
+	if len(w.schedQueue) > 0 {
+		w.q.After(w.m.Scheduler.Latency.Duration, w, pack(evScheduleNext, 0))
+	} else {
+		w.schedBusy = false
+	}
+}
+
+func (w *World) attempt(pi int, now time.Duration) {
+	p := w.st.Pods[pi]
+	ps := w.pods[pi]
+	if p.Phase != cluster.PodPending || p.Bound() {
+		return
+	}
+	ps.lastTry = now
+	d, err := w.sched.Schedule(&w.st, p, w.schedRng)
+	if err != nil {
+		p.Attempts++
+		p.LastError = err.Error()
+		w.trace("pod unschedulable", "pod", p.Name, "attempt", p.Attempts, "reason", strings.TrimPrefix(err.Error(), "unschedulable: "))
+		ps.parked = true
+		w.unschedulable = append(w.unschedulable, pi)
+		ps.flush = w.q.After(w.m.Scheduler.MaxInUnschedulable.Duration, w, pack(evFlushUnschedulable, pi))
+		return
+	}
+	w.st.Bind(p, d.Node)
+	w.acct.observeColocation(w, d.Node)
+	w.trace("pod bound", "pod", p.Name, "node", d.Node.Name)
+	if w.nodes[d.Node.Index].n.Up {
+		ps.start = w.q.After(w.m.Pods.ContainerStart.Duration, w, pack(evContainersStarted, pi))
+	}
+	w.touch()
+}
+
+func (w *World) backoff(attempts int) time.Duration {
+	b := w.m.Scheduler.InitialBackoff.Duration
+	for i := 1; i < attempts && b < w.m.Scheduler.MaxBackoff.Duration; i++ {
+		b *= 2
+	}
+	if b > w.m.Scheduler.MaxBackoff.Duration {
+		b = w.m.Scheduler.MaxBackoff.Duration
+	}
+	return b
+}
+
+func (w *World) unpark(pi int) {
+	ps := w.pods[pi]
+	if !ps.parked {
+		return
+	}
+	ps.parked = false
+	w.q.Cancel(ps.flush)
+	for i, q := range w.unschedulable {
+		if q == pi {
+			w.unschedulable = append(w.unschedulable[:i], w.unschedulable[i+1:]...)
+			break
+		}
+	}
+}
+
+// moveUnschedulable requeues every parked pod after its back-off: a cluster event happened.
+func (w *World) moveUnschedulable() {
+	if len(w.unschedulable) == 0 {
+		return
+	}
+	now := w.q.Now()
+	for _, pi := range w.unschedulable {
+		ps := w.pods[pi]
+		ps.parked = false
+		w.q.Cancel(ps.flush)
+		at := ps.lastTry + w.backoff(w.st.Pods[pi].Attempts)
+		if at <= now {
+			w.enqueue(pi)
+		} else {
+			ps.flush = w.q.At(at, w, pack(evFlushUnschedulable, pi))
+		}
+	}
+	w.unschedulable = w.unschedulable[:0]
+}
+
+func (w *World) flushUnschedulable(pi int) {
+	p := w.st.Pods[pi]
+	if p.Phase != cluster.PodPending || p.Bound() {
+		return
+	}
+	w.unpark(pi)
+	w.enqueue(pi)
+}
+
+// --- pod lifecycle on the node ----------------------------------------------------------------
+
+func (w *World) containersStarted(pi int) {
+	p := w.st.Pods[pi]
+	ps := w.pods[pi]
+	if p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating || p.Node == nil || !p.Node.Up {
+		return
+	}
+	p.Phase = cluster.PodRunning
+	p.Started = w.q.Now()
+	ps.dead = false
+	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
+	ps.ready = w.q.After(ps.readyWait, w, pack(evPodReady, pi))
+	w.touch()
+}
+
+func (w *World) podReady(pi int) {
+	p := w.st.Pods[pi]
+	ps := w.pods[pi]
+	if p.Phase != cluster.PodRunning || ps.dead || ps.failed || !p.Node.Ready {
+		return // the kubelet cannot report readiness through a node the control plane thinks is down
+	}
+	p.Ready = true
+	w.trace("pod ready", "pod", p.Name)
+	w.touch()
+}

@@ -1,0 +1,261 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/scheduler"
+)
+
+// event kinds, packed into the engine's arg with an index: kind<<56 | index.
+const (
+	evRecompute uint64 = iota + 1
+	evReconcile
+	evScheduleNext
+	evFlushUnschedulable
+	evContainersStarted
+	evPodReady
+	evEvict
+	evNodePanic
+	evNodeBoot
+	evNodeReadyReport
+	evNodeNotReady
+	evProfileStep
+	evFaultStart
+	evFaultEnd
+	evSample
+)
+
+func pack(kind uint64, idx int) uint64 { return kind<<56 | uint64(idx) }
+func unpack(arg uint64) (uint64, int) { return arg >> 56, int(arg & (1<<56 - 1)) }
+
+// Options tune one run without changing what is simulated.
+type Options struct {
+	// Trace, when set, receives the event log with virtual timestamps.
+	Trace io.Writer
+	// Series keeps the sampled time series in the Result.
+	Series bool
+}
+
+// World is one simulated cluster for one seed. Create it with New and call Run once.
+type World struct {
+	in      *Input
+	m       Models
+	seed    uint64
+	q       *engine.Queue
+	clock   *engine.Clock
+	streams engine.Streams
+	log     *slog.Logger // nil unless tracing
+	logOut  io.Writer
+
+	st       cluster.State
+	sched    *scheduler.Scheduler
+	schedRng *rand.Rand
+	nodes    []*nodeState // parallel to st.Nodes
+	pods     []*podState  // parallel to st.Pods
+	wls      []*workload
+	loads    []*loadState
+	faults   []*faultState
+
+	schedQueue    []int // pods waiting for a scheduling cycle, FIFO
+	schedBusy     bool
+	unschedulable []int // pods parked after a failed attempt, in park order
+
+	dirty          bool
+	fullDisruption bool
+
+	acct   accounting
+	series *Series
+}
+
+// ErrInput marks an Input the simulator cannot run.
+var ErrInput = errors.New("invalid simulation input")
+
+// New builds the world for in and seed. It returns an error wrapping ErrInput when the input has
+// objects or references the simulator does not understand.
+func New(in *Input, seed uint64, opts Options) (*World, error) {
+	if err := in.Models.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: models.%v", ErrInput, err)
+	}
+	if in.Duration <= 0 {
+		return nil, fmt.Errorf("%w: duration must be positive", ErrInput)
+	}
+	w := &World{
+		in:      in,
+		m:       in.Models,
+		seed:    seed,
+		q:       engine.NewQueue(),
+		streams: engine.NewStreams(seed),
+	}
+	w.clock = engine.NewClock(w.q, in.Start)
+	if opts.Trace != nil {
+		w.logOut = opts.Trace
+		w.log = newTraceLogger(opts.Trace, w.q.Now)
+	}
+	cfg := scheduler.DefaultConfig()
+	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
+	w.sched = scheduler.New(cfg)
+	w.schedRng = w.streams.Stream("scheduler")
+	if opts.Series {
+		w.series = &Series{}
+	}
+	if err := w.buildNodes(); err != nil {
+		return nil, err
+	}
+	if err := w.buildWorkloads(); err != nil {
+		return nil, err
+	}
+	if err := w.buildLoads(); err != nil {
+		return nil, err
+	}
+	if err := w.buildFaults(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Clock is the world's virtual clock (k8s.io/utils/clock).
+func (w *World) Clock() *engine.Clock { return w.clock }
+
+// State exposes the cluster state, for tests and inspection after Run.
+func (w *World) State() *cluster.State { return &w.st }
+
+func (w *World) trace(msg string, args ...any) {
+	if w.log != nil {
+		w.log.Info(msg, args...)
+	}
+}
+
+// Run simulates to the end of the scenario and returns the result.
+func (w *World) Run() Result {
+	w.settle()
+	w.scheduleProfileStep()
+	for i, f := range w.faults {
+		w.q.At(f.f.At, w, pack(evFaultStart, i))
+	}
+	w.q.At(0, w, pack(evSample, 0))
+	w.touch()
+	w.q.RunUntil(w.in.Duration)
+	w.acct.integrate(w, w.in.Duration)
+	return w.result()
+}
+
+// settle brings the scenario's objects up before time 0: the cluster has been running, so every
+// workload starts with its pods placed by the scheduler (in manifest order, as the controllers
+// would create them) and Running and Ready, rather than with a start-up transient in which the
+// first ready replica takes all the traffic.
+func (w *World) settle() {
+	for _, wl := range w.wls {
+		w.reconcile(wl)
+	}
+	for len(w.schedQueue) > 0 {
+		pi := w.schedQueue[0]
+		w.schedQueue = w.schedQueue[1:]
+		w.attempt(pi, 0)
+	}
+	w.schedQueue = nil
+	w.q = w.resetQueue()
+	for _, p := range w.st.Pods {
+		ps := w.pods[p.Index]
+		if p.Bound() {
+			p.Phase = cluster.PodRunning
+			p.Ready = true
+			ps.start, ps.ready = engine.Timer{}, engine.Timer{}
+		} else if ps.parked {
+			// unschedulable from the start: retried as the queue would be
+			ps.flush = w.q.At(w.backoff(p.Attempts), w, pack(evFlushUnschedulable, p.Index))
+		}
+	}
+}
+
+// resetQueue drops the events that settling scheduled (container starts, readiness, scheduler
+// wake-ups): settling happens before time 0 and is complete.
+func (w *World) resetQueue() *engine.Queue {
+	q := engine.NewQueue()
+	w.clock = engine.NewClock(q, w.in.Start)
+	w.schedBusy = false
+	w.dirty = false
+	if w.log != nil {
+		w.log = newTraceLogger(w.logOut, q.Now)
+	}
+	return q
+}
+
+// Fire dispatches the world's events.
+func (w *World) Fire(now time.Duration, arg uint64) {
+	kind, i := unpack(arg)
+	switch kind {
+	case evRecompute:
+		w.recompute(now)
+	case evReconcile:
+		w.reconcile(w.wls[i])
+	case evScheduleNext:
+		w.scheduleNext(now)
+	case evFlushUnschedulable:
+		w.flushUnschedulable(i)
+	case evContainersStarted:
+		w.containersStarted(i)
+	case evPodReady:
+		w.podReady(i)
+	case evEvict:
+		w.evict(i)
+	case evNodePanic:
+		w.nodePanic(i)
+	case evNodeBoot:
+		w.nodeBoot(i)
+	case evNodeReadyReport:
+		w.nodeReadyReport(i)
+	case evNodeNotReady:
+		w.nodeNotReady(i)
+	case evProfileStep:
+		w.scheduleProfileStep()
+		w.touch()
+	case evFaultStart:
+		w.faultStart(i)
+	case evFaultEnd:
+		w.faultEnd(i)
+	case evSample:
+		w.sample(now)
+	default:
+		panic(fmt.Sprintf("sim: unknown event kind %d", kind))
+	}
+}
+
+// touch asks for one recomputation of CPU, saturation and traffic at the current instant, after
+// every other change already queued for this instant.
+func (w *World) touch() {
+	if !w.dirty {
+		w.dirty = true
+		w.q.After(0, w, pack(evRecompute, 0))
+	}
+}
+
+// scheduleProfileStep schedules the next hour boundary if any load has a profile: profiles are
+// piecewise constant per hour, so traffic is a rate that changes at these instants only.
+func (w *World) scheduleProfileStep() {
+	has := false
+	for _, l := range w.loads {
+		if l.l.Profile != nil {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return
+	}
+	now := w.clock.Now()
+	next := now.Truncate(time.Hour).Add(time.Hour)
+	w.q.At(next.Sub(w.in.Start), w, pack(evProfileStep, 0))
+}
+
+// weibullScale converts a mean into the Weibull scale for shape k: mean = scale·Γ(1+1/k).
+func weibullScale(mean time.Duration, k float64) float64 {
+	return float64(mean) / math.Gamma(1+1/k)
+}
