@@ -129,13 +129,13 @@ func (w *World) faultStart(i int) {
 			}
 		}
 		if f.Duration > 0 {
-			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
 	case NodeReset:
 		for _, ns := range fs.nodes {
 			if ns.n.Up {
 				w.nodeDown(ns)
-				w.q.After(w.m.KernelPanic.RebootTime.Duration, w, pack(evNodeBoot, ns.n.Index))
+				w.q.AfterID(w.m.KernelPanic.RebootTime.Duration, w.hid, pack(evNodeBoot, ns.n.Index))
 			}
 		}
 	case PodKill:
@@ -149,7 +149,7 @@ func (w *World) faultStart(i int) {
 			w.st.Pods[pi].Ready = false
 		}
 		if f.Duration > 0 {
-			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
 	case CPUStress:
 		fs.pods = w.selectPods(fs)
@@ -157,7 +157,7 @@ func (w *World) faultStart(i int) {
 			w.pods[pi].stress += f.CPU
 		}
 		if f.Duration > 0 {
-			w.q.After(f.Duration, w, pack(evFaultEnd, i))
+			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
 	}
 	w.acct.faults++
@@ -182,7 +182,7 @@ func (w *World) faultEnd(i int) {
 			p := ps.p
 			if p.Phase == cluster.PodRunning && !ps.dead {
 				w.q.Cancel(ps.ready)
-				ps.ready = w.q.After(ps.readyWait, w, pack(evPodReady, pi))
+				ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
 			}
 		}
 	case CPUStress:

@@ -83,7 +83,7 @@ func (w *World) nodeCPU(ns *nodeState) {
 			e := ns.rng.ExpFloat64()
 			k := w.m.KernelPanic.Shape
 			t := weibullScale(w.m.KernelPanic.MeanTimeToPanic.Duration, k) * math.Pow(e, 1/k)
-			ns.panicAt = w.q.After(time.Duration(t), w, pack(evNodePanic, n.Index))
+			ns.panicAt = w.q.AfterID(time.Duration(t), w.hid, pack(evNodePanic, n.Index))
 		}
 	case !sat && ns.saturated:
 		ns.saturated = false
@@ -158,7 +158,7 @@ func (w *World) nodePanic(i int) {
 	w.acct.panic(w, ns)
 	w.trace("node kernel panic", "node", ns.n.Name, "demand", fmtCores(ns.demand), "pods", len(ns.n.Pods))
 	w.nodeDown(ns)
-	w.q.After(w.m.KernelPanic.RebootTime.Duration, w, pack(evNodeBoot, i))
+	w.q.AfterID(w.m.KernelPanic.RebootTime.Duration, w.hid, pack(evNodeBoot, i))
 }
 
 // nodeDown stops the machine. The control plane learns of it only through missing heartbeats.
@@ -191,7 +191,7 @@ func (w *World) nodeDown(ns *nodeState) {
 	due = (due/monitor + 1) * monitor // first monitor pass strictly after the grace expired
 	w.q.Cancel(ns.notReady)
 	if n.Ready {
-		ns.notReady = w.q.At(due, w, pack(evNodeNotReady, n.Index))
+		ns.notReady = w.q.AtID(due, w.hid, pack(evNodeNotReady, n.Index))
 	}
 	w.touch()
 }
@@ -249,7 +249,7 @@ func (w *World) taintForEviction(ns *nodeState) {
 		}
 		ps := w.pods[p.Index]
 		w.q.Cancel(ps.eviction)
-		ps.eviction = w.q.After(time.Duration(secs)*time.Second, w, pack(evEvict, p.Index))
+		ps.eviction = w.q.AfterID(time.Duration(secs)*time.Second, w.hid, pack(evEvict, p.Index))
 	}
 }
 
@@ -343,14 +343,14 @@ func (w *World) nodeBoot(i int) {
 		ps.dead = false
 		p.Phase = cluster.PodPending
 		p.Ready = false
-		ps.start = w.q.After(w.m.Pods.ContainerStart.Duration, w, pack(evContainersStarted, p.Index))
+		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, p.Index))
 	}
 	if n.Ready {
 		// back before the controller noticed: nothing to undo in the control plane
 		w.q.Cancel(ns.notReady)
 	} else {
 		jitter := time.Duration(ns.rng.Int64N(int64(w.m.NodeLifecycle.StatusUpdateFrequency.Duration)))
-		w.q.After(jitter, w, pack(evNodeReadyReport, i))
+		w.q.AfterID(jitter, w.hid, pack(evNodeReadyReport, i))
 	}
 	if released {
 		w.moveUnschedulable()

@@ -169,7 +169,7 @@ func (w *World) sample(now time.Duration) {
 		w.series.Rows = append(w.series.Rows, row)
 	}
 	if next := now + w.m.Sampling.Interval.Duration; next <= w.in.Duration && w.series != nil {
-		w.q.At(next, w, pack(evSample, 0))
+		w.q.AtID(next, w.hid, pack(evSample, 0))
 	}
 }
 

@@ -306,7 +306,7 @@ func (w *World) deletePod(pi int, reason string) {
 		w.moveUnschedulable()
 	}
 	if ps.wl != nil {
-		w.q.After(0, w, pack(evReconcile, ps.wl.idx))
+		w.q.AfterID(0, w.hid, pack(evReconcile, ps.wl.idx))
 	}
 	w.touch()
 }
@@ -325,7 +325,7 @@ func (w *World) enqueue(pi int) {
 	w.schedQueue = append(w.schedQueue, pi)
 	if !w.schedBusy {
 		w.schedBusy = true
-		w.q.After(w.m.Scheduler.Latency.Duration, w, pack(evScheduleNext, 0))
+		w.q.AfterID(w.m.Scheduler.Latency.Duration, w.hid, pack(evScheduleNext, 0))
 	}
 }
 
@@ -339,7 +339,7 @@ func (w *World) scheduleNext(now time.Duration) {
 	w.schedQueue = w.schedQueue[:len(w.schedQueue)-1]
 	w.attempt(pi, now)
 	if len(w.schedQueue) > 0 {
-		w.q.After(w.m.Scheduler.Latency.Duration, w, pack(evScheduleNext, 0))
+		w.q.AfterID(w.m.Scheduler.Latency.Duration, w.hid, pack(evScheduleNext, 0))
 	} else {
 		w.schedBusy = false
 	}
@@ -359,14 +359,14 @@ func (w *World) attempt(pi int, now time.Duration) {
 		w.trace("pod unschedulable", "pod", p.Name, "attempt", p.Attempts, "reason", strings.TrimPrefix(err.Error(), "unschedulable: "))
 		ps.parked = true
 		w.unschedulable = append(w.unschedulable, pi)
-		ps.flush = w.q.After(w.m.Scheduler.MaxInUnschedulable.Duration, w, pack(evFlushUnschedulable, pi))
+		ps.flush = w.q.AfterID(w.m.Scheduler.MaxInUnschedulable.Duration, w.hid, pack(evFlushUnschedulable, pi))
 		return
 	}
 	w.st.Bind(p, d.Node)
 	w.acct.observeColocation(w, d.Node)
 	w.trace("pod bound", "pod", p.Name, "node", d.Node.Name)
 	if w.nodes[d.Node.Index].n.Up {
-		ps.start = w.q.After(w.m.Pods.ContainerStart.Duration, w, pack(evContainersStarted, pi))
+		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, pi))
 	}
 	w.touch()
 }
@@ -411,7 +411,7 @@ func (w *World) moveUnschedulable() {
 		if at <= now {
 			w.enqueue(pi)
 		} else {
-			ps.flush = w.q.At(at, w, pack(evFlushUnschedulable, pi))
+			ps.flush = w.q.AtID(at, w.hid, pack(evFlushUnschedulable, pi))
 		}
 	}
 	w.unschedulable = w.unschedulable[:0]
@@ -438,7 +438,7 @@ func (w *World) containersStarted(pi int) {
 	p.Started = w.q.Now()
 	ps.dead = false
 	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
-	ps.ready = w.q.After(ps.readyWait, w, pack(evPodReady, pi))
+	ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
 	w.touch()
 }
 

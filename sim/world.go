@@ -14,9 +14,9 @@ import (
 	"github.com/faultline-dev/faultline/sim/scheduler"
 )
 
-// event kinds, packed into the engine's arg with an index: kind<<56 | index.
+// event kinds, packed into the engine's arg with an index: kind<<24 | index.
 const (
-	evRecompute uint64 = iota + 1
+	evRecompute uint32 = iota + 1
 	evReconcile
 	evScheduleNext
 	evFlushUnschedulable
@@ -33,8 +33,14 @@ const (
 	evSample
 )
 
-func pack(kind uint64, idx int) uint64 { return kind<<56 | uint64(idx) }
-func unpack(arg uint64) (uint64, int) { return arg >> 56, int(arg & (1<<56 - 1)) }
+func pack(kind uint32, idx int) uint32 {
+	if idx >= 1<<24 {
+		panic("sim: more than 2^24 objects of one kind")
+	}
+	return kind<<24 | uint32(idx)
+}
+
+func unpack(arg uint32) (uint32, int) { return arg >> 24, int(arg & (1<<24 - 1)) }
 
 // Options tune one run without changing what is simulated.
 type Options struct {
@@ -50,6 +56,7 @@ type World struct {
 	m       Models
 	seed    uint64
 	q       *engine.Queue
+	hid     engine.HandlerID // the world's own handler in q
 	clock   *engine.Clock
 	streams engine.Streams
 	log     *slog.Logger // nil unless tracing
@@ -95,6 +102,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 		streams: engine.NewStreams(seed),
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
+	w.hid = w.q.Register(w)
 	if opts.Trace != nil {
 		w.logOut = opts.Trace
 		w.log = newTraceLogger(opts.Trace, w.q.Now)
@@ -138,9 +146,9 @@ func (w *World) Run() Result {
 	w.settle()
 	w.scheduleProfileStep()
 	for i, f := range w.faults {
-		w.q.At(f.f.At, w, pack(evFaultStart, i))
+		w.q.AtID(f.f.At, w.hid, pack(evFaultStart, i))
 	}
-	w.q.At(0, w, pack(evSample, 0))
+	w.q.AtID(0, w.hid, pack(evSample, 0))
 	w.touch()
 	w.q.RunUntil(w.in.Duration)
 	w.acct.integrate(w, w.in.Duration)
@@ -170,7 +178,7 @@ func (w *World) settle() {
 			ps.start, ps.ready = engine.Timer{}, engine.Timer{}
 		} else if ps.parked {
 			// unschedulable from the start: retried as the queue would be
-			ps.flush = w.q.At(w.backoff(p.Attempts), w, pack(evFlushUnschedulable, p.Index))
+			ps.flush = w.q.AtID(w.backoff(p.Attempts), w.hid, pack(evFlushUnschedulable, p.Index))
 		}
 	}
 }
@@ -179,6 +187,7 @@ func (w *World) settle() {
 // wake-ups): settling happens before time 0 and is complete.
 func (w *World) resetQueue() *engine.Queue {
 	q := engine.NewQueue()
+	w.hid = q.Register(w)
 	w.clock = engine.NewClock(q, w.in.Start)
 	w.schedBusy = false
 	w.dirty = false
@@ -189,7 +198,7 @@ func (w *World) resetQueue() *engine.Queue {
 }
 
 // Fire dispatches the world's events.
-func (w *World) Fire(now time.Duration, arg uint64) {
+func (w *World) Fire(now time.Duration, arg uint32) {
 	kind, i := unpack(arg)
 	switch kind {
 	case evRecompute:
@@ -233,7 +242,7 @@ func (w *World) Fire(now time.Duration, arg uint64) {
 func (w *World) touch() {
 	if !w.dirty {
 		w.dirty = true
-		w.q.After(0, w, pack(evRecompute, 0))
+		w.q.AfterID(0, w.hid, pack(evRecompute, 0))
 	}
 }
 
@@ -252,7 +261,7 @@ func (w *World) scheduleProfileStep() {
 	}
 	now := w.clock.Now()
 	next := now.Truncate(time.Hour).Add(time.Hour)
-	w.q.At(next.Sub(w.in.Start), w, pack(evProfileStep, 0))
+	w.q.AtID(next.Sub(w.in.Start), w.hid, pack(evProfileStep, 0))
 }
 
 // weibullScale converts a mean into the Weibull scale for shape k: mean = scale·Γ(1+1/k).

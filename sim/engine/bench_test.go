@@ -101,26 +101,77 @@ func BenchmarkEventLoopBareHeap(b *testing.B) {
 
 // reschedule is a handler that, like a model, schedules its next event when it fires.
 type reschedule struct {
-	q *Queue
-	d []int64
-	i int
+	q  *Queue
+	id HandlerID
+	d  []int64
+	i  int
 }
 
-func (r *reschedule) Fire(_ time.Duration, _ uint64) {
+func newReschedule(q *Queue, d []int64) *reschedule {
+	r := &reschedule{q: q, d: d}
+	r.id = q.Register(r)
+	return r
+}
+
+func (r *reschedule) Fire(_ time.Duration, _ uint32) {
 	r.i++
-	r.q.After(time.Duration(r.d[r.i&(len(r.d)-1)]), r, uint64(r.i))
+	r.q.AfterID(time.Duration(r.d[r.i&(len(r.d)-1)]), r.id, uint32(r.i))
 }
 
 func BenchmarkEventLoopEngine(b *testing.B) {
 	d := delays(1 << 16)
 	q := NewQueue()
-	h := &reschedule{q: q, d: d}
+	h := newReschedule(q, d)
 	for i := 0; i < pendingEvents; i++ {
-		q.At(time.Duration(d[i&(len(d)-1)]), h, uint64(i))
+		q.AtID(time.Duration(d[i&(len(d)-1)]), h.id, uint32(i))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		q.Step()
 	}
+}
+
+// BenchmarkEventLoopRatio runs both loops interleaved in chunks, in the same process and the same
+// moments, so that machine load affects both alike, and reports ns/event of each and their ratio
+// (bare / engine: 1.0 means the engine costs nothing extra; the P1 target is >= 0.7).
+func BenchmarkEventLoopRatio(b *testing.B) {
+	d := delays(1 << 16)
+	h := make(bareHeap, 0, pendingEvents+1)
+	var seq uint64
+	for i := 0; i < pendingEvents; i++ {
+		seq++
+		h.push(bareItem{at: d[i&(len(d)-1)], seq: seq})
+	}
+	q := NewQueue()
+	r := newReschedule(q, d)
+	for i := 0; i < pendingEvents; i++ {
+		q.AtID(time.Duration(d[i&(len(d)-1)]), r.id, uint32(i))
+	}
+	const chunk = 4096
+	var bareNS, engNS int64
+	var sink int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			top := h.pop()
+			sink += top.at
+			seq++
+			h.push(bareItem{at: top.at + d[(done+i)&(len(d)-1)], seq: seq})
+		}
+		t1 := time.Now()
+		for i := 0; i < n; i++ {
+			q.Step()
+		}
+		t2 := time.Now()
+		bareNS += t1.Sub(t0).Nanoseconds()
+		engNS += t2.Sub(t1).Nanoseconds()
+	}
+	_ = sink
+	b.ReportMetric(float64(bareNS)/float64(b.N), "bare-ns/event")
+	b.ReportMetric(float64(engNS)/float64(b.N), "engine-ns/event")
+	b.ReportMetric(float64(bareNS)/float64(engNS), "ratio")
 }

@@ -93,7 +93,7 @@ func (t *vTimer) Reset(d time.Duration) bool {
 	return was
 }
 
-func (t *vTimer) Fire(time.Duration, uint64) {
+func (t *vTimer) Fire(time.Duration, uint32) {
 	if t.f != nil {
 		t.f()
 		return
@@ -115,7 +115,7 @@ func (t *vTicker) C() <-chan time.Time { return t.ch }
 
 func (t *vTicker) Stop() { t.c.q.Cancel(t.ev) }
 
-func (t *vTicker) Fire(time.Duration, uint64) {
+func (t *vTicker) Fire(time.Duration, uint32) {
 	select {
 	case t.ch <- t.c.Now():
 	default: // a slow reader drops ticks, as time.Ticker does

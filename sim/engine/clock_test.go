@@ -66,7 +66,7 @@ func TestClockTicker(t *testing.T) {
 	var got []time.Time
 	// drain the ticker from an event after each tick, as a single-threaded consumer would
 	var drain HandlerFunc
-	drain = func(now time.Duration, _ uint64) {
+	drain = func(now time.Duration, _ uint32) {
 		select {
 		case v := <-tk.C():
 			got = append(got, v)

@@ -10,53 +10,70 @@ import (
 // words and allocates nothing.
 type Handler interface {
 	// Fire runs the event. now is the virtual time of the event; arg is the value given to At.
-	Fire(now time.Duration, arg uint64)
+	Fire(now time.Duration, arg uint32)
 }
 
 // HandlerFunc adapts a function to Handler. Creating a closure allocates, so use it off the hot path.
-type HandlerFunc func(now time.Duration, arg uint64)
+type HandlerFunc func(now time.Duration, arg uint32)
 
 // Fire calls f.
-func (f HandlerFunc) Fire(now time.Duration, arg uint64) { f(now, arg) }
+func (f HandlerFunc) Fire(now time.Duration, arg uint32) { f(now, arg) }
 
 // Timer identifies a scheduled event so that it can be cancelled. The zero Timer is never pending.
 type Timer struct {
-	slot int32 // index+1 into the slot table; 0 means none
-	gen  uint32
+	key uint64 // the event's heap key (sequence<<slotBits | slot); 0 means none
 }
 
 // IsZero reports whether t was never set.
-func (t Timer) IsZero() bool { return t.slot == 0 }
+func (t Timer) IsZero() bool { return t.key == 0 }
 
-// item is one heap entry. It carries the handler and its argument inline, so that firing an
-// event reads only the heap; cancellation is checked against the small gens table.
+// slotBits is how many low bits of an item's key hold its slot: at most 2^24 (16.7 M) events may
+// be pending at once; the sequence number takes the 40 high bits (10^12 events per run).
+const (
+	slotBits = 24
+	slotMask = 1<<slotBits - 1
+	maxSlots = 1 << slotBits
+)
+
+// item is one heap entry: 24 bytes and pointer-free, so moving items costs no GC write barriers
+// and the heap is never scanned. key orders ties by sequence (high bits) and names the slot (low
+// bits) whose live key tells a cancelled item from a pending one; hid indexes the handler table.
 type item struct {
-	at   int64
-	seq  uint64
-	arg  uint64
-	h    Handler
-	slot int32
-	gen  uint32
+	at  int64
+	key uint64
+	arg uint32
+	hid HandlerID
+}
+
+// HandlerID is a handler registered with Register. Models register themselves once and schedule
+// with AtID, which keeps the handler table a few entries long and always in cache.
+type HandlerID uint32
+
+type handlerEntry struct {
+	h         Handler
+	transient bool // registered by At for one event; released when it fires or is cancelled
 }
 
 func (a *item) less(b *item) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
-	return a.seq < b.seq
+	return a.key < b.key
 }
 
 // Queue is the event loop: a 4-ary min-heap of (time, sequence) with lazy cancellation.
 // Events at the same virtual time fire in the order they were scheduled.
 type Queue struct {
-	now       int64
-	seq       uint64
+	now  int64
+	seq  uint64
 	heap []item
-	// gens[slot] is the generation of the event that holds slot; a heap item whose gen differs
-	// was cancelled. live[slot] tells a scheduled slot from a free one. Slots are recycled LIFO.
-	gens      []uint32
-	live      []bool
+	// live[slot] is the key of the pending event that holds slot, 0 when free. A heap item whose
+	// key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
+	live      []uint64
+	slotH     []HandlerID // handler of the event in each slot, to release transient handlers on Cancel
 	free      []int32
+	handlers  []handlerEntry
+	freeH     []HandlerID
 	cancelled int // heap items whose slot generation no longer matches
 	fired     uint64
 	stop      bool
@@ -74,11 +91,36 @@ func (q *Queue) Fired() uint64 { return q.fired }
 // Pending counts events scheduled and not yet fired or cancelled.
 func (q *Queue) Pending() int { return len(q.heap) - q.cancelled }
 
-// At schedules h.Fire(at, arg). A time in the past is clamped to now: events never run backwards.
-func (q *Queue) At(at time.Duration, h Handler, arg uint64) Timer {
+// Register adds a long-lived handler and returns its id for AtID and AfterID.
+func (q *Queue) Register(h Handler) HandlerID {
+	if h == nil {
+		panic("engine: Register with nil handler")
+	}
+	q.handlers = append(q.handlers, handlerEntry{h: h})
+	return HandlerID(len(q.handlers) - 1)
+}
+
+// At schedules h.Fire(at, arg) for a handler that is not registered (a one-off: it takes a
+// transient handler entry until it fires). A time in the past is clamped to now: events never
+// run backwards.
+func (q *Queue) At(at time.Duration, h Handler, arg uint32) Timer {
 	if h == nil {
 		panic("engine: At with nil handler")
 	}
+	var id HandlerID
+	if n := len(q.freeH); n > 0 {
+		id = q.freeH[n-1]
+		q.freeH = q.freeH[:n-1]
+		q.handlers[id] = handlerEntry{h: h, transient: true}
+	} else {
+		q.handlers = append(q.handlers, handlerEntry{h: h, transient: true})
+		id = HandlerID(len(q.handlers) - 1)
+	}
+	return q.AtID(at, id, arg)
+}
+
+// AtID schedules the registered handler id at virtual time at with arg.
+func (q *Queue) AtID(at time.Duration, id HandlerID, arg uint32) Timer {
 	t := int64(at)
 	if t < q.now {
 		t = q.now
@@ -88,21 +130,30 @@ func (q *Queue) At(at time.Duration, h Handler, arg uint64) Timer {
 		s = q.free[n-1]
 		q.free = q.free[:n-1]
 	} else {
-		q.gens = append(q.gens, 0)
-		q.live = append(q.live, false)
-		s = int32(len(q.gens) - 1)
+		if len(q.live) == maxSlots {
+			panic(fmt.Sprintf("engine: more than %d events pending", maxSlots))
+		}
+		q.live = append(q.live, 0)
+		q.slotH = append(q.slotH, 0)
+		s = int32(len(q.live) - 1)
 	}
-	q.live[s] = true
-	gen := q.gens[s]
+	q.slotH[s] = id
 	q.seq++
-	q.heap = append(q.heap, item{at: t, seq: q.seq, arg: arg, h: h, slot: s, gen: gen})
+	key := q.seq<<slotBits | uint64(s)
+	q.live[s] = key
+	q.heap = append(q.heap, item{at: t, key: key, arg: arg, hid: id})
 	q.up(len(q.heap) - 1)
-	return Timer{slot: s + 1, gen: gen}
+	return Timer{key: key}
 }
 
-// After schedules h.Fire after d from now.
-func (q *Queue) After(d time.Duration, h Handler, arg uint64) Timer {
+// After schedules h.Fire after d from now (a one-off handler, as At).
+func (q *Queue) After(d time.Duration, h Handler, arg uint32) Timer {
 	return q.At(time.Duration(q.now)+d, h, arg)
+}
+
+// AfterID schedules the registered handler id after d from now.
+func (q *Queue) AfterID(d time.Duration, id HandlerID, arg uint32) Timer {
+	return q.AtID(time.Duration(q.now)+d, id, arg)
 }
 
 // Cancel removes a pending event. It reports whether the event was still pending.
@@ -110,7 +161,9 @@ func (q *Queue) Cancel(t Timer) bool {
 	if !q.IsPending(t) {
 		return false
 	}
-	q.release(t.slot - 1)
+	s := int32(t.key & slotMask)
+	q.releaseHandler(q.slotH[s])
+	q.release(s)
 	q.cancelled++
 	if q.cancelled > 1024 && q.cancelled > len(q.heap)/2 {
 		q.compact()
@@ -120,16 +173,22 @@ func (q *Queue) Cancel(t Timer) bool {
 
 // IsPending reports whether t is scheduled and has not fired or been cancelled.
 func (q *Queue) IsPending(t Timer) bool {
-	if t.slot == 0 || int(t.slot) > len(q.gens) {
+	if t.key == 0 {
 		return false
 	}
-	s := t.slot - 1
-	return q.live[s] && q.gens[s] == t.gen
+	s := t.key & slotMask
+	return s < uint64(len(q.live)) && q.live[s] == t.key
+}
+
+func (q *Queue) releaseHandler(id HandlerID) {
+	if e := &q.handlers[id]; e.transient {
+		*e = handlerEntry{}
+		q.freeH = append(q.freeH, id)
+	}
 }
 
 func (q *Queue) release(s int32) {
-	q.live[s] = false
-	q.gens[s]++
+	q.live[s] = 0
 	q.free = append(q.free, s)
 }
 
@@ -138,14 +197,19 @@ func (q *Queue) Step() bool {
 	for len(q.heap) > 0 {
 		top := q.heap[0]
 		q.pop()
-		if q.gens[top.slot] != top.gen {
+		slot := int32(top.key & slotMask)
+		if q.live[slot] != top.key {
 			q.cancelled--
 			continue
 		}
-		q.release(top.slot)
+		q.release(slot)
 		q.now = top.at
 		q.fired++
-		top.h.Fire(time.Duration(top.at), top.arg)
+		e := q.handlers[top.hid]
+		if e.transient {
+			q.releaseHandler(top.hid)
+		}
+		e.h.Fire(time.Duration(top.at), top.arg)
 		return true
 	}
 	return false
@@ -155,7 +219,7 @@ func (q *Queue) Step() bool {
 func (q *Queue) NextAt() (time.Duration, bool) {
 	for len(q.heap) > 0 {
 		top := &q.heap[0]
-		if q.gens[top.slot] == top.gen {
+		if q.live[top.key&slotMask] == top.key {
 			return time.Duration(top.at), true
 		}
 		q.pop()
@@ -183,14 +247,44 @@ func (q *Queue) RunUntil(end time.Duration) {
 // Stop makes the running RunUntil return after the current event.
 func (q *Queue) Stop() { q.stop = true }
 
+// pop removes the minimum. It uses Floyd's bottom-up method: the hole at the root sinks to a
+// leaf along the smallest children (3 comparisons a level on a 4-ary heap, none against the moved
+// element), then the last element is sifted up from there, which is rarely more than a step since
+// it came from the bottom.
 func (q *Queue) pop() {
-	n := len(q.heap) - 1
-	q.heap[0] = q.heap[n]
-	q.heap[n] = item{} // drop the handler reference
-	q.heap = q.heap[:n]
-	if n > 0 {
-		q.down(0)
+	h := q.heap
+	n := len(h) - 1
+	last := h[n]
+	h = h[:n]
+	q.heap = h
+	if n == 0 {
+		return
 	}
+	i := 0
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		m := c
+		end := min(c+4, n)
+		for j := c + 1; j < end; j++ {
+			if h[j].less(&h[m]) {
+				m = j
+			}
+		}
+		h[i] = h[m]
+		i = m
+	}
+	for i > 0 {
+		p := (i - 1) / 4
+		if !last.less(&h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = last
 }
 
 func (q *Queue) up(i int) {
@@ -239,7 +333,7 @@ func (q *Queue) down(i int) {
 func (q *Queue) compact() {
 	live := q.heap[:0]
 	for _, it := range q.heap {
-		if q.gens[it.slot] == it.gen {
+		if q.live[it.key&slotMask] == it.key {
 			live = append(live, it)
 		}
 	}

@@ -9,11 +9,11 @@ import (
 )
 
 type recorder struct {
-	got []uint64
+	got []uint32
 	at  []time.Duration
 }
 
-func (r *recorder) Fire(now time.Duration, arg uint64) {
+func (r *recorder) Fire(now time.Duration, arg uint32) {
 	r.got = append(r.got, arg)
 	r.at = append(r.at, now)
 }
@@ -29,7 +29,7 @@ func TestQueueOrdersByTimeThenSequence(t *testing.T) {
 	q.At(0, r, 0)
 	for q.Step() {
 	}
-	assert.Equal(t, []uint64{0, 1, 20, 21, 22, 3}, r.got)
+	assert.Equal(t, []uint32{0, 1, 20, 21, 22, 3}, r.got)
 	assert.Equal(t, []time.Duration{0, time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second}, r.at)
 	assert.Equal(t, 3*time.Second, q.Now())
 	assert.Equal(t, uint64(6), q.Fired())
@@ -40,7 +40,7 @@ func TestQueueTiesAcrossManyEvents(t *testing.T) {
 	q := NewQueue()
 	r := &recorder{}
 	for i := 0; i < 1000; i++ {
-		q.At(time.Duration(i%7)*time.Second, r, uint64(i))
+		q.At(time.Duration(i%7)*time.Second, r, uint32(i))
 	}
 	for q.Step() {
 	}
@@ -71,7 +71,7 @@ func TestQueueCancel(t *testing.T) {
 	assert.True(t, q.IsPending(c))
 	for q.Step() {
 	}
-	assert.Equal(t, []uint64{1, 3, 5}, r.got)
+	assert.Equal(t, []uint32{1, 3, 5}, r.got)
 	assert.False(t, q.Cancel(a), "fired events cannot be cancelled")
 	assert.False(t, q.Cancel(Timer{}), "zero timer")
 	assert.Equal(t, 0, q.Pending())
@@ -82,7 +82,7 @@ func TestQueueCancelManyCompacts(t *testing.T) {
 	r := &recorder{}
 	var timers []Timer
 	for i := 0; i < 5000; i++ {
-		timers = append(timers, q.At(time.Duration(i)*time.Millisecond, r, uint64(i)))
+		timers = append(timers, q.At(time.Duration(i)*time.Millisecond, r, uint32(i)))
 	}
 	for i, tm := range timers {
 		if i%10 != 0 {
@@ -95,29 +95,29 @@ func TestQueueCancelManyCompacts(t *testing.T) {
 	}
 	require.Len(t, r.got, 500)
 	for i, v := range r.got {
-		assert.Equal(t, uint64(i*10), v)
+		assert.Equal(t, uint32(i*10), v)
 	}
 }
 
 func TestQueuePastIsClampedAndRunUntil(t *testing.T) {
 	q := NewQueue()
 	r := &recorder{}
-	q.At(10*time.Second, HandlerFunc(func(now time.Duration, _ uint64) {
+	q.At(10*time.Second, HandlerFunc(func(now time.Duration, _ uint32) {
 		q.At(now-5*time.Second, r, 99) // in the past: runs now, not before
 	}), 0)
 	q.At(20*time.Second, r, 20)
 	q.RunUntil(15 * time.Second)
-	assert.Equal(t, []uint64{99}, r.got)
+	assert.Equal(t, []uint32{99}, r.got)
 	assert.Equal(t, []time.Duration{10 * time.Second}, r.at)
 	assert.Equal(t, 15*time.Second, q.Now(), "clock advances to the end of the window")
 	q.RunUntil(time.Minute)
-	assert.Equal(t, []uint64{99, 20}, r.got)
+	assert.Equal(t, []uint32{99, 20}, r.got)
 }
 
 func TestQueueStop(t *testing.T) {
 	q := NewQueue()
 	r := &recorder{}
-	q.At(time.Second, HandlerFunc(func(time.Duration, uint64) { q.Stop() }), 0)
+	q.At(time.Second, HandlerFunc(func(time.Duration, uint32) { q.Stop() }), 0)
 	q.At(2*time.Second, r, 2)
 	q.RunUntil(time.Hour)
 	assert.Empty(t, r.got)
@@ -139,4 +139,21 @@ func TestQueueZeroAllocsPerEvent(t *testing.T) {
 
 type counter struct{ n int }
 
-func (c *counter) Fire(time.Duration, uint64) { c.n++ }
+func (c *counter) Fire(time.Duration, uint32) { c.n++ }
+
+func TestRegisteredAndTransientHandlers(t *testing.T) {
+	q := NewQueue()
+	r := &recorder{}
+	id := q.Register(r)
+	q.AtID(2*time.Second, id, 2)
+	tm := q.At(time.Second, r, 1) // transient
+	assert.True(t, q.Cancel(tm))
+	assert.Len(t, q.freeH, 1, "a cancelled transient handler is released")
+	q.At(3*time.Second, r, 3) // reuses the released entry
+	assert.Len(t, q.handlers, 2)
+	for q.Step() {
+	}
+	assert.Equal(t, []uint32{2, 3}, r.got)
+	assert.Len(t, q.freeH, 1, "fired transient handler released")
+	assert.False(t, q.handlers[id].transient, "registered handlers stay")
+}

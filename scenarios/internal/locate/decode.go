@@ -3,7 +3,6 @@ package locate
 import (
 	"encoding"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -619,19 +618,16 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// decodeInto is the last step: the checked value goes through encoding/json into v.
-func (d *decoder) decodeInto(root *yaml.Node, path string, v any, built any) error {
+// decodeInto is the last step: the checked value goes through encoding/json into v. The walk
+// has already checked everything json.Unmarshal checks, so an error here is unexpected; it is
+// still reported, located at the decoded subtree.
+func (d *decoder) decodeInto(at *yaml.Node, path string, v any, built any) error {
 	data, err := json.Marshal(built)
 	if err == nil {
 		err = json.Unmarshal(data, v)
 	}
 	if err != nil {
-		var ute *json.UnmarshalTypeError
-		p := path
-		if errors.As(err, &ute) && ute.Field != "" {
-			p = joinKey(path, ute.Field)
-		}
-		return d.errorf(root, p, "%s", jsonMessage(err))
+		return d.errorf(at, path, "%s", jsonMessage(err))
 	}
 	return nil
 }

@@ -40,4 +40,19 @@
 // equal as JSON keys (1 and "1") are duplicates; a file may hold only one document. Merge keys
 // (<<) follow the YAML merge spec: keys set in the mapping win over merged ones, and of several
 // merged mappings the first wins (yaml v2's strict mode would reject any overlap).
+//
+// # Paths and positions
+//
+// Paths join keys with dots and put list indexes in brackets; a key that is not a plain word is
+// quoted: spec.template.spec.containers[0].env[2].value, metadata.labels["app.kubernetes.io/name"].
+// Node.Lookup and Node.Errorf take the same syntax, so problems found after decoding (validation)
+// can be reported with the same precision. A problem with a key (unknown, duplicate) is reported
+// at the key; a problem with a value at the value when it starts on its key's line, otherwise at
+// the key.
+//
+// # Limitations
+//
+// Only the first problem is reported. YAML syntax errors carry a line but no column (yaml v3
+// gives none). yaml v3 drops the non-specific tag "!", so `! 12` is read as the number 12, not the
+// string "12". yaml v3 accepts a little valid YAML that yaml v2 rejects (a tab before a comment).
 package locate

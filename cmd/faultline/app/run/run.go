@@ -115,7 +115,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if runErr != nil && !interrupted {
 		return runErr
 	}
-	in := toInput(sc, out)
+	in := out.Scores(cli.Version)
 	sum, err := results.Summarize(in)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if dir == "" {
 		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
 	}
-	if err := results.WriteDir(dir, in, sum, seriesOf(out)); err != nil {
+	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	if f.out == "" {
@@ -166,63 +166,6 @@ func pickVariants(sc *scenarios.Scenario, want []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// toInput turns the runner's outcome into the plain numbers results scores.
-func toInput(sc *scenarios.Scenario, out *runner.Outcome) results.Input {
-	in := results.Input{
-		Scenario: sc.Name(), Digest: sc.Digest, Version: cli.Version, Baseline: sc.Baseline(),
-		Variants: out.Variants, Seeds: out.Seeds, Done: out.Done, Interrupted: out.Interrupted,
-	}
-	if !slices.Contains(in.Variants, in.Baseline) {
-		in.Baseline = in.Variants[0]
-	}
-	// indicator names: the union, in first-seen order (every run of a scenario reports the same)
-	seen := map[string]bool{}
-	for v := range out.Results {
-		for i := range out.Results[v] {
-			if !out.Done[v][i] {
-				continue
-			}
-			for _, ind := range out.Results[v][i].Indicators {
-				if !seen[ind.Name] {
-					seen[ind.Name] = true
-					in.Indicators = append(in.Indicators, ind.Name)
-				}
-			}
-		}
-	}
-	in.Values = make([][][]float64, len(out.Variants))
-	for v := range out.Results {
-		in.Values[v] = make([][]float64, len(out.Seeds))
-		for i, r := range out.Results[v] {
-			row := make([]float64, len(in.Indicators))
-			for k, name := range in.Indicators {
-				row[k], _ = r.Get(name)
-			}
-			in.Values[v][i] = row
-		}
-	}
-	for _, o := range sc.Objectives() {
-		ro := results.Objective{Name: o.Name, Indicator: o.Indicator, Unit: o.Unit, HigherIsBetter: o.HigherIsBetter, Weight: o.Weight}
-		if o.Target != nil {
-			v := o.Target.Value
-			ro.TargetOp, ro.TargetValue = o.Target.Op, &v
-		}
-		in.Objectives = append(in.Objectives, ro)
-	}
-	return in
-}
-
-func seriesOf(out *runner.Outcome) []results.Series {
-	var s []results.Series
-	for v, name := range out.Variants {
-		if len(out.Done[v]) > 0 && out.Done[v][0] && out.Results[v][0].Series != nil {
-			se := out.Results[v][0].Series
-			s = append(s, results.Series{Variant: name, Seed: out.Seeds[0], Columns: se.Columns, Rows: se.Rows})
-		}
-	}
-	return s
 }
 
 // progress shows how far a run is: a redrawn bar with ETA on a terminal, a line per tenth
