@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,16 +196,22 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 				if err != nil {
 					return s.at(fp+".include", "%v", err)
 				}
-				_, _ = h.Write([]byte("\x00" + m + "\x00"))
+				// the digest names the file relative to the scenario's folder, so that the same
+				// bytes give the same digest from disk and from the embedded library
+				rel := strings.TrimPrefix(m, dir+"/")
+				_, _ = h.Write([]byte("\x00" + rel + "\x00"))
 				_, _ = h.Write(data)
-				mDisplay := path.Join(path.Dir(display), strings.TrimPrefix(m, dir+"/"))
+				mDisplay := path.Join(path.Dir(display), rel)
 				objs, err := decodeStream(mDisplay, data)
 				if err != nil {
 					return err
 				}
 				for _, o := range objs {
 					report := func(_ string, format string, args ...any) error {
-						return fmt.Errorf("%s: %s", o.Where, fmt.Sprintf(format, args...))
+						// located in the included file, at the duplicate document's first line
+						file, lineText, _ := cutLast(o.Where, ":")
+						line, _ := strconv.Atoi(lineText)
+						return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
 					}
 					if err := add(o, fp, report); err != nil {
 						return err
@@ -265,6 +272,14 @@ func decodeStream(file string, data []byte) ([]Object, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// cutLast is strings.Cut at the last occurrence of sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 func stripComments(b []byte) []byte {

@@ -145,20 +145,24 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 	}
 	// the simulator checks what only it knows (targets of load, node names in faults)
 	if _, err := sim.New(s.compile(v), 0, sim.Options{}); err != nil {
-		return nil, s.simError(i, v.Name, err)
+		return nil, s.simError(i, v.Name, specPatched, err)
 	}
 	return v, nil
 }
 
-// simError locates an error from the simulator where its message names a field path.
-func (s *Scenario) simError(i int, name string, err error) error {
+// simError locates an error from the simulator where its message names a field path. Load and
+// fault paths are the base file's as long as the variant did not patch the spec.
+func (s *Scenario) simError(i int, name string, specPatched bool, err error) error {
 	msg := strings.TrimPrefix(err.Error(), sim.ErrInput.Error()+": ")
+	field, rest, ok := strings.Cut(msg, ": ")
+	if ok && !specPatched && (strings.HasPrefix(field, "load[") || strings.HasPrefix(field, "faults[")) {
+		if i >= 0 && len(s.Spec.Spec.Variants[i].Patches) > 0 {
+			rest += fmt.Sprintf(" (with the patches of variant %q)", name)
+		}
+		return s.at("spec."+field, "%s", rest)
+	}
 	if i >= 0 {
 		return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, name), Msg: msg}
-	}
-	field, rest, ok := strings.Cut(msg, ": ")
-	if ok && (strings.HasPrefix(field, "load[") || strings.HasPrefix(field, "faults[")) {
-		return s.at("spec."+field, "%s", rest)
 	}
 	return &Error{File: s.File, Path: "spec", Msg: msg}
 }

@@ -1,0 +1,266 @@
+package sim
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func deployment(name string, replicas int32, cpuRequest string) *appsv1.Deployment {
+	lbl := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: lbl},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: lbl},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name:      name,
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpuRequest)}},
+				}}},
+			},
+		},
+	}
+}
+
+func input(nodes int, objs ...runtime.Object) *Input {
+	return &Input{
+		Name:     "test",
+		Start:    t0,
+		Duration: 2 * time.Hour,
+		Pools: []NodePool{{Name: "n", Count: nodes, Capacity: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")}}},
+		Objects: objs,
+		Models:  DefaultModels(),
+	}
+}
+
+func traceOf(t *testing.T, in *Input, seed uint64) (Result, string, *World) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := New(in, seed, Options{Trace: &buf})
+	require.NoError(t, err)
+	r := w.Run()
+	return r, buf.String(), w
+}
+
+// lineAt returns the virtual time of the first trace line containing all of parts.
+func lineAt(t *testing.T, trace string, parts ...string) time.Duration {
+	t.Helper()
+	return lineAfter(t, trace, -1, parts...)
+}
+
+// lineAfter is lineAt for lines stamped after the given time.
+func lineAfter(t *testing.T, trace string, after time.Duration, parts ...string) time.Duration {
+	t.Helper()
+next:
+	for _, l := range strings.Split(trace, "\n") {
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				continue next
+			}
+		}
+		stamp := strings.Fields(l)[0] // +DDdHH:MM:SS.mmm
+		var d, h, m, s, ms int
+		_, err := fmtSscanf(stamp, &d, &h, &m, &s, &ms)
+		require.NoError(t, err)
+		at := time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second + time.Duration(ms)*time.Millisecond
+		if at > after {
+			return at
+		}
+	}
+	t.Fatalf("no trace line with %q", parts)
+	return 0
+}
+
+// A stopped node is seen NotReady after the grace period (at a monitor pass), its pods are
+// evicted after the 300 s default toleration and replaced on the other nodes; when it boots,
+// the taints go and the Terminating pods are released.
+func TestNodeFailureTimeline(t *testing.T) {
+	in := input(2, deployment("web", 2, "100m"))
+	in.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: 30 * time.Minute, Nodes: []string{"n-1"}}}
+	r, trace, w := traceOf(t, in, 1)
+
+	stop := 10 * time.Minute
+	notReady := lineAt(t, trace, "node not ready", "node=n-1")
+	lc := in.Models.NodeLifecycle
+	assert.Greater(t, notReady-stop, lc.GracePeriod.Duration-lc.StatusUpdateFrequency.Duration, "NotReady before the grace period ran out")
+	assert.LessOrEqual(t, notReady-stop, lc.GracePeriod.Duration+lc.MonitorPeriod.Duration, "NotReady later than grace + one monitor period")
+	assert.Zero(t, notReady%lc.MonitorPeriod.Duration, "NotReady is decided at a monitor pass")
+
+	evicted := lineAt(t, trace, "pod deleted", "taint eviction")
+	assert.Equal(t, 300*time.Second, evicted-notReady, "eviction after the default toleration")
+	replaced := lineAfter(t, trace, 0, "pod bound", "node=n-2")
+	assert.Equal(t, evicted+in.Models.Scheduler.Latency.Duration, replaced, "the replacement is scheduled one cycle after the eviction")
+
+	boot := lineAt(t, trace, "node booted", "node=n-1")
+	assert.Equal(t, stop+30*time.Minute, boot)
+	ready := lineAt(t, trace, "node ready", "node=n-1")
+	assert.Less(t, ready-boot, lc.StatusUpdateFrequency.Duration+time.Nanosecond)
+
+	for _, n := range w.State().Nodes {
+		assert.Empty(t, n.Taints, "%s keeps taints after recovery", n.Name)
+		for _, p := range n.Pods {
+			assert.NotEqual(t, cluster.PodTerminating, p.Phase, "terminating pod %s not released", p.Name)
+		}
+	}
+	ev, _ := r.Get("evictions")
+	assert.Equal(t, 1.0, ev, "one of the two replicas was on n-1")
+}
+
+// A node back before the controller noticed keeps its pods: nothing is evicted.
+func TestShortOutageNoEviction(t *testing.T) {
+	in := input(2, deployment("web", 2, "100m"))
+	in.Faults = []Fault{{Name: "blip", Action: NodeStop, At: 10 * time.Minute, Duration: 20 * time.Second, Nodes: []string{"n-1"}}}
+	r, trace, _ := traceOf(t, in, 1)
+	assert.NotContains(t, trace, "node not ready")
+	ev, _ := r.Get("evictions")
+	assert.Zero(t, ev)
+}
+
+// When every node is down the controller enters full disruption and evicts nothing.
+func TestFullDisruptionStopsEvictions(t *testing.T) {
+	in := input(2, deployment("web", 2, "100m"))
+	in.Load = []Load{{Target: "deployment/web", RequestsPerSecond: 10, CPUPerReplica: resource.MustParse("100m")}}
+	in.Faults = []Fault{{Name: "all", Action: NodeStop, At: 10 * time.Minute, Duration: 20 * time.Minute, Nodes: []string{"n-1", "n-2"}}}
+	r, trace, _ := traceOf(t, in, 1)
+	assert.Contains(t, trace, "full disruption: evictions stopped")
+	ev, _ := r.Get("evictions")
+	assert.Zero(t, ev)
+	out, _ := r.Get("full-outage-minutes")
+	assert.InDelta(t, 20, out, 1.5, "every request fails while both nodes are down (plus the time to ready)")
+}
+
+// CPU contention: the node grants CPU in proportion to requests (shares), capped by demand.
+func TestWaterFillByShares(t *testing.T) {
+	big, small := deployment("big", 1, "3"), deployment("small", 1, "1")
+	in := input(1, big, small)
+	in.Load = []Load{
+		{Target: "deployment/big", CPUPerReplica: resource.MustParse("4")},
+		{Target: "deployment/small", CPUPerReplica: resource.MustParse("4")},
+	}
+	in.Models.KernelPanic.Enabled = new(bool)
+	w, err := New(in, 1, Options{})
+	require.NoError(t, err)
+	w.Run()
+	served := map[string]float64{}
+	for _, ps := range w.pods {
+		served[ps.wl.name] = ps.served
+	}
+	// 4 cores, demand 4+4: shares 3:1 give big 3 cores (75 % of its 4) and small 1 core (25 %)
+	assert.InDelta(t, 0.75, served["big"], 1e-9)
+	assert.InDelta(t, 0.25, served["small"], 1e-9)
+
+	// what a capped pod does not use goes to the others
+	in.Load[1].CPUPerReplica = resource.MustParse("500m")
+	w, err = New(in, 1, Options{})
+	require.NoError(t, err)
+	w.Run()
+	for _, ps := range w.pods {
+		served[ps.wl.name] = ps.served
+	}
+	assert.InDelta(t, 1.0, served["small"], 1e-9)
+	assert.InDelta(t, 3.5/4, served["big"], 1e-9)
+}
+
+// A kernel panic can only happen on a saturated node, and CPU limits keep a node below
+// saturation where requests would not.
+func TestPanicNeedsSaturation(t *testing.T) {
+	hog := deployment("hog", 1, "100m")
+	in := input(1, hog)
+	in.Duration = 24 * time.Hour
+	in.Load = []Load{{Target: "deployment/hog", CPUPerReplica: resource.MustParse("3900m")}}
+	r, _, _ := traceOf(t, in, 1)
+	p, _ := r.Get("node-panics")
+	assert.Zero(t, p, "3.9 of 4 cores is below the 0.98 threshold")
+
+	in.Load[0].CPUPerReplica = resource.MustParse("5")
+	r, trace, _ := traceOf(t, in, 1)
+	p, _ = r.Get("node-panics")
+	assert.Positive(t, p, "a node saturated for a day panics")
+	assert.Contains(t, trace, "node saturated")
+
+	hog.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}
+	r, _, _ = traceOf(t, in, 1)
+	p, _ = r.Get("node-panics")
+	assert.Zero(t, p, "a CPU limit caps real use below saturation")
+}
+
+// Availability counts requests that reach dead pods before the controller removes them.
+func TestAvailabilityAccountsDeadEndpoints(t *testing.T) {
+	in := input(2, deployment("web", 2, "100m"))
+	in.Load = []Load{{Target: "deployment/web", RequestsPerSecond: 100, CPUPerReplica: resource.MustParse("100m")}}
+	in.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: time.Hour, Nodes: []string{"n-1"}}}
+	r, trace, _ := traceOf(t, in, 1)
+	notReady := lineAt(t, trace, "node not ready")
+	lost := 0.5 * (notReady - 10*time.Minute).Seconds() // half the traffic went to n-1 until then
+	ratio, _ := r.Get("request-success-ratio")
+	assert.InDelta(t, 1-lost/in.Duration.Seconds(), ratio, 1e-9)
+}
+
+func TestPodFaults(t *testing.T) {
+	in := input(2, deployment("web", 4, "100m"))
+	in.Load = []Load{{Target: "deployment/web", RequestsPerSecond: 100, CPUPerReplica: resource.MustParse("100m")}}
+	in.Faults = []Fault{
+		{Name: "kill", Action: PodKill, At: 10 * time.Minute, Pods: PodSelector{Mode: ModeFixed, Value: "2"}},
+		{Name: "stress", Action: CPUStress, At: 20 * time.Minute, Duration: 10 * time.Minute, CPU: 1, Pods: PodSelector{Mode: ModeAll}},
+	}
+	_, trace, w := traceOf(t, in, 1)
+	assert.Equal(t, 2, strings.Count(trace, "reason=fault kill"))
+	live := 0
+	for _, p := range w.State().Pods {
+		if p.Phase == cluster.PodRunning {
+			live++
+		}
+	}
+	assert.Equal(t, 4, live, "killed pods were replaced")
+	assert.Contains(t, trace, "fault ends fault=stress")
+}
+
+func TestInputErrors(t *testing.T) {
+	cases := map[string]func(*Input){
+		"load target missing": func(in *Input) { in.Load = []Load{{Target: "deployment/nope"}} },
+		"load target form":    func(in *Input) { in.Load = []Load{{Target: "web"}} },
+		"fault node":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz"}}} },
+		"fault mode":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: PodKill, Pods: PodSelector{Mode: "some"}}} },
+		"dependency cycle": func(in *Input) {
+			in.Objects = append(in.Objects, deployment("b", 1, "1m"))
+			in.Load = []Load{{Target: "deployment/web", DependsOn: []string{"deployment/b"}}, {Target: "deployment/b", DependsOn: []string{"deployment/web"}}}
+		},
+		"bad model": func(in *Input) { in.Models.KernelPanic.SaturationAbove = 2 },
+		"no nodes":  func(in *Input) { in.Pools = nil },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := input(1, deployment("web", 1, "1m"))
+			mutate(in)
+			_, err := New(in, 1, Options{})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInput)
+		})
+	}
+}
+
+func TestProfile(t *testing.T) {
+	p := &Profile{Hourly: make([]float64, 24), Weekend: 0.5}
+	for i := range p.Hourly {
+		p.Hourly[i] = float64(i)
+	}
+	assert.Equal(t, 10.0, p.At(time.Date(2024, 1, 1, 10, 30, 0, 0, time.UTC)), "Monday 10:30")
+	assert.Equal(t, 5.0, p.At(time.Date(2024, 1, 6, 10, 0, 0, 0, time.UTC)), "Saturday halves")
+	assert.Equal(t, 1.0, (*Profile)(nil).At(t0))
+}
