@@ -8,7 +8,7 @@ SCENARIO ?= kernel-panic-stacking
 SEEDS ?=
 ARGS ?=
 
-.PHONY: help build scenario test test-short bench golden lint clean
+.PHONY: help build scenario test test-short bench golden regress baselines clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -31,6 +31,18 @@ test-short: ## the fast tests only
 bench: ## engine benchmarks (full loop vs bare heap at 1e5 pending events), output kept under bench/
 	@mkdir -p bench
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./sim/engine/ | tee bench/engine-$$(date -u +%Y%m%d).txt
+
+REGRESS_SEEDS ?= 100
+regress: build ## nightly: replay every library scenario at fixed seeds and fail on any regression against results/baselines/
+	@set -e; for d in scenarios/*/scenario.yaml; do n=$$(basename $$(dirname $$d)); \
+	  test -f results/baselines/$$n.json || { echo "no baseline for $$n: make baselines"; exit 1; }; \
+	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n -q > /dev/null; \
+	  ./$(BIN) check --baseline results/baselines/$$n.json .cache/regress/$$n; done
+
+baselines: build ## store new regression baselines after a deliberate model or scenario change (review the diff)
+	@mkdir -p results/baselines; set -e; for d in scenarios/*/scenario.yaml; do n=$$(basename $$(dirname $$d)); \
+	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n -q > /dev/null; \
+	  cp .cache/regress/$$n/summary.json results/baselines/$$n.json; echo "stored results/baselines/$$n.json"; done
 
 golden: ## regenerate golden traces after a deliberate model change; review the diff
 	$(GO) test ./sim/... ./scenarios/... -run Golden -update
