@@ -276,25 +276,11 @@ func mustJSON(v any) []byte {
 }
 
 // SetSpec returns a copy of the scenario whose spec has one more merge patch applied before any
-// variant: sweeps use it to vary a parameter by path.
+// variant. Set is the by-path form sweeps use.
 func (s *Scenario) SetSpec(patch json.RawMessage) (*Scenario, error) {
 	spec, err := patchSpec(s.Spec.Spec, Patch{Target: "spec", Type: "merge", Patch: patch})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", s.File, err)
 	}
-	c := *s
-	c.Spec.Spec = spec
-	c.root = nil
-	faults, err := c.decodeFaults(spec.Faults, nil, "spec.faults")
-	if err != nil {
-		return nil, err
-	}
-	c.Faults = faults
-	if err := c.checkHeader(); err != nil {
-		return nil, err
-	}
-	if err := c.checkVariants(); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s.withSpec(spec)
 }

@@ -1,0 +1,46 @@
+package sweep
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseSet(t *testing.T) {
+	cases := []struct {
+		in   string
+		path string
+		want []string
+		err  string
+	}{
+		{in: "spec.a=1,2,4", path: "spec.a", want: []string{"1", "2", "4"}},
+		{in: "spec.a=3:8:1", path: "spec.a", want: []string{"3", "4", "5", "6", "7", "8"}},
+		{in: "spec.a=0.1:0.3:0.1", path: "spec.a", want: []string{"0.1", "0.2", "0.30000000000000004"}},
+		{in: "spec.t=5m:15m:5m", path: "spec.t", want: []string{"5m0s", "10m0s", "15m0s"}},
+		{in: "deployment/web:spec.replicas=2,3", path: "deployment/web:spec.replicas", want: []string{"2", "3"}},
+		{in: "spec.a", err: "expected PATH="},
+		{in: "spec.a=5:1:1", err: "FROM <= TO"},
+		{in: "spec.a=1:5:0", err: "STEP > 0"},
+		{in: "spec.a=x:y:z", err: "numbers or durations"},
+		{in: "spec.a=,", err: "no values"},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			p, err := parseSet(c.in)
+			if c.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.path, p.path)
+			assert.Equal(t, c.want, p.values)
+		})
+	}
+}
+
+func TestProduct(t *testing.T) {
+	g := product([]param{{values: []string{"a", "b"}}, {values: []string{"1", "2", "3"}}})
+	assert.Equal(t, [][]string{{"a", "1"}, {"a", "2"}, {"a", "3"}, {"b", "1"}, {"b", "2"}, {"b", "3"}}, g)
+}

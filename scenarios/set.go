@@ -1,0 +1,141 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+)
+
+// Set returns a copy of the scenario with one value changed before any variant is applied, so
+// every variant sees it. Sweeps use it. path is either
+//
+//   - spec.FIELD.PATH, e.g. spec.cluster.nodePools[0].count or
+//     spec.cluster.models.kernelPanic.meanTimeToPanic or spec.load[0].cpuPerReplica, or
+//   - KIND/NAME:FIELD.PATH for a manifest, e.g. deployment/web:spec.replicas.
+//
+// value is JSON (a number, a quoted string, an object); a bare word that is not JSON is taken as
+// a string, so 20m and "20m" are the same. The result is validated like a loaded file.
+func (s *Scenario) Set(path string, value string) (*Scenario, error) {
+	v := json.RawMessage(value)
+	if !json.Valid(v) {
+		b, _ := json.Marshal(value)
+		v = b
+	}
+	if target, field, ok := strings.Cut(path, ":"); ok {
+		return s.setObject(target, field, v)
+	}
+	field, ok := strings.CutPrefix(path, "spec.")
+	if !ok {
+		return nil, fmt.Errorf("%s: set %q: expected spec.FIELD or KIND/NAME:FIELD", s.File, path)
+	}
+	ptr, err := pointer(field)
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %q: %v", s.File, path, err)
+	}
+	if strings.HasPrefix(ptr, "/objects") {
+		return nil, fmt.Errorf("%s: set %q: objects are set by KIND/NAME:FIELD", s.File, path)
+	}
+	orig, err := json.Marshal(s.Spec.Spec)
+	if err != nil {
+		return nil, err
+	}
+	out, err := replaceOrAdd(orig, ptr, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %q: %v", s.File, path, err)
+	}
+	var spec Spec
+	if err := strictJSON(out, &spec); err != nil {
+		return nil, fmt.Errorf("%s: set %q=%s: %v", s.File, path, value, err)
+	}
+	return s.withSpec(spec)
+}
+
+func (s *Scenario) setObject(target, field string, v json.RawMessage) (*Scenario, error) {
+	idx, err := findObject(s.Objects, target)
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %s: %v", s.File, target, err)
+	}
+	ptr, err := pointer(field)
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %s:%s: %v", s.File, target, field, err)
+	}
+	o := s.Objects[idx]
+	out, err := replaceOrAdd(o.JSON, ptr, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %s:%s: %v", s.File, target, field, err)
+	}
+	patched, err := patchObject(o, Patch{Type: "merge", Patch: out})
+	if err != nil {
+		return nil, fmt.Errorf("%s: set %s:%s: %v", s.File, target, field, err)
+	}
+	c := *s
+	c.Objects = append([]Object(nil), s.Objects...)
+	c.Objects[idx] = patched
+	return c.withSpec(c.Spec.Spec)
+}
+
+// withSpec revalidates a copy of the scenario with spec in place of its own.
+func (s *Scenario) withSpec(spec Spec) (*Scenario, error) {
+	c := *s
+	c.Spec.Spec = spec
+	c.root = nil // positions belong to the file as written
+	if err := c.checkHeader(); err != nil {
+		return nil, err
+	}
+	faults, err := c.decodeFaults(spec.Faults, nil, "spec.faults")
+	if err != nil {
+		return nil, err
+	}
+	c.Faults = faults
+	if err := c.checkObjectives(); err != nil {
+		return nil, err
+	}
+	if err := c.checkVariants(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// pointer turns a.b[2].c into the JSON pointer /a/b/2/c.
+func pointer(field string) (string, error) {
+	if field == "" {
+		return "", fmt.Errorf("empty field path")
+	}
+	var b strings.Builder
+	for _, part := range strings.Split(field, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		if name == "" {
+			return "", fmt.Errorf("bad field path %q", field)
+		}
+		b.WriteString("/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name))
+		for rest != "" {
+			num, after, ok := strings.Cut(rest, "]")
+			if _, err := strconv.Atoi(num); !ok || err != nil {
+				return "", fmt.Errorf("bad index in %q", field)
+			}
+			b.WriteString("/" + num)
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return b.String(), nil
+}
+
+// replaceOrAdd sets the value at ptr: replace when it exists, add (a new object member) otherwise.
+func replaceOrAdd(doc []byte, ptr string, v json.RawMessage) ([]byte, error) {
+	for _, op := range []string{"replace", "add"} {
+		ops, _ := json.Marshal([]map[string]any{{"op": op, "path": ptr, "value": v}})
+		p, err := jsonpatch.DecodePatch(ops)
+		if err != nil {
+			return nil, err
+		}
+		if out, err := p.Apply(doc); err == nil {
+			return out, nil
+		} else if op == "add" {
+			return nil, fmt.Errorf("no field at %s (parents must exist): %v", ptr, err)
+		}
+	}
+	return nil, nil
+}
