@@ -48,3 +48,14 @@ func TestCheck(t *testing.T) {
 		assert.Len(t, rep.Warnings, 2)
 	})
 }
+
+func TestWorstPrecision(t *testing.T) {
+	s := summaryWith(0.99, 2) // availability half-width 0.01 (1 %), panics half-width 1 (50 %)
+	w, where := s.WorstPrecision()
+	assert.InDelta(t, 0.5, w, 1e-12)
+	assert.Equal(t, "fix/panics", where)
+	s.Variants[0].Objectives[1] = ObjectiveSummary{Name: "panics"} // 0 everywhere, zero width
+	w, where = s.WorstPrecision()
+	assert.InDelta(t, 0.01/0.99, w, 1e-12, "a zero-width interval counts as precise")
+	assert.Equal(t, "fix/availability", where)
+}

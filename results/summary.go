@@ -285,3 +285,25 @@ func Summarize(in Input) (*Summary, error) {
 	}
 	return s, nil
 }
+
+// WorstPrecision is the largest relative half-width (CI half-width / |mean|) over every variant
+// and objective, and where it is. An objective whose interval has zero width counts as precise
+// whatever its mean (a metric that is 0 in every seed has nothing left to estimate).
+func (s *Summary) WorstPrecision() (worst float64, where string) {
+	for _, v := range s.Variants {
+		for oi, o := range v.Objectives {
+			half := (o.MeanCI.Hi - o.MeanCI.Lo) / 2
+			if half == 0 {
+				continue
+			}
+			r := math.Inf(1)
+			if o.Mean != 0 {
+				r = half / math.Abs(o.Mean)
+			}
+			if r > worst || where == "" {
+				worst, where = r, v.Name+"/"+s.Objectives[oi].Name
+			}
+		}
+	}
+	return worst, where
+}

@@ -162,3 +162,17 @@ func SeedRange(first uint64, count int) []uint64 {
 	}
 	return s
 }
+
+// Append adds the runs of more (same scenario and variants, later seeds) to out.
+func (out *Outcome) Append(more *Outcome) error {
+	if fmt.Sprint(out.Variants) != fmt.Sprint(more.Variants) {
+		return fmt.Errorf("append: variants differ: %v and %v", out.Variants, more.Variants)
+	}
+	out.Seeds = append(out.Seeds, more.Seeds...)
+	for v := range out.Variants {
+		out.Results[v] = append(out.Results[v], more.Results[v]...)
+		out.Done[v] = append(out.Done[v], more.Done[v]...)
+	}
+	out.Interrupted = out.Interrupted || more.Interrupted
+	return nil
+}

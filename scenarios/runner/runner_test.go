@@ -168,3 +168,18 @@ func TestSeriesKeptForFirstSeed(t *testing.T) {
 	assert.Nil(t, out.Results[0][1].Series, "only the first seed keeps its series")
 	_ = sim.Indicators
 }
+
+func TestAppendExtendsSeeds(t *testing.T) {
+	sc := open(t, "kernel-panic-stacking")
+	cfg := runner.Config{Variants: []string{"baseline", "anti-affinity"}, Seeds: runner.SeedRange(1, 3)}
+	a, err := runner.Run(context.Background(), sc, cfg)
+	require.NoError(t, err)
+	cfg.Seeds = runner.SeedRange(4, 2)
+	b, err := runner.Run(context.Background(), sc, cfg)
+	require.NoError(t, err)
+	require.NoError(t, a.Append(b))
+	whole, err := runner.Run(context.Background(), sc, runner.Config{Variants: cfg.Variants, Seeds: runner.SeedRange(1, 5)})
+	require.NoError(t, err)
+	assert.Equal(t, whole.Seeds, a.Seeds)
+	assert.Equal(t, string(results.SeedsCSV(whole.Scores("t"))), string(results.SeedsCSV(a.Scores("t"))), "5 seeds in two batches = 5 seeds at once")
+}

@@ -22,14 +22,16 @@ import (
 )
 
 type flags struct {
-	seed     uint64
-	seeds    int
-	variants []string
-	out      string
-	trace    bool
-	workers  int
-	json     bool
-	quiet    bool
+	seed      uint64
+	seeds     int
+	variants  []string
+	out       string
+	trace     bool
+	workers   int
+	json      bool
+	quiet     bool
+	precision float64
+	maxSeeds  int
 }
 
 // NewCommand returns the run verb.
@@ -71,6 +73,8 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores); results do not depend on it")
 	fl.BoolVar(&f.json, "json", false, "print summary.json to stdout instead of the table")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
+	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
 	return cmd
 }
 
@@ -108,6 +112,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if prog != nil {
 		prog.finish()
 	}
+	if f.precision > 0 && runErr == nil {
+		out, runErr = refine(ctx, s, f, sc, cfg, out)
+	}
 	if out == nil {
 		return runErr
 	}
@@ -137,12 +144,49 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		fmt.Fprintln(s.Out, string(b))
 	} else {
 		results.PrintTable(s.Out, sum)
-		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), count*len(variants), time.Since(started).Round(time.Millisecond))
+		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), len(out.Seeds)*len(out.Variants), time.Since(started).Round(time.Millisecond))
 	}
 	if interrupted {
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d replays that finished to %s", out.Complete(), dir)}
 	}
 	return nil
+}
+
+// refine adds seeds in doubling batches until the worst relative half-width is within
+// --precision or --max-seeds is reached.
+func refine(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scenario, cfg runner.Config, out *runner.Outcome) (*runner.Outcome, error) {
+	for {
+		sum, err := results.Summarize(out.Scores(cli.Version))
+		if err != nil {
+			return out, err
+		}
+		worst, where := sum.WorstPrecision()
+		n := len(out.Seeds)
+		if worst <= f.precision || n >= f.maxSeeds {
+			state := "reached"
+			if worst > f.precision {
+				state = "NOT reached (--max-seeds)"
+			}
+			fmt.Fprintf(s.Err, "precision %g %s with %d seeds: worst relative half-width %.3g (%s)\n", f.precision, state, n, worst, where)
+			return out, nil
+		}
+		add := min(n, f.maxSeeds-n)
+		if !f.quiet {
+			fmt.Fprintf(s.Err, "precision: worst %.3g at %s with %d seeds; adding %d\n", worst, where, n, add)
+		}
+		cfg.Seeds = runner.SeedRange(out.Seeds[n-1]+1, add)
+		cfg.KeepSeries = false
+		cfg.Progress = nil
+		more, err := runner.Run(ctx, sc, cfg)
+		if more != nil {
+			if aerr := out.Append(more); aerr != nil {
+				return out, aerr
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+	}
 }
 
 func pickVariants(sc *scenarios.Scenario, want []string) ([]string, error) {
