@@ -140,41 +140,35 @@ func translate(obj any) (sim.Fault, string, error) {
 			return f, "spec.selector", err
 		}
 	case *chaosv1alpha1.GCPChaos:
-		f.Name = "GCPChaos/" + o.Name
-		switch o.Spec.Action {
-		case chaosv1alpha1.NodeStop:
-			f.Action = sim.NodeStop
-		case chaosv1alpha1.NodeReset:
-			f.Action = sim.NodeReset
-		default:
-			return f, "spec.action", fmt.Errorf("action %q is not modelled; expected node-stop or node-reset", o.Spec.Action)
-		}
-		if o.Spec.Instance == "" {
-			return f, "spec.instance", fmt.Errorf("missing; expected the node name")
-		}
-		f.Nodes = []string{o.Spec.Instance}
-		if f.Duration, err = dur(o.Spec.Duration); err != nil {
-			return f, "spec.duration", err
-		}
+		return nodeFault("GCPChaos/"+o.Name, string(o.Spec.Action), string(chaosv1alpha1.NodeStop), string(chaosv1alpha1.NodeReset),
+			"spec.instance", o.Spec.Instance, o.Spec.Duration, dur)
 	case *chaosv1alpha1.AWSChaos:
-		f.Name = "AWSChaos/" + o.Name
-		switch o.Spec.Action {
-		case chaosv1alpha1.Ec2Stop:
-			f.Action = sim.NodeStop
-		case chaosv1alpha1.Ec2Restart:
-			f.Action = sim.NodeReset
-		default:
-			return f, "spec.action", fmt.Errorf("action %q is not modelled; expected ec2-stop or ec2-restart", o.Spec.Action)
-		}
-		if o.Spec.Ec2Instance == "" {
-			return f, "spec.ec2Instance", fmt.Errorf("missing; expected the node name")
-		}
-		f.Nodes = []string{o.Spec.Ec2Instance}
-		if f.Duration, err = dur(o.Spec.Duration); err != nil {
-			return f, "spec.duration", err
-		}
+		return nodeFault("AWSChaos/"+o.Name, string(o.Spec.Action), string(chaosv1alpha1.Ec2Stop), string(chaosv1alpha1.Ec2Restart),
+			"spec.ec2Instance", o.Spec.Ec2Instance, o.Spec.Duration, dur)
 	default:
 		return f, "kind", fmt.Errorf("unsupported fault type %T", obj)
+	}
+	return f, "", nil
+}
+
+// nodeFault translates a cloud provider's stop/restart of an instance (the node's name).
+func nodeFault(name, action, stop, reset, instanceField, instance string, d *string, dur func(*string) (time.Duration, error)) (sim.Fault, string, error) {
+	f := sim.Fault{Name: name}
+	switch action {
+	case stop:
+		f.Action = sim.NodeStop
+	case reset:
+		f.Action = sim.NodeReset
+	default:
+		return f, "spec.action", fmt.Errorf("action %q is not modelled; expected %s or %s", action, stop, reset)
+	}
+	if instance == "" {
+		return f, instanceField, fmt.Errorf("missing; expected the node name")
+	}
+	f.Nodes = []string{instance}
+	var err error
+	if f.Duration, err = dur(d); err != nil {
+		return f, "spec.duration", err
 	}
 	return f, "", nil
 }
