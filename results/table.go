@@ -16,49 +16,38 @@ func PrintTable(w io.Writer, s *Summary) {
 		fmt.Fprintln(w, "INTERRUPTED: figures cover the seeds that finished (see 'complete')")
 	}
 	fmt.Fprintln(w)
-	// headline table: the indicators an SRE reads first, when measured
-	heads := []struct{ ind, title string }{
-		{"request-success-ratio", "availability"},
-		{"node-panics", "node panics"},
-		{"time-to-first-panic", "first panic (h)"},
-		{"pods-lost", "pods lost"},
-		{"cascade", "cascade"},
-		{"full-outage-minutes", "outage (min)"},
-	}
+	// headline table: the mean of every objective's indicator, in the scenario's order
 	col := map[string]int{}
 	for k, n := range s.Indicators {
 		col[n] = k
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	var hdr []string
-	hdr = append(hdr, "variant", "complete")
-	for _, h := range heads {
-		if _, ok := col[h.ind]; ok {
-			hdr = append(hdr, h.title)
+	hdr := []string{"variant", "complete"}
+	for _, o := range s.Objectives {
+		h := o.Name
+		if o.Unit != "" && o.Unit != "ratio" && o.Unit != "count" && o.Unit != "0/1" {
+			h += " (" + o.Unit + ")"
 		}
+		hdr = append(hdr, h)
 	}
 	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
 	for _, v := range s.Variants {
 		row := []string{v.Name, fmt.Sprint(v.Complete)}
-		for _, h := range heads {
-			k, ok := col[h.ind]
-			if !ok {
-				continue
-			}
-			m := v.Means[k]
-			switch h.ind {
-			case "request-success-ratio":
+		for _, o := range s.Objectives {
+			m := v.Means[col[o.Indicator]]
+			switch o.Unit {
+			case "ratio":
 				row = append(row, fmt.Sprintf("%.4f", m))
-			case "cascade":
+			case "0/1":
 				row = append(row, fmt.Sprintf("%.0f%%", 100*m))
 			default:
-				row = append(row, fmt.Sprintf("%.1f", m))
+				row = append(row, num(m))
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "(means over seeds; first panic is censored at the run length when none)\n")
+	fmt.Fprintf(w, "(means over seeds; 0/1 indicators as the share of seeds)\n")
 
 	for oi, o := range s.Objectives {
 		fmt.Fprintf(w, "\nobjective %s: %s", o.Name, o.Indicator)
@@ -106,8 +95,10 @@ func num(v float64) string {
 		return "n/a"
 	case v == 0:
 		return "0"
-	case math.Abs(v) >= 1000 || math.Abs(v) < 0.001:
+	case math.Abs(v) >= 1e7 || math.Abs(v) < 0.001:
 		return fmt.Sprintf("%.3g", v)
+	case math.Abs(v) >= 1000:
+		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 10:
 		return fmt.Sprintf("%.1f", v)
 	default:

@@ -93,3 +93,21 @@ func safeName(s string) string {
 	}
 	return string(b)
 }
+
+// MetricsText is one run's Prometheus metrics in OpenMetrics text form.
+type MetricsText struct {
+	Variant string
+	Seed    uint64
+	Text    []byte
+}
+
+// WriteMetrics writes metrics-<variant>-seed<N>.txt (OpenMetrics text) per entry into dir.
+func WriteMetrics(dir string, ms []MetricsText) error {
+	for _, m := range ms {
+		name := fmt.Sprintf("metrics-%s-seed%d.txt", safeName(m.Variant), m.Seed)
+		if err := writeAtomic(filepath.Join(dir, name), m.Text); err != nil {
+			return err
+		}
+	}
+	return nil
+}

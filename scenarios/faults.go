@@ -115,6 +115,11 @@ func translate(obj any) (sim.Fault, string, error) {
 		if f.Pods, err = podSelector(&o.Spec.PodSelector); err != nil {
 			return f, "spec.selector", err
 		}
+		if controllerManager(&o.Spec.PodSelector) {
+			// the simulated control plane has no pods: failing or killing kube-controller-manager
+			// stops its controllers (CronJob, Job) for the duration, or for a restart
+			f.Action = sim.ControllerManagerDown
+		}
 	case *chaosv1alpha1.StressChaos:
 		f.Name = "StressChaos/" + o.Name
 		f.Action = sim.CPUStress
@@ -171,6 +176,14 @@ func nodeFault(name, action, stop, reset, instanceField, instance string, d *str
 		return f, "spec.duration", err
 	}
 	return f, "", nil
+}
+
+// controllerManager reports whether a selector picks the kube-controller-manager static pod
+// (namespace kube-system, label component=kube-controller-manager, as kubeadm labels it).
+func controllerManager(ps *chaosv1alpha1.PodSelector) bool {
+	spec := &ps.Selector
+	return len(spec.Namespaces) == 1 && spec.Namespaces[0] == "kube-system" &&
+		spec.LabelSelectors["component"] == "kube-controller-manager"
 }
 
 // podSelector translates Chaos Mesh's PodSelector (selector spec plus mode and value).

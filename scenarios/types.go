@@ -36,6 +36,8 @@ type Spec struct {
 	// Objects are Kubernetes manifests, inline or {include: FILE} (a YAML stream, relative to the
 	// scenario file; globs allowed).
 	Objects []json.RawMessage `json:"objects,omitempty"`
+	// Templates expand into many objects each (500 CronJobs with a schedule mix, say); see Template.
+	Templates []Template `json:"templates,omitempty"`
 	// Load says how much CPU workloads really use and how much traffic they get.
 	Load []sim.Load `json:"load,omitempty"`
 	// Faults are Chaos Mesh objects with a start time.

@@ -118,6 +118,26 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		}
 		v.Objects[idx] = o
 	}
+	expanded, err := expandTemplates(v.Spec.Templates)
+	if err != nil {
+		if i < 0 || !specPatched {
+			return nil, s.at("spec.templates", "%v", err)
+		}
+		return nil, &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name), Msg: err.Error()}
+	}
+	if len(expanded) > 0 {
+		seen := make(map[string]bool, len(v.Objects)+len(expanded))
+		for _, o := range v.Objects {
+			seen[o.Ref()] = true
+		}
+		for _, o := range expanded {
+			if seen[o.Ref()] {
+				return nil, s.at("spec.templates", "%s is defined twice (a template expands to a name already in use)", o.Ref())
+			}
+			seen[o.Ref()] = true
+		}
+		v.Objects = append(v.Objects, expanded...)
+	}
 	report := s.at
 	if specPatched {
 		// errors in a patched spec belong to the variant, not to the lines of the base file

@@ -13,7 +13,12 @@
 //     quota, a kernel-panic hazard while saturated, reboot;
 //   - the node lifecycle controller: NotReady/Unknown after the grace period, pods marked not
 //     ready, not-ready/unreachable NoExecute taints and eviction after the toleration;
-//   - Services: traffic to the Ready endpoints, dependencies between services, availability.
+//   - Services: traffic to the Ready endpoints, dependencies between services, availability;
+//   - the batch side (cron.go): the CronJob controller, v1 (the 10 s syncAll poller) and v2
+//     (informers and a work queue), through client-side token buckets on virtual time
+//     (apiserver.go); the Job controller; the pod start pipeline of Job pods (admission,
+//     scheduling, image pull from a registry where images can be missing, sidecars, app);
+//     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go).
 //
 // Nothing in this package starts a goroutine, reads the wall clock, or ranges over a map in a
 // way that affects results. It imports no client-go, kind or chaos-mesh package (see deps_test.go);

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -36,6 +37,7 @@ func (w *World) buildFaults() error {
 				}
 				fs.nodes = append(fs.nodes, ns)
 			}
+		case ControllerManagerDown:
 		case PodKill, PodFailure, CPUStress:
 			if _, err := selectCount(f.Pods.Mode, f.Pods.Value, 1, nil); err != nil {
 				return fmt.Errorf("%w: faults[%d]: %s: %v", ErrInput, i, f.Name, err)
@@ -159,6 +161,13 @@ func (w *World) faultStart(i int) {
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
+	case ControllerManagerDown:
+		w.controllerManagerDown()
+		d := f.Duration
+		if d == 0 {
+			d = controllerManagerRestart
+		}
+		w.q.AfterID(d, w.hid, pack(evCMUp, 0))
 	}
 	w.acct.faults++
 	w.touch()
@@ -192,6 +201,10 @@ func (w *World) faultEnd(i int) {
 	}
 	w.touch()
 }
+
+// controllerManagerRestart is how long kube-controller-manager is gone when its pod is killed
+// rather than failed for a duration: a restart and leader election (faultline choice).
+const controllerManagerRestart = 30 * time.Second
 
 // String names a fault for traces.
 func (f Fault) String() string {

@@ -97,6 +97,10 @@ const (
 	// CPUStress adds CPU demand to the selected pods for the duration (StressChaos cpu stressors:
 	// workers × load/100 cores).
 	CPUStress FaultAction = "cpu-stress"
+	// ControllerManagerDown stops kube-controller-manager (its CronJob and Job controllers) for
+	// the duration (PodChaos pod-failure on the kube-controller-manager pod in kube-system); a
+	// duration of 0 with pod-kill is a restart, which loses the in-memory Job back-off.
+	ControllerManagerDown FaultAction = "controller-manager-down"
 )
 
 // Fault is one injected fault, translated from a Chaos Mesh object by package scenarios.
@@ -141,6 +145,12 @@ type Models struct {
 	Scheduler     SchedulerQ    `json:"scheduler"`
 	Pods          PodTiming     `json:"pods"`
 	Sampling      Sampling      `json:"sampling"`
+	APIServer     APIServer     `json:"apiServer"`
+	CronJob       CronJobModel  `json:"cronJob"`
+	Job           JobModel      `json:"job"`
+	PodStart      PodStart      `json:"podStart"`
+	Registry      Registry      `json:"registry"`
+	Alerts        Alerts        `json:"alerts"`
 }
 
 // KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
@@ -217,7 +227,12 @@ func DefaultModels() Models {
 		Pods: PodTiming{
 			ContainerStart: metav1.Duration{Duration: 3 * time.Second}, // faultline choice: cached image
 		},
-		Sampling: Sampling{Interval: metav1.Duration{Duration: 5 * time.Minute}},
+		Sampling:  Sampling{Interval: metav1.Duration{Duration: 5 * time.Minute}},
+		APIServer: defaultAPIServer(),
+		CronJob:   defaultCronJob(),
+		Job:       defaultJob(),
+		PodStart:  defaultPodStart(),
+		Alerts:    defaultAlerts(),
 	}
 }
 
@@ -253,5 +268,5 @@ func (m Models) Validate() error {
 	case m.Sampling.Interval.Duration <= 0:
 		return fmt.Errorf("sampling.interval: expected a positive duration")
 	}
-	return nil
+	return m.validateCron()
 }

@@ -17,6 +17,9 @@ type Result struct {
 	Indicators []Indicator `json:"indicators"`
 	Events     uint64      `json:"events"`
 	Series     *Series     `json:"series,omitempty"`
+	// Metrics is the run's Prometheus families (the cron platform metrics) as OpenMetrics text,
+	// nil when the scenario has no CronJobs.
+	Metrics []byte `json:"-"`
 }
 
 // Get returns the value of the named indicator.
@@ -48,6 +51,19 @@ var Indicators = []IndicatorDoc{
 	{"max-replicas-per-node", "count", "most replicas of one multi-replica Deployment ever bound to one node", false},
 	{"full-outage-minutes", "minutes", "time with under 1 % of requests succeeding", false},
 	{"degraded-minutes", "minutes", "time with under 99 % of requests succeeding", false},
+	// cron indicators: reported only by scenarios with CronJobs
+	{"cron-runs-started", "count", "cron runs whose app container started", true},
+	{"start-delay-p50-seconds", "seconds", "median start delay T2 - T1 (scheduled time to app container running)", false},
+	{"start-delay-p99-seconds", "seconds", "99th percentile start delay T2 - T1", false},
+	{"start-delay-max-seconds", "seconds", "largest start delay T2 - T1", false},
+	{"skipped-runs", "count", "skip decisions (concurrencyPolicy, missedDeadline, error), once per CronJob and scheduled time", false},
+	{"missed-schedules", "count", "scheduled times that never got a Job (skipped or stalled), up to 10 minutes before the end", false},
+	{"failed-runs", "count", "Jobs that failed (backoffLimit exceeded or activeDeadlineSeconds)", false},
+	{"failed-attempts", "count", "failed pods of cron Jobs, retries included (what per-attempt alerting would see)", false},
+	{"stalled-cronjobs", "count", "CronJobs stuck for good after more than 100 missed starts (v1 without startingDeadlineSeconds)", false},
+	{"time-to-detect-minutes", "minutes", "from the first failed or skipped run to the first alert on a watched CronJob; to the end of the run when none fired; 0 without failures", false},
+	{"failure-span-hours", "hours", "from the scheduled time of the first failed run to the end of the last failed run; 0 without failures", false},
+	{"controller-throttle-seconds", "seconds", "mean client-side rate-limit wait per CronJob controller request", false},
 }
 
 // IndicatorByName returns the documentation of a named indicator, including per-load ones.
@@ -108,6 +124,10 @@ func (w *World) result() Result {
 			{"degraded-minutes", a.degraded.Minutes()},
 		},
 	}
+	if w.cron != nil {
+		r.Indicators = append(r.Indicators, w.cronIndicators()...)
+		r.Metrics = w.cron.met.openMetrics()
+	}
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
 			r.Indicators = append(r.Indicators, Indicator{"request-success-ratio/" + l.l.Target, ratio(l.ok, l.total)})
@@ -149,6 +169,9 @@ func (w *World) sample(now time.Duration) {
 			for _, l := range w.inputOrderLoads() {
 				w.series.Columns = append(w.series.Columns, "ready/"+l.l.Target)
 			}
+			if w.cron != nil {
+				w.series.Columns = append(w.series.Columns, cronColumns...)
+			}
 		}
 		row := make([]float64, 0, len(w.series.Columns))
 		frac := 1.0
@@ -165,6 +188,9 @@ func (w *World) sample(now time.Duration) {
 		}
 		for _, l := range w.inputOrderLoads() {
 			row = append(row, float64(l.ready))
+		}
+		if w.cron != nil {
+			row = w.cron.sampleRow(row)
 		}
 		w.series.Rows = append(w.series.Rows, row)
 	}

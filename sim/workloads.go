@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -45,6 +46,7 @@ type podState struct {
 	eviction  engine.Timer
 	flush     engine.Timer
 	readyWait time.Duration // readiness delay after containers start
+	run       *cronRun      // the Job run this pod belongs to; nil for other pods
 }
 
 // workload is a Deployment reduced to what the ReplicaSet controller needs.
@@ -128,6 +130,8 @@ func (w *World) buildWorkloads() error {
 		case *corev1.Pod:
 			p := w.newPod(o.Name, namespaceOr(o.Namespace), o.Labels, &o.Spec, "", nil, readinessDelay(&o.Spec))
 			w.enqueue(p.Index)
+		case *batchv1.CronJob:
+			// built by buildCron
 		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace:
 			// accepted: Services are modelled through Load (traffic to a workload's Ready pods)
 		default:
@@ -308,6 +312,9 @@ func (w *World) deletePod(pi int, reason string) {
 	if ps.wl != nil {
 		w.q.AfterID(0, w.hid, pack(evReconcile, ps.wl.idx))
 	}
+	if ps.run != nil {
+		w.cronPodGone(pi)
+	}
 	w.touch()
 }
 
@@ -365,6 +372,11 @@ func (w *World) attempt(pi int, now time.Duration) {
 	w.st.Bind(p, d.Node)
 	w.acct.observeColocation(w, d.Node)
 	w.trace("pod bound", "pod", p.Name, "node", d.Node.Name)
+	if ps.run != nil {
+		// a Job pod uses no CPU in the model (its run time is given), so no recomputation
+		w.cronPodBound(pi, now)
+		return
+	}
 	if w.nodes[d.Node.Index].n.Up {
 		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, pi))
 	}

@@ -31,6 +31,18 @@ const (
 	evFaultStart
 	evFaultEnd
 	evSample
+	evCronPass    // v1 syncAll: a pass starts
+	evCronResume  // v1 syncAll: the pass goes on at CronJob index i
+	evCronEnqueue // v2: a CronJob's requeue timer or a watch event adds it to the work queue
+	evCronWorker  // v2: a worker finished its sync and takes the next key
+	evJobCreated  // a Job's CREATE completed: the Job exists
+	evJobPod      // the Job controller creates the Job's next pod
+	evPodAdmitted // admission (sidecar injection) done: the pod enters the scheduling queue
+	evPullRetry   // kubelet (re)tries the image pulls: after binding, after a back-off
+	evAppStart    // the app container of a Job's pod is running (T2)
+	evAppExit     // the app container exits
+	evJobDeadline // activeDeadlineSeconds
+	evCMUp        // kube-controller-manager is back
 )
 
 func pack(kind uint32, idx int) uint32 {
@@ -48,6 +60,9 @@ type Options struct {
 	Trace io.Writer
 	// Series keeps the sampled time series in the Result.
 	Series bool
+	// OnRun, when set, is called once per cron run when its app container first runs (T2),
+	// with the run's start-delay decomposition.
+	OnRun func(RunRecord)
 }
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.
@@ -80,6 +95,9 @@ type World struct {
 
 	acct   accounting
 	series *Series
+
+	cron *cronWorld // nil without CronJobs
+	opts Options
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -100,6 +118,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 		seed:    seed,
 		q:       engine.NewQueue(),
 		streams: engine.NewStreams(seed),
+		opts:    opts,
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
@@ -126,6 +145,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	if err := w.buildFaults(); err != nil {
 		return nil, err
 	}
+	if err := w.buildCron(); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -149,6 +171,7 @@ func (w *World) Run() Result {
 		w.q.AtID(f.f.At, w.hid, pack(evFaultStart, i))
 	}
 	w.q.AtID(0, w.hid, pack(evSample, 0))
+	w.startCron()
 	w.touch()
 	w.q.RunUntil(w.in.Duration)
 	w.acct.integrate(w, w.in.Duration)
@@ -232,6 +255,9 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 		w.faultEnd(i)
 	case evSample:
 		w.sample(now)
+	case evCronPass, evCronResume, evCronEnqueue, evCronWorker, evJobCreated, evJobPod, evPodAdmitted,
+		evPullRetry, evAppStart, evAppExit, evJobDeadline, evCMUp:
+		w.fireCron(kind, i, now)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", kind))
 	}

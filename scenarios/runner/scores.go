@@ -65,3 +65,15 @@ func (out *Outcome) Series() []results.Series {
 	}
 	return s
 }
+
+// Metrics returns the OpenMetrics text of the first seed of each variant, where the run produced
+// metrics (scenarios with CronJobs).
+func (out *Outcome) Metrics() []results.MetricsText {
+	var m []results.MetricsText
+	for v, name := range out.Variants {
+		if len(out.Done[v]) > 0 && out.Done[v][0] && len(out.Results[v][0].Metrics) > 0 {
+			m = append(m, results.MetricsText{Variant: name, Seed: out.Seeds[0], Text: out.Results[v][0].Metrics})
+		}
+	}
+	return m
+}

@@ -134,6 +134,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
+	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
 	if f.out == "" {
 		latest := filepath.Join("results", sc.Name(), "latest")
 		_ = os.Remove(latest)

@@ -33,7 +33,7 @@ expected, and the exit status is 2.`,
 					bad++
 					continue
 				}
-				fmt.Fprintf(s.Out, "%s: ok (%s, %d objects, %d faults, variants: %v)\n", sc.File, sc.Name(), len(sc.Objects), len(sc.Faults), sc.VariantNames())
+				fmt.Fprintf(s.Out, "%s: ok (%s, %d objects, %d templates, %d faults, variants: %v)\n", sc.File, sc.Name(), len(sc.Objects), len(sc.Spec.Spec.Templates), len(sc.Faults), sc.VariantNames())
 			}
 			if bad > 0 {
 				return &cli.ExitError{Code: cli.ExitBadInput}
