@@ -11,9 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline-dev/faultline/cmd/faultline/app/bench"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/check"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
 )
 
@@ -69,7 +73,8 @@ gives the same bytes out.`,
 		SilenceErrors: true,
 		Version:       cli.Version,
 	}
-	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), list.NewCommand(s))
+	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), list.NewCommand(s), check.NewCommand(s), sweep.NewCommand(s), bench.NewCommand(s))
+	root.AddCommand(cluster.NewCommand(s))
 	return root
 }
 

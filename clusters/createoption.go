@@ -1,0 +1,83 @@
+package clusters
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// CreateOption configures Create.
+type CreateOption interface {
+	apply(*CreateOptions) error
+}
+
+type createOptionFunc func(*CreateOptions) error
+
+func (f createOptionFunc) apply(o *CreateOptions) error { return f(o) }
+
+// CreateOptions is what Create was asked for; providers read it with BuildCreateOptions.
+type CreateOptions struct {
+	// Nodes is the number of fake nodes to create with the cluster (default 0: the caller adds
+	// nodes itself, as the scenario runner does from node pools).
+	Nodes int
+	// NodeCapacity is the capacity of each of those nodes (default 4 CPU, 16Gi, 110 pods).
+	NodeCapacity corev1.ResourceList
+	// Wait bounds how long Create waits for the cluster to become ready, not counting the
+	// one-time build of its binaries (default 2 minutes).
+	Wait time.Duration
+}
+
+// DefaultNodeCapacity is the capacity of nodes created by WithNodes.
+func DefaultNodeCapacity() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("4"),
+		corev1.ResourceMemory: resource.MustParse("16Gi"),
+		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+}
+
+// BuildCreateOptions applies opts over the defaults.
+func BuildCreateOptions(opts ...CreateOption) (CreateOptions, error) {
+	o := CreateOptions{NodeCapacity: DefaultNodeCapacity(), Wait: 2 * time.Minute}
+	for _, opt := range opts {
+		if err := opt.apply(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// WithNodes asks for n fake nodes (node-1 ... node-n) with NodeCapacity.
+func WithNodes(n int) CreateOption {
+	return createOptionFunc(func(o *CreateOptions) error {
+		if n < 0 {
+			return fmt.Errorf("nodes: %d; expected 0 or more", n)
+		}
+		o.Nodes = n
+		return nil
+	})
+}
+
+// WithNodeCapacity sets the capacity of the nodes WithNodes creates; resources not named keep
+// their default.
+func WithNodeCapacity(capacity corev1.ResourceList) CreateOption {
+	return createOptionFunc(func(o *CreateOptions) error {
+		for k, v := range capacity {
+			o.NodeCapacity[k] = v
+		}
+		return nil
+	})
+}
+
+// WithWaitForReady bounds how long Create waits for readiness (the build is not counted).
+func WithWaitForReady(d time.Duration) CreateOption {
+	return createOptionFunc(func(o *CreateOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("wait: %v; expected a positive duration", d)
+		}
+		o.Wait = d
+		return nil
+	})
+}

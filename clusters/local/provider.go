@@ -1,0 +1,523 @@
+package local
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/clusters/local/internal/build"
+	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
+	"github.com/faultline-dev/faultline/clusters/local/internal/proc"
+)
+
+// ProviderName is the name of this provider on the command line (--provider local).
+const ProviderName = "local"
+
+// Process names, in start order.
+const (
+	Etcd              = "etcd"
+	APIServer         = "kube-apiserver"
+	ControllerManager = "kube-controller-manager"
+	Scheduler         = "kube-scheduler"
+	KWOK              = "kwok"
+)
+
+// Network layout. The service range only names ClusterIPs (nothing routes them: there is no
+// kube-proxy); pod IPs come from KWOK's range.
+const (
+	serviceCIDR = "10.96.0.0/16"
+	serviceIP   = "10.96.0.1"
+	podCIDR     = "10.0.0.1/16"
+)
+
+// stopGrace is how long a process has to exit after SIGTERM before SIGKILL.
+const stopGrace = 10 * time.Second
+
+//go:embed kwok-stages.yaml
+var kwokStages []byte
+
+// Provider is the local cluster provider. It implements clusters.Provider and
+// clusters.Inspector.
+type Provider struct {
+	stateRoot string
+	cache     *build.Cache
+	logger    *slog.Logger
+}
+
+var (
+	_ clusters.Provider  = (*Provider)(nil)
+	_ clusters.Inspector = (*Provider)(nil)
+)
+
+// Option configures New.
+type Option func(*Provider)
+
+// WithStateDir keeps clusters under dir instead of DefaultStateDir().
+func WithStateDir(dir string) Option { return func(p *Provider) { p.stateRoot = dir } }
+
+// WithCacheDir keeps built binaries under dir instead of os.UserCacheDir()/faultline.
+func WithCacheDir(dir string) Option { return func(p *Provider) { p.cache.Dir = dir } }
+
+// WithLogger receives progress: what is built or taken from the cache, what is started.
+func WithLogger(l *slog.Logger) Option { return func(p *Provider) { p.logger = l } }
+
+// New returns the local provider.
+func New(opts ...Option) (*Provider, error) {
+	p := &Provider{cache: &build.Cache{}, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(p)
+	}
+	var err error
+	if p.stateRoot == "" {
+		if p.stateRoot, err = DefaultStateDir(); err != nil {
+			return nil, err
+		}
+	}
+	if p.cache.Dir == "" {
+		if p.cache.Dir, err = build.DefaultDir(); err != nil {
+			return nil, err
+		}
+	}
+	if p.stateRoot, err = filepath.Abs(p.stateRoot); err != nil {
+		return nil, err
+	}
+	if p.cache.Dir, err = filepath.Abs(p.cache.Dir); err != nil {
+		return nil, err
+	}
+	p.cache.Logger = p.logger
+	return p, nil
+}
+
+// StateDir is where the provider keeps its clusters.
+func (p *Provider) StateDir() string { return p.stateRoot }
+
+// CacheDir is where built binaries are kept.
+func (p *Provider) CacheDir() string { return filepath.Join(p.cache.Dir, "bin") }
+
+// Versions names what the provider runs, e.g. kubernetes: v1.34.4.
+func Versions() map[string]string {
+	v := map[string]string{}
+	for _, r := range build.Servers {
+		v[r.Name] = r.Version()
+	}
+	return v
+}
+
+// EnsureBinaries builds every binary of the provider that is not cached: the servers (the
+// control plane, etcd and kwok, concurrently), then kubectl. Create builds only the servers; this
+// is what `faultline cluster up` and `faultline cluster build` call.
+func (p *Provider) EnsureBinaries(ctx context.Context) error {
+	if err := p.cache.EnsureAll(ctx, build.Servers...); err != nil {
+		return err
+	}
+	_, err := p.cache.Ensure(ctx, build.Kubectl)
+	return err
+}
+
+// EnsureServers builds what Create needs (the control plane, etcd and kwok) unless cached.
+func (p *Provider) EnsureServers(ctx context.Context) error {
+	return p.cache.EnsureAll(ctx, build.Servers...)
+}
+
+// BinariesCached reports whether every binary is built.
+func (p *Provider) BinariesCached() bool {
+	for _, r := range build.All {
+		if !p.cache.Cached(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Kubectl is the path of the cached kubectl (see EnsureBinaries).
+func (p *Provider) Kubectl() string { return p.cache.Path(build.Kubectl, "kubectl") }
+
+func (p *Provider) binary(name string) string {
+	switch name {
+	case Etcd:
+		return p.cache.Path(build.Etcd, "etcd")
+	case KWOK:
+		return p.cache.Path(build.KWOK, "kwok")
+	default:
+		return p.cache.Path(build.Kubernetes, name)
+	}
+}
+
+// Create builds the binaries if needed, then starts the cluster and waits until it is ready.
+// If it fails after the state directory exists, it stops what it started and leaves the
+// directory, with the logs, for Delete.
+func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.CreateOption) (err error) {
+	o, err := clusters.BuildCreateOptions(opts...)
+	if err != nil {
+		return err
+	}
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if _, err := p.load(name); err == nil || !errors.Is(err, clusters.ErrNotFound) {
+		if err == nil {
+			err = fmt.Errorf("cluster %q: %w (%s)", name, clusters.ErrExists, p.dir(name))
+		}
+		return err
+	}
+	if err := p.EnsureServers(ctx); err != nil {
+		return err
+	}
+	unlock, err := p.lockCluster(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dir := p.dir(name)
+	if _, err := os.Stat(dir); err == nil {
+		return fmt.Errorf("cluster %q: %w (%s)", name, clusters.ErrExists, dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return err
+	}
+	st := &state{
+		CreatedBy: createdBy, Provider: ProviderName, Name: name, Status: "creating",
+		Created: time.Now().UTC(), Versions: Versions(), BinRoot: p.CacheDir(),
+		KubeConfig: filepath.Join(dir, "kubeconfig"),
+	}
+	if err := p.save(st); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		p.stopAll(context.WithoutCancel(ctx), st)
+		st.Status = "failed"
+		_ = p.save(st)
+		err = fmt.Errorf("create cluster %q: %w\n(logs in %s; `faultline cluster down --name %s` removes it)", name, err, filepath.Join(dir, "logs"), name)
+	}()
+
+	start := time.Now()
+	p.logger.Info(fmt.Sprintf("creating cluster %q", name), "provider", ProviderName, "nodes", o.Nodes, "state", dir)
+	wctx, cancel := context.WithTimeout(ctx, o.Wait)
+	defer cancel()
+	if err := p.start(wctx, st, o); err != nil {
+		return err
+	}
+	st.Status = "running"
+	if err := p.save(st); err != nil {
+		return err
+	}
+	p.logger.Info(fmt.Sprintf("cluster %q is ready", name), "took", time.Since(start).Round(10*time.Millisecond).String())
+	return nil
+}
+
+// start writes the PKI and the configuration, starts every process and waits for readiness.
+func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOptions) error {
+	dir := p.dir(st.Name)
+	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK)
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	ports, err := freePorts(5)
+	if err != nil {
+		return err
+	}
+	st.Ports = map[string]int{"etcd-client": ports[0], "etcd-peer": ports[1], APIServer: ports[2], ControllerManager: ports[3], Scheduler: ports[4]}
+	st.Server = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	kubeconfigs := map[string]string{}
+	for _, id := range []pki.Identity{pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK} {
+		path := filepath.Join(dir, "pki", id.File+".kubeconfig")
+		if id.File == pki.Admin.File {
+			path = st.KubeConfig
+		}
+		if err := writeKubeconfig(path, "faultline-"+st.Name, st.Server, files, id); err != nil {
+			return err
+		}
+		kubeconfigs[id.File] = path
+	}
+	stages := filepath.Join(dir, "kwok.yaml")
+	if err := os.WriteFile(stages, kwokStages, 0o644); err != nil {
+		return err
+	}
+	if err := p.save(st); err != nil {
+		return err
+	}
+
+	etcdClient := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
+	etcdPeer := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
+	if err := p.run(st, Etcd,
+		"--name=faultline",
+		"--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
+		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
+		"--initial-cluster=faultline="+etcdPeer, "--initial-cluster-state=new",
+		// a throwaway cluster: durability on power loss is not worth fsync's latency
+		"--unsafe-no-fsync",
+		"--log-level=warn",
+	); err != nil {
+		return err
+	}
+	if err := p.waitHealthy(ctx, st, Etcd); err != nil {
+		return err
+	}
+
+	if err := p.run(st, APIServer,
+		"--etcd-servers="+etcdClient,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(st.Ports[APIServer]),
+		"--tls-cert-file="+files.APIServerCert, "--tls-private-key-file="+files.APIServerKey,
+		"--client-ca-file="+files.CACert,
+		"--service-account-key-file="+files.SAPublic,
+		"--service-account-signing-key-file="+files.SAPrivate,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range="+serviceCIDR,
+		"--authorization-mode=RBAC",
+		// there is no kubelet or kube-proxy behind 127.0.0.1 for the kubernetes Service to reach
+		"--endpoint-reconciler-type=none",
+		"--allow-privileged=true",
+		"--cert-dir="+filepath.Join(dir, "pki"),
+	); err != nil {
+		return err
+	}
+	if err := p.waitHealthy(ctx, st, APIServer); err != nil {
+		return err
+	}
+
+	component := func(kubeconfig string, port int) []string {
+		return []string{
+			"--kubeconfig=" + kubeconfig,
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(port),
+			"--tls-cert-file=" + files.ServingCert, "--tls-private-key-file=" + files.ServingKey,
+			"--leader-elect=false",
+		}
+	}
+	if err := p.run(st, ControllerManager, append(component(kubeconfigs[pki.ControllerManager.File], st.Ports[ControllerManager]),
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file="+files.SAPrivate,
+		"--root-ca-file="+files.CACert,
+		"--cluster-signing-cert-file="+files.CACert, "--cluster-signing-key-file="+files.CAKey,
+		"--cluster-name="+st.Name,
+	)...); err != nil {
+		return err
+	}
+	if err := p.run(st, Scheduler, component(kubeconfigs[pki.Scheduler.File], st.Ports[Scheduler])...); err != nil {
+		return err
+	}
+	if err := p.run(st, KWOK,
+		"--kubeconfig="+kubeconfigs[pki.KWOK.File],
+		"--config="+stages,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+clusters.FakeNodeAnnotation+"=fake",
+		"--node-lease-duration-seconds=40",
+		"--cidr="+podCIDR,
+	); err != nil {
+		return err
+	}
+	for _, n := range []string{ControllerManager, Scheduler, KWOK} {
+		if err := p.waitHealthy(ctx, st, n); err != nil {
+			return err
+		}
+	}
+	return p.waitReady(ctx, st, o)
+}
+
+// run starts one process and records it at once, so that a crash a moment later still leaves
+// its PID for Delete.
+func (p *Provider) run(st *state, name string, args ...string) error {
+	bin := p.binary(name)
+	r, err := proc.Start(name, bin, args, filepath.Join(p.dir(st.Name), "logs", name+".log"))
+	if err != nil {
+		return err
+	}
+	st.Processes = append(st.Processes, r)
+	p.logger.Debug("started "+name, "pid", r.PID)
+	return p.save(st)
+}
+
+// Delete stops the cluster's processes and removes its directory.
+func (p *Provider) Delete(ctx context.Context, name string) error {
+	if _, err := p.load(name); err != nil {
+		return err
+	}
+	unlock, err := p.lockCluster(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := p.load(name)
+	if err != nil {
+		return err
+	}
+	if err := p.stopAll(ctx, st); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	if err := os.RemoveAll(p.dir(name)); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	p.logger.Info(fmt.Sprintf("deleted cluster %q", name))
+	return nil
+}
+
+// stopAll stops the cluster's processes, the recorded ones and any that a crashed run never
+// recorded, clients before servers (kwok, the scheduler and controller-manager, the API server,
+// etcd), and checks that none is left.
+func (p *Provider) stopAll(ctx context.Context, st *state) error {
+	var errs []error
+	all := append([]proc.Record(nil), st.Processes...)
+	binRoot := st.BinRoot
+	if binRoot == "" {
+		binRoot = p.CacheDir()
+	}
+	strays, err := proc.Find(p.dir(st.Name)+string(filepath.Separator), binRoot)
+	if err != nil && !errors.Is(err, proc.ErrNoProc) {
+		errs = append(errs, err)
+	}
+	for _, r := range strays {
+		known := false
+		for _, k := range st.Processes {
+			known = known || (k.PID == r.PID && k.Binary == r.Binary)
+		}
+		if !known {
+			p.logger.Info("found an unrecorded process of the cluster", "name", r.Name, "pid", r.PID)
+			all = append(all, r)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return stopRank(all[i].Name) < stopRank(all[j].Name) })
+	for _, r := range all {
+		if err := proc.Stop(ctx, r, stopGrace); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range all {
+		if running, _ := r.Running(); running {
+			errs = append(errs, fmt.Errorf("%s (pid %d) is still running", r.Name, r.PID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopRank orders shutdown: clients of the API server first, etcd last.
+func stopRank(name string) int {
+	switch name {
+	case KWOK:
+		return 0
+	case Scheduler, ControllerManager:
+		return 1
+	case APIServer:
+		return 2
+	case Etcd:
+		return 3
+	}
+	return 0
+}
+
+// KubeConfig returns the admin kubeconfig's contents.
+func (p *Provider) KubeConfig(name string) (string, error) {
+	path, err := p.KubeConfigPath(name)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	return string(b), err
+}
+
+// KubeConfigPath is the admin kubeconfig's path.
+func (p *Provider) KubeConfigPath(name string) (string, error) {
+	st, err := p.load(name)
+	if err != nil {
+		return "", err
+	}
+	return st.KubeConfig, nil
+}
+
+// LoadImage does nothing: KWOK nodes run no containers, so pods reach Running whatever their
+// image, and there is nothing to load. It only checks that the cluster exists.
+func (p *Provider) LoadImage(_ context.Context, name, image string) error {
+	if _, err := p.load(name); err != nil {
+		return err
+	}
+	p.logger.Info("nothing to load: KWOK nodes run no containers, pods start without pulling", "image", image)
+	return nil
+}
+
+// List returns the clusters faultline created under the state directory.
+func (p *Provider) List() ([]string, error) {
+	ents, err := os.ReadDir(p.stateRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := p.load(e.Name()); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Status reports each process: alive under its recorded PID and binary, and healthy.
+func (p *Provider) Status(ctx context.Context, name string) (*clusters.Status, error) {
+	st, err := p.load(name)
+	if err != nil {
+		return nil, err
+	}
+	s := &clusters.Status{
+		Name: name, Provider: ProviderName, State: st.Status, Created: st.Created,
+		StateDir: p.dir(name), KubeConfigPath: st.KubeConfig, Server: st.Server,
+	}
+	for _, r := range st.Processes {
+		ps := clusters.ProcessStatus{Name: r.Name, PID: r.PID}
+		ps.Running, err = r.Running()
+		switch {
+		case err != nil:
+			ps.Detail = err.Error()
+		case !ps.Running:
+			ps.Detail = "not running; log: " + r.Log
+		default:
+			hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			herr := p.healthy(hctx, st, r.Name)
+			cancel()
+			ps.Healthy = herr == nil
+			if herr != nil {
+				ps.Detail = herr.Error()
+			}
+		}
+		s.Processes = append(s.Processes, ps)
+	}
+	return s, nil
+}
+
+// freePorts asks the kernel for n distinct free ports on 127.0.0.1.
+func freePorts(n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

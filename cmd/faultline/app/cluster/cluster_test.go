@@ -1,0 +1,72 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
+)
+
+// run executes `faultline cluster ARGS` with an empty state directory.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd := cluster.NewCommand(cli.Streams{In: &bytes.Buffer{}, Out: &out, Err: &errOut})
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestClusterCommand(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantOut  string
+		wantCode int
+	}{
+		{"help teaches", []string{"--help"}, "faultline cluster up", cli.ExitOK},
+		{"status without clusters", []string{"status"}, "No clusters. Create one with: faultline cluster up", cli.ExitOK},
+		{"down of a missing cluster", []string{"down", "--name", "nope"}, `No cluster "nope"; nothing to stop.`, cli.ExitOK},
+		{"down --all without clusters", []string{"down", "--all"}, "", cli.ExitOK},
+		{"unknown provider", []string{"up", "--provider", "kind"}, "", cli.ExitBadInput},
+		{"bad node size", []string{"up", "--node-cpu", "lots"}, "", cli.ExitBadInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := run(t, tt.args...)
+			assert.Equal(t, tt.wantCode, cli.Code(err), "%v", err)
+			assert.Contains(t, out, tt.wantOut)
+		})
+	}
+}
+
+func TestStatusOfAnUnknownName(t *testing.T) {
+	_, _, err := run(t, "status", "--name", "nope")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no such cluster")
+}
+
+func TestDownRefusesForeignState(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	dir := filepath.Join(state, "faultline", "clusters", "theirs")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	var out bytes.Buffer
+	cmd := cluster.NewCommand(cli.Streams{Out: &out, Err: &out})
+	cmd.SetArgs([]string{"down", "--name", "theirs"})
+	err := cmd.ExecuteContext(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not created by faultline")
+	_, statErr := os.Stat(dir)
+	assert.NoError(t, statErr, "the directory was removed")
+}
