@@ -16,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
@@ -74,6 +75,7 @@ gives the same bytes out.`,
 		Version:       cli.Version,
 	}
 	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), list.NewCommand(s), check.NewCommand(s), sweep.NewCommand(s), bench.NewCommand(s))
+	root.AddCommand(report.NewCommand(s))
 	root.AddCommand(cluster.NewCommand(s))
 	return root
 }
