@@ -164,7 +164,7 @@ func Stop(ctx context.Context, r Record, grace time.Duration) error {
 func waitGone(ctx context.Context, r Record, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
-		if running, _ := r.Running(); !running {
+		if gone(r) {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -172,6 +172,20 @@ func waitGone(ctx context.Context, r Record, d time.Duration) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// gone reports whether r's process has finished exiting: no such PID, a zombie waiting to be
+// reaped, or a PID reused by a later process. A process in the middle of exiting has already
+// lost its /proc/PID/exe (so Running says false) but still holds its resources: not gone yet.
+func gone(r Record) bool {
+	info, err := Inspect(r.PID)
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	if info.State == 'Z' || info.State == 'X' {
+		return true
+	}
+	return r.Start != 0 && info.Start != r.Start
 }
 
 // Find lists the processes whose command line mentions marker (a cluster's state directory)
