@@ -91,8 +91,8 @@ type VariantSummary struct {
 	// Complete counts the seeds that finished (all of them unless interrupted).
 	Complete   int                `json:"complete"`
 	Objectives []ObjectiveSummary `json:"objectives"`
-	// Means of every indicator, in Summary.Indicators order.
-	Means      []float64 `json:"indicatorMeans"`
+	// Means of every indicator, in Summary.Indicators order; empty when no seed finished.
+	Means      []float64 `json:"indicatorMeans,omitempty"`
 	Resilience *Estimate `json:"resilienceScore,omitempty"`
 }
 
@@ -188,12 +188,10 @@ func Summarize(in Input) (*Summary, error) {
 			}
 		}
 		for k := range in.Indicators {
-			x := column(v, k)
-			m := math.NaN()
-			if len(x) > 0 {
-				m = stats.Describe(x, level, 1, bootSeed).Mean
+			if vs.Complete == 0 {
+				break // nothing to average; JSON has no NaN, so the means are left out
 			}
-			vs.Means = append(vs.Means, m)
+			vs.Means = append(vs.Means, stats.Describe(column(v, k), level, 1, bootSeed).Mean)
 		}
 		var passes [][]bool
 		weights := make([]float64, len(in.Objectives))
@@ -241,13 +239,16 @@ func Summarize(in Input) (*Summary, error) {
 			}
 			vs.Objectives = append(vs.Objectives, os)
 		}
-		hasTargets := false
-		for _, o := range in.Objectives {
-			if o.TargetValue != nil {
-				hasTargets = true
+		// the resilience score weighs only objectives with a target: one without a target has
+		// nothing to pass or fail, and counting it as passed would inflate every variant's score
+		targetWeight := 0.0
+		for oi, o := range in.Objectives {
+			if o.TargetValue == nil {
+				weights[oi] = 0
 			}
+			targetWeight += weights[oi]
 		}
-		if hasTargets {
+		if targetWeight > 0 {
 			for i := range in.Seeds {
 				if !in.Done[v][i] {
 					continue

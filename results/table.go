@@ -34,6 +34,10 @@ func PrintTable(w io.Writer, s *Summary) {
 	for _, v := range s.Variants {
 		row := []string{v.Name, fmt.Sprint(v.Complete)}
 		for _, o := range s.Objectives {
+			if len(v.Means) == 0 {
+				row = append(row, "-")
+				continue
+			}
 			m := v.Means[col[o.Indicator]]
 			switch o.Unit {
 			case "ratio":
@@ -63,6 +67,10 @@ func PrintTable(w io.Writer, s *Summary) {
 		fmt.Fprintln(tw, "variant\tmean [95% CI]\tmedian\tmissed target [95% CI]\tΔmedian vs baseline [95% CI]\tp (Holm)\tA12\tverdict")
 		for _, v := range s.Variants {
 			os := v.Objectives[oi]
+			if v.Complete == 0 {
+				fmt.Fprintf(tw, "%s\tno seed finished\t\t\t\t\t\t\n", v.Name)
+				continue
+			}
 			viol := "-"
 			if os.Violations != nil {
 				viol = fmt.Sprintf("%.0f%% [%.0f, %.0f]", 100*os.Violations.Rate, 100*os.Violations.CI.Lo, 100*os.Violations.CI.Hi)

@@ -35,6 +35,11 @@ func WriteDir(dir string, in Input, s *Summary, series []Series) error {
 	if err := writeAtomic(filepath.Join(dir, "seeds.csv"), SeedsCSV(in)); err != nil {
 		return err
 	}
+	// a rerun into the same directory must not leave another run's series for the report to find
+	old, _ := filepath.Glob(filepath.Join(dir, "series-*.csv"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
 	for _, se := range series {
 		var b bytes.Buffer
 		w := csv.NewWriter(&b)

@@ -40,6 +40,9 @@ type Outcome struct {
 	Done    [][]bool
 	// Interrupted is set when the context ended before every run finished.
 	Interrupted bool
+	// Rep[v] is the index of variant v's representative seed (KeepRepresentative), -1 when
+	// none finished; nil until chosen.
+	Rep []int
 }
 
 // Complete counts finished runs.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,4 +184,35 @@ func TestAppendExtendsSeeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, whole.Seeds, a.Seeds)
 	assert.Equal(t, string(results.SeedsCSV(whole.Scores("t"))), string(results.SeedsCSV(a.Scores("t"))), "5 seeds in two batches = 5 seeds at once")
+}
+
+func TestKeepRepresentativeReplaysTheMedianSeed(t *testing.T) {
+	sc := open(t, "kernel-panic-stacking")
+	out, err := runner.Run(context.Background(), sc, runner.Config{Variants: []string{"baseline"}, Seeds: runner.SeedRange(1, 9)})
+	require.NoError(t, err)
+	before := out.Results[0]
+	require.NoError(t, out.KeepRepresentative("request-success-ratio"))
+	rep := out.Rep[0]
+	require.GreaterOrEqual(t, rep, 0)
+	// the chosen seed is as close to the median as any other seed
+	var vals []float64
+	for _, r := range before {
+		v, _ := r.Get("request-success-ratio")
+		vals = append(vals, v)
+	}
+	sorted := append([]float64(nil), vals...)
+	slices.Sort(sorted)
+	med := sorted[4]
+	for i, v := range vals {
+		assert.LessOrEqual(t, math.Abs(vals[rep]-med), math.Abs(v-med), "seed index %d is closer to the median", i)
+	}
+	series := out.Series()
+	require.Len(t, series, 1)
+	assert.Equal(t, out.Seeds[rep], series[0].Seed)
+	assert.NotEmpty(t, series[0].Rows)
+	assert.Equal(t, before[rep].Indicators, out.Results[0][rep].Indicators, "the replay scores exactly as the run did")
+
+	t.Run("unknown indicator", func(t *testing.T) {
+		assert.ErrorContains(t, out.KeepRepresentative("nope"), `no indicator "nope"`)
+	})
 }

@@ -1,9 +1,12 @@
 package runner
 
 import (
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/sim"
 )
 
 // Scores turns the outcome into the plain numbers package results scores. version is the
@@ -54,26 +57,95 @@ func (out *Outcome) Scores(version string) results.Input {
 	return in
 }
 
-// Series returns the kept time series (the first seed of each variant).
+// KeepRepresentative picks, for each variant, the finished seed whose value of indicator is
+// closest to the variant's median over the finished seeds (ties: the earlier seed), and replays
+// it with its time series kept. Reports then show a typical run of each variant rather than
+// whichever seed came first. A replay is deterministic, so the series belongs to exactly the run
+// that was scored; a replay whose indicators differ from the scored run is a determinism bug and
+// is reported as an error.
+func (out *Outcome) KeepRepresentative(indicator string) error {
+	out.Rep = make([]int, len(out.Variants))
+	for v, name := range out.Variants {
+		out.Rep[v] = -1
+		var vals []float64
+		var idx []int
+		for i, d := range out.Done[v] {
+			if !d {
+				continue
+			}
+			x, ok := out.Results[v][i].Get(indicator)
+			if !ok {
+				return fmt.Errorf("representative seed: variant %s has no indicator %q", name, indicator)
+			}
+			vals, idx = append(vals, x), append(idx, i)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		sorted := slices.Clone(vals)
+		slices.Sort(sorted)
+		med := (sorted[(len(sorted)-1)/2] + sorted[len(sorted)/2]) / 2
+		best := 0
+		for j := range vals {
+			if math.Abs(vals[j]-med) < math.Abs(vals[best]-med) {
+				best = j
+			}
+		}
+		i := idx[best]
+		vr, err := out.Scenario.Variant(name)
+		if err != nil {
+			return err
+		}
+		r, err := sim.Run(out.Scenario.Compile(vr), out.Seeds[i], sim.Options{Series: true})
+		if err != nil {
+			return fmt.Errorf("replay variant %s seed %d: %w", name, out.Seeds[i], err)
+		}
+		if !sameIndicators(r.Indicators, out.Results[v][i].Indicators) {
+			return fmt.Errorf("replay variant %s seed %d: indicators differ from the scored run: the simulation is not deterministic", name, out.Seeds[i])
+		}
+		out.Results[v][i] = r
+		out.Rep[v] = i
+	}
+	return nil
+}
+
+// rep is the index of the seed whose series and metrics represent variant v: the one
+// KeepRepresentative chose, else the first seed.
+func (out *Outcome) rep(v int) int {
+	if v < len(out.Rep) {
+		return out.Rep[v]
+	}
+	return 0
+}
+
+// Series returns the kept time series, one per variant (see KeepRepresentative).
 func (out *Outcome) Series() []results.Series {
 	var s []results.Series
 	for v, name := range out.Variants {
-		if len(out.Done[v]) > 0 && out.Done[v][0] && out.Results[v][0].Series != nil {
-			se := out.Results[v][0].Series
-			s = append(s, results.Series{Variant: name, Seed: out.Seeds[0], Columns: se.Columns, Rows: se.Rows})
+		i := out.rep(v)
+		if i >= 0 && i < len(out.Done[v]) && out.Done[v][i] && out.Results[v][i].Series != nil {
+			se := out.Results[v][i].Series
+			s = append(s, results.Series{Variant: name, Seed: out.Seeds[i], Columns: se.Columns, Rows: se.Rows})
 		}
 	}
 	return s
 }
 
-// Metrics returns the OpenMetrics text of the first seed of each variant, where the run produced
-// metrics (scenarios with CronJobs).
+// Metrics returns the OpenMetrics text of each variant's representative seed, where the run
+// produced metrics (scenarios with CronJobs).
 func (out *Outcome) Metrics() []results.MetricsText {
 	var m []results.MetricsText
 	for v, name := range out.Variants {
-		if len(out.Done[v]) > 0 && out.Done[v][0] && len(out.Results[v][0].Metrics) > 0 {
-			m = append(m, results.MetricsText{Variant: name, Seed: out.Seeds[0], Text: out.Results[v][0].Metrics})
+		i := out.rep(v)
+		if i >= 0 && i < len(out.Done[v]) && out.Done[v][i] && len(out.Results[v][i].Metrics) > 0 {
+			m = append(m, results.MetricsText{Variant: name, Seed: out.Seeds[i], Text: out.Results[v][i].Metrics})
 		}
 	}
 	return m
+}
+
+func sameIndicators(a, b []sim.Indicator) bool {
+	return slices.EqualFunc(a, b, func(x, y sim.Indicator) bool {
+		return x.Name == y.Name && (x.Value == y.Value || math.IsNaN(x.Value) && math.IsNaN(y.Value))
+	})
 }

@@ -192,6 +192,17 @@ func TestRun(t *testing.T) {
 		assert.Equal(t, []string{"baseline", "anti-affinity"}, names)
 	})
 
+	t.Run("report and series", func(t *testing.T) {
+		for _, name := range []string{"report.md", "report.html", "junit.xml"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			require.NoError(t, err, name)
+			assert.Contains(t, string(b), "anti-affinity", name)
+		}
+		series, err := filepath.Glob(filepath.Join(dir, "series-*.csv"))
+		require.NoError(t, err)
+		assert.Len(t, series, 2, "one representative seed per variant")
+	})
+
 	t.Run("seeds.csv", func(t *testing.T) {
 		f, err := os.Open(filepath.Join(dir, "seeds.csv"))
 		require.NoError(t, err)

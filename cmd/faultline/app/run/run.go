@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/scenarios/runner"
 )
@@ -49,8 +50,10 @@ It prints a table per variant and, per objective, the mean with its 95 % bootstr
 the share of seeds that missed the target, the paired difference from the baseline and a
 verdict (better / worse / no detectable difference). It writes the run directory
 results/<scenario>/<run-id>/ (or --out): summary.json (versioned schema: seeds, scenario
-digest, faultline version, every figure), seeds.csv (one row per variant and seed) and the
-time series of the first seed per variant.
+digest, faultline version, every figure), seeds.csv (one row per variant and seed), the time
+series of one representative seed per variant (the seed closest to the variant's median of
+the first objective, replayed), report.md, a self-contained report.html with plots, and
+junit.xml (one test case per variant and objective) for CI.
 
 The same seed gives the same bytes: rerun with --seed S --seeds 1 --trace to see one replay's
 event log with virtual timestamps. Ctrl-C stops early and still writes what finished.`,
@@ -95,7 +98,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return cli.BadInput(err)
 	}
 	seeds := runner.SeedRange(f.seed, count)
-	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, KeepSeries: true}
+	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers}
 	if f.trace {
 		cfg.Trace = s.Out
 		if count*len(variants) > 4 {
@@ -122,6 +125,12 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if runErr != nil && !interrupted {
 		return runErr
 	}
+	// a typical seed per variant, replayed with its time series, for the report
+	if obs := sc.Objectives(); len(obs) > 0 && out.Complete() > 0 {
+		if err := out.KeepRepresentative(obs[0].Indicator); err != nil {
+			return err
+		}
+	}
 	in := out.Scores(cli.Version)
 	sum, err := results.Summarize(in)
 	if err != nil {
@@ -137,6 +146,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
+	reportErr := report.Render(dir)
 	if f.out == "" {
 		latest := filepath.Join("results", sc.Name(), "latest")
 		_ = os.Remove(latest)
@@ -148,6 +158,10 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	} else {
 		results.PrintTable(s.Out, sum)
 		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), len(out.Seeds)*len(out.Variants), time.Since(started).Round(time.Millisecond))
+	}
+	if reportErr != nil {
+		// the figures are written; only the rendering failed: say so, keep the run
+		fmt.Fprintf(s.Err, "warning: report not rendered (%v); the figures are in %s, retry with 'faultline report %s'\n", reportErr, dir, dir)
 	}
 	if interrupted {
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d replays that finished to %s", out.Complete(), dir)}
