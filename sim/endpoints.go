@@ -31,6 +31,12 @@ import (
 // app behaviour (Load.Readiness, OnSIGTERM, Retry); without either, traffic follows the earlier
 // instant-endpoint model (traffic.go) that older scenarios are calibrated on.
 //
+// Pod readiness feedback (GKE container-native load balancing): a pod whose spec has the
+// readiness gate cloud.google.com/load-balancer-neg-ready is Ready only once every Ingress routing
+// to it has attached it; until then the Ingress learns of its endpoint from its containers being
+// ready, kube-proxy from the pod being Ready. The gate stays true once set, as the NEG controller
+// sets it once. So a rolling update waits for the load balancer before it removes the next pod.
+//
 // Left out: kube-proxy's fallback to serving-terminating endpoints when no ready one is left,
 // connection reuse (keep-alive connections pinned to a pod; so connection-close behaves like
 // keep-serving here), per-request latency and in-flight requests, probe timeouts, load-balancer
@@ -79,6 +85,8 @@ type dataPlane struct {
 	name    string
 	lag     Lag
 	rng     *rand.Rand
+	ingress bool
+	routes  []bool   // per workload index: this plane carries its requests
 	eps     [][]int  // per workload index: the pod indices it believes ready, in the order learned
 	applied []uint32 // per pod index: the sequence of the last change applied
 }
@@ -96,6 +104,10 @@ type netPod struct {
 	tracked    bool   // set up (a workload pod with a load)
 	pub        bool   // endpoint ready as last published
 	seq        uint32 // changes published
+	negGate    bool   // has the NEG readiness gate
+	gateOK     bool   // the gate condition is true (latched)
+	pubCR      bool   // containers ready as last published to the Ingress planes (with negGate)
+	seqCR      uint32
 	started    bool   // startup probe passed (or none)
 	restarting bool   // the container is being restarted: the process is down
 	exited     bool   // the process exited after SIGTERM
@@ -172,15 +184,18 @@ func (w *World) buildNet() error {
 		ns := namespaceOr(ing.Namespace)
 		name := "ingress/" + ns + "/" + ing.Name
 		pi := len(n.planes)
-		n.planes = append(n.planes, &dataPlane{name: name, lag: w.m.Network.IngressLag, rng: w.streams.Stream("net/" + name)})
+		n.planes = append(n.planes, &dataPlane{name: name, lag: w.m.Network.IngressLag, rng: w.streams.Stream("net/" + name), ingress: true, routes: make([]bool, len(w.wls))})
 		for _, svc := range ingressServices(ing) {
 			sel := w.serviceSelector(ns, svc)
 			if sel == nil {
 				return fmt.Errorf("%w: objects: %s routes to Service %q, which is not among the objects (or has no selector)", ErrInput, name, svc)
 			}
 			for _, l := range w.loads {
-				if l.wl.ns == ns && sel.Matches(labels.Set(l.wl.labels)) && l.net.entry == 0 {
-					l.net.entry = pi
+				if l.wl.ns == ns && sel.Matches(labels.Set(l.wl.labels)) {
+					n.planes[pi].routes[l.wl.idx] = true
+					if l.net.entry == 0 {
+						l.net.entry = pi
+					}
 				}
 			}
 		}
@@ -372,12 +387,30 @@ func (w *World) startNet() {
 		np := n.pod(p.Index)
 		w.probesInit(p, np, true)
 		if p.Ready {
-			np.pub = true
+			np.pub, np.pubCR, np.gateOK = true, true, true
 			for _, dp := range n.planes {
-				dp.eps[ps.wl.idx] = append(dp.eps[ps.wl.idx], p.Index)
+				if dp.carries(ps.wl.idx) {
+					dp.eps[ps.wl.idx] = append(dp.eps[ps.wl.idx], p.Index)
+				}
 			}
 		}
 	}
+}
+
+func (dp *dataPlane) carries(wl int) bool { return !dp.ingress || dp.routes[wl] }
+
+// negReadinessGate is the condition GKE's NEG controller sets when the load balancer has the pod.
+const negReadinessGate = "cloud.google.com/load-balancer-neg-ready"
+
+// negAttached reports whether every Ingress plane carrying pod pi's workload believes it ready.
+func (w *World) negAttached(pi int) bool {
+	wl := w.pods[pi].wl.idx
+	for _, dp := range w.net.planes {
+		if dp.carries(wl) && dp.ingress && !slices.Contains(dp.eps[wl], pi) {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *netWorld) pod(pi int) *netPod {
@@ -515,23 +548,52 @@ func (w *World) afterRates() {
 			np := n.pods[p.Index]
 			w.probesUpdate(p, np, now)
 			// the API's Ready condition: the kubelet's readiness result, while the node is
-			// believed ready (the node lifecycle controller marks pods of a lost node not ready)
-			p.Ready = p.Phase == cluster.PodRunning && !np.terminate && np.rd.ok && !np.restarting && p.Node != nil && p.Node.Ready
+			// believed ready (the node lifecycle controller marks pods of a lost node not ready),
+			// and the NEG readiness gate if the pod has one
+			cr := p.Phase == cluster.PodRunning && !np.terminate && np.rd.ok && !np.restarting && p.Node != nil && p.Node.Ready
+			if np.negGate {
+				if cr != np.pubCR {
+					np.pubCR = cr
+					np.seqCR++
+					w.publish(p.Index, np.seqCR, cr, toIngress)
+				}
+				if cr && !np.gateOK && w.negAttached(p.Index) {
+					np.gateOK = true
+					w.trace("readiness gate", "pod", p.Name, "condition", negReadinessGate)
+				}
+			}
+			p.Ready = cr && (!np.negGate || np.gateOK)
 			if ready := p.Ready; ready != np.pub {
 				np.pub = ready
 				np.seq++
-				w.publish(p.Index, np.seq, ready)
+				to := toAll
+				if np.negGate {
+					to = toKubeProxy
+				}
+				w.publish(p.Index, np.seq, ready, to)
 			}
 		}
 	}
 	w.pokeRollouts()
 }
 
-// publish sends one endpoint change to every data plane, each with its own lag.
-func (w *World) publish(pi int, seq uint32, ready bool) {
+// which data planes an endpoint change goes to
+const (
+	toAll = iota
+	toIngress
+	toKubeProxy
+)
+
+// publish sends one endpoint change to the data planes carrying the pod's workload (all, or only
+// the Ingress planes, or only kube-proxy), each with its own lag.
+func (w *World) publish(pi int, seq uint32, ready bool, to int) {
 	n := w.net
-	w.trace("endpoint changed", "pod", w.st.Pods[pi].Name, "ready", ready)
+	wl := w.pods[pi].wl.idx
+	w.trace("endpoint changed", "pod", w.st.Pods[pi].Name, "ready", ready, "to", [...]string{"all", "ingress", "kube-proxy"}[to])
 	for i, dp := range n.planes {
+		if !dp.carries(wl) || (to == toIngress && !dp.ingress) || (to == toKubeProxy && dp.ingress) {
+			continue
+		}
 		var slot int
 		if k := len(n.free); k > 0 {
 			slot = n.free[k-1]

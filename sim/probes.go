@@ -81,6 +81,11 @@ func firstProbe(spec *corev1.PodSpec, get func(*corev1.Container) *corev1.Probe)
 // running since before the start, with every probe passed, on a phase drawn per pod.
 func (w *World) probesInit(p *cluster.Pod, np *netPod, settled bool) {
 	np.tracked = true
+	for _, g := range p.Spec.ReadinessGates {
+		if g.ConditionType == negReadinessGate {
+			np.negGate = true
+		}
+	}
 	np.rd = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.ReadinessProbe })}
 	np.lv = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.LivenessProbe }), ok: true, cond: true}
 	np.su = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.StartupProbe })}
@@ -97,6 +102,11 @@ func (w *World) probesInit(p *cluster.Pod, np *netPod, settled bool) {
 	np.started = np.su.spec == nil || settled
 	np.su.ok, np.su.cond = np.started, np.started
 	np.rd.ok, np.rd.cond = settled, settled
+}
+
+// probesDecide reports whether pod pi's readiness comes from the probe model.
+func (w *World) probesDecide(pi int) bool {
+	return w.net != nil && w.net.path && pi < len(w.net.pods) && w.net.pods[pi].tracked
 }
 
 // netStarted is the container (re)starting on the network path: the probes begin.

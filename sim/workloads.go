@@ -479,6 +479,9 @@ func (w *World) podReady(pi int) {
 	if p.Phase != cluster.PodRunning || ps.dead || ps.failed || !p.Node.Ready {
 		return // the kubelet cannot report readiness through a node the control plane thinks is down
 	}
+	if w.probesDecide(pi) {
+		return // on the network path the readiness probe decides (probes.go)
+	}
 	p.Ready = true
 	w.trace("pod ready", "pod", p.Name)
 	w.touch()
