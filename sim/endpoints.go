@@ -52,11 +52,11 @@ type netWorld struct {
 
 	// accounting (entry requests, integrated)
 	n502, n503, nApp, nCallErr, nRetries, retryWait float64
-	collOK, collTotal                                float64
-	restarts                                         int
-	rollouts                                         []*rollout
-	rolloutDone                                      int
-	rolloutTime                                      time.Duration
+	collOK, collTotal                               float64
+	restarts                                        int
+	rollouts                                        []*rollout
+	rolloutDone                                     int
+	rolloutTime                                     time.Duration
 }
 
 // netLoad is a load's network-path state.
@@ -108,10 +108,10 @@ type netPod struct {
 	gateOK     bool   // the gate condition is true (latched)
 	pubCR      bool   // containers ready as last published to the Ingress planes (with negGate)
 	seqCR      uint32
-	started    bool   // startup probe passed (or none)
-	restarting bool   // the container is being restarted: the process is down
-	exited     bool   // the process exited after SIGTERM
-	terminate  bool   // deletion in progress (preStop, SIGTERM, grace)
+	started    bool // startup probe passed (or none)
+	restarting bool // the container is being restarted: the process is down
+	exited     bool // the process exited after SIGTERM
+	terminate  bool // deletion in progress (preStop, SIGTERM, grace)
 	restarts   int
 	rd, lv, su probe
 }
@@ -214,10 +214,7 @@ func (w *World) buildNet() error {
 		default:
 			return fmt.Errorf("%w: load[%d].readiness: %q; expected shallow or deep", ErrInput, i, ld.Readiness)
 		}
-		checks := ld.ReadinessChecks
-		if len(checks) > 0 && !l.net.deep {
-			return fmt.Errorf("%w: load[%d].readinessChecks: set, but readiness is not deep", ErrInput, i)
-		}
+		checks := ld.ReadinessChecks // used only when deep: a variant can switch the mode alone
 		if len(checks) == 0 {
 			checks = ld.DependsOn
 		}
@@ -462,7 +459,7 @@ func (w *World) netServe(l *loadState) {
 	l.success = ent.ok
 	nl.checksOK = true
 	for _, c := range nl.checks {
-		if c.net.kpOK < w.m.Network.DeepCheckBelow {
+		if nl.deep && c.net.kpOK < w.m.Network.DeepCheckBelow {
 			nl.checksOK = false
 		}
 	}
