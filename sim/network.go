@@ -40,7 +40,8 @@ type Network struct {
 	// KubeProxyLag is from an EndpointSlice change to kube-proxy's rules on every node (Service
 	// traffic inside the cluster). Faultline choice from upstream defaults: the EndpointSlice
 	// controller batches nothing (--endpointslice-updates-batch-period 0) and kube-proxy syncs at
-	// most once per minSyncPeriod (1 s), so a change takes effect within about a second or two.
+	// most once per iptables minSyncPeriod (1 s since k/k #92836), so a change takes effect on
+	// every node within about a second or two: 0.5 s to 2 s.
 	KubeProxyLag Lag `json:"kubeProxyLag"`
 	// IngressLag is from an EndpointSlice change to the ingress load balancer routing by it (GKE:
 	// the NEG controller attaching or detaching the endpoint). No official figure (K8S-FACTS
