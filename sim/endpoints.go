@@ -211,6 +211,9 @@ func (w *World) buildNet() error {
 		case "", ReadinessShallow:
 		case ReadinessDeep:
 			l.net.deep = true
+			if firstProbe(l.wl.spec, func(c *corev1.Container) *corev1.Probe { return c.ReadinessProbe }) == nil {
+				return fmt.Errorf("%w: load[%d].readiness: deep, but %s has no readinessProbe to run the check; add one to its containers", ErrInput, i, l.wl.key)
+			}
 		default:
 			return fmt.Errorf("%w: load[%d].readiness: %q; expected shallow or deep", ErrInput, i, ld.Readiness)
 		}

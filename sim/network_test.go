@@ -398,7 +398,8 @@ func TestNetworkInputErrors(t *testing.T) {
 		{"readiness", Load{Target: "deployment/web", Readiness: "very"}, nil, "load[0].readiness"},
 		{"sigterm", Load{Target: "deployment/web", OnSIGTERM: "ignore"}, nil, "load[0].onSIGTERM"},
 		{"retry", Load{Target: "deployment/web", Retry: &Retry{}}, nil, "load[0].retry"},
-		{"checks", Load{Target: "deployment/web", Readiness: ReadinessDeep, ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks"},
+		{"checks", Load{Target: "deployment/web", ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks"},
+		{"deep without a probe", Load{Target: "deployment/web", Readiness: ReadinessDeep}, nil, "no readinessProbe"},
 		{"ingress without service", Load{Target: "deployment/web"}, []runtime.Object{ingress("web", "missing")}, `Service "missing"`},
 	}
 	for _, tc := range tests {
