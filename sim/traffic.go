@@ -20,7 +20,8 @@ import (
 // With no Ready endpoint every request fails (503). Load is a rate that changes only at events
 // and profile steps, integrated exactly between them.
 // Left out here: data-plane propagation delays (endpoints take effect at once), retries,
-// connection reuse, per-request latency.
+// connection reuse, per-request latency; the network path (endpoints.go) models the first two
+// when a scenario asks for it.
 type loadState struct {
 	l       *Load
 	wl      *workload

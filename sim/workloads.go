@@ -56,8 +56,10 @@ type podState struct {
 // Model: upstream ReplicaSet controller (pkg/controller/replicaset) keeping len(active pods) equal
 // to spec.replicas, where active excludes pods being deleted (controller.FilterActivePods), and
 // scaling down the least valuable pods first (unscheduled, then not ready, then newest).
-// Left out: rolling updates and revision history (a Deployment has one ReplicaSet here), the
-// slow-start batches and expectations cache, minReadySeconds.
+// A template change (spec.changes) hands the workload to the Deployment controller's rolling
+// update until it completes (rollout.go).
+// Left out: revision history (pods carry a revision number, not a ReplicaSet), the slow-start
+// batches and expectations cache, minReadySeconds.
 type workload struct {
 	idx       int
 	key       string // deployment/<ns>/<name>
@@ -304,7 +306,7 @@ func lessValuable(a, b *cluster.Pod) bool {
 }
 
 // deletePod requests deletion. On a live node the kubelet stops the containers and the pod is
-// gone at once (termination grace is not modelled here); on a dead node the pod stays
+// gone at once (on the network path, after preStop, SIGTERM and the grace period: termination.go); on a dead node the pod stays
 // Terminating, holding its requests, until the node returns, as with an unreachable kubelet.
 func (w *World) deletePod(pi int, reason string) {
 	p := w.st.Pods[pi]
