@@ -412,3 +412,25 @@ func TestNetworkInputErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkNetworkPath replays 30 minutes of a three-service graph with deep readiness, an
+// Ingress and a dependency outage (probes, propagations and routing on every event).
+func BenchmarkNetworkPath(b *testing.B) {
+	objs := []runtime.Object{
+		withReadiness(deployment("front", 6, "100m"), 0, 10, 3), service("front"), ingress("front", "front"),
+		withReadiness(deployment("mid", 6, "100m"), 0, 10, 3), service("mid"),
+		withReadiness(deployment("auth", 3, "100m"), 0, 10, 3), service("auth"),
+	}
+	load := []Load{
+		{Target: "deployment/front", RequestsPerSecond: 500, DependsOn: []string{"deployment/mid"}, Readiness: ReadinessDeep},
+		{Target: "deployment/mid", RequestsPerSecond: 100, DependsOn: []string{"deployment/auth"}, Readiness: ReadinessDeep},
+		{Target: "deployment/auth"},
+	}
+	in := netInput(objs, load, podFault(PodFailure, "auth", ModeAll, "", 5*time.Minute, 10*time.Minute))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := Run(in, uint64(i), Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
