@@ -29,13 +29,6 @@ func (s *Scenario) compile(v *Variant) *sim.Input {
 	for _, f := range v.Faults {
 		in.Faults = append(in.Faults, f.Sim)
 	}
+	in.Changes = compileChanges(v)
 	return in
-}
-
-// Seeds is the number of seeds the file asks for, or DefaultSeeds.
-func (s *Scenario) Seeds() int {
-	if s.Spec.Spec.Seeds > 0 {
-		return s.Spec.Spec.Seeds
-	}
-	return DefaultSeeds
 }

@@ -84,6 +84,10 @@ func (s *Scenario) Objectives() []ResolvedObjective {
 }
 
 func (s *Scenario) checkObjectives() error {
+	// spec.changes are checked here too: this runs for a loaded file and for every Set copy
+	if err := s.checkChanges(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, o := range s.Spec.Spec.Objectives {
 		fp := fmt.Sprintf("spec.objectives[%d]", i)

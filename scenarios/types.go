@@ -42,6 +42,9 @@ type Spec struct {
 	Load []sim.Load `json:"load,omitempty"`
 	// Faults are Chaos Mesh objects with a start time.
 	Faults []FaultSpec `json:"faults,omitempty"`
+	// Changes update objects at a time during the run, as `kubectl patch` would: a new image in a
+	// Deployment's pod template starts a rolling update. See ChangeSpec.
+	Changes []ChangeSpec `json:"changes,omitempty"`
 	// Variants: the first is the baseline unless one is named "baseline".
 	Variants []VariantSpec `json:"variants,omitempty"`
 	// Objectives are what is scored, per variant, per seed.
@@ -59,6 +62,14 @@ type Cluster struct {
 type FaultSpec struct {
 	At     metav1.Duration `json:"at"`
 	Object json.RawMessage `json:"object"`
+}
+
+// ChangeSpec is a patch applied to an object at a time during the run (after the variant's
+// patches): target KIND/NAME, type strategic (default), merge or json, as for variant patches.
+// Only Deployments can change; a new pod template rolls out per spec.strategy.
+type ChangeSpec struct {
+	At    metav1.Duration `json:"at"`
+	Patch `json:",inline"`
 }
 
 // VariantSpec is a named set of patches over the baseline.

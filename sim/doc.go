@@ -14,6 +14,11 @@
 //   - the node lifecycle controller: NotReady/Unknown after the grace period, pods marked not
 //     ready, not-ready/unreachable NoExecute taints and eviction after the toleration;
 //   - Services: traffic to the Ready endpoints, dependencies between services, availability;
+//   - the network path (endpoints.go, probes.go, termination.go): EndpointSlices seen by each
+//     data plane (kube-proxy, Ingress load balancers) after its own lag, 502s and 503s, readiness,
+//     liveness and startup probes as threshold crossings, deep or shallow readiness, caller
+//     retries, preStop hooks, SIGTERM policies and the grace period; Deployment rolling updates
+//     from spec.changes (rollout.go);
 //   - the batch side (cron.go): the CronJob controller, v1 (the 10 s syncAll poller) and v2
 //     (informers and a work queue), through client-side token buckets on virtual time
 //     (apiserver.go); the Job controller; the pod start pipeline of Job pods (admission,

@@ -24,6 +24,9 @@ type Input struct {
 	Load    []Load
 	Faults  []Fault
 	Models  Models
+	// Changes are object updates at a time during the run (a new image: a rolling update);
+	// see Change in rollout.go.
+	Changes []Change
 }
 
 // NodePool is a group of identical nodes. Nodes are named <pool>-<i> (1-based) and spread over
@@ -56,6 +59,23 @@ type Load struct {
 	DependsOn []string `json:"dependsOn,omitempty"`
 	// Profile scales the nominal rate and CPU over time.
 	Profile *Profile `json:"profile,omitempty"`
+
+	// The fields below are app behaviour on the network path (endpoints.go), which manifests
+	// cannot say; setting any of them (or routing traffic through an Ingress) turns that model on.
+
+	// Readiness is what the app's readiness endpoint checks: "shallow" (default: the process can
+	// answer) or "deep" (it also calls every dependency in ReadinessChecks and fails when any of
+	// them fails). It takes effect through the container's readinessProbe (period, thresholds).
+	Readiness string `json:"readiness,omitempty"`
+	// ReadinessChecks are the dependencies a deep check calls; default DependsOn. A shared health
+	// library often checks every client a service has, including ones a request path never uses.
+	ReadinessChecks []string `json:"readinessChecks,omitempty"`
+	// OnSIGTERM is what the process does on SIGTERM: "exit" (default: at once), "keep-serving"
+	// (serve until the grace period ends) or "connection-close" (keep serving, replying
+	// Connection: close, until the grace period ends).
+	OnSIGTERM string `json:"onSIGTERM,omitempty"`
+	// Retry is how this workload's pods call their dependencies; nil: one attempt, no retries.
+	Retry *Retry `json:"retry,omitempty"`
 }
 
 // Profile is a traffic shape: Hourly holds 24 multipliers for the hours of the day (UTC), and
@@ -151,6 +171,7 @@ type Models struct {
 	PodStart      PodStart      `json:"podStart"`
 	Registry      Registry      `json:"registry"`
 	Alerts        Alerts        `json:"alerts"`
+	Network       Network       `json:"network"`
 }
 
 // KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
@@ -233,6 +254,7 @@ func DefaultModels() Models {
 		Job:       defaultJob(),
 		PodStart:  defaultPodStart(),
 		Alerts:    defaultAlerts(),
+		Network:   defaultNetwork(),
 	}
 }
 
@@ -267,6 +289,9 @@ func (m Models) Validate() error {
 		return fmt.Errorf("pods.containerStart: expected a non-negative duration")
 	case m.Sampling.Interval.Duration <= 0:
 		return fmt.Errorf("sampling.interval: expected a positive duration")
+	}
+	if err := m.Network.validate(); err != nil {
+		return err
 	}
 	return m.validateCron()
 }

@@ -64,6 +64,20 @@ var Indicators = []IndicatorDoc{
 	{"time-to-detect-minutes", "minutes", "from the first failed or skipped run to the first alert on a watched CronJob; to the end of the run when none fired; 0 without failures", false},
 	{"failure-span-hours", "hours", "from the scheduled time of the first failed run to the end of the last failed run; 0 without failures", false},
 	{"controller-throttle-seconds", "seconds", "mean client-side rate-limit wait per CronJob controller request", false},
+	// network-path indicators: reported only by scenarios on the network path (endpoints.go)
+	{"requests-502", "count", "requests a data plane sent to a pod whose process no longer answered (exited, hung, node down)", false},
+	{"requests-503", "count", "requests a data plane had no ready endpoint for", false},
+	{"error-ratio-502", "ratio", "share of all requests that failed as 502", false},
+	{"error-ratio-503", "ratio", "share of all requests that failed as 503", false},
+	{"error-ratio-app", "ratio", "share of all requests a pod answered with an error (a dependency call failed after retries, or CPU starvation)", false},
+	{"collateral-loss-ratio", "ratio", "failed share of the requests that need no workload a pod fault acts on (the traffic that did not need what failed)", false},
+	{"dependency-call-errors", "count", "failed dependency call attempts, retries included (what a caller's error counter counts)", false},
+	{"retries", "count", "dependency call retries", false},
+	{"retry-wait-seconds", "seconds", "mean back-off wait per request", false},
+	{"container-restarts", "count", "containers restarted after failed liveness or startup probes", false},
+	// rollout indicators: reported only by scenarios with spec.changes
+	{"rollout-minutes", "minutes", "mean time from a template change to the rollout completing (to the end of the run when it did not)", false},
+	{"rollouts-incomplete", "count", "rollouts not complete at the end of the run", false},
 }
 
 // IndicatorByName returns the documentation of a named indicator, including per-load ones.
@@ -127,6 +141,12 @@ func (w *World) result() Result {
 	if w.cron != nil {
 		r.Indicators = append(r.Indicators, w.cronIndicators()...)
 		r.Metrics = w.cron.met.openMetrics()
+	}
+	if w.net != nil && w.net.path {
+		r.Indicators = append(r.Indicators, w.netIndicators()...)
+	}
+	if len(w.in.Changes) > 0 {
+		r.Indicators = append(r.Indicators, w.rolloutIndicators()...)
 	}
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {

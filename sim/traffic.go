@@ -20,7 +20,8 @@ import (
 // With no Ready endpoint every request fails (503). Load is a rate that changes only at events
 // and profile steps, integrated exactly between them.
 // Left out here: data-plane propagation delays (endpoints take effect at once), retries,
-// connection reuse, per-request latency.
+// connection reuse, per-request latency; the network path (endpoints.go) models the first two
+// when a scenario asks for it.
 type loadState struct {
 	l       *Load
 	wl      *workload
@@ -33,6 +34,7 @@ type loadState struct {
 	total   float64 // integrated requests
 	idle    float64
 	perRep  float64
+	net     *netLoad // the network path's state (endpoints.go); nil when it is off
 }
 
 func (w *World) buildLoads() error {
@@ -204,6 +206,7 @@ func (a *accounting) integrate(w *World, now time.Duration) {
 		l.total += r * secs
 		l.ok += r * l.success * secs
 	}
+	w.netIntegrate(secs)
 	if a.rate > 0 {
 		frac := a.okRate / a.rate
 		if frac < 0.01 {
@@ -219,11 +222,16 @@ func (a *accounting) integrate(w *World, now time.Duration) {
 func (a *accounting) setRates(w *World) {
 	a.rate, a.okRate = 0, 0
 	for _, l := range w.loads {
-		l.serve(w)
+		if l.net != nil {
+			w.netServe(l)
+		} else {
+			l.serve(w)
+		}
 		r := l.l.RequestsPerSecond * l.mult
 		a.rate += r
 		a.okRate += r * l.success
 	}
+	w.afterRates()
 }
 
 func (a *accounting) panic(w *World, ns *nodeState) {

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -47,6 +48,7 @@ type podState struct {
 	flush     engine.Timer
 	readyWait time.Duration // readiness delay after containers start
 	run       *cronRun      // the Job run this pod belongs to; nil for other pods
+	rev       int           // the workload's template revision it was created from
 }
 
 // workload is a Deployment reduced to what the ReplicaSet controller needs.
@@ -54,8 +56,10 @@ type podState struct {
 // Model: upstream ReplicaSet controller (pkg/controller/replicaset) keeping len(active pods) equal
 // to spec.replicas, where active excludes pods being deleted (controller.FilterActivePods), and
 // scaling down the least valuable pods first (unscheduled, then not ready, then newest).
-// Left out: rolling updates and revision history (a Deployment has one ReplicaSet here), the
-// slow-start batches and expectations cache, minReadySeconds.
+// A template change (spec.changes) hands the workload to the Deployment controller's rolling
+// update until it completes (rollout.go).
+// Left out: revision history (pods carry a revision number, not a ReplicaSet), the slow-start
+// batches and expectations cache, minReadySeconds.
 type workload struct {
 	idx       int
 	key       string // deployment/<ns>/<name>
@@ -69,6 +73,8 @@ type workload struct {
 	pods      []int // pod indices created by this workload (including gone ones are removed)
 	load      *loadState
 	readyWait time.Duration
+	rev       int      // template revision: 0, then one more per template change (rollout.go)
+	ro        *rollout // the rolling update in progress, nil when none
 }
 
 func (w *World) buildNodes() error {
@@ -132,8 +138,9 @@ func (w *World) buildWorkloads() error {
 			w.enqueue(p.Index)
 		case *batchv1.CronJob:
 			// built by buildCron
-		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace:
-			// accepted: Services are modelled through Load (traffic to a workload's Ready pods)
+		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace, *networkingv1.Ingress:
+			// accepted: Services are modelled through Load (traffic to a workload's Ready pods);
+			// an Ingress is a data plane on the network path (endpoints.go)
 		default:
 			gvk := obj.GetObjectKind().GroupVersionKind()
 			return fmt.Errorf("%w: objects: %s is not modelled by the simulator", ErrInput, gvk.Kind)
@@ -231,6 +238,10 @@ const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
 
 // reconcile is one sync of the ReplicaSet controller for wl.
 func (w *World) reconcile(wl *workload) {
+	if wl.ro != nil {
+		w.reconcileRollout(wl)
+		return
+	}
 	var active []int
 	kept := wl.pods[:0]
 	for _, pi := range wl.pods {
@@ -247,16 +258,7 @@ func (w *World) reconcile(wl *workload) {
 	switch diff := wl.replicas - len(active); {
 	case diff > 0:
 		for range diff {
-			var sfx [5]byte
-			for j := range sfx {
-				sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
-			}
-			name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
-			p := w.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
-			w.pods[p.Index].wl = wl
-			wl.pods = append(wl.pods, p.Index)
-			w.trace("pod created", "pod", name, "owner", wl.key)
-			w.enqueue(p.Index)
+			w.createWorkloadPod(wl)
 		}
 	case diff < 0:
 		// delete the least valuable: unscheduled first, then not ready, then the newest
@@ -277,6 +279,22 @@ func (w *World) reconcile(wl *workload) {
 	}
 }
 
+// createWorkloadPod creates one pod from wl's current template and queues it for scheduling.
+func (w *World) createWorkloadPod(wl *workload) *cluster.Pod {
+	var sfx [5]byte
+	for j := range sfx {
+		sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
+	}
+	name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
+	p := w.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
+	w.pods[p.Index].wl = wl
+	w.pods[p.Index].rev = wl.rev
+	wl.pods = append(wl.pods, p.Index)
+	w.trace("pod created", "pod", name, "owner", wl.key)
+	w.enqueue(p.Index)
+	return p
+}
+
 func lessValuable(a, b *cluster.Pod) bool {
 	if a.Bound() != b.Bound() {
 		return !a.Bound()
@@ -288,7 +306,7 @@ func lessValuable(a, b *cluster.Pod) bool {
 }
 
 // deletePod requests deletion. On a live node the kubelet stops the containers and the pod is
-// gone at once (termination grace is not modelled here); on a dead node the pod stays
+// gone at once (on the network path, after preStop, SIGTERM and the grace period: termination.go); on a dead node the pod stays
 // Terminating, holding its requests, until the node returns, as with an unreachable kubelet.
 func (w *World) deletePod(pi int, reason string) {
 	p := w.st.Pods[pi]
@@ -305,6 +323,8 @@ func (w *World) deletePod(pi int, reason string) {
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		p.Phase = cluster.PodTerminating
 		p.Ready = false
+	} else if w.netTerminate(pi) {
+		// preStop, SIGTERM and the grace period run first (termination.go)
 	} else {
 		w.st.Release(p)
 		w.moveUnschedulable()
@@ -451,6 +471,7 @@ func (w *World) containersStarted(pi int) {
 	ps.dead = false
 	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
 	ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
+	w.netStarted(pi) // on the network path, probes decide readiness (probes.go)
 	w.touch()
 }
 
@@ -459,6 +480,9 @@ func (w *World) podReady(pi int) {
 	ps := w.pods[pi]
 	if p.Phase != cluster.PodRunning || ps.dead || ps.failed || !p.Node.Ready {
 		return // the kubelet cannot report readiness through a node the control plane thinks is down
+	}
+	if w.probesDecide(pi) {
+		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true
 	w.trace("pod ready", "pod", p.Name)

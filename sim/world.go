@@ -97,6 +97,7 @@ type World struct {
 	series *Series
 
 	cron *cronWorld // nil without CronJobs
+	net  *netWorld  // nil without the network path and without changes (endpoints.go)
 	opts Options
 }
 
@@ -148,6 +149,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	if err := w.buildCron(); err != nil {
 		return nil, err
 	}
+	if err := w.buildNet(); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -166,6 +170,7 @@ func (w *World) trace(msg string, args ...any) {
 // Run simulates to the end of the scenario and returns the result.
 func (w *World) Run() Result {
 	w.settle()
+	w.startNet()
 	w.scheduleProfileStep()
 	for i, f := range w.faults {
 		w.q.AtID(f.f.At, w.hid, pack(evFaultStart, i))

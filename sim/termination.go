@@ -1,0 +1,118 @@
+package sim
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+// Pod termination on the network path.
+//
+// Model: deleting a pod (kubelet killPod, pkg/kubelet/kuberuntime) starts two things AT THE SAME
+// TIME, with no ordering between them (K8S-FACTS "Probes, endpoints, shutdown"): the EndpointSlice
+// controller marks the endpoint not ready, which each data plane learns after its lag; and the
+// kubelet runs the preStop hook, then sends SIGTERM, all within terminationGracePeriodSeconds
+// (default 30). A preStop hook still running when the grace period ends is cut short and the
+// kubelet gives a one-off 2 s extension before SIGKILL. What the process does on SIGTERM is app
+// behaviour (Load.OnSIGTERM): exit at once; keep serving until the grace period ends (then it is
+// killed); or keep serving replying Connection: close (the same here: connections are not
+// modelled). When the process is gone the pod is released; requests a data plane still sends
+// to it fail (502). A preStop hook counts as a sleep: lifecycle.preStop.sleep.seconds, or an exec
+// of `sleep N` (also through `sh -c "sleep N"`); other hooks take no time here.
+// Left out: the Terminating pod's CPU use (none), preStop hooks of containers other than the
+// longest, stop signals other than SIGTERM.
+
+// minimumGracePeriod is the kubelet's one-off extension when preStop overruns the grace period.
+const minimumGracePeriod = 2 * time.Second
+
+// netTerminate starts a graceful termination; it reports false when the pod has no running
+// process to stop (or the network path is off), and the caller releases the pod at once.
+func (w *World) netTerminate(pi int) bool {
+	n := w.net
+	p := w.st.Pods[pi]
+	ps := w.pods[pi]
+	if n == nil || !n.path || ps.wl == nil || ps.wl.load == nil || p.Phase != cluster.PodRunning || p.Node == nil {
+		return false
+	}
+	np := n.pod(pi)
+	np.terminate = true
+	p.Phase = cluster.PodTerminating
+	p.Ready = false
+	for _, pr := range []*probe{&np.rd, &np.lv, &np.su} {
+		w.q.Cancel(pr.flip)
+	}
+	preStop, grace, exit := terminationTimes(p.Spec, ps.wl.load.net.sigterm)
+	w.trace("pod terminating", "pod", p.Name, "preStop", preStop, "grace", grace, "exitAfter", exit)
+	w.q.AfterID(exit, n.hid, pack(netEvExit, pi))
+	return true
+}
+
+// terminationTimes gives the preStop length, the grace period and when the process is gone,
+// from the deletion, for a SIGTERM policy.
+func terminationTimes(spec *corev1.PodSpec, policy string) (preStop, grace, exit time.Duration) {
+	grace = 30 * time.Second
+	if spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	for i := range spec.Containers {
+		preStop = max(preStop, preStopSleep(spec.Containers[i].Lifecycle))
+	}
+	sigterm := min(preStop, grace)
+	switch policy {
+	case SIGTERMKeepServing, SIGTERMConnectionClose:
+		if preStop < grace {
+			exit = grace // SIGKILL when the grace period ends
+		} else {
+			exit = grace + minimumGracePeriod
+		}
+	default:
+		exit = sigterm
+	}
+	return preStop, grace, exit
+}
+
+// preStopSleep is how long a preStop hook sleeps.
+func preStopSleep(lc *corev1.Lifecycle) time.Duration {
+	if lc == nil || lc.PreStop == nil {
+		return 0
+	}
+	h := lc.PreStop
+	if h.Sleep != nil {
+		return time.Duration(max(h.Sleep.Seconds, 0)) * time.Second
+	}
+	if h.Exec != nil {
+		cmd := h.Exec.Command
+		if len(cmd) == 3 && (strings.HasSuffix(cmd[0], "sh")) && cmd[1] == "-c" {
+			cmd = strings.Fields(cmd[2])
+		}
+		if len(cmd) == 2 && (cmd[0] == "sleep" || strings.HasSuffix(cmd[0], "/sleep")) {
+			if s, err := strconv.ParseFloat(cmd[1], 64); err == nil && s > 0 {
+				return time.Duration(s * float64(time.Second))
+			}
+		}
+	}
+	return 0
+}
+
+// processExit is the container's process gone after SIGTERM or SIGKILL: the pod is released.
+func (w *World) processExit(pi int) {
+	p := w.st.Pods[pi]
+	np := w.net.pod(pi)
+	if p.Phase != cluster.PodTerminating {
+		return
+	}
+	np.exited = true
+	w.trace("process exited", "pod", p.Name)
+	if p.Node != nil && p.Node.Up {
+		w.st.Release(p)
+		w.moveUnschedulable()
+	}
+	if wl := w.pods[pi].wl; wl != nil {
+		w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx))
+	}
+	w.touch()
+}
