@@ -101,6 +101,13 @@ const (
 	// the duration (PodChaos pod-failure on the kube-controller-manager pod in kube-system); a
 	// duration of 0 with pod-kill is a restart, which loses the in-memory Job back-off.
 	ControllerManagerDown FaultAction = "controller-manager-down"
+	// PodUnreachable drops every packet to and from the selected pods for the duration (Chaos
+	// Mesh NetworkChaos loss 100 %): they stay Ready unless a probe says otherwise, and callers
+	// wait for their time-out (unreachable.go).
+	PodUnreachable FaultAction = "pod-unreachable"
+	// ControlPlaneUpgrade is a managed rolling upgrade of the apiserver instances to Version,
+	// reported failed after Timeout (faultline.dev/v1alpha1 ControlPlaneUpgrade; controlplane.go).
+	ControlPlaneUpgrade FaultAction = "control-plane-upgrade"
 )
 
 // Fault is one injected fault, translated from a Chaos Mesh object by package scenarios.
@@ -112,6 +119,8 @@ type Fault struct {
 	Nodes    []string      // node names for node actions
 	Pods     PodSelector   // pods for pod actions
 	CPU      float64       // cores added per selected pod, for CPUStress
+	Version  string        // target version, for ControlPlaneUpgrade
+	Timeout  time.Duration // the upgrade client's time-out; 0: models.controlPlane.upgradeTimeout
 }
 
 // SelectMode is Chaos Mesh's selector mode.
@@ -151,6 +160,8 @@ type Models struct {
 	PodStart      PodStart      `json:"podStart"`
 	Registry      Registry      `json:"registry"`
 	Alerts        Alerts        `json:"alerts"`
+	ControlPlane  ControlPlane  `json:"controlPlane"`
+	AutoRepair    AutoRepair    `json:"autoRepair"`
 }
 
 // KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
@@ -233,6 +244,9 @@ func DefaultModels() Models {
 		Job:       defaultJob(),
 		PodStart:  defaultPodStart(),
 		Alerts:    defaultAlerts(),
+
+		ControlPlane: defaultControlPlane(),
+		AutoRepair:   defaultAutoRepair(),
 	}
 }
 
@@ -267,6 +281,9 @@ func (m Models) Validate() error {
 		return fmt.Errorf("pods.containerStart: expected a non-negative duration")
 	case m.Sampling.Interval.Duration <= 0:
 		return fmt.Errorf("sampling.interval: expected a positive duration")
+	}
+	if err := m.validateControlPlane(); err != nil {
+		return err
 	}
 	return m.validateCron()
 }

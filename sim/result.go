@@ -64,6 +64,16 @@ var Indicators = []IndicatorDoc{
 	{"time-to-detect-minutes", "minutes", "from the first failed or skipped run to the first alert on a watched CronJob; to the end of the run when none fired; 0 without failures", false},
 	{"failure-span-hours", "hours", "from the scheduled time of the first failed run to the end of the last failed run; 0 without failures", false},
 	{"controller-throttle-seconds", "seconds", "mean client-side rate-limit wait per CronJob controller request", false},
+	// control-plane indicators: reported only by scenarios with webhooks, an upgrade or auto-repair
+	{"api-availability", "ratio", "share of API requests (client mix and kubelet lease renewals) that succeeded, weighted by rate", true},
+	{"api-write-availability", "ratio", "share of mutating API requests that succeeded", true},
+	{"api-latency-p99-max-seconds", "seconds", "highest latency quantile (latencyAlert.quantile) of mutating requests at any instant", false},
+	{"latency-alert-detect-minutes", "minutes", "from the first failing or slow API request to the apiserver latency alert firing; to the end of the run when it never fired; 0 without impairment", false},
+	{"apiserver-exits", "count", "apiserver exits because the client-CA post-start hook could not write its ConfigMap", false},
+	{"upgrade-completed", "0/1", "1 when the control-plane upgrade completed before its time-out (1 without an upgrade)", true},
+	{"upgrade-minutes", "minutes", "from the upgrade's start to its completion; to the end of the run when it never completed", false},
+	{"nodes-recreated", "count", "nodes recreated by auto-repair", false},
+	{"repair-cadence-minutes", "minutes", "mean time between successive recreations of the same node; 0 when no node was recreated twice", false},
 }
 
 // IndicatorByName returns the documentation of a named indicator, including per-load ones.
@@ -127,6 +137,9 @@ func (w *World) result() Result {
 	if w.cron != nil {
 		r.Indicators = append(r.Indicators, w.cronIndicators()...)
 		r.Metrics = w.cron.met.openMetrics()
+	}
+	if w.cp != nil {
+		r.Indicators = append(r.Indicators, w.controlPlaneIndicators()...)
 	}
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {

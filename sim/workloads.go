@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -132,6 +133,8 @@ func (w *World) buildWorkloads() error {
 			w.enqueue(p.Index)
 		case *batchv1.CronJob:
 			// built by buildCron
+		case *admissionregistrationv1.ValidatingWebhookConfiguration:
+			// built by buildControlPlane
 		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace:
 			// accepted: Services are modelled through Load (traffic to a workload's Ready pods)
 		default:
