@@ -60,6 +60,10 @@ func (r *APIRequest) mutating() bool {
 // is refused at once; a call that reaches an endpoint that does not answer (a hung process, a
 // dead node, dropped packets) waits timeoutSeconds. failurePolicy Fail rejects the request on a
 // failed call, Ignore admits it.
+// The backend's endpoints are what the EndpointSlice controller last wrote: its UPDATE of the
+// Service's EndpointSlice goes through admission too, so while every such write fails (an
+// unscoped Fail-policy webhook whose own backend is dead) the endpoints stay as they were, a dead
+// pod included, and callers keep waiting for the time-out instead of being refused.
 // Left out: matchPolicy Equivalent (requests are matched as sent), matchConditions (CEL), the
 // webhook's own verdict (a reachable backend admits), mutating webhooks and reinvocation, the
 // service port and path, TLS. A webhook with clientConfig.url always answers.
@@ -74,6 +78,9 @@ type webhook struct {
 	backend labels.Selector // the Service's selector
 	svcNS   string
 	// backend state, refreshed at every recomputation
+	eps            []int // pod indices in the Service's endpoints, as last written
+	epsSet         bool
+	epWrite        []int // webhooks matching the EndpointSlice controller's write for the Service
 	ready, serving int
 }
 
@@ -246,19 +253,26 @@ type outcome struct {
 	allowed bool
 }
 
-// refreshBackend counts the backend's endpoints: ready (in the Service's endpoints, as the API
-// shows them) and serving (ready and really answering).
-func (w *World) refreshBackend(wh *webhook) {
+// refreshBackend updates the backend's endpoints when the EndpointSlice controller's write gets
+// through (writable), then counts them: ready (in the endpoints) and serving (really answering).
+func (w *World) refreshBackend(wh *webhook, writable bool) {
 	wh.ready, wh.serving = 0, 0
 	if wh.backend == nil {
 		return
 	}
-	for _, p := range w.st.Pods {
-		if p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating || p.Namespace != wh.svcNS || !p.Ready || !wh.backend.Matches(labels.Set(p.Labels)) {
-			continue
+	if writable || !wh.epsSet {
+		wh.eps, wh.epsSet = wh.eps[:0], true
+		for _, p := range w.st.Pods {
+			if p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating || p.Namespace != wh.svcNS || !p.Ready || !wh.backend.Matches(labels.Set(p.Labels)) {
+				continue
+			}
+			wh.eps = append(wh.eps, p.Index)
 		}
+	}
+	for _, pi := range wh.eps {
+		p := w.st.Pods[pi]
+		ps := w.pods[pi]
 		wh.ready++
-		ps := w.pods[p.Index]
 		if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
 			wh.serving++
 		}

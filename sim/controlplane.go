@@ -61,10 +61,9 @@ type controlPlane struct {
 	anyReady   bool
 	p99        time.Duration
 	maxP99     time.Duration
-	bad        bool // some request fails or the quantile is above the threshold
-	onset      time.Duration
-	hadOnset   bool
-	alertOn    bool // condition true
+	impaired   bool          // some request fails or the quantile is above the threshold
+	undetected time.Duration // impaired time before the alert first fired
+	alertOn    bool          // condition true
 	alertTimer engine.Timer
 	firing     bool
 	firstFire  time.Duration
@@ -120,6 +119,7 @@ type hbState struct {
 	reporting bool // lease renewals get through (the machine's own state aside)
 	mixed     bool // renewals succeed only sometimes: drawn beat by beat
 	lastOK    time.Duration
+	phase     time.Duration
 	timer     engine.Timer
 	rng       *rand.Rand
 }
@@ -161,11 +161,19 @@ func (w *World) buildControlPlane() error {
 	}
 	cp.lease = &apiClass{r: leaseRenewal, matched: cp.match(&leaseRenewal)}
 	cp.hook = apiClass{r: clientCAWrite, matched: cp.match(&clientCAWrite)}
+	for _, wh := range hooks {
+		if wh.backend != nil {
+			r := APIRequest{Operation: "UPDATE", APIGroup: "discovery.k8s.io", APIVersion: "v1", Resource: "endpointslices", Namespace: wh.svcNS}
+			wh.epWrite = cp.match(&r)
+		}
+	}
 	cp.hb = make([]hbState, len(w.nodes))
 	cp.lastRepair = make([]time.Duration, len(w.nodes))
 	cp.repairT = make([]engine.Timer, len(w.nodes))
 	for i, ns := range w.nodes {
-		cp.hb[i] = hbState{reporting: true, rng: w.streams.Stream("heartbeat/" + ns.n.Name)}
+		rng := w.streams.Stream("heartbeat/" + ns.n.Name)
+		period := w.m.NodeLifecycle.StatusUpdateFrequency.Duration
+		cp.hb[i] = hbState{reporting: true, rng: rng, phase: time.Duration(rng.Int64N(int64(period)))}
 		cp.lastRepair[i] = -1
 	}
 	cp.anyReady = true
@@ -211,15 +219,25 @@ func (w *World) controlPlaneRecompute(now time.Duration) {
 		return
 	}
 	cp.integrate(w, now)
-	for _, wh := range cp.hooks {
-		w.refreshBackend(wh)
-	}
-	cp.anyReady = false
+	anyReady := false
 	for _, in := range cp.insts {
 		if in.state == instReady {
-			cp.anyReady = true
+			anyReady = true
 		}
 	}
+	// the EndpointSlice controller writes through the API as it is now (before this update)
+	writable := make([]bool, len(cp.hooks))
+	for i, wh := range cp.hooks {
+		if anyReady {
+			for _, o := range w.admit(wh.epWrite, cp.hooks) {
+				writable[i] = writable[i] || o.allowed
+			}
+		}
+	}
+	for i, wh := range cp.hooks {
+		w.refreshBackend(wh, writable[i])
+	}
+	cp.anyReady = anyReady
 	var lat []outcome // mutating requests' latency, weighted by rate
 	bad := false
 	for _, c := range append(cp.classes, cp.lease) {
@@ -245,11 +263,14 @@ func (w *World) controlPlaneRecompute(now time.Duration) {
 	cp.p99 = latencyQuantile(lat, w.m.ControlPlane.LatencyAlert.Quantile)
 	cp.maxP99 = max(cp.maxP99, cp.p99)
 	alert := cp.p99 > w.m.ControlPlane.LatencyAlert.Threshold.Duration
-	if (bad || alert) && !cp.hadOnset {
-		cp.hadOnset, cp.onset = true, now
-		w.trace("API impaired", "p99", cp.p99, "anyApiserverReady", cp.anyReady)
+	if (bad || alert) != cp.impaired {
+		cp.impaired = bad || alert
+		if cp.impaired {
+			w.trace("API impaired", "p99", cp.p99, "anyApiserverReady", cp.anyReady)
+		} else {
+			w.trace("API healthy again")
+		}
 	}
-	cp.bad = bad
 	w.setAlertCondition(alert, now)
 	w.refreshHeartbeats(now)
 }
@@ -278,6 +299,9 @@ func (cp *controlPlane) integrate(w *World, now time.Duration) {
 		r := w.classRate(c) * dt
 		c.total += r
 		c.ok += r * c.success
+	}
+	if cp.impaired && !cp.fired {
+		cp.undetected += now - cp.last
 	}
 	cp.last = now
 }
@@ -339,6 +363,7 @@ func (w *World) alertFires(now time.Duration) {
 	if !cp.alertOn || cp.firing {
 		return
 	}
+	cp.integrate(w, now)
 	cp.firing = true
 	if !cp.fired {
 		cp.fired, cp.firstFire = true, now
@@ -505,14 +530,12 @@ func (w *World) refreshHeartbeats(now time.Duration) {
 	}
 }
 
-// beatPhase is the node's fixed heartbeat phase, as nodes.go uses for the last beat before a failure.
-func (w *World) beatPhase(ns *nodeState) time.Duration {
-	return time.Duration(ns.n.Index*7919) % w.m.NodeLifecycle.StatusUpdateFrequency.Duration
-}
-
+// lastBeat is the node's last lease renewal at or before now. Renewals are a period apart on a
+// phase drawn once per node: which kubelets catch a short window in which the API lets them
+// through depends on it.
 func (w *World) lastBeat(ns *nodeState, now time.Duration) time.Duration {
 	period := w.m.NodeLifecycle.StatusUpdateFrequency.Duration
-	phase := w.beatPhase(ns)
+	phase := w.cp.hb[ns.n.Index].phase
 	return now - ((now-phase)%period+period)%period
 }
 
@@ -617,14 +640,7 @@ func (w *World) controlPlaneIndicators() []Indicator {
 		}
 		return a / b
 	}
-	detect := 0.0
-	if cp.hadOnset {
-		at := end
-		if cp.fired && cp.firstFire >= cp.onset {
-			at = cp.firstFire
-		}
-		detect = (at - cp.onset).Minutes()
-	}
+	detect := cp.undetected.Minutes()
 	completed, took := 1.0, 0.0
 	if up := cp.up; up != nil {
 		if !up.done || up.timedOut {

@@ -37,6 +37,7 @@ func (w *World) recompute(now time.Duration) {
 	}
 	w.acct.setRates(w)
 	w.checkDisruption()
+	w.syncUnreachable()
 	w.controlPlaneRecompute(now)
 }
 

@@ -68,7 +68,7 @@ var Indicators = []IndicatorDoc{
 	{"api-availability", "ratio", "share of API requests (client mix and kubelet lease renewals) that succeeded, weighted by rate", true},
 	{"api-write-availability", "ratio", "share of mutating API requests that succeeded", true},
 	{"api-latency-p99-max-seconds", "seconds", "highest latency quantile (latencyAlert.quantile) of mutating requests at any instant", false},
-	{"latency-alert-detect-minutes", "minutes", "from the first failing or slow API request to the apiserver latency alert firing; to the end of the run when it never fired; 0 without impairment", false},
+	{"latency-alert-detect-minutes", "minutes", "time the API was impaired (a request failing, or the latency quantile above the alert threshold) before the latency alert first fired: the time to detect of one continuous impairment; all impaired time when it never fired", false},
 	{"apiserver-exits", "count", "apiserver exits because the client-CA post-start hook could not write its ConfigMap", false},
 	{"upgrade-completed", "0/1", "1 when the control-plane upgrade completed before its time-out (1 without an upgrade)", true},
 	{"upgrade-minutes", "minutes", "from the upgrade's start to its completion; to the end of the run when it never completed", false},

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,10 +28,11 @@ import (
 // Left out: startup probes, successThreshold on recovery, probe periods' phase relative to the
 // container start (the phase is drawn from the fault's stream), the kill's grace period.
 type unreachablePod struct {
-	fault     int
-	readyFail time.Duration // -1: no readiness probe, or already failed
-	liveFail  time.Duration // -1: no liveness probe
-	timer     engine.Timer
+	fault       int
+	readyFail   time.Duration // -1: no readiness probe, or already failed
+	readyFailed bool
+	liveFail    time.Duration // -1: no liveness probe
+	timer       engine.Timer
 }
 
 // probeFailAfter is when the probe's failureThreshold-th failure is seen, counted from a fault
@@ -73,6 +75,33 @@ func (w *World) unreachableStart(fi int) {
 		w.unreach[pi] = u
 		w.armProbe(pi, u)
 		w.trace("pod unreachable", "pod", p.Name)
+	}
+}
+
+// syncUnreachable is the kubelet's view of an unreachable pod: its container runs and, unless a
+// readiness probe has failed, the kubelet reports it Ready whenever the node is Ready (after a
+// node went NotReady and came back, say), so it returns to the endpoints and callers wait on it
+// again.
+func (w *World) syncUnreachable() {
+	if len(w.unreach) == 0 {
+		return
+	}
+	keys := make([]int, 0, len(w.unreach))
+	for pi := range w.unreach {
+		keys = append(keys, pi)
+	}
+	slices.Sort(keys)
+	for _, pi := range keys {
+		u := w.unreach[pi]
+		p := w.st.Pods[pi]
+		ps := w.pods[pi]
+		if u.readyFailed || p.Ready || p.Phase != cluster.PodRunning || ps.dead || p.Node == nil || !p.Node.Ready ||
+			p.Started+ps.readyWait > w.q.Now() {
+			continue
+		}
+		p.Ready = true
+		w.trace("pod ready (unreachable, no failing readiness probe)", "pod", p.Name)
+		w.touch()
 	}
 }
 
@@ -120,6 +149,7 @@ func (w *World) probeFails(pi int) {
 	}
 	if u.readyFail >= 0 && u.readyFail <= now {
 		u.readyFail = -1
+		u.readyFailed = true
 		if p.Ready {
 			p.Ready = false
 			w.trace("readiness probe failed", "pod", p.Name)
