@@ -81,6 +81,7 @@ type apiClass struct {
 	matched   []int
 	dist      []outcome
 	success   float64 // share that succeeds now
+	rate      float64 // requests per second now
 	ok, total float64
 }
 
@@ -251,6 +252,7 @@ func (w *World) controlPlaneRecompute(now time.Duration) {
 			}
 		}
 		rate := w.classRate(c)
+		c.rate = rate
 		if rate > 0 && c.success < 1-1e-12 {
 			bad = true
 		}
@@ -296,7 +298,7 @@ func (cp *controlPlane) integrate(w *World, now time.Duration) {
 		return
 	}
 	for _, c := range append(cp.classes, cp.lease) {
-		r := w.classRate(c) * dt
+		r := c.rate * dt
 		c.total += r
 		c.ok += r * c.success
 	}
