@@ -83,6 +83,7 @@ type apiClass struct {
 	success   float64 // share that succeeds now
 	rate      float64 // requests per second now
 	ok, total float64
+	hist      apiHist
 }
 
 type instState uint8
@@ -301,6 +302,9 @@ func (cp *controlPlane) integrate(w *World, now time.Duration) {
 		r := c.rate * dt
 		c.total += r
 		c.ok += r * c.success
+		if cp.anyReady {
+			c.hist.observe(c, dt)
+		}
 	}
 	if cp.impaired && !cp.fired {
 		cp.undetected += now - cp.last

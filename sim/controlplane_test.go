@@ -270,3 +270,18 @@ func TestControlPlaneModelsValidate(t *testing.T) {
 	}
 	assert.NoError(t, DefaultModels().Validate())
 }
+
+// The apiserver's request metrics: every answered request in apiserver_request_duration_seconds,
+// webhook rejections as code 500, and the counts add up to the integrated rates.
+func TestControlPlaneMetrics(t *testing.T) {
+	in := webhookInput(time.Hour, 0, -1)
+	in.Duration = 2 * time.Hour
+	r, err := Run(in, 1, Options{})
+	require.NoError(t, err)
+	text := string(r.Metrics)
+	assert.Contains(t, text, `apiserver_request_duration_seconds_bucket{group="",resource="events",scope="namespace",subresource="",verb="POST",le="10.0"} 7200`, "the first hour's, answered")
+	assert.Contains(t, text, `apiserver_request_duration_seconds_bucket{group="",resource="events",scope="namespace",subresource="",verb="POST",le="15.0"} 14400`, "the second hour's at the 10 s time-out")
+	assert.Contains(t, text, `apiserver_request_total{code="500",group="",resource="events",verb="POST"} 7200.0`, "the second hour's events, all rejected")
+	assert.Contains(t, text, `apiserver_request_duration_seconds_count{group="",resource="events",scope="namespace",subresource="",verb="POST"} 14400`)
+	assert.Contains(t, text, "# EOF")
+}

@@ -17,8 +17,8 @@ type Result struct {
 	Indicators []Indicator `json:"indicators"`
 	Events     uint64      `json:"events"`
 	Series     *Series     `json:"series,omitempty"`
-	// Metrics is the run's Prometheus families (the cron platform metrics) as OpenMetrics text,
-	// nil when the scenario has no CronJobs.
+	// Metrics is the run's Prometheus families (the cron platform metrics, the apiserver's
+	// request metrics) as OpenMetrics text, nil when the scenario has neither.
 	Metrics []byte `json:"-"`
 }
 
@@ -140,6 +140,7 @@ func (w *World) result() Result {
 	}
 	if w.cp != nil {
 		r.Indicators = append(r.Indicators, w.controlPlaneIndicators()...)
+		r.Metrics = w.controlPlaneMetrics()
 	}
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
@@ -185,6 +186,9 @@ func (w *World) sample(now time.Duration) {
 			if w.cron != nil {
 				w.series.Columns = append(w.series.Columns, cronColumns...)
 			}
+			if w.cp != nil {
+				w.series.Columns = append(w.series.Columns, controlPlaneColumns...)
+			}
 		}
 		row := make([]float64, 0, len(w.series.Columns))
 		frac := 1.0
@@ -204,6 +208,9 @@ func (w *World) sample(now time.Duration) {
 		}
 		if w.cron != nil {
 			row = w.cron.sampleRow(row)
+		}
+		if w.cp != nil {
+			row = w.controlPlaneRow(row)
 		}
 		w.series.Rows = append(w.series.Rows, row)
 	}
