@@ -54,7 +54,6 @@ func (w *World) nodeRepair(i int) {
 	if n.Up {
 		w.nodeDown(ns)
 	}
-	ns.stopped = true // the VM is gone: only the recreation brings it back
 	w.q.AfterID(w.m.AutoRepair.RecreateTime.Duration, w.hid, pack(evNodeRecreated, i))
 }
 

@@ -56,6 +56,7 @@ type controlPlane struct {
 	lease    *apiClass // the kubelets' lease renewals
 	hook     apiClass  // the post-start write (not counted in availability)
 	hb       []hbState // per node
+	hbPath   float64   // chance that a lease renewal gets through admission in time
 	last     time.Duration
 
 	anyReady   bool
@@ -244,13 +245,18 @@ func (w *World) controlPlaneRecompute(now time.Duration) {
 	bad := false
 	for _, c := range append(cp.classes, cp.lease) {
 		c.dist = w.admit(c.matched, cp.hooks)
+		through := 0.0
+		for _, o := range c.dist {
+			if o.allowed && (c != cp.lease || o.latency < w.m.ControlPlane.HeartbeatTimeout.Duration) {
+				through += o.p
+			}
+		}
 		c.success = 0
 		if cp.anyReady {
-			for _, o := range c.dist {
-				if o.allowed && (c != cp.lease || o.latency < w.m.ControlPlane.HeartbeatTimeout.Duration) {
-					c.success += o.p
-				}
-			}
+			c.success = through
+		}
+		if c == cp.lease {
+			cp.hbPath = through
 		}
 		rate := w.classRate(c)
 		c.rate = rate
@@ -514,10 +520,14 @@ func (w *World) upgradeTimeout() {
 
 // --- kubelet heartbeats through the API -------------------------------------------------------
 
-// refreshHeartbeats sets each node's heartbeat path from the lease renewals' chance of success.
+// refreshHeartbeats sets each node's heartbeat path from the lease renewals' chance of getting
+// through admission in time. With no apiserver ready the renewals fail too, but the node
+// lifecycle controller, which reads through the same apiservers, is as blind as the kubelets and
+// marks nothing NotReady (upstream restarts its grace clocks when it can observe again); so only
+// admission decides here.
 func (w *World) refreshHeartbeats(now time.Duration) {
 	cp := w.cp
-	p := cp.lease.success
+	p := cp.hbPath
 	for i, ns := range w.nodes {
 		hb := &cp.hb[i]
 		switch {
@@ -531,6 +541,9 @@ func (w *World) refreshHeartbeats(now time.Duration) {
 			w.setReporting(ns, false, now)
 		case !hb.mixed:
 			hb.mixed = true
+			if hb.reporting {
+				hb.lastOK = w.lastBeat(ns, now)
+			}
 			hb.timer = w.q.AtID(w.nextBeat(ns, now), w.hid, pack(evHeartbeat, i))
 		}
 	}
@@ -549,7 +562,12 @@ func (w *World) nextBeat(ns *nodeState, now time.Duration) time.Duration {
 	return w.lastBeat(ns, now) + w.m.NodeLifecycle.StatusUpdateFrequency.Duration
 }
 
-// heartbeat is one lease renewal drawn while renewals succeed only sometimes.
+// leaseRetries is the kubelet lease controller's maxUpdateRetries: a renewal is retried at once
+// up to 5 times before the controller waits for the next interval (pkg/kubelet/nodelease).
+const leaseRetries = 5
+
+// heartbeat is one lease renewal (with its immediate retries) drawn while renewals succeed only
+// sometimes. The retries' own time (a timed-out try takes the client's 10 s) is left out.
 func (w *World) heartbeat(i int) {
 	cp := w.cp
 	hb := &cp.hb[i]
@@ -558,7 +576,7 @@ func (w *World) heartbeat(i int) {
 	}
 	now := w.q.Now()
 	ns := w.nodes[i]
-	ok := hb.rng.Float64() < cp.lease.success
+	ok := hb.rng.Float64() < 1-math.Pow(1-cp.hbPath, leaseRetries)
 	if ok {
 		hb.lastOK = now
 	}

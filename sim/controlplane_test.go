@@ -285,3 +285,38 @@ func TestControlPlaneMetrics(t *testing.T) {
 	assert.Contains(t, text, `apiserver_request_duration_seconds_count{group="",resource="events",scope="namespace",subresource="",verb="POST"} 14400`)
 	assert.Contains(t, text, "# EOF")
 }
+
+// A zonal control plane (one apiserver) during an upgrade: the API is down while the instance is
+// replaced, but the node lifecycle controller is as blind as the kubelets, so no node goes
+// NotReady; the upgrade completes once the new instance passes its hook.
+func TestZonalUpgradeAPIDown(t *testing.T) {
+	in := input(3, deployment("web", 3, "100m"))
+	in.Duration = time.Hour
+	in.Models.ControlPlane.APIServers = 1
+	in.Faults = []Fault{{Name: "ControlPlaneUpgrade/up", Action: ControlPlaneUpgrade, At: 10 * time.Minute, Version: "v2"}}
+	r, trace, _ := traceOf(t, in, 1)
+	assert.NotContains(t, trace, "node not ready")
+	assert.Equal(t, 1.0, get(t, r, "upgrade-completed"))
+	down := in.Models.ControlPlane.UpgradeInstanceTime.Duration + in.Models.ControlPlane.StartTime.Duration + in.Models.ControlPlane.HookPollInterval.Duration
+	assert.InDelta(t, 1-down.Seconds()/in.Duration.Seconds(), get(t, r, "api-availability"), 1e-3, "every request fails while no instance is ready")
+}
+
+// Half the backend hung: each try of a lease renewal gets through with probability 1/2, and the
+// kubelet retries a renewal 5 times at once, so a renewal fails once in 32 and a node would need
+// four failed renewals in a row to go NotReady: the nodes stay Ready while half the clients'
+// writes fail.
+func TestMixedHeartbeats(t *testing.T) {
+	in := webhookInput(10*time.Minute, 0, -1)
+	in.Duration = time.Hour + 10*time.Minute
+	two := int32(2)
+	in.Objects[0].(*appsv1.Deployment).Spec.Replicas = &two
+	in.Faults[0].Pods.Mode = ModeOne
+	r, trace, w := traceOf(t, in, 1)
+	assert.Contains(t, trace, "node heartbeats failing", "some renewals fail")
+	assert.NotContains(t, trace, "node not ready")
+	for _, ns := range w.nodes {
+		assert.True(t, ns.n.Ready)
+	}
+	// events, pods, deployments: from 10 min on, half rejected
+	assert.InDelta(t, 1-0.5*60.0/70, get(t, r, "api-write-availability"), 0.03)
+}
