@@ -32,18 +32,22 @@ import (
 //     restarting and the upgrade resumes if it ever becomes ready).
 //   - Kubelets renew their Lease (UPDATE coordination.k8s.io leases in kube-node-lease) every
 //     nodeStatusUpdateFrequency through the heartbeat client, whose timeout is HeartbeatTimeout.
-//     A renewal fails when no instance is ready, when admission rejects it, or when it takes
-//     longer than the client's timeout (a webhook timing out after 10 s with failurePolicy
-//     Ignore still fails a heartbeat). Without renewals the node lifecycle controller marks the
-//     node NotReady after the grace period (nodes.go).
+//     A renewal fails when admission rejects it or when it takes longer than the client's
+//     timeout (a webhook timing out after 10 s with failurePolicy Ignore still fails a
+//     heartbeat); the kubelet retries a failed renewal 5 times at once. Without renewals the
+//     node lifecycle controller marks the node NotReady after the grace period (nodes.go). With
+//     no instance ready at all the renewals fail too, but the controller is as blind as the
+//     kubelets and marks nothing.
 //   - API availability is the rate-weighted share of the clients' requests (and lease renewals)
-//     that succeed; latency is the distribution of mutating requests' durations as the apiserver
-//     records them (a rejected request after a webhook time-out counts with its 10 s).
+//     that succeed; the apiserver records every request it answers, rejected ones with the time
+//     they waited, in apiserver_request_duration_seconds (cpmetrics.go), and the latency alert
+//     watches the quantile of mutating requests.
 //
 // Left out: an instance's capacity and latency under load, API Priority and Fairness, the load
 // balancer's health-check delay, etcd, the controllers' own writes (ReplicaSet pod creations,
 // leader-election renewals are requests of the mix but losing them stops nothing), the 5-minute
-// node status reports beside the lease, node registration of a recreated node (the Node object is
+// node status reports beside the lease, the node lifecycle controller's own taint writes (which a
+// matching webhook would also block), node registration of a recreated node (the Node object is
 // kept), webhook verdicts (a reachable backend admits), and a window over which the latency
 // quantile is computed (it is the quantile of the requests in flight at each instant).
 type controlPlane struct {
