@@ -30,10 +30,11 @@ type Fault struct {
 
 // chaosKinds lists the Chaos Mesh kinds faultline understands, with their Go types.
 var chaosKinds = map[string]func() any{
-	"PodChaos":    func() any { return &chaosv1alpha1.PodChaos{} },
-	"StressChaos": func() any { return &chaosv1alpha1.StressChaos{} },
-	"GCPChaos":    func() any { return &chaosv1alpha1.GCPChaos{} },
-	"AWSChaos":    func() any { return &chaosv1alpha1.AWSChaos{} },
+	"PodChaos":     func() any { return &chaosv1alpha1.PodChaos{} },
+	"StressChaos":  func() any { return &chaosv1alpha1.StressChaos{} },
+	"GCPChaos":     func() any { return &chaosv1alpha1.GCPChaos{} },
+	"AWSChaos":     func() any { return &chaosv1alpha1.AWSChaos{} },
+	"NetworkChaos": func() any { return &chaosv1alpha1.NetworkChaos{} },
 }
 
 func knownChaosKinds() string {
@@ -55,10 +56,18 @@ func (s *Scenario) decodeFaults(specs []FaultSpec, root *locate.Node, base strin
 		if err := json.Unmarshal(fsp.Object, &tm); err != nil || len(fsp.Object) == 0 {
 			return nil, s.at(fp+".object", "missing; expected a Chaos Mesh object (apiVersion %s)", ChaosAPIVersion)
 		}
-		if tm.APIVersion != ChaosAPIVersion {
-			return nil, s.at(fp+".object.apiVersion", "%q; expected %s", tm.APIVersion, ChaosAPIVersion)
+		kinds := chaosKinds
+		switch tm.APIVersion {
+		case ChaosAPIVersion:
+		case APIVersion:
+			kinds = actionKinds // faultline's own actions (ControlPlaneUpgrade)
+		default:
+			return nil, s.at(fp+".object.apiVersion", "%q; expected %s (or %s for ControlPlaneUpgrade)", tm.APIVersion, ChaosAPIVersion, APIVersion)
 		}
-		mk, ok := chaosKinds[tm.Kind]
+		mk, ok := kinds[tm.Kind]
+		if !ok && tm.APIVersion == APIVersion {
+			return nil, s.at(fp+".object.kind", "unknown %s kind %q; expected ControlPlaneUpgrade", APIVersion, tm.Kind)
+		}
 		if !ok {
 			return nil, s.at(fp+".object.kind", "unknown fault kind %q; expected one of %s", tm.Kind, knownChaosKinds())
 		}
@@ -144,6 +153,10 @@ func translate(obj any) (sim.Fault, string, error) {
 		if f.Pods, err = podSelector(&o.Spec.PodSelector); err != nil {
 			return f, "spec.selector", err
 		}
+	case *chaosv1alpha1.NetworkChaos:
+		return networkFault(o, dur)
+	case *ControlPlaneUpgrade:
+		return translateUpgrade(o)
 	case *chaosv1alpha1.GCPChaos:
 		return nodeFault("GCPChaos/"+o.Name, string(o.Spec.Action), string(chaosv1alpha1.NodeStop), string(chaosv1alpha1.NodeReset),
 			"spec.instance", o.Spec.Instance, o.Spec.Duration, dur)
@@ -222,4 +235,28 @@ func podSelector(ps *chaosv1alpha1.PodSelector) (sim.PodSelector, error) {
 		return out, fmt.Errorf("mode %q; expected one, all, fixed, fixed-percent or random-max-percent", ps.Mode)
 	}
 	return out, nil
+}
+
+// networkFault translates a NetworkChaos that cuts the selected pods off: action loss with
+// loss "100" (every packet dropped, in the direction given). Partial loss, delay and partitions
+// towards a target are not modelled.
+func networkFault(o *chaosv1alpha1.NetworkChaos, dur func(*string) (time.Duration, error)) (sim.Fault, string, error) {
+	f := sim.Fault{Name: "NetworkChaos/" + o.Name, Action: sim.PodUnreachable}
+	if o.Spec.Action != chaosv1alpha1.LossAction {
+		return f, "spec.action", fmt.Errorf("action %q is not modelled; expected loss (with loss.loss \"100\")", o.Spec.Action)
+	}
+	if o.Spec.Loss == nil || strings.TrimSpace(o.Spec.Loss.Loss) != "100" {
+		return f, "spec.loss.loss", fmt.Errorf("only a loss of \"100\" (every packet) is modelled")
+	}
+	if o.Spec.Target != nil || len(o.Spec.ExternalTargets) > 0 {
+		return f, "spec.target", fmt.Errorf("targets are not modelled: the loss applies to all of the pods' traffic")
+	}
+	var err error
+	if f.Duration, err = dur(o.Spec.Duration); err != nil {
+		return f, "spec.duration", err
+	}
+	if f.Pods, err = podSelector(&o.Spec.PodSelector); err != nil {
+		return f, "spec.selector", err
+	}
+	return f, "", nil
 }

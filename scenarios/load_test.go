@@ -64,7 +64,7 @@ func TestLoadErrors(t *testing.T) {
 			wantMsg:  []string{`patch target "deployment/nope" does not exist`, "objects are: deployment/web"}},
 		// 5. faults
 		{name: "unknown fault kind", file: "unknown-fault-kind.yaml", wantLine: 15, wantPath: "spec.faults[0].object.kind",
-			wantMsg: []string{`unknown fault kind "BananaChaos"`, "expected one of AWSChaos, GCPChaos, PodChaos, StressChaos"}},
+			wantMsg: []string{`unknown fault kind "BananaChaos"`, "expected one of AWSChaos, GCPChaos, NetworkChaos, PodChaos, StressChaos"}},
 		{name: "unsupported PodChaos action", file: "unsupported-action.yaml", wantLine: 30,
 			wantPath: "spec.faults[0].object.spec.action",
 			wantMsg:  []string{`action "container-kill" is not modelled`, "expected pod-kill or pod-failure"}},

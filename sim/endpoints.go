@@ -431,7 +431,7 @@ func (w *World) serving(pi int) bool {
 	return !np.exited && !np.restarting
 }
 
-// netServe computes a load's outcome shares at its entry and through kube-proxy. Loads are
+// netServe computes a load's routeShares shares at its entry and through kube-proxy. Loads are
 // served in an order where dependencies and checked loads come first.
 func (w *World) netServe(l *loadState) {
 	nl := l.net
@@ -480,15 +480,17 @@ func (r Retry) wait(k int) time.Duration {
 	return b
 }
 
-type outcome struct{ ok, e502, e503, eApp, reached float64 }
+// routeShares is how requests routed by one data plane end: the shares served, failed as 502, 503
+// or by the app, and the share that reached a pod.
+type routeShares struct{ ok, e502, e503, eApp, reached float64 }
 
 // route spreads requests of l over the endpoints data plane pl believes ready.
-func (w *World) route(l *loadState, pl int, dep float64) outcome {
+func (w *World) route(l *loadState, pl int, dep float64) routeShares {
 	eps := w.net.planes[pl].eps[l.wl.idx]
 	if len(eps) == 0 {
-		return outcome{e503: 1}
+		return routeShares{e503: 1}
 	}
-	var o outcome
+	var o routeShares
 	for _, pi := range eps {
 		if !w.serving(pi) {
 			o.e502++

@@ -37,8 +37,8 @@ func (w *World) buildFaults() error {
 				}
 				fs.nodes = append(fs.nodes, ns)
 			}
-		case ControllerManagerDown:
-		case PodKill, PodFailure, CPUStress:
+		case ControllerManagerDown, ControlPlaneUpgrade:
+		case PodKill, PodFailure, CPUStress, PodUnreachable:
 			if _, err := selectCount(f.Pods.Mode, f.Pods.Value, 1, nil); err != nil {
 				return fmt.Errorf("%w: faults[%d]: %s: %v", ErrInput, i, f.Name, err)
 			}
@@ -168,6 +168,13 @@ func (w *World) faultStart(i int) {
 			d = controllerManagerRestart
 		}
 		w.q.AfterID(d, w.hid, pack(evCMUp, 0))
+	case PodUnreachable:
+		w.unreachableStart(i)
+		if f.Duration > 0 {
+			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
+		}
+	case ControlPlaneUpgrade:
+		w.upgradeStart(f)
 	}
 	w.acct.faults++
 	w.touch()
@@ -198,6 +205,8 @@ func (w *World) faultEnd(i int) {
 		for _, pi := range fs.pods {
 			w.pods[pi].stress -= f.CPU
 		}
+	case PodUnreachable:
+		w.unreachableEnd(i)
 	}
 	w.touch()
 }

@@ -121,6 +121,13 @@ const (
 	// the duration (PodChaos pod-failure on the kube-controller-manager pod in kube-system); a
 	// duration of 0 with pod-kill is a restart, which loses the in-memory Job back-off.
 	ControllerManagerDown FaultAction = "controller-manager-down"
+	// PodUnreachable drops every packet to and from the selected pods for the duration (Chaos
+	// Mesh NetworkChaos loss 100 %): they stay Ready unless a probe says otherwise, and callers
+	// wait for their time-out (unreachable.go).
+	PodUnreachable FaultAction = "pod-unreachable"
+	// ControlPlaneUpgrade is a managed rolling upgrade of the apiserver instances to Version,
+	// reported failed after Timeout (faultline.dev/v1alpha1 ControlPlaneUpgrade; controlplane.go).
+	ControlPlaneUpgrade FaultAction = "control-plane-upgrade"
 )
 
 // Fault is one injected fault, translated from a Chaos Mesh object by package scenarios.
@@ -132,6 +139,8 @@ type Fault struct {
 	Nodes    []string      // node names for node actions
 	Pods     PodSelector   // pods for pod actions
 	CPU      float64       // cores added per selected pod, for CPUStress
+	Version  string        // target version, for ControlPlaneUpgrade
+	Timeout  time.Duration // the upgrade client's time-out; 0: models.controlPlane.upgradeTimeout
 }
 
 // SelectMode is Chaos Mesh's selector mode.
@@ -172,6 +181,8 @@ type Models struct {
 	Registry      Registry      `json:"registry"`
 	Alerts        Alerts        `json:"alerts"`
 	Network       Network       `json:"network"`
+	ControlPlane  ControlPlane  `json:"controlPlane"`
+	AutoRepair    AutoRepair    `json:"autoRepair"`
 }
 
 // KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
@@ -248,13 +259,15 @@ func DefaultModels() Models {
 		Pods: PodTiming{
 			ContainerStart: metav1.Duration{Duration: 3 * time.Second}, // faultline choice: cached image
 		},
-		Sampling:  Sampling{Interval: metav1.Duration{Duration: 5 * time.Minute}},
-		APIServer: defaultAPIServer(),
-		CronJob:   defaultCronJob(),
-		Job:       defaultJob(),
-		PodStart:  defaultPodStart(),
-		Alerts:    defaultAlerts(),
-		Network:   defaultNetwork(),
+		Sampling:     Sampling{Interval: metav1.Duration{Duration: 5 * time.Minute}},
+		APIServer:    defaultAPIServer(),
+		CronJob:      defaultCronJob(),
+		Job:          defaultJob(),
+		PodStart:     defaultPodStart(),
+		Alerts:       defaultAlerts(),
+		Network:      defaultNetwork(),
+		ControlPlane: defaultControlPlane(),
+		AutoRepair:   defaultAutoRepair(),
 	}
 }
 
@@ -291,6 +304,9 @@ func (m Models) Validate() error {
 		return fmt.Errorf("sampling.interval: expected a positive duration")
 	}
 	if err := m.Network.validate(); err != nil {
+		return err
+	}
+	if err := m.validateControlPlane(); err != nil {
 		return err
 	}
 	return m.validateCron()

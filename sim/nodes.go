@@ -37,6 +37,8 @@ func (w *World) recompute(now time.Duration) {
 	}
 	w.acct.setRates(w)
 	w.checkDisruption()
+	w.syncUnreachable()
+	w.controlPlaneRecompute(now)
 }
 
 // podDemand is the real CPU a pod wants now, in cores, before contention.
@@ -186,14 +188,19 @@ func (w *World) nodeDown(ns *nodeState) {
 	period := w.m.NodeLifecycle.StatusUpdateFrequency.Duration
 	phase := time.Duration(n.Index*7919) % period // fixed per node, deterministic
 	lastBeat := now - ((now-phase)%period+period)%period
+	w.armNotReady(ns, lastBeat)
+	w.touch()
+}
+
+// armNotReady schedules the monitor pass that finds the node silent since lastBeat.
+func (w *World) armNotReady(ns *nodeState, lastBeat time.Duration) {
 	monitor := w.m.NodeLifecycle.MonitorPeriod.Duration
 	due := lastBeat + w.m.NodeLifecycle.GracePeriod.Duration
 	due = (due/monitor + 1) * monitor // first monitor pass strictly after the grace expired
 	w.q.Cancel(ns.notReady)
-	if n.Ready {
-		ns.notReady = w.q.AtID(due, w.hid, pack(evNodeNotReady, n.Index))
+	if ns.n.Ready {
+		ns.notReady = w.q.AtID(due, w.hid, pack(evNodeNotReady, ns.n.Index))
 	}
-	w.touch()
 }
 
 // nodeNotReady is the node lifecycle controller noticing the silence: Ready=Unknown, the
@@ -202,10 +209,11 @@ func (w *World) nodeDown(ns *nodeState) {
 func (w *World) nodeNotReady(i int) {
 	ns := w.nodes[i]
 	n := ns.n
-	if n.Up || !n.Ready {
-		return
+	if (n.Up && w.apiReporting(ns)) || !n.Ready {
+		return // a live kubelet whose heartbeats get through
 	}
 	n.Ready = false
+	w.repairArm(ns)
 	w.acct.notReadyEvents++
 	w.trace("node not ready", "node", n.Name, "silentFor", w.q.Now()-ns.downSince)
 	n.Taints = append(n.Taints,
@@ -345,10 +353,10 @@ func (w *World) nodeBoot(i int) {
 		p.Ready = false
 		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, p.Index))
 	}
-	if n.Ready {
+	if n.Ready && w.apiReporting(ns) {
 		// back before the controller noticed: nothing to undo in the control plane
 		w.q.Cancel(ns.notReady)
-	} else {
+	} else if !n.Ready {
 		jitter := time.Duration(ns.rng.Int64N(int64(w.m.NodeLifecycle.StatusUpdateFrequency.Duration)))
 		w.q.AfterID(jitter, w.hid, pack(evNodeReadyReport, i))
 	}
@@ -363,10 +371,11 @@ func (w *World) nodeBoot(i int) {
 func (w *World) nodeReadyReport(i int) {
 	ns := w.nodes[i]
 	n := ns.n
-	if !n.Up || n.Ready {
+	if !n.Up || n.Ready || !w.apiReporting(ns) {
 		return
 	}
 	n.Ready = true
+	w.repairCancel(ns)
 	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)
 	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 	now := w.q.Now()

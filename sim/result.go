@@ -17,8 +17,8 @@ type Result struct {
 	Indicators []Indicator `json:"indicators"`
 	Events     uint64      `json:"events"`
 	Series     *Series     `json:"series,omitempty"`
-	// Metrics is the run's Prometheus families (the cron platform metrics) as OpenMetrics text,
-	// nil when the scenario has no CronJobs.
+	// Metrics is the run's Prometheus families (the cron platform metrics, the apiserver's
+	// request metrics) as OpenMetrics text, nil when the scenario has neither.
 	Metrics []byte `json:"-"`
 }
 
@@ -78,6 +78,16 @@ var Indicators = []IndicatorDoc{
 	// rollout indicators: reported only by scenarios with spec.changes
 	{"rollout-minutes", "minutes", "mean time from a template change to the rollout completing (to the end of the run when it did not)", false},
 	{"rollouts-incomplete", "count", "rollouts not complete at the end of the run", false},
+	// control-plane indicators: reported only by scenarios with webhooks, an upgrade or auto-repair
+	{"api-availability", "ratio", "share of API requests (client mix and kubelet lease renewals) that succeeded, weighted by rate", true},
+	{"api-write-availability", "ratio", "share of mutating API requests that succeeded", true},
+	{"api-latency-p99-max-seconds", "seconds", "highest latency quantile (latencyAlert.quantile) of mutating requests at any instant", false},
+	{"latency-alert-detect-minutes", "minutes", "time the API was impaired (a request failing, or the latency quantile above the alert threshold) before the latency alert first fired: the time to detect of one continuous impairment; all impaired time when it never fired", false},
+	{"apiserver-exits", "count", "apiserver exits because the client-CA post-start hook could not write its ConfigMap", false},
+	{"upgrade-completed", "0/1", "1 when the control-plane upgrade completed before its time-out (1 without an upgrade)", true},
+	{"upgrade-minutes", "minutes", "from the upgrade's start to its completion; to the end of the run when it never completed", false},
+	{"nodes-recreated", "count", "nodes recreated by auto-repair", false},
+	{"repair-cadence-minutes", "minutes", "mean time between successive recreations of the same node; 0 when no node was recreated twice", false},
 }
 
 // IndicatorByName returns the documentation of a named indicator, including per-load ones.
@@ -148,6 +158,10 @@ func (w *World) result() Result {
 	if len(w.in.Changes) > 0 {
 		r.Indicators = append(r.Indicators, w.rolloutIndicators()...)
 	}
+	if w.cp != nil {
+		r.Indicators = append(r.Indicators, w.controlPlaneIndicators()...)
+		r.Metrics = w.controlPlaneMetrics()
+	}
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
 			r.Indicators = append(r.Indicators, Indicator{"request-success-ratio/" + l.l.Target, ratio(l.ok, l.total)})
@@ -192,6 +206,9 @@ func (w *World) sample(now time.Duration) {
 			if w.cron != nil {
 				w.series.Columns = append(w.series.Columns, cronColumns...)
 			}
+			if w.cp != nil {
+				w.series.Columns = append(w.series.Columns, controlPlaneColumns...)
+			}
 		}
 		row := make([]float64, 0, len(w.series.Columns))
 		frac := 1.0
@@ -211,6 +228,9 @@ func (w *World) sample(now time.Duration) {
 		}
 		if w.cron != nil {
 			row = w.cron.sampleRow(row)
+		}
+		if w.cp != nil {
+			row = w.controlPlaneRow(row)
 		}
 		w.series.Rows = append(w.series.Rows, row)
 	}

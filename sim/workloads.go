@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -141,6 +142,8 @@ func (w *World) buildWorkloads() error {
 		case *corev1.Service, *corev1.ConfigMap, *corev1.Namespace, *networkingv1.Ingress:
 			// accepted: Services are modelled through Load (traffic to a workload's Ready pods);
 			// an Ingress is a data plane on the network path (endpoints.go)
+		case *admissionregistrationv1.ValidatingWebhookConfiguration:
+			// built by buildControlPlane
 		default:
 			gvk := obj.GetObjectKind().GroupVersionKind()
 			return fmt.Errorf("%w: objects: %s is not modelled by the simulator", ErrInput, gvk.Kind)

@@ -43,6 +43,17 @@ const (
 	evAppExit     // the app container exits
 	evJobDeadline // activeDeadlineSeconds
 	evCMUp        // kube-controller-manager is back
+	// control plane (controlplane.go, autorepair.go, unreachable.go)
+	evCPInstance       // an apiserver instance's timer: hooks begin, or a restart after a crash
+	evCPReplaced       // the upgrade's replacement instance starts
+	evCPHookTry        // a try of the client-CA post-start hook
+	evCPHookDone       // the hook succeeded or gave up
+	evCPUpgradeTimeout // the upgrade's client time-out
+	evCPAlert          // the latency alert's for-duration has passed
+	evHeartbeat        // a kubelet lease renewal drawn while renewals succeed only sometimes
+	evNodeRepair       // auto-repair: the node has been NotReady long enough
+	evNodeRecreated    // auto-repair: the fresh VM is up
+	evProbeFail        // a probe of an unreachable pod reached its failure threshold
 )
 
 func pack(kind uint32, idx int) uint32 {
@@ -96,9 +107,11 @@ type World struct {
 	acct   accounting
 	series *Series
 
-	cron *cronWorld // nil without CronJobs
-	net  *netWorld  // nil without the network path and without changes (endpoints.go)
-	opts Options
+	cron    *cronWorld              // nil without CronJobs
+	net     *netWorld               // nil without the network path and without changes (endpoints.go)
+	cp      *controlPlane           // nil without webhooks, control-plane upgrades or auto-repair
+	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
+	opts    Options
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -152,6 +165,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	if err := w.buildNet(); err != nil {
 		return nil, err
 	}
+	if err := w.buildControlPlane(); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -177,6 +193,7 @@ func (w *World) Run() Result {
 	}
 	w.q.AtID(0, w.hid, pack(evSample, 0))
 	w.startCron()
+	w.startControlPlane()
 	w.touch()
 	w.q.RunUntil(w.in.Duration)
 	w.acct.integrate(w, w.in.Duration)
@@ -263,6 +280,9 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 	case evCronPass, evCronResume, evCronEnqueue, evCronWorker, evJobCreated, evJobPod, evPodAdmitted,
 		evPullRetry, evAppStart, evAppExit, evJobDeadline, evCMUp:
 		w.fireCron(kind, i, now)
+	case evCPInstance, evCPReplaced, evCPHookTry, evCPHookDone, evCPUpgradeTimeout, evCPAlert, evHeartbeat,
+		evNodeRepair, evNodeRecreated, evProbeFail:
+		w.fireControlPlane(kind, i, now)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", kind))
 	}
