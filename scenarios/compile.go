@@ -3,6 +3,7 @@ package scenarios
 import (
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/faultline-dev/faultline/platform/simadapter"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -28,6 +29,9 @@ func (s *Scenario) compile(v *Variant) *sim.Input {
 	}
 	for _, f := range v.Faults {
 		in.Faults = append(in.Faults, f.Sim)
+	}
+	if v.Spec.Platform.Enabled() {
+		in.Extensions = append(in.Extensions, simadapter.Factory(*v.Spec.Platform))
 	}
 	return in
 }

@@ -24,6 +24,8 @@ type Input struct {
 	Load    []Load
 	Faults  []Fault
 	Models  Models
+	// Extensions run code from outside the simulator in the World (extension.go).
+	Extensions []ExtensionFactory `json:"-"`
 }
 
 // NodePool is a group of identical nodes. Nodes are named <pool>-<i> (1-based) and spread over

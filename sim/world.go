@@ -97,6 +97,7 @@ type World struct {
 	series *Series
 
 	cron *cronWorld // nil without CronJobs
+	ext  *extWorld  // nil without extensions (extension.go)
 	opts Options
 }
 
@@ -132,6 +133,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.schedRng = w.streams.Stream("scheduler")
 	if opts.Series {
 		w.series = &Series{}
+	}
+	if err := w.newExtensions(); err != nil {
+		return nil, err
 	}
 	if err := w.buildNodes(); err != nil {
 		return nil, err
@@ -172,6 +176,7 @@ func (w *World) Run() Result {
 	}
 	w.q.AtID(0, w.hid, pack(evSample, 0))
 	w.startCron()
+	w.startExtensions()
 	w.touch()
 	w.q.RunUntil(w.in.Duration)
 	w.acct.integrate(w, w.in.Duration)

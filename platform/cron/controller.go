@@ -82,17 +82,20 @@ func (c *Controller) Sync(ctx context.Context, namespace, name string) (time.Dur
 	if err != nil {
 		return 0, fmt.Errorf("list jobs of cronjob %s/%s: %w", namespace, name, err)
 	}
-	var active []string
+	var active, unstarted []string
 	for _, j := range jobs {
 		if !Finished(j) {
 			active = append(active, j.Name)
+			if j.Status.StartTime == nil && j.Annotations[AnnTrigger] != "manual" {
+				unstarted = append(unstarted, j.Name)
+			}
 		}
 	}
 	if err := c.cleanup(ctx, cj, jobs); err != nil {
 		return 0, err
 	}
 	now := c.clock.Now()
-	st := State{Active: active}
+	st := State{Active: active, Unstarted: unstarted}
 	if v := cj.Annotations[AnnLastSchedule]; v != "" {
 		if st.Last, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			st.Last = time.Time{} // rewritten below

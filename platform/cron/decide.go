@@ -1,6 +1,7 @@
 package cron
 
 import (
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,6 +25,8 @@ type State struct {
 	Last time.Time
 	// Active are the names of the CronJob's Jobs that have not finished.
 	Active []string
+	// Unstarted are the active Jobs the Job controller has not picked up (no status.startTime).
+	Unstarted []string
 }
 
 // Decision is what to do for one CronJob now.
@@ -48,6 +51,11 @@ type Decision struct {
 // Decide is one scheduling decision for cj at now, with sch its parsed schedule.
 //
 // Every unmet scheduled time in (st.Last, now] is accounted for: all but the latest are Missed;
+// an active Job the Job controller has not even picked up when the next run is due (status
+// startTime unset: kube-controller-manager is down or behind) is superseded: deleted and counted
+// as Missed, so runs do not pile up behind a stopped Job controller and start all at once when it
+// returns (the platform runs outside kube-controller-manager, unlike upstream's CronJob
+// controller, which stops with the Job controller);
 // the latest is skipped when it is older than startingDeadlineSeconds (missedDeadline) or when
 // concurrencyPolicy Forbid finds an active Job (concurrencyPolicy), and otherwise runs, after the
 // active Jobs are deleted for Replace. Unlike upstream a skip is final: Last advances past it, so a
@@ -80,17 +88,28 @@ func Decide(cj *batchv1.CronJob, sch Schedule, st State, now time.Time) Decision
 	}
 	d.Missed = n - 1
 	d.Last = latest
+	active := st.Active
+	if len(st.Unstarted) > 0 {
+		d.Delete = append(d.Delete, st.Unstarted...)
+		d.Missed += len(st.Unstarted)
+		active = nil
+		for _, a := range st.Active {
+			if !slices.Contains(st.Unstarted, a) {
+				active = append(active, a)
+			}
+		}
+	}
 	if sds := cj.Spec.StartingDeadlineSeconds; sds != nil && latest.Add(time.Duration(*sds)*time.Second).Before(now) {
 		d.Skip, d.Skipped = ReasonMissedDeadline, latest
 		return d
 	}
-	if len(st.Active) > 0 {
+	if len(active) > 0 {
 		switch cj.Spec.ConcurrencyPolicy {
 		case batchv1.ForbidConcurrent:
 			d.Skip, d.Skipped = ReasonConcurrencyPolicy, latest
 			return d
 		case batchv1.ReplaceConcurrent:
-			d.Delete = append(d.Delete, st.Active...)
+			d.Delete = append(d.Delete, active...)
 		}
 	}
 	d.Run = latest
