@@ -204,6 +204,10 @@ func (c *Controller) NewJob(ctx context.Context, cj *batchv1.CronJob, t time.Tim
 		job.Labels = map[string]string{}
 	}
 	job.Labels[LabelCronJob] = cj.Name
+	if job.Spec.Template.Labels == nil {
+		job.Spec.Template.Labels = map[string]string{}
+	}
+	job.Spec.Template.Labels[LabelCronJob] = cj.Name // the pod informer that records T2 selects on it
 	if job.Annotations == nil {
 		job.Annotations = map[string]string{}
 	}

@@ -27,7 +27,7 @@ type PatchOp struct {
 // add the spreading rule (paths relative to the workload object) and a reason; no operations
 // when the workload is not CPU-heavy, has one replica or already says how to spread.
 func (s SpreadConfig) Spread(meta *metav1.ObjectMeta, replicas *int32, selector *metav1.LabelSelector, tpl *corev1.PodTemplateSpec) ([]PatchOp, string) {
-	if replicas != nil && *replicas < 2 {
+	if replicas == nil || *replicas < 2 { // unset is 1 (the API server defaults it before admission)
 		return nil, "one replica"
 	}
 	if selector == nil {
