@@ -45,3 +45,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Skip counts n skips with reason.
 func (m *Metrics) Skip(reason string, n int) { m.skip[reason].Add(float64(n)) }
+
+// SkipCounter is the skip counter for reason (for tests and dashboards).
+func (m *Metrics) SkipCounter(reason string) prometheus.Counter { return m.skip[reason] }

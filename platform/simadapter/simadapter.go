@@ -26,8 +26,22 @@ func Factory(cfg platform.Config) sim.ExtensionFactory {
 	}
 }
 
+// Manual returns a factory whose extension takes the managed CronJobs but never syncs them on
+// its own: onStart is called at virtual time 0 and drives the controller itself, at instants it
+// schedules on Clock (the decision tests in package crontest).
+func Manual(cfg platform.Config, onStart func(e *Extension)) sim.ExtensionFactory {
+	return func() (sim.Extension, error) {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return &Extension{cfg: cfg, manual: onStart}, nil
+	}
+}
+
 // Extension is the platform as a sim.Extension, for one run.
 type Extension struct {
+	manual   func(e *Extension)
+	metrics  *cron.Metrics
 	cfg      platform.Config
 	api      sim.API
 	clock    clock.WithDelayedExecution
@@ -70,7 +84,8 @@ func (e *Extension) Start(api sim.API) {
 	if p := e.cfg.Placement; p != nil && p.Consolidation != nil {
 		opts = append(opts, cron.WithImageResolver(placement.Resolver{Config: *p.Consolidation}))
 	}
-	e.ctrl = cron.NewController(cfg, client{e}, cron.NewMetrics(e.reg), opts...)
+	e.metrics = cron.NewMetrics(e.reg)
+	e.ctrl = cron.NewController(cfg, client{e}, e.metrics, opts...)
 	e.cronJobs = map[string]*cronJobState{}
 	e.jobs = map[string]*batchv1.Job{}
 	for _, cj := range api.CronJobs() {
@@ -83,9 +98,26 @@ func (e *Extension) Start(api sim.API) {
 		c.Namespace = ns
 		e.cronJobs[key] = &cronJobState{cj: c}
 		api.Claim(ns, cj.Name)
-		e.enqueue(ns, cj.Name, 0)
+		if e.manual == nil {
+			e.enqueue(ns, cj.Name, 0)
+		}
+	}
+	if e.manual != nil {
+		e.manual(e)
 	}
 }
+
+// Controller is the cron controller of this run (nil without cron).
+func (e *Extension) Controller() *cron.Controller { return e.ctrl }
+
+// Client is the controller's client over the World.
+func (e *Extension) Client() cron.Client { return client{e} }
+
+// Metrics are the controller's metrics.
+func (e *Extension) Metrics() *cron.Metrics { return e.metrics }
+
+// Clock is the World's virtual clock.
+func (e *Extension) Clock() clock.WithDelayedExecution { return e.clock }
 
 // enqueue syncs the CronJob after d, replacing an earlier requeue.
 func (e *Extension) enqueue(ns, name string, d time.Duration) {
@@ -127,14 +159,9 @@ func (e *Extension) JobFinished(job *batchv1.Job) {
 		return
 	}
 	e.ctrl.JobFinished(job)
-	if name := job.Labels[cron.LabelCronJob]; name != "" {
-		st := e.cronJobs[job.Namespace+"/"+name]
-		if st != nil && st.timer == nil {
-			e.enqueue(job.Namespace, name, 0)
-		} else if st != nil {
-			// a requeue is pending: sync now as well, then the requeue that sync returns
-			e.enqueue(job.Namespace, name, 0)
-		}
+	if name := job.Labels[cron.LabelCronJob]; name != "" && e.manual == nil {
+		// sync now; the sync returns the requeue for the next scheduled time
+		e.enqueue(job.Namespace, name, 0)
 	}
 }
 
