@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg platform.Config, rc *rest.Config, o Options) e
 	errs := make(chan error, 4)
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	metricsAddr, err := serve(ctx, &wg, errs, o.MetricsAddr, mux, nil)
 	if err != nil {
