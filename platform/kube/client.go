@@ -108,4 +108,3 @@ func (c *Client) Event(_ context.Context, cj *batchv1.CronJob, eventType, reason
 	}
 	c.Recorder.AnnotatedEventf(cj, map[string]string{cron.AnnScheduled: scheduled.UTC().Format(time.RFC3339Nano)}, eventType, reason, "%s", message)
 }
-

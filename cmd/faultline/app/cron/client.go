@@ -5,4 +5,6 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func kubernetesClient(rc *rest.Config) (kubernetes.Interface, error) { return kubernetes.NewForConfig(rc) }
+func kubernetesClient(rc *rest.Config) (kubernetes.Interface, error) {
+	return kubernetes.NewForConfig(rc)
+}
