@@ -96,8 +96,14 @@ func Run(ctx context.Context, cfg platform.Config, rc *rest.Config, o Options) e
 			return fmt.Errorf("webhook server: %w", err)
 		}
 	}
+	var apps placement.AppSource
+	if p := cfg.Placement; p != nil && p.Consolidation != nil {
+		if apps, err = startConsolidation(ctx, &wg, cs, *p.Consolidation, log); err != nil {
+			return err
+		}
+	}
 	if cfg.Cron != nil {
-		if err := startCron(ctx, &wg, cs, cfg, cc, reg, clk, log); err != nil {
+		if err := startCron(ctx, &wg, cs, cfg, cc, reg, clk, apps, log); err != nil {
 			return err
 		}
 	}
@@ -144,13 +150,13 @@ func serve(ctx context.Context, wg *sync.WaitGroup, errs chan<- error, addr stri
 }
 
 // startCron wires informers → work queue → Controller.
-func startCron(ctx context.Context, wg *sync.WaitGroup, cs kubernetes.Interface, cfg platform.Config, cc cron.Config, reg *prometheus.Registry, clk clock.WithTicker, log *slog.Logger) error {
+func startCron(ctx context.Context, wg *sync.WaitGroup, cs kubernetes.Interface, cfg platform.Config, cc cron.Config, reg *prometheus.Registry, clk clock.WithTicker, apps placement.AppSource, log *slog.Logger) error {
 	bc := record.NewBroadcaster(record.WithContext(ctx))
 	bc.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	rec := bc.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "faultline-platform-cron"})
 	opts := []cron.Option{cron.WithClock(clk), cron.WithLogger(log)}
 	if p := cfg.Placement; p != nil && p.Consolidation != nil {
-		opts = append(opts, cron.WithImageResolver(placement.Resolver{Config: *p.Consolidation}))
+		opts = append(opts, cron.WithImageResolver(placement.Resolver{Config: *p.Consolidation, Apps: apps}))
 	}
 	ctrl := cron.NewController(cc, &Client{CS: cs, Recorder: rec}, cron.NewMetrics(reg), opts...)
 

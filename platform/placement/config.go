@@ -36,6 +36,8 @@ type ConsolidationConfig struct {
 	// apps requiring it, e.g. php-8.2.10: registry.example/shared:php-8.2.10. Apps whose runtime is
 	// not listed keep their own pods and image.
 	Images map[string]string `json:"images"`
+	// SharedReplicas is the replica count of each shared Deployment (default 2).
+	SharedReplicas int32 `json:"sharedReplicas,omitempty"`
 }
 
 // Validate checks the configuration; the error starts with the field name.

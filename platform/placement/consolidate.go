@@ -110,6 +110,31 @@ func sanitize(s string) string {
 	return string(b)
 }
 
+// AppFromDeployment reads an app from its workload: a Deployment labelled LabelApp (the app's
+// name) with the AnnRuntime annotation; ok is false for other Deployments.
+func AppFromDeployment(d *appsv1.Deployment) (App, bool) {
+	name, rt := d.Labels[LabelApp], d.Annotations[AnnRuntime]
+	if name == "" || rt == "" || len(d.Spec.Template.Spec.Containers) == 0 {
+		return App{}, false
+	}
+	return App{Namespace: d.Namespace, Name: name, Runtime: rt, Image: d.Spec.Template.Spec.Containers[0].Image}, true
+}
+
+// SharedDeployments are the shared workloads of the plan for the apps of one namespace, one per
+// consolidated runtime, in runtime order. The per-app Deployments are left as they are: retiring
+// them (and their images) is the operator's step once the shared pods serve.
+func (c ConsolidationConfig) SharedDeployments(namespace string, apps []App) []*appsv1.Deployment {
+	replicas := c.SharedReplicas
+	if replicas == 0 {
+		replicas = 2
+	}
+	var out []*appsv1.Deployment
+	for _, g := range c.Consolidate(apps).Groups {
+		out = append(out, g.Deployment(namespace, replicas))
+	}
+	return out
+}
+
 // AppSource finds an app by name.
 type AppSource interface {
 	// App returns the app namespace/name; cj is the CronJob asking (its annotations may describe

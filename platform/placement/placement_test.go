@@ -129,3 +129,27 @@ func TestConfigValidate(t *testing.T) {
 	assert.ErrorContains(t, Config{Spread: &SpreadConfig{CPUThreshold: resource.MustParse("1"), Mode: "x"}}.Validate(), "spread.mode")
 	assert.ErrorContains(t, Config{Consolidation: &ConsolidationConfig{}}.Validate(), "consolidation.images")
 }
+
+func TestSharedDeployments(t *testing.T) {
+	cfg := ConsolidationConfig{Images: map[string]string{"php-8.2.10": "reg/shared:php-8.2.10"}}
+	mk := func(name, rt string) *appsv1.Deployment {
+		d := deployment(name, 1, "100m")
+		d.Namespace = "c"
+		d.Labels = map[string]string{LabelApp: name}
+		d.Annotations = map[string]string{AnnRuntime: rt}
+		d.Spec.Template.Spec.Containers[0].Image = "reg/" + name
+		return d
+	}
+	var apps []App
+	for _, d := range []*appsv1.Deployment{mk("a", "php-8.2.10"), mk("b", "php-8.2.10"), mk("c", "php-7.4"), deployment("other", 1, "1")} {
+		if a, ok := AppFromDeployment(d); ok {
+			apps = append(apps, a)
+		}
+	}
+	require.Len(t, apps, 3)
+	ds := cfg.SharedDeployments("c", apps)
+	require.Len(t, ds, 1)
+	assert.Equal(t, "c", ds[0].Namespace)
+	assert.Equal(t, int32(2), *ds[0].Spec.Replicas)
+	assert.Equal(t, "c/a,c/b", ds[0].Annotations[AnnApps])
+}

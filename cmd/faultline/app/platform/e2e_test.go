@@ -398,3 +398,64 @@ func TestSpreadWebhookOnLocalCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestConsolidationOnLocalCluster: apps with the same runtime get one shared Deployment, and a
+// scheduled run of a CronJob bound to one of them gets the shared image, resolved from the app's
+// Deployment when the Job is created (the CronJob itself names the old per-app image and no
+// runtime).
+func TestConsolidationOnLocalCluster(t *testing.T) {
+	requireCluster(t)
+	ctx := t.Context()
+	platformProcess(t, `cron: {}
+placement:
+  consolidation:
+    images: {"php-8.2.10": "registry.example/shared:php-8.2.10"}
+`)
+	ns := "hosting"
+	namespace(t, ns)
+	app := func(name, runtime string) *appsv1.Deployment {
+		return &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"platform.faultline.dev/app": name},
+				Annotations: map[string]string{"platform.faultline.dev/runtime": runtime}},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](1),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "php", Image: "registry.example/" + name + ":" + runtime}}}},
+			},
+		}
+	}
+	for _, d := range []*appsv1.Deployment{app("shop", "php-8.2.10"), app("blog", "php-8.2.10"), app("legacy", "php-7.4")} {
+		_, err := cs.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	var shared *appsv1.Deployment
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "shared-php-8-2-10", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		shared = d
+		return d.Annotations["platform.faultline.dev/apps"] == "hosting/blog,hosting/shop", nil
+	})
+	require.NoError(t, err, "shared Deployment: %+v", shared)
+	assert.Equal(t, "registry.example/shared:php-8.2.10", shared.Spec.Template.Spec.Containers[0].Image)
+	_, err = cs.AppsV1().Deployments(ns).Get(ctx, "shared-php-7-4", metav1.GetOptions{})
+	assert.Error(t, err, "no shared pods for a runtime without a shared image")
+
+	cj := crontest.NewCronJob(ns)
+	cj.Spec.Schedule = "* * * * *"
+	cj.Annotations["platform.faultline.dev/app"] = "shop"
+	cj.Spec.JobTemplate.Spec.Template.Spec.NodeSelector = nil
+	cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "registry.example/shop:deleted"
+	_, err = cs.BatchV1().CronJobs(ns).Create(ctx, cj, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var jobs *batchv1.JobList
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		jobs, err = cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+		return err == nil && len(jobs.Items) > 0, nil
+	})
+	require.NoError(t, err, "no scheduled run within 90 s")
+	assert.Equal(t, "registry.example/shared:php-8.2.10", jobs.Items[0].Spec.Template.Spec.Containers[0].Image)
+	assert.NotEmpty(t, jobs.Items[0].Annotations[cron.AnnScheduled])
+}
