@@ -104,6 +104,7 @@ type extWorld struct {
 	exts   []Extension
 	client *apiClient
 	jobs   map[string][]*cronRun // namespace/cronjob → runs of extension Jobs not deleted
+	byName map[string]*cronRun   // namespace/name of a Job → its run, while not deleted
 }
 
 // extRun is what a cron run created by an extension carries.
@@ -125,6 +126,7 @@ func (w *World) newExtensions() error {
 	x := &extWorld{
 		client: newAPIClient(w.m.APIServer, w.m.APIServer.ControllerManagerQPS, w.m.APIServer.ControllerManagerBurst),
 		jobs:   map[string][]*cronRun{},
+		byName: map[string]*cronRun{},
 	}
 	for i, f := range w.in.Extensions {
 		e, err := f()
@@ -216,10 +218,8 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	c := w.cron
 	now := w.q.Now()
 	key := cj.key
-	for _, r := range w.ext.jobs[key] {
-		if r.name == job.Name {
-			return nil, fmt.Errorf("create job %s/%s: already exists", job.Namespace, job.Name)
-		}
+	if w.ext.byName[cj.ns+"/"+job.Name] != nil {
+		return nil, fmt.Errorf("create job %s/%s: already exists", cj.ns, job.Name)
 	}
 	j := job.DeepCopy()
 	j.Namespace = cj.ns
@@ -239,6 +239,7 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	c.runs = append(c.runs, r)
 	cj.active = append(cj.active, r.idx)
 	w.ext.jobs[key] = append(w.ext.jobs[key], r)
+	w.ext.byName[cj.ns+"/"+j.Name] = r
 	t := w.ext.client.do(now)
 	r.created = t
 	c.created++
@@ -252,22 +253,26 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 
 func (a extAPI) DeleteJob(ns, name string) error {
 	w := a.w
+	id := namespaceOr(ns) + "/" + name
+	r := w.ext.byName[id]
+	if r == nil {
+		return fmt.Errorf("delete job %s: not found", id)
+	}
 	t := w.ext.client.do(w.q.Now())
-	for key, runs := range w.ext.jobs { // at most one match: order does not matter
-		for i, r := range runs {
-			if r.name != name || r.cj.ns != namespaceOr(ns) {
-				continue
-			}
-			w.ext.jobs[key] = append(runs[:i:i], runs[i+1:]...)
-			r.ext.deleted = !r.started
-			if !r.done {
-				w.killRunPod(r)
-				w.jobFinish(r, t, false, "")
-			}
-			return nil
+	delete(w.ext.byName, id)
+	runs := w.ext.jobs[r.cj.key]
+	for i, o := range runs {
+		if o == r {
+			w.ext.jobs[r.cj.key] = append(runs[:i:i], runs[i+1:]...)
+			break
 		}
 	}
-	return fmt.Errorf("delete job %s/%s: not found", ns, name)
+	r.ext.deleted = !r.started
+	if !r.done {
+		w.killRunPod(r)
+		w.jobFinish(r, t, false, "")
+	}
+	return nil
 }
 
 func (a extAPI) Jobs(ns, cronJob string) []*batchv1.Job {
