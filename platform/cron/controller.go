@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -27,6 +28,16 @@ type Controller struct {
 	metrics  *Metrics
 	resolver ImageResolver
 	log      *slog.Logger
+
+	mu        sync.Mutex
+	schedules map[string]cachedSchedule // namespace/name → the parsed schedule
+}
+
+// cachedSchedule is a parsed schedule and what it was parsed from: parsing (the jitter bound
+// walks the schedule) costs far more than a decision.
+type cachedSchedule struct {
+	spec, tz, jitter string
+	sch              Schedule
 }
 
 // Option configures NewController.
@@ -73,7 +84,7 @@ func (c *Controller) Sync(ctx context.Context, namespace, name string) (time.Dur
 		c.log.Warn("cronjob not suspended: left to kube-controller-manager", "cronjob", namespace+"/"+name)
 		return 0, nil
 	}
-	sch, err := ParseSchedule(cj, c.cfg.MaxJitter.Duration)
+	sch, err := c.schedule(cj)
 	if err != nil {
 		c.client.Event(ctx, cj, corev1.EventTypeWarning, EventInvalidSchedule, c.clock.Now(), 1, err.Error())
 		return 0, nil // an update of the CronJob requeues it
@@ -142,6 +153,34 @@ func (c *Controller) Sync(ctx context.Context, namespace, name string) (time.Dur
 		return 0, nil
 	}
 	return max(d.Next.Sub(now), 0), nil
+}
+
+// schedule parses cj's schedule, or returns the parse of the same fields from an earlier sync.
+func (c *Controller) schedule(cj *batchv1.CronJob) (Schedule, error) {
+	key := cj.Namespace + "/" + cj.Name
+	tz := ""
+	if cj.Spec.TimeZone != nil {
+		tz = *cj.Spec.TimeZone
+	}
+	jit, hasJit := cj.Annotations[AnnJitter]
+	if hasJit {
+		jit = "=" + jit
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.schedules[key]; ok && s.spec == cj.Spec.Schedule && s.tz == tz && s.jitter == jit {
+		return s.sch, nil
+	}
+	sch, err := ParseSchedule(cj, c.cfg.MaxJitter.Duration)
+	if err != nil {
+		delete(c.schedules, key)
+		return sch, err
+	}
+	if c.schedules == nil {
+		c.schedules = map[string]cachedSchedule{}
+	}
+	c.schedules[key] = cachedSchedule{spec: cj.Spec.Schedule, tz: tz, jitter: jit, sch: sch}
+	return sch, nil
 }
 
 // Trigger creates a run of the CronJob now, outside its schedule, like `kubectl create job
