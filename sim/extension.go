@@ -61,7 +61,8 @@ type API interface {
 	// keeping kube-controller-manager's CronJob controller off it). It reports whether the CronJob
 	// exists.
 	Claim(namespace, name string) bool
-	// SetRateLimit sets the extension's client-side token bucket (default: QPS 20, burst 30).
+	// SetRateLimit sets the extension's client-side token bucket (default: the models'
+	// apiServer.controllerManagerQPS and controllerManagerBurst).
 	SetRateLimit(qps float64, burst int)
 	// CreateJob creates a Job for a CronJob of the scenario (its first ownerReference of kind
 	// CronJob names it); the Job's pod is the CronJob's pod template with the Job's app container
