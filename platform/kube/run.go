@@ -172,7 +172,13 @@ func startCron(ctx context.Context, wg *sync.WaitGroup, cs kubernetes.Interface,
 		}
 	}
 	if _, err := all.Batch().V1().CronJobs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueueCJ, UpdateFunc: func(_, n any) { enqueueCJ(n) },
+		AddFunc: enqueueCJ,
+		UpdateFunc: func(o, n any) {
+			if oc, nc := o.(*batchv1.CronJob), n.(*batchv1.CronJob); ownWrite(oc, nc) {
+				return // the platform's own last-schedule-time patch: the sync that wrote it requeued
+			}
+			enqueueCJ(n)
+		},
 	}); err != nil {
 		return err
 	}
@@ -267,6 +273,24 @@ func startCron(ctx context.Context, wg *sync.WaitGroup, cs kubernetes.Interface,
 		own.Shutdown()
 	}()
 	return nil
+}
+
+// ownWrite reports whether the only change between o and n is the platform's AnnLastSchedule.
+func ownWrite(o, n *batchv1.CronJob) bool {
+	if o.Generation != n.Generation || len(o.Annotations) != len(n.Annotations) && len(o.Annotations)+1 != len(n.Annotations) {
+		return false
+	}
+	for k, v := range n.Annotations {
+		if k != cron.AnnLastSchedule && o.Annotations[k] != v {
+			return false
+		}
+	}
+	for k := range o.Annotations {
+		if _, ok := n.Annotations[k]; !ok {
+			return false
+		}
+	}
+	return o.Annotations[cron.AnnLastSchedule] != n.Annotations[cron.AnnLastSchedule]
 }
 
 // appStartedAt is when the pod's app container (containers[0]) first ran, from its status:

@@ -12,12 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"github.com/faultline-dev/faultline/platform/cron"
 	"github.com/faultline-dev/faultline/platform/placement"
 )
 
@@ -84,5 +86,25 @@ func TestSpreadHandler(t *testing.T) {
 			require.NotNil(t, got.Spec.Template.Spec.Affinity)
 			assert.Len(t, got.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, 1)
 		})
+	}
+}
+
+func TestOwnWrite(t *testing.T) {
+	cj := func(gen int64, ann map[string]string) *batchv1.CronJob {
+		return &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Generation: gen, Annotations: ann}}
+	}
+	tests := []struct {
+		name string
+		o, n *batchv1.CronJob
+		own  bool
+	}{
+		{"only last-schedule-time changed", cj(1, map[string]string{"a": "1", cron.AnnLastSchedule: "x"}), cj(1, map[string]string{"a": "1", cron.AnnLastSchedule: "y"}), true},
+		{"first last-schedule-time", cj(1, map[string]string{"a": "1"}), cj(1, map[string]string{"a": "1", cron.AnnLastSchedule: "y"}), true},
+		{"spec changed", cj(1, map[string]string{cron.AnnLastSchedule: "x"}), cj(2, map[string]string{cron.AnnLastSchedule: "y"}), false},
+		{"paused by a user", cj(1, map[string]string{cron.AnnLastSchedule: "x"}), cj(1, map[string]string{cron.AnnLastSchedule: "x", cron.AnnPaused: "true"}), false},
+		{"status only (resync)", cj(1, map[string]string{cron.AnnLastSchedule: "x"}), cj(1, map[string]string{cron.AnnLastSchedule: "x"}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.own, ownWrite(tt.o, tt.n)) })
 	}
 }
