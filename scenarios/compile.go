@@ -3,6 +3,7 @@ package scenarios
 import (
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/faultline-dev/faultline/platform/simadapter"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -30,5 +31,8 @@ func (s *Scenario) compile(v *Variant) *sim.Input {
 		in.Faults = append(in.Faults, f.Sim)
 	}
 	in.Changes = compileChanges(v)
+	if v.Spec.Platform.Enabled() {
+		in.Extensions = append(in.Extensions, simadapter.Factory(*v.Spec.Platform))
+	}
 	return in
 }

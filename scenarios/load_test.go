@@ -299,7 +299,7 @@ func TestLibrary(t *testing.T) {
 		}
 		assert.Equal(t, "INCIDENTS.md#1", e.Incident)
 		assert.NotEmpty(t, e.Summary)
-		assert.Equal(t, []string{"baseline", "anti-affinity", "topology-spread", "cpu-limits", "right-sized-requests"}, e.Variants)
+		assert.Equal(t, []string{"baseline", "anti-affinity", "topology-spread", "cpu-limits", "right-sized-requests", "platform-spread"}, e.Variants)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/faultline-dev/faultline/platform"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -49,6 +50,9 @@ type Spec struct {
 	Variants []VariantSpec `json:"variants,omitempty"`
 	// Objectives are what is scored, per variant, per seed.
 	Objectives []Objective `json:"objectives,omitempty"`
+	// Platform deploys the platform under test (package platform) with the scenario; a variant
+	// enables it with a spec patch. In simulation it runs inside the World (platform/simadapter).
+	Platform *platform.Config `json:"platform,omitempty"`
 }
 
 // Cluster is the cluster's shape.

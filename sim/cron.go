@@ -72,6 +72,7 @@ type cronJob struct {
 	pendingDel  int       // finished Jobs past the history limits, deleted at the next sync
 	oks, fails  int
 	queued      bool // v2: in the work queue
+	claimed     bool // an extension schedules it (extension.go)
 	timer       engine.Timer
 }
 
@@ -97,6 +98,7 @@ type cronRun struct {
 	exitFail   bool
 	backlog    bool // waiting for the Job controller (controller-manager down)
 	deadlineT  engine.Timer
+	ext        *extRun // a Job an extension created (extension.go)
 }
 
 // RunRecord is one cron run's start-delay decomposition; the parts add up to T2 − T1.
@@ -847,6 +849,9 @@ func (w *World) appStart(pi int, now time.Duration) {
 				ImagePull: r.pulled - r.bound, Sidecars: r.sidecars - r.pulled, AppStart: now - r.sidecars,
 			})
 		}
+		if r.ext != nil {
+			w.extJobStarted(r, now)
+		}
 	}
 	cj := r.cj
 	run := time.Duration(float64(cj.runMean) * (0.5 + cj.rng.Float64()))
@@ -959,7 +964,9 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 		w.trace("job failed", "job", r.name, "reason", reason)
 		w.cronBad(cj, now)
 	}
-	if c.v2 && !c.cmDown {
+	if r.ext != nil {
+		w.extJobFinished(r, now, ok, reason)
+	} else if c.v2 && !c.cmDown {
 		w.cronEnqueue(cj, now)
 	}
 }
@@ -1028,7 +1035,7 @@ func (w *World) cronIndicators() []Indicator {
 		if cj.stalled {
 			stalled++
 		}
-		if cj.suspend {
+		if cj.suspend && !cj.claimed {
 			continue
 		}
 		for t := cj.sched.Next(w.in.Start.In(cj.loc)); !t.IsZero() && t.Before(cutoff); t = cj.sched.Next(t) {
@@ -1036,7 +1043,7 @@ func (w *World) cronIndicators() []Indicator {
 		}
 	}
 	for _, r := range c.runs {
-		if w.wall(r.sched).Before(cutoff) {
+		if w.wall(r.sched).Before(cutoff) && !r.ext.dropped() {
 			got++
 		}
 	}

@@ -27,6 +27,8 @@ type Input struct {
 	// Changes are object updates at a time during the run (a new image: a rolling update);
 	// see Change in rollout.go.
 	Changes []Change
+	// Extensions run code from outside the simulator in the World (extension.go).
+	Extensions []ExtensionFactory `json:"-"`
 }
 
 // NodePool is a group of identical nodes. Nodes are named <pool>-<i> (1-based) and spread over

@@ -111,6 +111,7 @@ type World struct {
 	net     *netWorld               // nil without the network path and without changes (endpoints.go)
 	cp      *controlPlane           // nil without webhooks, control-plane upgrades or auto-repair
 	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
+	ext     *extWorld               // nil without extensions (extension.go)
 	opts    Options
 }
 
@@ -146,6 +147,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.schedRng = w.streams.Stream("scheduler")
 	if opts.Series {
 		w.series = &Series{}
+	}
+	if err := w.newExtensions(); err != nil {
+		return nil, err
 	}
 	if err := w.buildNodes(); err != nil {
 		return nil, err
@@ -194,6 +198,7 @@ func (w *World) Run() Result {
 	w.q.AtID(0, w.hid, pack(evSample, 0))
 	w.startCron()
 	w.startControlPlane()
+	w.startExtensions()
 	w.touch()
 	w.q.RunUntil(w.in.Duration)
 	w.acct.integrate(w, w.in.Duration)

@@ -15,7 +15,9 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/check"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
@@ -77,6 +79,8 @@ gives the same bytes out.`,
 	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), list.NewCommand(s), check.NewCommand(s), sweep.NewCommand(s), bench.NewCommand(s))
 	root.AddCommand(report.NewCommand(s))
 	root.AddCommand(cluster.NewCommand(s))
+	root.AddCommand(platform.NewCommand(s))
+	root.AddCommand(cron.NewCommand(s))
 	return root
 }
 

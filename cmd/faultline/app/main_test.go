@@ -95,7 +95,7 @@ func TestValidateGood(t *testing.T) {
 	code, stdout, stderr := run(t, "validate", "kernel-panic-stacking")
 	assert.Equal(t, cli.ExitOK, code)
 	assert.Empty(t, stderr)
-	assert.Equal(t, "scenarios/kernel-panic-stacking/scenario.yaml: ok (kernel-panic-stacking, 7 objects, 0 templates, 3 faults, variants: [baseline anti-affinity topology-spread cpu-limits right-sized-requests])\n", stdout)
+	assert.Equal(t, "scenarios/kernel-panic-stacking/scenario.yaml: ok (kernel-panic-stacking, 7 objects, 0 templates, 3 faults, variants: [baseline anti-affinity topology-spread cpu-limits right-sized-requests platform-spread])\n", stdout)
 }
 
 // TestUsageErrors runs from an empty folder, so a command that wrongly starts a run would leave
