@@ -303,7 +303,7 @@ func (w *World) deletePod(pi int, reason string) {
 	w.unpark(pi)
 	w.trace("pod deleted", "pod", p.Name, "reason", reason)
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
-		p.Phase = cluster.PodTerminating
+		w.st.SetPhase(p, cluster.PodTerminating)
 		p.Ready = false
 	} else {
 		w.st.Release(p)

@@ -118,9 +118,10 @@ type Scheduler struct {
 	// nextStart is upstream's sched.nextStartNodeIndex.
 	nextStart int
 
-	specs specCache
-	order nodeOrder
-	cyc   cycle
+	specs    specCache
+	order    nodeOrder
+	cyc      cycle
+	counting podCounting
 
 	// scratch reused across calls
 	subset   []int32
@@ -141,7 +142,7 @@ func New(cfg Config) *Scheduler {
 	if cfg.PercentageOfNodesToScore > 100 {
 		cfg.PercentageOfNodesToScore = 100
 	}
-	return &Scheduler{cfg: cfg}
+	return &Scheduler{cfg: cfg, counting: &indexedCounting{}}
 }
 
 // Config returns the configuration in effect.
