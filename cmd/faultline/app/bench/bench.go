@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -130,6 +131,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags) error {
 		if !f.json {
 			fmt.Fprintf(s.Err, "measuring %s...\n", st.id)
 		}
+		resetPeakRSS()
 		t0, load := time.Now(), loadAverage()
 		r, err := st.fn(ctx, f)
 		if err != nil {
@@ -229,7 +231,7 @@ func p3(ctx context.Context, f *flags) (Result, error) {
 		big = r
 	}
 	rate := float64(big.placed) / big.elapsed.Seconds()
-	detail := fmt.Sprintf("%d pods placed in %.1f s (%.0f pods/s), last 10%% of pods %.1f us/pod, peak RSS %s; cost per pod (10 pods/node): %s",
+	detail := fmt.Sprintf("%d pods placed in %.1f s (%.0f pods/s), last tenth placed %.1f us/pod, peak RSS %s; cost per pod (10 pods/node): %s",
 		big.placed, big.elapsed.Seconds(), rate, big.lastPerPod(), peakRSS(), strings.Join(rows, ", "))
 	fig := big.elapsed.Seconds()
 	if big.placed < big.total {
@@ -307,6 +309,14 @@ func p3Place(ctx context.Context, nodes int, budget time.Duration) (p3Run, error
 	}
 	run.elapsed = time.Since(start)
 	return run, nil
+}
+
+// resetPeakRSS returns the previous targets' memory to the OS and restarts the peak RSS (VmHWM)
+// count (Linux clear_refs 5), so that each target's peak is its own. Best effort: without it the
+// peak includes the earlier targets'.
+func resetPeakRSS() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // peakRSSKB is the process's peak resident set (VmHWM) in kB, 0 when unknown.
