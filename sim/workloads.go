@@ -324,7 +324,7 @@ func (w *World) deletePod(pi int, reason string) {
 	w.unpark(pi)
 	w.trace("pod deleted", "pod", p.Name, "reason", reason)
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
-		p.Phase = cluster.PodTerminating
+		w.st.SetPhase(p, cluster.PodTerminating)
 		p.Ready = false
 	} else if w.netTerminate(pi) {
 		// preStop, SIGTERM and the grace period run first (termination.go)

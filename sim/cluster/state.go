@@ -101,7 +101,9 @@ type Pod struct {
 	NonZero  Resources // Requests with the scoring defaults for empty container requests
 	LimitCPU int64     // sum of container CPU limits in millicores; 0 when any container has none
 
-	Node      *Node // nil while unscheduled
+	Node *Node // nil while unscheduled
+	// Phase is the lifecycle stage. While the pod is bound, change it with State.SetPhase: the
+	// scheduler's pod counts follow PodTerminating through the State's observers.
 	Phase     PodPhase
 	Ready     bool          // the Ready condition as the API shows it (drives endpoints)
 	Created   time.Duration // virtual time of creation
@@ -117,6 +119,42 @@ func (p *Pod) Bound() bool { return p.Node != nil }
 type State struct {
 	Nodes []*Node
 	Pods  []*Pod // every pod ever created, in creation order; check Phase for PodGone
+
+	observers []Observer
+}
+
+// Observer is told of every change to which pods are bound where, so that it can keep counts of
+// bound pods up to date instead of recounting them (the scheduler's per-node and per-topology-domain
+// counts, as upstream's scheduler cache updates its NodeInfos on bind and delete). Observers are
+// called synchronously, in the order they were added, and must not change the State.
+type Observer interface {
+	// PodBound is called by Bind once p.Node is set.
+	PodBound(p *Pod)
+	// PodUnbound is called by Release while p is still on p.Node with its phase unchanged.
+	PodUnbound(p *Pod)
+	// PodPhaseChanged is called by SetPhase for a bound pod that enters or leaves PodTerminating;
+	// p.Phase is the new phase.
+	PodPhaseChanged(p *Pod, old PodPhase)
+}
+
+// Observe adds o to the observers (once).
+func (s *State) Observe(o Observer) {
+	for _, x := range s.observers {
+		if x == o {
+			return
+		}
+	}
+	s.observers = append(s.observers, o)
+}
+
+// Unobserve removes o from the observers.
+func (s *State) Unobserve(o Observer) {
+	for i, x := range s.observers {
+		if x == o {
+			s.observers = append(s.observers[:i], s.observers[i+1:]...)
+			return
+		}
+	}
 }
 
 // AddNode appends a node and returns it.
@@ -142,11 +180,28 @@ func (s *State) Bind(p *Pod, n *Node) {
 	n.Pods = append(n.Pods, p)
 	n.Requested = n.Requested.Add(p.Requests)
 	n.NonZeroRequested = n.NonZeroRequested.Add(p.NonZero)
+	for _, o := range s.observers {
+		o.PodBound(p)
+	}
+}
+
+// SetPhase sets p's phase, telling the observers when a bound pod enters or leaves PodTerminating.
+func (s *State) SetPhase(p *Pod, phase PodPhase) {
+	old := p.Phase
+	p.Phase = phase
+	if p.Node != nil && (old == PodTerminating) != (phase == PodTerminating) {
+		for _, o := range s.observers {
+			o.PodPhaseChanged(p, old)
+		}
+	}
 }
 
 // Release removes a pod from its node (if bound) and marks it gone.
 func (s *State) Release(p *Pod) {
 	if n := p.Node; n != nil {
+		for _, o := range s.observers {
+			o.PodUnbound(p)
+		}
 		for i, q := range n.Pods {
 			if q == p {
 				copy(n.Pods[i:], n.Pods[i+1:])

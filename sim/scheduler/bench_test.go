@@ -55,3 +55,38 @@ func BenchmarkSchedule5000Nodes(b *testing.B) {
 		})
 	}
 }
+
+// p3Cluster builds the P3 workload of issue 9 at a given size: nodes over 3 zones and
+// deployments whose pods carry required hostname anti-affinity against their own replicas and a
+// ScheduleAnyway zone spread constraint.
+func p3Cluster(nodes, deployments int) (*cluster.State, []*corev1.PodSpec) {
+	st := newState(uniformNodes(nodes, []string{"zone-a", "zone-b", "zone-c"}, 32000, 128)...)
+	specs := make([]*corev1.PodSpec, deployments)
+	for d := range specs {
+		app := fmt.Sprintf("app-%d", d)
+		specs[d] = spec(0, 0, antiAffinity(app, cluster.LabelHostname), spread(app, cluster.LabelZone, 1, corev1.ScheduleAnyway))
+	}
+	return st, specs
+}
+
+// BenchmarkPlaceP3 places replica after replica of the P3 workload (10 pods per node when full)
+// and reports the cost per pod; the cost must not grow with the number of pods already placed.
+func BenchmarkPlaceP3(b *testing.B) {
+	for _, nodes := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			deployments := nodes / 10
+			st, specs := p3Cluster(nodes, deployments)
+			s := New(DefaultConfig())
+			rng := seeded(1)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				d := i % deployments
+				if _, err := place(s, st, pod(fmt.Sprintf("app-%d-%d", d, i/deployments), fmt.Sprintf("app-%d", d), specs[d]), rng); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -11,15 +11,44 @@ type cycle struct {
 	required        *requiredNodeAffinity // nil: NodeAffinity's PreFilter Skip
 	nodeAffinity    nodeAffinity
 	fit             nodeResourcesFit
-	spread          podTopologySpread
-	interPod        interPodAffinity
+	spread          countingPlugin // PodTopologySpread
+	interPod        countingPlugin // InterPodAffinity
 	balanced        balancedAllocation
 }
 
-// begin runs the PreFilter steps: it sets each plugin up for pod and makes one census pass over
-// every node and its bound pods for the plugins that count pods (PodTopologySpread for both its
-// filter and its score, InterPodAffinity for both). Upstream splits this between PreFilter and
-// PreScore; the state does not change in between, so one pass gives the same counts.
+// countingPlugin is the Filter and Score of a plugin that counts bound pods (PodTopologySpread,
+// InterPodAffinity), set up for one pod by a podCounting.
+type countingPlugin interface {
+	// filter returns why node n fails, or reasonNone.
+	filter(n *cluster.Node) reason
+	// score writes the normalized score of each node to raw; false means the plugin adds nothing.
+	score(nodes []*cluster.Node, raw []int64) bool
+}
+
+// podCounting runs the PreFilter and PreScore steps of the plugins that count bound pods.
+type podCounting interface {
+	begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *specInfo) (spread, interPod countingPlugin)
+}
+
+// indexedCounting counts pods with a podIndex kept up to date on bind and unbind: a cycle costs
+// about the same however many pods are bound.
+type indexedCounting struct {
+	index    podIndex
+	spread   podTopologySpread
+	interPod interPodAffinity
+}
+
+func (c *indexedCounting) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *specInfo) (countingPlugin, countingPlugin) {
+	c.index.sync(st, &s.specs)
+	c.spread.begin(pod, info, !s.cfg.DisableDefaultSpread)
+	c.spread.count(&c.index)
+	c.interPod.begin(&c.index, pod, info)
+	return &c.spread, &c.interPod
+}
+
+// begin runs the PreFilter steps: it sets each plugin up for pod; the plugins that count pods get
+// their counts for both their filter and their score (upstream splits this between PreFilter and
+// PreScore; the state does not change in between, so the counts are the same).
 func (c *cycle) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *specInfo) {
 	spec := podSpec(pod)
 	c.unschedulable = nodeUnschedulable{tolerates: info.toleratesUnschedulable}
@@ -32,18 +61,7 @@ func (c *cycle) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *s
 	c.nodeAffinity = nodeAffinity{preferred: info.preferred}
 	c.fit = nodeResourcesFit{requests: pod.Requests, nonZero: pod.NonZero}
 	c.balanced = balancedAllocation{requests: pod.Requests}
-	c.spread.begin(pod, info, !s.cfg.DisableDefaultSpread)
-	c.interPod.begin(pod, info)
-
-	spread := c.spread.active()
-	for _, n := range st.Nodes {
-		if spread {
-			c.spread.censusNode(n)
-		}
-		c.interPod.censusNode(n, &s.specs)
-	}
-	c.spread.endCensus()
-	c.interPod.endCensus()
+	c.spread, c.interPod = s.counting.begin(s, st, pod, info)
 }
 
 // filter runs the filter plugins in the default profile's order and returns the first failure.

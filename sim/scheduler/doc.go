@@ -6,7 +6,8 @@
 // use, which is how three CPU-hungry replicas with small requests can end up on one node.
 //
 // A Schedule call is a pure function of the state, the pod, the Scheduler's rotating start index
-// (upstream's nextStartNodeIndex) and the *rand.Rand passed in: nodes are visited in a fixed order
+// (upstream's nextStartNodeIndex) and the *rand.Rand passed in (the incremental counts it keeps
+// between calls are caches of the state, rebuilt when nodes are added or another State is passed): nodes are visited in a fixed order
 // derived from State.Nodes, maps are never iterated where order could matter, and the only
 // randomness is the tie-break among the top-scored nodes.
 //
@@ -14,9 +15,14 @@
 // findNodesThatPassFilters, numFeasibleNodesToFind, prioritizeNodes, selectHost) run with a
 // parallelism of one:
 //
-//  1. PreFilter: parse the pod once (cached per shared PodSpec), then one census pass over every
-//     node and every bound pod computes what upstream's PreFilter and PreScore steps compute
-//     (topology spread domain counts, inter-pod affinity topology counts and scores).
+//  1. PreFilter: parse the pod once (cached per shared PodSpec), then read what upstream's PreFilter
+//     and PreScore steps compute (topology spread domain counts, inter-pod affinity topology counts
+//     and scores) from incremental state: the podIndex keeps, per node and per topology domain, the
+//     number of bound pods matching each selector a cycle has asked about, and groups the bound
+//     pods that carry pod (anti-)affinity by spec, updated on bind, unbind and Terminating
+//     through the State's observers (cluster.Observer). A cycle therefore costs about the same
+//     however many pods are bound; the counts are exact, so decisions are those of a recount
+//     (reference_test.go keeps that recount and a differential test compares the two).
 //  2. Filter, in the default profile's order: NodeUnschedulable, NodeName, TaintToleration,
 //     NodeAffinity, NodeResourcesFit, PodTopologySpread, InterPodAffinity. A node's first failing
 //     plugin gives its reason. Nodes are visited from the rotating start index in upstream's

@@ -20,7 +20,10 @@ import (
 // 1, nodeAffinityPolicy Honor, nodeTaintsPolicy Ignore; matchLabelKeys are merged into the selector
 // from the pod's labels. A constraint whose selector is empty ({}) counts no pods, as upstream.
 // Matching pods are counted in the pod's namespace on node.Pods, skipping Terminating pods
-// (upstream skips pods with a deletionTimestamp, #87621).
+// (upstream skips pods with a deletionTimestamp, #87621). The counts per node and per domain come
+// from the podIndex; when every node is counted (the nodes all carry the keys and the inclusion
+// policies exclude none) its domain counts and minimum are used as they are, otherwise the
+// eligible nodes' counts are summed per domain, a pass over the nodes but not over their pods.
 //
 //   - PreFilter/Filter (DoNotSchedule): domains are counted over nodes that carry every constraint's
 //     topology key and pass the inclusion policies; a node without the key is rejected with
@@ -36,30 +39,40 @@ import (
 // Left out: nothing of the algorithm; the default selector is the owner's selector only (a Service
 // selecting the pod is not consulted).
 type podTopologySpread struct {
+	x           *podIndex
 	ns          string
 	podLabels   labels.Set
 	required    *requiredNodeAffinity
 	tolerations []corev1.Toleration
 
-	hard      []spreadConstraint
-	hardCount []map[string]int // per hard constraint: domain -> matching pods
-	hardMin   []int
-	hardSelf  []int // 1 when the incoming pod matches the constraint's selector
+	hard     []spreadConstraint
+	hardDom  []domainView // per hard constraint
+	hardSelf []int        // 1 when the incoming pod matches the constraint's selector
 
 	soft       []spreadConstraint
-	softAll    bool               // requireAllTopologies
-	softZonal  bool               // some soft constraint is not on hostname
-	softCount  []map[string]int64 // per soft constraint (not hostname): domain -> matching pods
-	softSeen   []map[string]struct{}
+	softAll    bool // requireAllTopologies
+	softTable  []*countTable
+	softDom    []domainView // per soft constraint (unused for hostname)
 	softWeight []float64
 	ignored    []bool
 
 	// scratch
 	hardBuf, softBuf []spreadConstraint
-	intMaps          []map[string]int
-	int64Maps        []map[string]int64
-	seenMaps         []map[string]struct{}
+	parts            []matchPart
 	eqBufs           [][]labelKV
+	sums             [][]int32 // per slot: counts summed over eligible nodes
+	marks            [][]bool  // per slot: domains with an eligible node
+	seen             [][]uint32
+	stamp            uint32
+}
+
+// domainView is what a cycle reads of one constraint's domains: upstream's TpPairToMatchNum for
+// the constraint's key, the number of domains counted and, for DoNotSchedule, the global minimum.
+type domainView struct {
+	topo    *topology
+	count   []int32 // by domain: matching pods on the counted nodes
+	domains int     // domains with a counted node
+	min     int     // smallest count over those domains (math.MaxInt32 without any)
 }
 
 // spreadConstraint is upstream's topologySpreadConstraint.
@@ -138,30 +151,138 @@ func (p *podTopologySpread) begin(pod *cluster.Pod, info *specInfo, defaults boo
 	}
 	p.softBuf = p.soft[:0]
 
-	p.hardCount = p.hardCount[:0]
-	p.hardMin = p.hardMin[:0]
 	p.hardSelf = p.hardSelf[:0]
 	for i := range p.hard {
 		p.hard[i].m = p.matcher(i, p.hard[i].selector)
-		p.hardCount = append(p.hardCount, p.intMap(i))
 		self := 0
 		if p.hard[i].m.matches(pod.Labels) {
 			self = 1
 		}
 		p.hardSelf = append(p.hardSelf, self)
-		p.hardMin = append(p.hardMin, math.MaxInt32)
 	}
-	p.softCount = p.softCount[:0]
-	p.softSeen = p.softSeen[:0]
-	p.softZonal = false
 	for i := range p.soft {
 		p.soft[i].m = p.matcher(len(p.hard)+i, p.soft[i].selector)
-		p.softCount = append(p.softCount, p.int64Map(i))
-		p.softSeen = append(p.softSeen, p.seenMap(i))
-		if !p.soft[i].hostname {
-			p.softZonal = true
+	}
+}
+
+// count sets up the domain counts from the index (PreFilter's calPreFilterState and PreScore's
+// processAllNode, without the visit of every pod).
+func (p *podTopologySpread) count(x *podIndex) {
+	p.x = x
+	p.hardDom = p.hardDom[:0]
+	if len(p.hard) > 0 {
+		all := true
+		for i := range p.hard {
+			c := &p.hard[i]
+			t := x.topology(c.topologyKey)
+			all = all && t.missing == 0 && p.includesAll(c)
+			p.hardDom = append(p.hardDom, domainView{topo: t})
+		}
+		for i := range p.hard {
+			t, v := p.table(&p.hard[i]), &p.hardDom[i]
+			if all {
+				d := t.domains(v.topo)
+				v.count, v.domains, v.min = d.count, v.topo.n, int(d.minimum())
+				continue
+			}
+			// calPreFilterState over the nodes with every key that pass the inclusion policies
+			v.count, v.domains, v.min = p.sum(i, v.topo), 0, math.MaxInt32
+			mark := p.mark(i, v.topo)
+			for ni, n := range x.st.Nodes {
+				if !hasAllKeys(n, p.hard) || !p.includes(&p.hard[i], n) {
+					continue
+				}
+				d := v.topo.dom[ni]
+				v.count[d] += t.node[ni]
+				mark[d] = true
+			}
+			for d, ok := range mark {
+				if ok {
+					v.domains++
+					v.min = min(v.min, int(v.count[d]))
+				}
+			}
 		}
 	}
+	p.softTable, p.softDom = p.softTable[:0], p.softDom[:0]
+	all := true
+	for i := range p.soft {
+		c := &p.soft[i]
+		t := x.topology(c.topologyKey)
+		p.softTable = append(p.softTable, p.table(c))
+		p.softDom = append(p.softDom, domainView{topo: t})
+		if (p.softAll || !c.hostname) && t.missing > 0 {
+			all = false
+		}
+		if !c.hostname && !p.includesAll(c) {
+			all = false
+		}
+	}
+	for i := range p.soft {
+		c, v, t := &p.soft[i], &p.softDom[i], p.softTable[i]
+		if c.hostname {
+			continue // scored from the node's own count
+		}
+		if all {
+			v.count = t.domains(v.topo).count
+			continue
+		}
+		// PreScore's processAllNode: with the system defaults (not requireAllTopologies) a node
+		// without the key counts under the value "", which only a node labelled "" reads.
+		slot := len(p.hard) + i
+		v.count = p.sum(slot, v.topo)
+		for ni, n := range x.st.Nodes {
+			if (p.softAll && !hasAllKeys(n, p.soft)) || !p.includes(c, n) {
+				continue
+			}
+			d := v.topo.dom[ni]
+			if d < 0 {
+				if d = v.topo.empty; d < 0 {
+					continue
+				}
+			}
+			v.count[d] += t.node[ni]
+		}
+	}
+}
+
+// table returns the index's counts of the pods c selects in the pod's namespace.
+func (p *podTopologySpread) table(c *spreadConstraint) *countTable {
+	if c.m.empty {
+		return p.x.table(true, nil) // an empty selector counts nothing
+	}
+	p.parts = append(p.parts[:0], matchPart{nsOwn: true, ns: p.ns, sel: c.m})
+	return p.x.table(true, p.parts)
+}
+
+// includesAll reports whether includes(c, n) holds for every node without looking at them.
+func (p *podTopologySpread) includesAll(c *spreadConstraint) bool {
+	return (!c.honorAffinity || p.required.empty()) && !c.honorTaints
+}
+
+// sum returns slot i's zeroed scratch counts for topo's domains.
+func (p *podTopologySpread) sum(i int, topo *topology) []int32 {
+	for i >= len(p.sums) {
+		p.sums = append(p.sums, nil)
+	}
+	if cap(p.sums[i]) < topo.n {
+		p.sums[i] = make([]int32, topo.n)
+	}
+	p.sums[i] = p.sums[i][:topo.n]
+	clear(p.sums[i])
+	return p.sums[i]
+}
+
+func (p *podTopologySpread) mark(i int, topo *topology) []bool {
+	for i >= len(p.marks) {
+		p.marks = append(p.marks, nil)
+	}
+	if cap(p.marks[i]) < topo.n {
+		p.marks[i] = make([]bool, topo.n)
+	}
+	p.marks[i] = p.marks[i][:topo.n]
+	clear(p.marks[i])
+	return p.marks[i]
 }
 
 // withPodLabels appends cs to dst with matchLabelKeys merged into each selector from the incoming
@@ -202,67 +323,6 @@ func (p *podTopologySpread) matcher(i int, sel labels.Selector) labelMatcher {
 	return m
 }
 
-func (p *podTopologySpread) intMap(i int) map[string]int {
-	if i == len(p.intMaps) {
-		p.intMaps = append(p.intMaps, make(map[string]int))
-	}
-	clear(p.intMaps[i])
-	return p.intMaps[i]
-}
-
-func (p *podTopologySpread) int64Map(i int) map[string]int64 {
-	if i == len(p.int64Maps) {
-		p.int64Maps = append(p.int64Maps, make(map[string]int64))
-	}
-	clear(p.int64Maps[i])
-	return p.int64Maps[i]
-}
-
-func (p *podTopologySpread) seenMap(i int) map[string]struct{} {
-	if i == len(p.seenMaps) {
-		p.seenMaps = append(p.seenMaps, make(map[string]struct{}))
-	}
-	clear(p.seenMaps[i])
-	return p.seenMaps[i]
-}
-
-// active reports whether the census must visit nodes for this plugin.
-func (p *podTopologySpread) active() bool { return len(p.hard) > 0 || p.softZonal }
-
-// censusNode adds node n's matching pods to the domain counts (filtering.go calPreFilterState for
-// DoNotSchedule, scoring.go PreScore processAllNode for ScheduleAnyway).
-func (p *podTopologySpread) censusNode(n *cluster.Node) {
-	if len(p.hard) > 0 && hasAllKeys(n, p.hard) {
-		for i := range p.hard {
-			c := &p.hard[i]
-			if !p.includes(c, n) {
-				continue
-			}
-			p.hardCount[i][n.Labels[c.topologyKey]] += countMatching(n.Pods, &c.m, p.ns)
-		}
-	}
-	if p.softZonal && (!p.softAll || hasAllKeys(n, p.soft)) {
-		for i := range p.soft {
-			c := &p.soft[i]
-			if c.hostname || !p.includes(c, n) {
-				continue
-			}
-			p.softCount[i][n.Labels[c.topologyKey]] += int64(countMatching(n.Pods, &c.m, p.ns))
-		}
-	}
-}
-
-// endCensus computes the global minimum per DoNotSchedule constraint (upstream's critical paths).
-func (p *podTopologySpread) endCensus() {
-	for i, m := range p.hardCount {
-		for _, v := range m {
-			if v < p.hardMin[i] {
-				p.hardMin[i] = v
-			}
-		}
-	}
-}
-
 // includes is matchNodeInclusionPolicies.
 func (p *podTopologySpread) includes(c *spreadConstraint, n *cluster.Node) bool {
 	if c.honorAffinity && !p.required.match(n) {
@@ -276,16 +336,16 @@ func (p *podTopologySpread) includes(c *spreadConstraint, n *cluster.Node) bool 
 
 func (p *podTopologySpread) filter(n *cluster.Node) reason {
 	for i := range p.hard {
-		c := &p.hard[i]
-		v, ok := n.Labels[c.topologyKey]
-		if !ok {
+		c, v := &p.hard[i], &p.hardDom[i]
+		d := v.topo.dom[n.Index]
+		if d < 0 {
 			return reasonSpreadMissingLabel
 		}
-		minMatch := p.hardMin[i]
-		if len(p.hardCount[i]) < int(c.minDomains) {
+		minMatch := v.min
+		if v.domains < int(c.minDomains) {
 			minMatch = 0
 		}
-		if p.hardCount[i][v]+p.hardSelf[i]-minMatch > int(c.maxSkew) {
+		if int(v.count[d])+p.hardSelf[i]-minMatch > int(c.maxSkew) {
 			return reasonSpreadSkew
 		}
 	}
@@ -303,25 +363,53 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	ignored := p.ignored[:len(nodes)]
 	clear(ignored)
 	nIgnored := 0
+	p.softWeight = p.softWeight[:0]
+	p.stamp++
+	if p.stamp == 0 { // wrapped: forget every mark
+		for _, s := range p.seen {
+			clear(s)
+		}
+		p.stamp = 1
+	}
+	for i := range p.soft {
+		p.softWeight = append(p.softWeight, 0) // the number of domains, for now
+		for i >= len(p.seen) {
+			p.seen = append(p.seen, nil)
+		}
+		if n := p.softDom[i].topo.n + 1; len(p.seen[i]) < n {
+			p.seen[i] = make([]uint32, n)
+		}
+	}
 	for j, n := range nodes {
-		if p.softAll && !hasAllKeys(n, p.soft) {
+		if p.softAll && !p.hasSoftKeys(n) {
 			ignored[j] = true
 			nIgnored++
 			continue
 		}
 		for i := range p.soft {
-			if !p.soft[i].hostname {
-				p.softSeen[i][n.Labels[p.soft[i].topologyKey]] = struct{}{}
+			if p.soft[i].hostname {
+				continue
+			}
+			// the domains among the feasible nodes, a node without the key counting as ""
+			topo := p.softDom[i].topo
+			d := topo.dom[n.Index]
+			if d < 0 {
+				if d = topo.empty; d < 0 {
+					d = int32(topo.n)
+				}
+			}
+			if p.seen[i][d] != p.stamp {
+				p.seen[i][d] = p.stamp
+				p.softWeight[i]++
 			}
 		}
 	}
-	p.softWeight = p.softWeight[:0]
 	for i := range p.soft {
-		size := len(p.softSeen[i])
+		size := p.softWeight[i]
 		if p.soft[i].hostname {
-			size = len(nodes) - nIgnored
+			size = float64(len(nodes) - nIgnored)
 		}
-		p.softWeight = append(p.softWeight, math.Log(float64(size+2)))
+		p.softWeight[i] = math.Log(size + 2)
 	}
 	// Score.
 	var minScore int64 = math.MaxInt64
@@ -333,15 +421,15 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 		var s float64
 		for i := range p.soft {
 			c := &p.soft[i]
-			v, ok := n.Labels[c.topologyKey]
-			if !ok {
+			d := p.softDom[i].topo.dom[n.Index]
+			if d < 0 {
 				continue
 			}
 			var cnt int64
 			if c.hostname {
-				cnt = int64(countMatching(n.Pods, &c.m, p.ns))
+				cnt = int64(p.softTable[i].node[n.Index])
 			} else {
-				cnt = p.softCount[i][v]
+				cnt = int64(p.softDom[i].count[d])
 			}
 			s += float64(cnt)*p.softWeight[i] + float64(c.maxSkew-1)
 		}
@@ -364,19 +452,14 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	return true
 }
 
-// countMatching is countPodsMatchSelector.
-func countMatching(pods []*cluster.Pod, m *labelMatcher, ns string) int {
-	if m.empty {
-		return 0
-	}
-	count := 0
-	for _, q := range pods {
-		// Phase last: it sits on another cache line of the Pod than Namespace and Labels.
-		if q.Namespace == ns && m.matches(q.Labels) && q.Phase != cluster.PodTerminating {
-			count++
+// hasSoftKeys is hasAllKeys(n, p.soft) read from the index's domains.
+func (p *podTopologySpread) hasSoftKeys(n *cluster.Node) bool {
+	for i := range p.softDom {
+		if p.softDom[i].topo.dom[n.Index] < 0 {
+			return false
 		}
 	}
-	return count
+	return true
 }
 
 // hasAllKeys is nodeLabelsMatchSpreadConstraints.

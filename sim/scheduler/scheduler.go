@@ -1,10 +1,13 @@
 package scheduler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,25 +86,47 @@ type FitError struct {
 	// PreFilterMsg is set when the pod was rejected before any node was tried.
 	PreFilterMsg string
 	// Reasons counts, per reason, the nodes that failed with it.
+	// Schedule may return the same *FitError for the same failure: treat it as read-only.
 	Reasons map[string]int
+
+	msg string // the message, when built by Schedule
 }
 
 // Error renders the message as upstream: "0/N nodes are available: <count> <reason>, ...." with the
 // "<count> <reason>" strings sorted.
 func (e *FitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.message()
+}
+
+func (e *FitError) message() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "0/%d nodes are available:", e.NumAllNodes)
+	b.WriteString("0/")
+	b.WriteString(strconv.Itoa(e.NumAllNodes))
+	b.WriteString(" nodes are available:")
 	if e.PreFilterMsg != "" {
-		fmt.Fprintf(&b, " %s.", e.PreFilterMsg)
+		b.WriteString(" ")
+		b.WriteString(e.PreFilterMsg)
+		b.WriteString(".")
 		return b.String()
 	}
 	hist := make([]string, 0, len(e.Reasons))
 	for reason, n := range e.Reasons {
-		hist = append(hist, fmt.Sprintf("%d %s", n, reason))
+		hist = append(hist, strconv.Itoa(n)+" "+reason)
 	}
 	sort.Strings(hist)
+	for i, h := range hist {
+		if i == 0 {
+			b.WriteString(" ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(h)
+	}
 	if len(hist) > 0 {
-		fmt.Fprintf(&b, " %s.", strings.Join(hist, ", "))
+		b.WriteString(".")
 	}
 	return b.String()
 }
@@ -118,9 +143,10 @@ type Scheduler struct {
 	// nextStart is upstream's sched.nextStartNodeIndex.
 	nextStart int
 
-	specs specCache
-	order nodeOrder
-	cyc   cycle
+	specs    specCache
+	order    nodeOrder
+	cyc      cycle
+	counting podCounting
 
 	// scratch reused across calls
 	subset   []int32
@@ -128,6 +154,10 @@ type Scheduler struct {
 	statuses []nodeStatus
 	raw      []int64
 	total    []int64
+	failSig  []failCount
+	// the last FitError built and its signature
+	lastFit *FitError
+	lastSig []failCount
 }
 
 // New returns a scheduler with cfg (zero Weights mean DefaultWeights()).
@@ -141,7 +171,7 @@ func New(cfg Config) *Scheduler {
 	if cfg.PercentageOfNodesToScore > 100 {
 		cfg.PercentageOfNodesToScore = 100
 	}
-	return &Scheduler{cfg: cfg}
+	return &Scheduler{cfg: cfg, counting: &indexedCounting{}}
 }
 
 // Config returns the configuration in effect.
@@ -159,7 +189,7 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 	}
 	info, err := s.specs.get(podSpec(pod))
 	if err != nil {
-		return Decision{}, &FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: "parsing pod: " + err.Error()}
+		return Decision{}, newFitError(&FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: "parsing pod: " + err.Error()})
 	}
 	order := s.order.get(st)
 
@@ -168,7 +198,7 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 	restricted := false
 	if info.nodeNames != nil {
 		if len(info.nodeNames) == 0 {
-			return Decision{}, &FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: reasonNodeAffinityConflict}
+			return Decision{}, newFitError(&FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: reasonNodeAffinityConflict})
 		}
 		s.subset = s.subset[:0]
 		for _, i := range order {
@@ -325,28 +355,79 @@ func resize(b []int64, n int) []int64 {
 
 // fitError builds upstream's FitError from the failed nodes' statuses. Nodes left out by a
 // PreFilter node restriction (NodeAffinity matchFields on metadata.name) count with upstream's
-// "didn't satisfy plugin(s)" reason.
+// "didn't satisfy plugin(s)" reason. The same failure as the previous one returns the previous
+// FitError: a pod that cannot be placed is retried many times, and building the map and the
+// message each time was a good part of what a simulation run allocates.
 func (s *Scheduler) fitError(st *cluster.State, statuses []nodeStatus, restricted bool) *FitError {
-	e := &FitError{NumAllNodes: len(st.Nodes), Reasons: make(map[string]int)}
+	sig := s.failSig[:0]
+	count := func(c failCount) {
+		for i := range sig {
+			if sig[i].r == c.r && sig[i].key == c.key && sig[i].value == c.value {
+				sig[i].n += c.n
+				return
+			}
+		}
+		sig = append(sig, c)
+	}
 	for _, ns := range statuses {
-		n := st.Nodes[ns.node]
 		switch ns.reason {
 		case reasonTaint:
-			t := &n.Taints[ns.aux]
-			e.Reasons[fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)]++
+			t := &st.Nodes[ns.node].Taints[ns.aux]
+			count(failCount{r: reasonTaint, key: t.Key, value: t.Value, n: 1})
 		case reasonInsufficient:
 			if ns.aux&insufficientCPU != 0 {
-				e.Reasons["Insufficient cpu"]++
+				count(failCount{r: reasonInsufficient, key: "cpu", n: 1})
 			}
 			if ns.aux&insufficientMemory != 0 {
-				e.Reasons["Insufficient memory"]++
+				count(failCount{r: reasonInsufficient, key: "memory", n: 1})
 			}
 		default:
-			e.Reasons[reasonText[ns.reason]]++
+			count(failCount{r: ns.reason, n: 1})
 		}
 	}
 	if restricted && len(statuses) < len(st.Nodes) {
-		e.Reasons["node(s) didn't satisfy plugin(s) [NodeAffinity]"] += len(st.Nodes) - len(statuses)
+		count(failCount{r: reasonNone, n: len(st.Nodes) - len(statuses)}) // not a filter's reason
 	}
+	slices.SortFunc(sig, func(a, b failCount) int {
+		if c := cmp.Compare(a.r, b.r); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.value, b.value)
+	})
+	s.failSig = sig
+	if s.lastFit != nil && s.lastFit.NumAllNodes == len(st.Nodes) && slices.Equal(sig, s.lastSig) {
+		return s.lastFit
+	}
+	e := &FitError{NumAllNodes: len(st.Nodes), Reasons: make(map[string]int, len(sig))}
+	for _, c := range sig {
+		switch c.r {
+		case reasonTaint:
+			e.Reasons["node(s) had untolerated taint {"+c.key+": "+c.value+"}"] += c.n
+		case reasonInsufficient:
+			e.Reasons["Insufficient "+c.key] += c.n
+		case reasonNone:
+			e.Reasons["node(s) didn't satisfy plugin(s) [NodeAffinity]"] += c.n
+		default:
+			e.Reasons[reasonText[c.r]] += c.n
+		}
+	}
+	s.lastFit, s.lastSig = newFitError(e), append(s.lastSig[:0], sig...)
+	return s.lastFit
+}
+
+// failCount is one entry of a failure's signature: a reason (with the taint's key and value, or
+// the insufficient resource) and the number of nodes that failed with it.
+type failCount struct {
+	r          reason
+	key, value string
+	n          int
+}
+
+// newFitError builds e's message once: callers read it more than once.
+func newFitError(e *FitError) *FitError {
+	e.msg = e.message()
 	return e
 }

@@ -330,6 +330,47 @@ func TestFitErrorMessages(t *testing.T) {
 	}
 }
 
+// TestFitErrorFollowsTheState checks the reuse of the previous FitError: one scheduler failing
+// again and again must report each failure as it is, not the previous one.
+func TestFitErrorFollowsTheState(t *testing.T) {
+	st := newState(node("a", "z1", 1000, 16), node("b", "z1", 1000, 16))
+	s := New(DefaultConfig())
+	big := st.AddPod(pod("big", "big", spec(2000, 128)))
+	fail := func() string {
+		_, err := s.Schedule(st, big, seeded(1))
+		require.Error(t, err)
+		return err.Error()
+	}
+	const cpu = "0/2 nodes are available: 2 Insufficient cpu."
+	steps := []struct {
+		name   string
+		change func()
+		want   string
+	}{
+		{"insufficient cpu", func() {}, cpu},
+		{"same failure again", func() {}, cpu},
+		{"a node tainted", func() {
+			st.Nodes[0].Taints = []corev1.Taint{{Key: "k", Value: "v", Effect: corev1.TaintEffectNoSchedule}}
+		}, "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {k: v}."},
+		{"another taint value", func() { st.Nodes[0].Taints[0].Value = "w" },
+			"0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {k: w}."},
+		{"both nodes cordoned", func() {
+			st.Nodes[0].Unschedulable, st.Nodes[1].Unschedulable = true, true
+		}, "0/2 nodes are available: 2 node(s) were unschedulable."},
+		{"back to cpu", func() {
+			st.Nodes[0].Unschedulable, st.Nodes[1].Unschedulable = false, false
+			st.Nodes[0].Taints = nil
+		}, cpu},
+		{"a third node", func() { st.AddNode(node("c", "z1", 1000, 16)) }, "0/3 nodes are available: 3 Insufficient cpu."},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.change()
+			assert.Equal(t, step.want, fail())
+		})
+	}
+}
+
 func TestDeterminism(t *testing.T) {
 	t.Run("same seed, same choices", func(t *testing.T) {
 		run := func(seed uint64) []string {

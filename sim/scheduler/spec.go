@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,9 @@ type specInfo struct {
 	preferredAffinity    []affinityTerm // weight set
 	preferredAnti        []affinityTerm // weight set
 	hasPodAffinity       bool           // any pod (anti-)affinity: upstream's PodsWithAffinity
+	// ownerKeys are the label keys the terms read from their owning pod (matchLabelKeys and
+	// mismatchLabelKeys), sorted: pods of this spec with the same values match alike.
+	ownerKeys []string
 
 	// PodTopologySpread, from spec.topologySpreadConstraints (before matchLabelKeys merging).
 	hasSpreadConstraints bool
@@ -101,6 +105,14 @@ func parseSpec(spec *corev1.PodSpec) (*specInfo, error) {
 			}
 		}
 		info.hasPodAffinity = a.PodAffinity != nil || a.PodAntiAffinity != nil
+		for _, terms := range [][]affinityTerm{info.requiredAffinity, info.requiredAntiAffinity, info.preferredAffinity, info.preferredAnti} {
+			for i := range terms {
+				info.ownerKeys = append(info.ownerKeys, terms[i].matchKeys...)
+				info.ownerKeys = append(info.ownerKeys, terms[i].mismatch...)
+			}
+		}
+		slices.Sort(info.ownerKeys)
+		info.ownerKeys = slices.Compact(info.ownerKeys)
 	}
 	if len(spec.TopologySpreadConstraints) > 0 {
 		info.hasSpreadConstraints = true
@@ -141,6 +153,8 @@ type affinityTerm struct {
 	weight      int64
 	matchKeys   []string
 	mismatch    []string
+	selKey      string // the selector as a string when the matcher has no fast path
+	nsSelKey    string // nsSelector as a string
 
 	// memo of selector.matches for one target pod, valid while stamp is the cycle's stamp: an
 	// existing pod's term is evaluated against the same incoming pod once per shared spec, not
@@ -169,6 +183,10 @@ func newAffinityTerm(t *corev1.PodAffinityTerm) (affinityTerm, error) {
 		if at.nsSelector, err = metav1.LabelSelectorAsSelector(t.NamespaceSelector); err != nil {
 			return affinityTerm{}, err
 		}
+		at.nsSelKey = at.nsSelector.String()
+	}
+	if !at.selector.fast {
+		at.selKey = sel.String()
 	}
 	return at, nil
 }

@@ -1,0 +1,592 @@
+package scheduler
+
+import (
+	"math"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
+
+// podIndex keeps the counts of bound pods that PodTopologySpread and InterPodAffinity need, up to
+// date on every bind, unbind and change to or from Terminating (it is a cluster.Observer), so that
+// a scheduling cycle reads them instead of visiting every bound pod. Upstream gets the same effect
+// from its scheduler cache (NodeInfo per node, updated on bind and delete) and the snapshot's
+// HavePodsWithAffinity / HavePodsWithRequiredAntiAffinity lists; its PreFilter still walks every
+// pod of those nodes each cycle, which is what made a cycle here cost O(bound pods).
+//
+//   - A countTable counts, per node and per topology domain, the bound pods matching one
+//     predicate: a namespace and label selector (a topology spread constraint, counting only pods
+//     that are not Terminating), or the conjunction of an incoming pod's affinity terms resolved
+//     against that pod (counting Terminating pods too, as upstream). Tables are built by one scan
+//     the first time a predicate is asked for and then kept up to date: a change visits only the
+//     tables indexed under one of the pod's labels (the first label the selector requires) plus the
+//     few that require none.
+//   - A group gathers the bound pods that share a PodSpec with pod (anti-)affinity and the things
+//     its terms read from their owner (namespace, matchLabelKeys/mismatchLabelKeys values): for
+//     the symmetric checks (existing pods' required anti-affinity, existing pods' terms in the
+//     score) a cycle evaluates each group's terms once against the incoming pod, not once per pod.
+//     Group terms are indexed by the first label their selector requires, so a cycle only looks at
+//     the groups whose terms can match the incoming pod's labels.
+//   - Domains are numbered per topology key, in node order; a key whose every node has its own
+//     value (kubernetes.io/hostname) shares the table's per-node counts.
+//
+// Counts are integers, so the order in which changes arrive or maps are walked cannot change a
+// result. The index assumes what the node order already assumes: nodes are only appended and a
+// node's labels do not change once added. Appending nodes, or switching to another State, rebuilds
+// the index on the next cycle. Tables other than groups are dropped all at once when they exceed a
+// memory budget and rebuilt on demand: the budget changes the cost, never a decision.
+type podIndex struct {
+	st    *cluster.State
+	nodes int  // len(st.Nodes) when built
+	stale bool // a change the index could not follow: rebuild on the next cycle
+	specs *specCache
+
+	topos    map[string]*topology
+	tables   map[string]*countTable
+	byLabel  map[labelKV][]*countTable
+	anyLabel []*countTable // tables that require no particular label
+	cells    int           // int32 cells held by tables (groups excluded)
+	zero     *countTable   // the table of an empty spread selector: it counts nothing
+
+	groups        map[groupKey]*group
+	groupCells    int // int32 cells held by groups
+	groupTerms    map[labelKV][]*groupTerm
+	anyGroupTerms []*groupTerm
+
+	buf []byte
+	ns  nsLabels
+}
+
+// maxTableCells bounds the memory of the tables (4 bytes a cell): 256 MiB.
+const maxTableCells = 1 << 26
+
+// topology numbers the domains of one topology key.
+type topology struct {
+	key     string
+	dom     []int32 // by node index: the node's domain, -1 when it lacks the label
+	n       int     // number of domains
+	missing int     // nodes without the label
+	empty   int32   // the domain of the value "", -1 when no node has it
+	unique  bool    // every node has the label with its own value: dom[i] == i
+}
+
+// countTable counts the bound pods matching a predicate, per node and per domain of the topology
+// keys asked for.
+type countTable struct {
+	parts []matchPart // all must match
+	live  bool        // count only pods that are not Terminating
+	node  []int32     // by node index
+	keys  []*domainCounts
+}
+
+// domainCounts is a table's count per domain of one topology key.
+type domainCounts struct {
+	topo  *topology
+	count []int32 // by domain; the table's node slice when topo.unique
+	total int64   // pods on nodes that have the key
+
+	// minimum over all domains, kept while minOK: atMin domains hold it
+	min   int32
+	atMin int32
+	minOK bool
+}
+
+// matchPart is one conjunct of a table's predicate: a namespace condition, a label selector and
+// the label (mis)matches that matchLabelKeys/mismatchLabelKeys add.
+type matchPart struct {
+	nsOwn      bool   // the namespace must be ns
+	ns         string // when nsOwn
+	namespaces []string
+	nsSel      labels.Selector // may be nil
+	nsSelKey   string          // nsSel.String()
+	sel        labelMatcher
+	selKey     string // sel.sel.String() when !sel.fast ("" = compute it)
+	eq, neq    []labelKV
+}
+
+func (m *matchPart) matches(q *cluster.Pod, ns *nsLabels) bool {
+	if m.nsOwn {
+		if q.Namespace != m.ns {
+			return false
+		}
+	} else if !slices.Contains(m.namespaces, q.Namespace) {
+		if m.nsSel == nil {
+			return false
+		}
+		ns.name = q.Namespace
+		if !m.nsSel.Matches(ns) {
+			return false
+		}
+	}
+	if !m.sel.matches(q.Labels) {
+		return false
+	}
+	for _, kv := range m.eq {
+		if v, ok := q.Labels[kv.key]; !ok || v != kv.value {
+			return false
+		}
+	}
+	for _, kv := range m.neq {
+		if v, ok := q.Labels[kv.key]; ok && v == kv.value {
+			return false
+		}
+	}
+	return true
+}
+
+// indexLabel is a label every pod matching m carries, to index the table under.
+func (m *matchPart) indexLabel() (labelKV, bool) {
+	if m.sel.fast && len(m.sel.eq) > 0 {
+		return m.sel.eq[0], true
+	}
+	if len(m.eq) > 0 {
+		return m.eq[0], true
+	}
+	return labelKV{}, false
+}
+
+// termPart resolves affinity term t against its owner pod (the namespace a term without
+// namespaces means, and the owner's values for matchLabelKeys / mismatchLabelKeys).
+func termPart(t *affinityTerm, owner *cluster.Pod, eqBuf, neqBuf []labelKV) matchPart {
+	m := matchPart{sel: t.selector, selKey: t.selKey}
+	if t.ownNS {
+		m.nsOwn, m.ns = true, owner.Namespace
+	} else {
+		m.namespaces, m.nsSel, m.nsSelKey = t.namespaces, t.nsSelector, t.nsSelKey
+	}
+	m.eq, m.neq = eqBuf[:0], neqBuf[:0]
+	for _, k := range t.matchKeys {
+		if v, ok := owner.Labels[k]; ok {
+			m.eq = append(m.eq, labelKV{k, v})
+		}
+	}
+	for _, k := range t.mismatch {
+		if v, ok := owner.Labels[k]; ok {
+			m.neq = append(m.neq, labelKV{k, v})
+		}
+	}
+	return m
+}
+
+// groupKey identifies a group: pods with the same spec, namespace and owner label values for the
+// keys the spec's terms read (specInfo.ownerKeys).
+type groupKey struct {
+	spec  *corev1.PodSpec
+	ns    string
+	owner string
+}
+
+// group is the bound pods of one groupKey.
+type group struct {
+	rep   *cluster.Pod // a member: what its terms read of it is what every member has
+	pods  int
+	table *countTable // no predicate: members are counted directly
+}
+
+// Kinds of group terms.
+const (
+	existingAnti  = iota // required anti-affinity: filter
+	existingScore        // required affinity (hard weight) or preferred terms: score
+)
+
+// groupTerm is one affinity term of a group's spec.
+type groupTerm struct {
+	g      *group
+	t      *affinityTerm
+	kind   int
+	weight int64
+	dom    *domainCounts // the group's counts over the term's topology key
+}
+
+// sync attaches the index to st, rebuilding it when st, its number of nodes or a missed change
+// asks for it.
+func (x *podIndex) sync(st *cluster.State, specs *specCache) {
+	if x.st == st && !x.stale && x.nodes == len(st.Nodes) {
+		return
+	}
+	if x.st != nil {
+		x.st.Unobserve(x)
+	}
+	*x = podIndex{st: st, nodes: len(st.Nodes), specs: specs, buf: x.buf}
+	x.topos = make(map[string]*topology)
+	x.dropTables()
+	x.groups = make(map[groupKey]*group)
+	x.groupTerms = make(map[labelKV][]*groupTerm)
+	st.Observe(x)
+	for i, n := range st.Nodes {
+		for _, p := range n.Pods {
+			x.groupChange(p, i, 1)
+		}
+	}
+}
+
+func (x *podIndex) dropTables() {
+	x.tables = make(map[string]*countTable)
+	x.byLabel = make(map[labelKV][]*countTable)
+	x.anyLabel = nil
+	x.cells = 0
+	x.zero = nil
+}
+
+// topology returns the domains of key.
+func (x *podIndex) topology(key string) *topology {
+	if t, ok := x.topos[key]; ok {
+		return t
+	}
+	t := &topology{key: key, dom: make([]int32, x.nodes), empty: -1}
+	ids := make(map[string]int32)
+	for i, n := range x.st.Nodes {
+		v, ok := n.Labels[key]
+		if !ok {
+			t.dom[i] = -1
+			t.missing++
+			continue
+		}
+		d, seen := ids[v]
+		if !seen {
+			d = int32(len(ids))
+			ids[v] = d
+		}
+		t.dom[i] = d
+	}
+	t.n = len(ids)
+	if d, ok := ids[""]; ok {
+		t.empty = d
+	}
+	t.unique = t.missing == 0 && t.n == x.nodes
+	x.topos[key] = t
+	return t
+}
+
+// table returns the table of parts (nil parts: the zero table), building it on first use.
+func (x *podIndex) table(live bool, parts []matchPart) *countTable {
+	if parts == nil {
+		if x.zero == nil {
+			x.zero = &countTable{node: make([]int32, x.nodes)}
+		}
+		return x.zero
+	}
+	b := x.buf[:0]
+	if live {
+		b = append(b, 'S')
+	} else {
+		b = append(b, 'A')
+	}
+	for i := range parts {
+		b = appendPartKey(b, &parts[i])
+	}
+	x.buf = b
+	if t, ok := x.tables[string(b)]; ok {
+		return t
+	}
+	if x.cells+x.nodes > maxTableCells {
+		x.dropTables()
+	}
+	t := &countTable{live: live, node: make([]int32, x.nodes), parts: make([]matchPart, len(parts))}
+	for i := range parts {
+		p := parts[i]
+		p.sel.eq = slices.Clone(p.sel.eq)
+		p.eq, p.neq = slices.Clone(p.eq), slices.Clone(p.neq)
+		t.parts[i] = p
+	}
+	for i, n := range x.st.Nodes {
+		for _, q := range n.Pods {
+			if (!live || q.Phase != cluster.PodTerminating) && t.matches(q, &x.ns) {
+				t.node[i]++
+			}
+		}
+	}
+	x.cells += x.nodes
+	x.tables[string(b)] = t
+	if kv, ok := t.parts[0].indexLabel(); ok {
+		x.byLabel[kv] = append(x.byLabel[kv], t)
+	} else {
+		x.anyLabel = append(x.anyLabel, t)
+	}
+	return t
+}
+
+// appendPartKey appends a key that identifies m's predicate: equal keys mean the same predicate.
+// Label keys, values and namespaces never hold a NUL, which separates them.
+func appendPartKey(b []byte, m *matchPart) []byte {
+	if m.nsOwn {
+		b = append(b, 'o')
+		b = append(b, m.ns...)
+		b = append(b, 0)
+	} else {
+		b = append(b, 'l')
+		b = strconv.AppendInt(b, int64(len(m.namespaces)), 10)
+		for _, ns := range m.namespaces {
+			b = append(b, 0)
+			b = append(b, ns...)
+		}
+		if m.nsSel != nil {
+			b = append(b, 0, 's')
+			b = append(b, m.nsSelKey...)
+		}
+		b = append(b, 0)
+	}
+	if m.sel.fast {
+		b = appendKVs(b, 'F', m.sel.eq)
+	} else {
+		b = append(b, 'S')
+		if m.selKey != "" {
+			b = append(b, m.selKey...)
+		} else {
+			b = append(b, m.sel.sel.String()...)
+		}
+		b = append(b, 0)
+	}
+	b = appendKVs(b, '=', m.eq)
+	b = appendKVs(b, '!', m.neq)
+	return append(b, 1)
+}
+
+func appendKVs(b []byte, tag byte, kvs []labelKV) []byte {
+	b = append(b, tag)
+	b = strconv.AppendInt(b, int64(len(kvs)), 10)
+	for _, kv := range kvs {
+		b = append(b, 0)
+		b = append(b, kv.key...)
+		b = append(b, 0)
+		b = append(b, kv.value...)
+	}
+	return append(b, 0)
+}
+
+func (t *countTable) matches(q *cluster.Pod, ns *nsLabels) bool {
+	for i := range t.parts {
+		if !t.parts[i].matches(q, ns) {
+			return false
+		}
+	}
+	return true
+}
+
+// domains returns the table's counts over topo, computing them on first use.
+func (t *countTable) domains(topo *topology) *domainCounts {
+	for _, k := range t.keys {
+		if k.topo == topo {
+			return k
+		}
+	}
+	k := &domainCounts{topo: topo}
+	if topo.unique {
+		k.count = t.node
+	} else {
+		k.count = make([]int32, topo.n)
+		for i, d := range topo.dom {
+			if d >= 0 {
+				k.count[d] += t.node[i]
+			}
+		}
+	}
+	for i, d := range topo.dom {
+		if d >= 0 {
+			k.total += int64(t.node[i])
+		}
+	}
+	t.keys = append(t.keys, k)
+	return k
+}
+
+// add counts delta more pods on node n.
+func (t *countTable) add(n int, delta int32) {
+	t.node[n] += delta
+	for _, k := range t.keys {
+		d := k.topo.dom[n]
+		if d < 0 {
+			continue
+		}
+		if !k.topo.unique {
+			k.count[d] += delta
+		}
+		k.total += int64(delta)
+		if k.minOK {
+			k.track(k.count[d]-delta, k.count[d])
+		}
+	}
+}
+
+// track updates the minimum when one domain goes from old to now (by one).
+func (k *domainCounts) track(old, now int32) {
+	switch {
+	case now < k.min:
+		k.min, k.atMin = now, 1
+	case now == k.min:
+		k.atMin++
+	case old == k.min:
+		k.atMin--
+		if k.atMin == 0 {
+			k.minOK = false // recomputed on demand
+		}
+	}
+}
+
+// minimum is the smallest count over all domains (math.MaxInt32 without domains).
+func (k *domainCounts) minimum() int32 {
+	if !k.minOK {
+		k.min, k.atMin = math.MaxInt32, 0
+		for _, c := range k.count {
+			switch {
+			case c < k.min:
+				k.min, k.atMin = c, 1
+			case c == k.min:
+				k.atMin++
+			}
+		}
+		k.minOK = true
+	}
+	return k.min
+}
+
+// PodBound implements cluster.Observer.
+func (x *podIndex) PodBound(p *cluster.Pod) { x.change(p, 1) }
+
+// PodUnbound implements cluster.Observer.
+func (x *podIndex) PodUnbound(p *cluster.Pod) { x.change(p, -1) }
+
+// PodPhaseChanged implements cluster.Observer: a Terminating pod leaves the topology spread counts.
+func (x *podIndex) PodPhaseChanged(p *cluster.Pod, _ cluster.PodPhase) {
+	n, ok := x.nodeOf(p)
+	if !ok {
+		return
+	}
+	var delta int32 = 1
+	if p.Phase == cluster.PodTerminating {
+		delta = -1
+	}
+	x.tablesChange(p, n, delta, true)
+}
+
+// nodeOf returns the index of p's node, marking the index stale when it does not know the node.
+func (x *podIndex) nodeOf(p *cluster.Pod) (int, bool) {
+	if x.stale || p.Node == nil {
+		return 0, false
+	}
+	n := p.Node.Index
+	if n >= x.nodes || n >= len(x.st.Nodes) || x.st.Nodes[n] != p.Node {
+		x.stale = true // a node added since the last cycle
+		return 0, false
+	}
+	return n, true
+}
+
+func (x *podIndex) change(p *cluster.Pod, delta int32) {
+	n, ok := x.nodeOf(p)
+	if !ok {
+		return
+	}
+	x.tablesChange(p, n, delta, false)
+	x.groupChange(p, n, delta)
+}
+
+// tablesChange adds delta on node n to the tables whose predicate p matches: the live ones only
+// when liveOnly, and the live ones only if p is not Terminating otherwise.
+func (x *podIndex) tablesChange(p *cluster.Pod, n int, delta int32, liveOnly bool) {
+	terminating := p.Phase == cluster.PodTerminating
+	visit := func(ts []*countTable) {
+		for _, t := range ts {
+			if t.live {
+				if !liveOnly && terminating {
+					continue
+				}
+			} else if liveOnly {
+				continue
+			}
+			if t.matches(p, &x.ns) {
+				t.add(n, delta)
+			}
+		}
+	}
+	for k, v := range p.Labels { // any order: each table is visited at most once
+		if ts, ok := x.byLabel[labelKV{k, v}]; ok {
+			visit(ts)
+		}
+	}
+	visit(x.anyLabel)
+}
+
+// groupChange adds delta on node n to p's group, when p's spec has pod (anti-)affinity.
+func (x *podIndex) groupChange(p *cluster.Pod, n int, delta int32) {
+	spec := podSpec(p)
+	if !specHasPodAffinity(spec) {
+		return
+	}
+	info, err := x.specs.get(spec)
+	if err != nil {
+		return // an unparsable existing pod has no terms
+	}
+	key := groupKey{spec: spec, ns: p.Namespace}
+	if len(info.ownerKeys) > 0 {
+		key.owner = ownerValues(info.ownerKeys, p)
+	}
+	g, ok := x.groups[key]
+	if !ok {
+		g = x.newGroup(key, info, p)
+	}
+	g.pods += int(delta)
+	g.table.add(n, delta)
+}
+
+// ownerValues renders p's values for keys: what a group's members have in common.
+func ownerValues(keys []string, p *cluster.Pod) string {
+	var b []byte
+	for _, k := range keys {
+		if v, ok := p.Labels[k]; ok {
+			b = append(b, '+')
+			b = append(b, v...)
+		} else {
+			b = append(b, '-')
+		}
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+func (x *podIndex) newGroup(key groupKey, info *specInfo, rep *cluster.Pod) *group {
+	g := &group{rep: rep, table: &countTable{node: make([]int32, x.nodes)}}
+	x.groups[key] = g
+	add := func(terms []affinityTerm, kind int, weight func(*affinityTerm) int64) {
+		for i := range terms {
+			t := &terms[i]
+			gt := &groupTerm{g: g, t: t, kind: kind, weight: weight(t), dom: g.table.domains(x.topology(t.topologyKey))}
+			if t.selector.fast && len(t.selector.eq) > 0 {
+				kv := t.selector.eq[0]
+				x.groupTerms[kv] = append(x.groupTerms[kv], gt)
+			} else {
+				x.anyGroupTerms = append(x.anyGroupTerms, gt)
+			}
+		}
+	}
+	add(info.requiredAntiAffinity, existingAnti, func(*affinityTerm) int64 { return 0 })
+	add(info.requiredAffinity, existingScore, func(*affinityTerm) int64 { return hardPodAffinityWeight })
+	add(info.preferredAffinity, existingScore, func(t *affinityTerm) int64 { return t.weight })
+	add(info.preferredAnti, existingScore, func(t *affinityTerm) int64 { return -t.weight })
+	x.groupCells += x.nodes
+	if x.groupCells > maxTableCells {
+		x.stale = true // rebuilt on the next cycle with only the groups that have pods
+	}
+	return g
+}
+
+// matchGroups calls f for each term of a group with bound pods that matches pod.
+func (x *podIndex) matchGroups(pod *cluster.Pod, f func(*groupTerm)) {
+	visit := func(gts []*groupTerm) {
+		for _, gt := range gts {
+			if gt.g.pods > 0 && gt.t.matches(gt.g.rep, pod, &x.ns, 0) {
+				f(gt)
+			}
+		}
+	}
+	for k, v := range pod.Labels { // any order: the counts found are summed or any-tested
+		if gts, ok := x.groupTerms[labelKV{k, v}]; ok {
+			visit(gts)
+		}
+	}
+	visit(x.anyGroupTerms)
+}
