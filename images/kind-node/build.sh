@@ -31,7 +31,7 @@ log() { echo "kind-image: $*" >&2; }
 
 inputs() {
   cd "$ROOT"
-  find images/kind-node tools/k8s tools/etcd clusters/kind/internal/cmd clusters/kind/internal/nodenet \
+  find images/kind-node tools/k8s tools/etcd clusters/kind/internal/cmd/faultline-cni clusters/kind/internal/cmd/faultline-pause clusters/kind/internal/nodenet \
     -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -path 'images/kind-node/*' \) \
     ! -name '*_test.go' ! -name 'README*' | LC_ALL=C sort | xargs sha256sum
   sha256sum go.mod go.sum
@@ -65,7 +65,7 @@ gobuild() { # dir ldflags out pkgs...
   local dir=$1 ld=$2 out=$3; shift 3
   (cd "$dir" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod $GO build -trimpath -ldflags "-s -w $ld" -o "$out" "$@")
 }
-BINKEY=$( (cd "$ROOT" && find tools/k8s tools/etcd images/kind-node/tools clusters/kind/internal/cmd clusters/kind/internal/nodenet \
+BINKEY=$( (cd "$ROOT" && find tools/k8s tools/etcd images/kind-node/tools clusters/kind/internal/cmd/faultline-cni clusters/kind/internal/cmd/faultline-pause clusters/kind/internal/nodenet \
   -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum; \
   sha256sum go.mod go.sum; $GO env GOVERSION; echo "$K8S_VERSION $COREDNS_VERSION") | sha256sum | cut -c1-12)
 BIN=$CACHE/bin-$BINKEY
