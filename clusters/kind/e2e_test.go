@@ -219,6 +219,49 @@ func TestKindE2E(t *testing.T) {
 		remove(t, cs, "spread")
 	})
 
+	// The kernel panic itself: the node container is frozen (every process at once, as a panic
+	// stops a machine). The control plane notices only by the missing heartbeats: the node goes
+	// NotReady after the grace period and its pod is marked not Ready; thawed, the node returns.
+	t.Run("kernel panic: a frozen node goes NotReady, its pod unready; thawed, it returns", func(t *testing.T) {
+		_, err := cs.AppsV1().Deployments("default").Create(ctx, deployment("panic", 3, antiAffinity("panic"), ""), metav1.CreateOptions{})
+		require.NoError(t, err)
+		waitPods(t, cs, "app=panic", 3)
+		start := time.Now()
+		require.NoError(t, p.NodeFaultAction(ctx, name, w1, kind.Pause))
+		resumed := false
+		defer func() {
+			if !resumed {
+				_ = p.NodeFaultAction(context.Background(), name, w1, kind.Resume)
+			}
+		}()
+		require.Eventually(t, func() bool {
+			n, err := cs.CoreV1().Nodes().Get(ctx, w1, metav1.GetOptions{})
+			return err == nil && !nodeReady(*n)
+		}, 3*time.Minute, time.Second, "the frozen node should go NotReady")
+		notReady := time.Since(start)
+		require.Eventually(t, func() bool {
+			pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=panic", FieldSelector: "spec.nodeName=" + w1})
+			if err != nil || len(pods.Items) != 1 {
+				return false
+			}
+			for _, c := range pods.Items[0].Status.Conditions {
+				if c.Type == corev1.PodReady {
+					return c.Status == corev1.ConditionFalse
+				}
+			}
+			return false
+		}, time.Minute, time.Second, "the frozen node's pod should be marked not Ready")
+		require.NoError(t, p.NodeFaultAction(ctx, name, w1, kind.Resume))
+		resumed = true
+		thawed := time.Now()
+		require.Eventually(t, func() bool {
+			n, err := cs.CoreV1().Nodes().Get(ctx, w1, metav1.GetOptions{})
+			return err == nil && nodeReady(*n)
+		}, 3*time.Minute, time.Second, "the thawed node should be Ready again")
+		t.Logf("frozen node NotReady after %s; Ready again %s after the thaw", notReady.Round(time.Second), time.Since(thawed).Round(time.Second))
+		remove(t, cs, "panic")
+	})
+
 	// A CronJob storm on real kubelets: many CronJobs due in the same minute start together;
 	// every one must produce a Job that completes (real containers, real pod startup).
 	t.Run("CronJob storm: every CronJob due in the same minute completes", func(t *testing.T) {

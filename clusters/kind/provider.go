@@ -460,7 +460,7 @@ func (p *Provider) Status(ctx context.Context, name string) (*clusters.Status, e
 	st := &clusters.Status{Name: name, Provider: ProviderName, State: "running", StateDir: filepath.Join(p.stateRoot, name), KubeConfigPath: p.KubeConfigPath(name)}
 	if !p.external {
 		ok := p.daemon.Running(ctx)
-		st.Processes = append(st.Processes, clusters.ProcessStatus{Name: "dockerd", Running: ok, Healthy: ok, Detail: p.daemon.Host()})
+		st.Processes = append(st.Processes, clusters.ProcessStatus{Name: "dockerd", PID: p.daemon.PID(), Running: ok, Healthy: ok, Detail: p.daemon.Host()})
 		if !ok {
 			st.State = "failed"
 			return st, nil

@@ -269,3 +269,12 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	_ = os.Remove(d.recordPath())
 	return os.RemoveAll(d.ExecRoot)
 }
+
+// PID is the recorded daemon's PID (0 when none is recorded).
+func (d *Daemon) PID() int {
+	rec, err := d.record()
+	if err != nil {
+		return 0
+	}
+	return rec.PID
+}
