@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
@@ -243,6 +244,12 @@ func (p *Provider) RestoreHost(ctx context.Context) error {
 	if names, err := p.List(); err == nil && len(names) > 0 {
 		return nil
 	}
+	release, err := p.useDaemon(syscall.LOCK_EX | syscall.LOCK_NB)
+	if err != nil {
+		p.logger.Info("faultline's dockerd is in use by a node image build; leaving the host as it is")
+		return nil
+	}
+	defer release()
 	var errs []error
 	if p.external || p.daemon.Running(ctx) {
 		if docker(ctx, "network", "inspect", NetworkName) == nil {
@@ -287,6 +294,23 @@ func (p *Provider) RestoreHost(ctx context.Context) error {
 		_ = p.writeHost(h)
 	}
 	return errors.Join(errs...)
+}
+
+// useDaemon takes a flock on faultline-daemon.lock in the daemon's data root (how: LOCK_SH or
+// LOCK_EX|LOCK_NB), shared by every faultline that uses the daemon.
+func (p *Provider) useDaemon(how int) (func(), error) {
+	if err := os.MkdirAll(p.daemon.DataRoot, 0o711); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(p.daemon.DataRoot, "faultline-daemon.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // NodeImage chooses the node image: WithImage's, else kind's official image if the host has
@@ -554,10 +578,20 @@ func (p *Provider) BuildNodeImage(ctx context.Context, repo string, w io.Writer)
 	if _, err := os.Stat(script); err != nil {
 		return "", fmt.Errorf("the node image recipe %s: %w (run from the faultline repository)", script, err)
 	}
-	if err := p.PrepareHost(ctx); err != nil {
+	// a shared lock while the build uses the daemon: a RestoreHost elsewhere (the last cluster
+	// deleted meanwhile) leaves the daemon running
+	release, err := p.useDaemon(syscall.LOCK_SH)
+	if err != nil {
 		return "", err
 	}
-	defer func() { err = errors.Join(err, p.RestoreHost(context.WithoutCancel(ctx))) }()
+	if err := p.PrepareHost(ctx); err != nil {
+		release()
+		return "", err
+	}
+	defer func() {
+		release()
+		err = errors.Join(err, p.RestoreHost(context.WithoutCancel(ctx)))
+	}()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Dir = repo
