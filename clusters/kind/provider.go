@@ -130,7 +130,7 @@ func (p *Provider) PrepareHost(ctx context.Context) error {
 		if err := dockerd.InstallDeps(ctx, p.logger); err != nil {
 			return err
 		}
-		if p.daemon.Wrapper == "" {
+		if p.daemon.Wrapper == "" && !p.daemon.Running(ctx) {
 			w, err := p.buildWrapper(ctx)
 			if err != nil {
 				return err
@@ -164,6 +164,10 @@ func (p *Provider) buildWrapper(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out+".tmp", pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
+		if _, serr := os.Stat(out); serr == nil {
+			p.logger.Info("cannot rebuild the runtime wrapper here (not in the faultline repository); using the cached one", "path", out)
+			return out, nil
+		}
 		return "", fmt.Errorf("build the runtime wrapper (%s; run faultline from the faultline repository, or set DOCKER_HOST to a Docker that runs privileged containers): %w\n%s", pkg, err, b)
 	}
 	return out, os.Rename(out+".tmp", out)
