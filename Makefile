@@ -65,7 +65,7 @@ test-cluster: tools ## only the end-to-end tests against a real local control pl
 
 # The kind targets need root (they run faultline's own dockerd; see clusters/kind) and install
 # docker.io, debootstrap and iptables with apt-get when missing.
-kind-image: ## the offline kind node image (Debian packages + Go modules, nothing pulled); ~12 min cold, seconds when cached
+kind-image: ## the offline kind node image (Debian packages + Go modules, nothing pulled); 15-30 min cold on 2 cores, seconds when cached
 	$(GO) run ./cmd/faultline cluster build --provider kind
 
 e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, kernel-panic placement, CronJob storm, teardown leaving nothing
