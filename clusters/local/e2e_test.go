@@ -37,7 +37,7 @@ import (
 
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/local"
-	"github.com/faultline-dev/faultline/clusters/local/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // provider is shared by the tests: the default binary cache, a temporary state directory.

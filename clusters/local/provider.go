@@ -16,7 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/local/internal/build"
 	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
-	"github.com/faultline-dev/faultline/clusters/local/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // ProviderName is the name of this provider on the command line (--provider local).

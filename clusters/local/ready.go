@@ -23,7 +23,7 @@ import (
 
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
-	"github.com/faultline-dev/faultline/clusters/local/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // writeKubeconfig writes a self-contained kubeconfig (certificates embedded) for id.

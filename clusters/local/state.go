@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/clusters"
-	"github.com/faultline-dev/faultline/clusters/local/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // createdBy is the marker in cluster.json; a directory without it is not faultline's.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -18,8 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/clusters/kind"
 	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/scenarios"
 )
 
 // DefaultName is the cluster name when --name is not given.
@@ -35,6 +38,8 @@ type flags struct {
 	wait     time.Duration
 	verbose  bool
 	all      bool
+	scenario string // kind: the node pools of this scenario
+	image    string // kind: node image
 }
 
 // NewCommand returns the cluster verb.
@@ -59,7 +64,13 @@ step, for a CI cache.
 A cluster's state (certificates, kubeconfig, etcd data, logs, and the PID of each process) is
 kept in ~/.local/state/faultline/clusters/NAME ($XDG_STATE_HOME). 'down' stops exactly the
 recorded processes, and also cleans up after an 'up' that crashed; it never touches a cluster
-that faultline did not create.`,
+that faultline did not create.
+
+The kind provider (--provider kind) runs real nodes (kubelet, containerd, kube-proxy) in Docker
+containers named faultline-NAME-*: kind's official node image where it can be pulled, else
+faultline's offline image (make kind-image, built from Debian packages and Go modules). Unless
+DOCKER_HOST is set it installs docker.io with apt-get and runs a dockerd of its own, stopped
+with the last cluster; 'down' leaves no container, network, iptables rule or process.`,
 		Example: `  faultline cluster up                      # 3 nodes of 4 CPU / 16Gi, named "faultline"
   export KUBECONFIG=~/.local/state/faultline/clusters/faultline/kubeconfig
   kubectl get nodes
@@ -67,11 +78,15 @@ that faultline did not create.`,
   faultline cluster down
 
   faultline cluster up --name big --nodes 200 --node-cpu 8 --node-memory 32Gi
-  faultline cluster build                   # only build and cache the binaries`,
+  faultline cluster build                   # only build and cache the binaries
+
+  faultline cluster build --provider kind   # the offline kind node image (root)
+  faultline cluster up --provider kind --scenario kernel-panic-stacking   # its node pools
+  faultline cluster down --provider kind`,
 		Args: cobra.NoArgs,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.provider, "provider", local.ProviderName, "cluster provider: local")
+	pf.StringVar(&f.provider, "provider", local.ProviderName, "cluster provider: local or kind")
 	pf.BoolVarP(&f.verbose, "verbose", "v", false, "also show each process as it starts")
 	cmd.AddCommand(upCommand(s, f), downCommand(s, f), statusCommand(s, f), buildCommand(s, f))
 	return cmd
@@ -103,6 +118,9 @@ type=kwok and kubernetes.io/hostname=node-N.`,
 				}
 				capacity[res] = v
 			}
+			if f.scenario != "" && f.provider != kind.ProviderName {
+				return cli.BadInput(fmt.Errorf("--scenario: only the kind provider makes nodes from node pools; the local provider takes --nodes"))
+			}
 			if lp, ok := p.(*local.Provider); ok {
 				// kubectl too, so that the hint below works
 				if err := lp.EnsureBinaries(cmd.Context()); err != nil {
@@ -117,6 +135,12 @@ type=kwok and kubernetes.io/hostname=node-N.`,
 				return err
 			}
 			out := s.Out
+			if kp, ok := p.(*kind.Provider); ok {
+				fmt.Fprintf(out, "Cluster %q is up (kind cluster %s%s).\n", f.name, kind.ClusterPrefix, f.name)
+				fmt.Fprintf(out, "Use it with:\n  export KUBECONFIG=%s\n", kp.KubeConfigPath(f.name))
+				fmt.Fprintf(out, "Stop it with:\n  faultline cluster down --provider kind --name %s\n", f.name)
+				return nil
+			}
 			fmt.Fprintf(out, "Cluster %q is up (%d nodes).\n", f.name, f.nodes)
 			if in, ok := p.(clusters.Inspector); ok {
 				if st, err := in.Status(cmd.Context(), f.name); err == nil {
@@ -132,7 +156,9 @@ type=kwok and kubernetes.io/hostname=node-N.`,
 		},
 	}
 	nameFlag(c, f)
-	c.Flags().IntVar(&f.nodes, "nodes", 3, "number of nodes (KWOK)")
+	c.Flags().IntVar(&f.nodes, "nodes", 3, "number of nodes (KWOK; kind: workers, besides the control-plane node)")
+	c.Flags().StringVar(&f.scenario, "scenario", "", "kind: one worker per node of this scenario's node pools (name or file), labelled with the pool")
+	c.Flags().StringVar(&f.image, "image", "", "kind: node image (default: kind's official one if it can be pulled, else the offline one)")
 	c.Flags().StringVar(&f.nodeCPU, "node-cpu", "4", "CPU capacity of each node")
 	c.Flags().StringVar(&f.nodeMem, "node-memory", "16Gi", "memory capacity of each node")
 	c.Flags().DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for readiness, not counting the one-time build")
@@ -260,6 +286,18 @@ run this as a CI step of its own, with ~/.cache/faultline/bin (and the Go caches
 			if err != nil {
 				return err
 			}
+			if kp, ok := p.(*kind.Provider); ok {
+				repo, err := os.Getwd()
+				if err != nil {
+					return err
+				}
+				tag, err := kp.BuildNodeImage(cmd.Context(), repo, s.Err)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Out, "Node image %s (cached under ~/.cache/faultline/kind)\n", tag)
+				return nil
+			}
 			lp, ok := p.(*local.Provider)
 			if !ok {
 				return cli.BadInput(fmt.Errorf("provider %s builds nothing", f.provider))
@@ -294,8 +332,18 @@ func provider(s cli.Streams, f *flags) (clusters.Provider, error) {
 	switch f.provider {
 	case local.ProviderName:
 		return local.New(local.WithLogger(logger))
+	case kind.ProviderName:
+		opts := []kind.Option{kind.WithLogger(logger), kind.WithImage(f.image)}
+		if f.scenario != "" {
+			sc, err := scenarios.Open(f.scenario)
+			if err != nil {
+				return nil, cli.BadInput(err)
+			}
+			opts = append(opts, kind.WithNodePools(sc.Spec.Spec.Cluster.NodePools, sc.File))
+		}
+		return kind.New(opts...)
 	default:
-		return nil, cli.BadInput(fmt.Errorf("--provider %q: expected local", f.provider))
+		return nil, cli.BadInput(fmt.Errorf("--provider %q: expected local or kind", f.provider))
 	}
 }
 

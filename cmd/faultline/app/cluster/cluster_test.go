@@ -38,7 +38,10 @@ func TestClusterCommand(t *testing.T) {
 		{"status without clusters", []string{"status"}, "No clusters. Create one with: faultline cluster up", cli.ExitOK},
 		{"down of a missing cluster", []string{"down", "--name", "nope"}, `No cluster "nope"; nothing to stop.`, cli.ExitOK},
 		{"down --all without clusters", []string{"down", "--all"}, "", cli.ExitOK},
-		{"unknown provider", []string{"up", "--provider", "kind"}, "", cli.ExitBadInput},
+		{"unknown provider", []string{"up", "--provider", "bogus"}, "", cli.ExitBadInput},
+		// checked before anything is installed or started
+		{"node pools need the kind provider", []string{"up", "--scenario", "kernel-panic-stacking"}, "", cli.ExitBadInput},
+		{"kind: a scenario that does not exist", []string{"up", "--provider", "kind", "--scenario", "no-such-scenario"}, "", cli.ExitBadInput},
 		{"bad node size", []string{"up", "--node-cpu", "lots"}, "", cli.ExitBadInput},
 	}
 	for _, tt := range tests {

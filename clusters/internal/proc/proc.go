@@ -1,7 +1,8 @@
-// Package proc starts the local cluster's processes, each in its own process group, and stops
-// them again by their recorded PID, only after checking that the PID still runs the binary that
-// was recorded and was started at the recorded instant (Linux /proc), so that a PID reused after
-// a crash or a reboot is never signalled.
+// Package proc starts the cluster providers' processes (the local control plane's servers, the
+// kind provider's dockerd), each in its own process group, and stops them again by their recorded
+// PID, only after checking that the PID still runs the binary that was recorded and was started at
+// the recorded instant (Linux /proc), so that a PID reused after a crash or a reboot is never
+// signalled.
 package proc
 
 import (

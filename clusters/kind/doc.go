@@ -1,0 +1,20 @@
+// Package kind is the kind cluster provider: real nodes (kubelet, containerd, kube-proxy) in
+// Docker containers, made by sigs.k8s.io/kind/pkg/cluster.
+//
+// It brings its own Docker: unless DOCKER_HOST is set, it installs the Debian packages it needs
+// (apt-get, once) and starts faultline's dockerd (package internal/dockerd: own data root, exec
+// root, socket and address pool, a capability-dropping runtime wrapper, no iptables rules),
+// stopped by its recorded PID when the last faultline kind cluster is deleted. Every kind cluster
+// is named faultline-NAME, on a Docker network of its own (faultline-kind, bridge
+// faultline-kind0).
+//
+// Node image: kind's official kindest/node where it can be pulled (cgroup v2 hosts; the official
+// images of kind v0.33 need it), else faultline's offline image, built from Debian packages and
+// Go modules by images/kind-node/build.sh (`make kind-image`) and named by
+// ~/.cache/faultline/kind/node-image.ref.
+//
+// What the provider changes on the machine, and undoes when the last cluster is deleted, is
+// recorded in $XDG_STATE_HOME/faultline/kind/host.json: the /lib/modules stand-in kind's
+// containers bind (created only if missing), and ACCEPT rules for the kind bridge in the FORWARD
+// chain (added only if its policy is DROP).
+package kind

@@ -1,0 +1,96 @@
+package kind
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// StaticImageTar returns a one-layer root file system holding only the static program at binary,
+// as /NAME (NAME is its file name), with /tmp and /etc/passwd (root) so that Go's os/user and
+// temporary files work. It refuses a dynamically linked program: it would not run in the image.
+func StaticImageTar(binary string) ([]byte, error) {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return nil, fmt.Errorf("%s: expected a Linux program: %w", binary, err)
+	}
+	interp := f.Section(".interp")
+	f.Close()
+	if interp != nil {
+		return nil, fmt.Errorf("%s is dynamically linked; build it with CGO_ENABLED=0", binary)
+	}
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+	}
+	passwd := []byte("root:x:0:0:root:/:/sbin/nologin\n")
+	files := []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"etc/passwd", 0o644, passwd}, {filepath.Base(binary), 0o755, data}}
+	for _, fl := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: fl.name, Typeflag: tar.TypeReg, Mode: fl.mode, Size: int64(len(fl.data))}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(fl.data); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), tw.Close()
+}
+
+// ImportStaticImage makes image tag in the provider's Docker from the static program at binary:
+// its only file system is StaticImageTar's and its entrypoint is the program.
+func (p *Provider) ImportStaticImage(ctx context.Context, binary, tag string) error {
+	p.env()
+	layer, err := StaticImageTar(binary)
+	if err != nil {
+		return err
+	}
+	ep, _ := json.Marshal([]string{"/" + filepath.Base(binary)})
+	cmd := exec.CommandContext(ctx, "docker", "import", "--change", "ENTRYPOINT "+string(ep), "-", tag)
+	cmd.Stdin = bytes.NewReader(layer)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("docker import %s: %w: %s", tag, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// BuildGoImage builds the Go main package pkg as a static program (in the current module) and
+// imports it as image tag; LoadImage then puts it on a cluster's nodes.
+func (p *Provider) BuildGoImage(ctx context.Context, pkg, tag string) error {
+	dir, err := os.MkdirTemp("", "faultline-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return p.ImportStaticImage(ctx, out, tag)
+}

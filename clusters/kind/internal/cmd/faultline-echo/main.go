@@ -1,0 +1,76 @@
+// Command faultline-echo is the trivial static program that tests faultline's image mechanism
+// (a static binary in a minimal image, loaded into kind) and the cluster's Service routing.
+//
+// As a server (the default) it answers every HTTP request with the name of the pod that served
+// it. As a client (-get URL) it requests URL until it has seen -want different pods answer, prints
+// their names, and exits 0; it exits 1 if that does not happen within -timeout. The kind e2e runs
+// the client as a Job on one node against a Service whose pods run on others: a request that
+// needs CoreDNS, kube-proxy and the route between nodes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+func main() {
+	addr := flag.String("listen", ":8080", "server: address to listen on")
+	get := flag.String("get", "", "client: URL to request")
+	want := flag.Int("want", 2, "client: how many different pods must answer")
+	timeout := flag.Duration("timeout", time.Minute, "client: give up after this long")
+	flag.Parse()
+	if *get != "" {
+		os.Exit(client(*get, *want, *timeout))
+	}
+	name := os.Getenv("POD_NAME")
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, name)
+	})
+	log.Fatal(http.ListenAndServe(*addr, nil))
+}
+
+func client(url string, want int, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	seen := map[string]bool{}
+	var lastErr error
+	for len(seen) < want {
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "saw %d of %d pods answer %s within %s; last error: %v\n", len(seen), want, url, timeout, lastErr)
+			return 1
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		// a new connection per request, so that kube-proxy picks an endpoint each time
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if n := strings.TrimSpace(string(b)); resp.StatusCode == http.StatusOK && n != "" {
+				seen[n] = true
+			}
+		} else {
+			lastErr = err
+			time.Sleep(500 * time.Millisecond)
+		}
+		rcancel()
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Println(strings.Join(names, "\n"))
+	return 0
+}
