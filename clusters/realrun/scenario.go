@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/faultline-dev/faultline/results"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/scenarios/runner"
 	"github.com/faultline-dev/faultline/sim"
@@ -88,8 +89,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, plan Plan, src Sou
 	return out, reports, firstErr
 }
 
-// Measured drops from results.Input-bound objectives those whose indicator the real world did
-// not measure: it returns the indicator names the outcome holds.
+// Measured returns the indicator names the outcome's finished runs hold, in first-seen order.
 func Measured(out *runner.Outcome) []string {
 	var names []string
 	for v := range out.Results {
@@ -105,4 +105,21 @@ func Measured(out *runner.Outcome) []string {
 		}
 	}
 	return names
+}
+
+// Scores is runner.Outcome.Scores for a real run: the objectives whose indicator the real world
+// did not measure are dropped (and returned), rather than scored as zeros.
+func Scores(out *runner.Outcome, version string) (results.Input, []string) {
+	in := out.Scores(version)
+	var kept []results.Objective
+	var dropped []string
+	for _, o := range in.Objectives {
+		if slices.Contains(in.Indicators, o.Indicator) {
+			kept = append(kept, o)
+		} else {
+			dropped = append(dropped, o.Name+" ("+o.Indicator+")")
+		}
+	}
+	in.Objectives = kept
+	return in, dropped
 }

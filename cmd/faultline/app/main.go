@@ -15,6 +15,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/check"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
@@ -77,6 +78,7 @@ gives the same bytes out.`,
 	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), list.NewCommand(s), check.NewCommand(s), sweep.NewCommand(s), bench.NewCommand(s))
 	root.AddCommand(report.NewCommand(s))
 	root.AddCommand(cluster.NewCommand(s))
+	root.AddCommand(fidelity.NewCommand(s))
 	return root
 }
 
