@@ -39,6 +39,7 @@ func TestRealRunRefusesForeignContexts(t *testing.T) {
 			var out, errb bytes.Buffer
 			cmd := run.NewCommand(cli.Streams{Out: &out, Err: &errb})
 			cmd.SetArgs(append([]string{"kernel-panic-stacking", "--out", t.TempDir()}, tc.args...))
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true // as the root command sets them
 			cmd.SetOut(&out)
 			cmd.SetErr(&errb)
 			err := cmd.ExecuteContext(context.Background())
