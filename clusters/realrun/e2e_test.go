@@ -312,3 +312,112 @@ func processesNaming(t *testing.T, s string) []string {
 	}
 	return out
 }
+
+// The built-in injectors on a real control plane: a node stopped for 40 s (its heartbeat taken
+// from KWOK; with the scenario's 20 s grace period and 5 s tolerations its pods are evicted and
+// replaced), then kube-controller-manager stopped for 12 s (a Deployment scaled up in the window
+// gets its new pod only after the restart). The cluster is started with the model's timings.
+func TestNodeStopAndControllerManagerDown(t *testing.T) {
+	requireE2E(t)
+	t.Parallel()
+	m := sim.DefaultModels()
+	m.NodeLifecycle.GracePeriod = metav1.Duration{Duration: 20 * time.Second}
+	m.NodeLifecycle.DefaultTolerationSeconds = 5
+	in := &sim.Input{
+		Name: "faults", Duration: 75 * time.Second, Models: m,
+		Pools: []sim.NodePool{{Name: "pool", Count: 2, Zones: []string{"a", "b"},
+			Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")}}},
+		Objects: []runtime.Object{&appsv1.Deployment{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](2),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:1",
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}},
+				},
+			},
+		}},
+		Faults: []sim.Fault{
+			{Name: "GCPChaos/stop-pool-1", Action: sim.NodeStop, At: 2 * time.Second, Duration: 40 * time.Second, Nodes: []string{"pool-1"}},
+			{Name: "PodChaos/kcm-down", Action: sim.ControllerManagerDown, At: 47 * time.Second, Duration: 12 * time.Second},
+		},
+	}
+	cl := acquire(t, in)
+	cs, err := kubernetes.NewForConfig(cl.Config)
+	require.NoError(t, err)
+	ctx := t.Context()
+
+	var (
+		res  sim.Result
+		rep  *realrun.Report
+		rerr error
+		wg   sync.WaitGroup
+	)
+	began := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res, rep, rerr = realrun.Run(ctx, cl.Config, in, realrun.Options{Seed: 1, ControlPlane: cl.ControlPlane})
+	}()
+	// the node goes NotReady (Unknown) once its lease is 20 s old
+	require.Eventually(t, func() bool {
+		n, err := cs.CoreV1().Nodes().Get(ctx, "pool-1", metav1.GetOptions{})
+		return err == nil && !ready(n)
+	}, 50*time.Second, 250*time.Millisecond, "pool-1 never went NotReady")
+	t.Logf("pool-1 NotReady after %s", time.Since(began).Round(time.Second))
+	// in the controller-manager's window, scale up: no new pod while it is down
+	require.Eventually(t, func() bool {
+		st, err := provider.Status(ctx, cl.Name)
+		if err != nil {
+			return false
+		}
+		for _, p := range st.Processes {
+			if p.Name == local.ControllerManager {
+				return !p.Running
+			}
+		}
+		return false
+	}, 80*time.Second, 100*time.Millisecond, "kube-controller-manager was never stopped")
+	t.Logf("kube-controller-manager stopped after %s", time.Since(began).Round(time.Second))
+	_, err = cs.AppsV1().Deployments("default").Patch(ctx, "web", "application/merge-patch+json", []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	time.Sleep(3 * time.Second)
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	require.NoError(t, err)
+	live := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			live++
+		}
+	}
+	assert.Equal(t, 2, live, "no ReplicaSet controller while kube-controller-manager is down")
+	wg.Wait()
+	require.NoError(t, rerr)
+	t.Logf("%v; injected %v; not injected %v", res, rep.Injected, rep.NotInjected)
+	assert.Empty(t, rep.NotInjected)
+	assert.Len(t, rep.Injected, 2)
+	assert.GreaterOrEqual(t, indicator(t, res, "pods-lost"), 1.0)
+	assert.GreaterOrEqual(t, indicator(t, res, "evictions"), 1.0, "pods on the silent node were evicted after their 5 s toleration")
+	require.Eventually(t, func() bool {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && d.Status.ReadyReplicas == 3
+	}, time.Minute, 250*time.Millisecond, "the third replica comes once kube-controller-manager is back")
+	n, err := cs.CoreV1().Nodes().Get(ctx, "pool-1", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.True(t, ready(n), "pool-1 reports Ready again once KWOK has its lease back")
+	st, err := provider.Status(ctx, cl.Name)
+	require.NoError(t, err)
+	assert.True(t, st.Healthy(), "%+v", st.Processes)
+}
+
+func ready(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

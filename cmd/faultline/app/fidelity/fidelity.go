@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -234,6 +235,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		fmt.Fprintln(s.Out, string(b))
 	} else {
 		Print(s.Out, rep)
+		printPlacements(s.Out, rep.Real)
 		run.PrintReports(s.Out, reports, nil)
 		fmt.Fprintf(s.Out, "\nwrote %s (%s)\n", filepath.Join(dir, "fidelity.json"), rep.Took)
 	}
@@ -310,6 +312,25 @@ func Print(w io.Writer, r *Report) {
 	}
 	if len(r.OnlySim) > 0 {
 		fmt.Fprintf(w, "simulated only: %s\n", strings.Join(r.OnlySim, ", "))
+	}
+}
+
+// printPlacements shows where each multi-replica Deployment's pods were at the end of each real
+// run: the placements behind max-replicas-per-node.
+func printPlacements(w io.Writer, reps []*realrun.Report) {
+	for i, r := range reps {
+		if r == nil || len(r.Placements) == 0 {
+			continue
+		}
+		var parts []string
+		for _, d := range slices.Sorted(maps.Keys(r.Placements)) {
+			var nodes []string
+			for _, n := range slices.Sorted(maps.Keys(r.Placements[d])) {
+				nodes = append(nodes, fmt.Sprintf("%s×%d", n, r.Placements[d][n]))
+			}
+			parts = append(parts, fmt.Sprintf("%s [%s]", d, strings.Join(nodes, " ")))
+		}
+		fmt.Fprintf(w, "real run %d, pods per node at the end: %s\n", i+1, strings.Join(parts, "; "))
 	}
 }
 
