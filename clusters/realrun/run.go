@@ -174,10 +174,10 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 	}
 	r := &run{
 		in: in, opts: opts, log: log, cs: cs, dyn: dyn, scale: scale,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
-		rep:    &Report{Input: in.Name, Placements: map[string]map[string]int{}},
-		id:     strconv.FormatInt(time.Now().UnixNano(), 36),
-		rng:    rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
+		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
+		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
+		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
 		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
 	}
 	var deps []*appsv1.Deployment
@@ -677,7 +677,9 @@ func (r *run) readyReplicas(ctx context.Context, target string) int32 {
 // result computes the indicators from what was observed.
 func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	res := sim.Result{Seed: r.opts.Seed}
-	add := func(name string, v float64) { res.Indicators = append(res.Indicators, sim.Indicator{Name: name, Value: v}) }
+	add := func(name string, v float64) {
+		res.Indicators = append(res.Indicators, sim.Indicator{Name: name, Value: v})
+	}
 	r.rep.Placements = r.rec.placements()
 	r.rec.mu.Lock()
 	add("pods-lost", float64(r.rec.podsLost))
