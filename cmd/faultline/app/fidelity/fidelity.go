@@ -145,14 +145,8 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if !f.noKWOK {
 		sets = append(slices.Clone(KWOKWorld), sets...)
 	}
-	for _, kv := range sets {
-		path, value, ok := strings.Cut(kv, "=")
-		if !ok {
-			return cli.BadInput(fmt.Errorf("--set %q: expected PATH=VALUE", kv))
-		}
-		if sc, err = setDeep(sc, path, value); err != nil {
-			return cli.BadInput(err)
-		}
+	if sc, err = run.ApplySets(sc, sets); err != nil {
+		return cli.BadInput(err)
 	}
 	variant := f.variant
 	if variant == "" {
@@ -240,34 +234,6 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		fmt.Fprintf(s.Out, "\nwrote %s (%s)\n", filepath.Join(dir, "fidelity.json"), rep.Took)
 	}
 	return runErr
-}
-
-// setDeep is Scenario.Set that also creates missing parents: a scenario without
-// spec.cluster.models.podStart gets {"podStart": {"pullTime": "0s"}} instead of an error.
-func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, error) {
-	out, err := sc.Set(path, value)
-	if err == nil || !strings.Contains(err.Error(), "parents must exist") {
-		return out, err
-	}
-	v := json.RawMessage(value)
-	if !json.Valid(v) {
-		v, _ = json.Marshal(value)
-	}
-	parent, leaf := path, ""
-	for {
-		i := strings.LastIndex(parent, ".")
-		if i <= len("spec") {
-			return nil, err
-		}
-		parent, leaf = parent[:i], parent[i+1:]
-		if strings.Contains(leaf, "[") {
-			return nil, err
-		}
-		v, _ = json.Marshal(map[string]json.RawMessage{leaf: v})
-		if out, perr := sc.Set(parent, string(v)); perr == nil {
-			return out, nil
-		}
-	}
 }
 
 // values gathers each indicator's values over the finished runs of the outcome's one variant.

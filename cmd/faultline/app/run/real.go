@@ -28,6 +28,7 @@ type realFlags struct {
 	allow      []string
 	keep       bool
 	timeScale  float64
+	sets       []string
 }
 
 func (r *realFlags) enabled() bool {
@@ -41,6 +42,7 @@ func addRealFlags(cmd *cobra.Command, r *realFlags) {
 	fl.StringVar(&r.context, "context", "", "with --kubeconfig: the context to use (default: the file's current context)")
 	fl.StringArrayVar(&r.allow, "allow-context", nil, "allow writes and faults in this context although faultline did not create its cluster (repeatable)")
 	fl.BoolVar(&r.keep, "keep", false, "with --cluster local: keep each run's cluster (faultline cluster down --name NAME removes it)")
+	fl.StringArrayVar(&r.sets, "set", nil, "PATH=VALUE: change the scenario before running it, as in sweep (repeatable; both worlds)")
 	fl.Float64Var(&r.timeScale, "time-scale", 1, "real runs: multiply fault times and the run's length (0.1 plays 1 h in 6 min; controllers and cron schedules keep real time)")
 	cmd.Long += `
 
@@ -183,5 +185,47 @@ func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realru
 	}
 	if len(dropped) > 0 {
 		fmt.Fprintf(w, "objectives not scored (indicator not measured): %s\n", strings.Join(dropped, ", "))
+	}
+}
+
+// ApplySets applies PATH=VALUE changes (Scenario.Set), creating missing parents: a scenario
+// without spec.cluster.models.podStart gets {"podStart": {"pullTime": "0s"}} instead of an error.
+func ApplySets(sc *scenarios.Scenario, sets []string) (*scenarios.Scenario, error) {
+	for _, kv := range sets {
+		path, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: expected PATH=VALUE", kv)
+		}
+		var err error
+		if sc, err = setDeep(sc, path, value); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, error) {
+	out, err := sc.Set(path, value)
+	if err == nil || !strings.Contains(err.Error(), "parents must exist") {
+		return out, err
+	}
+	v := json.RawMessage(value)
+	if !json.Valid(v) {
+		v, _ = json.Marshal(value)
+	}
+	parent, leaf := path, ""
+	for {
+		i := strings.LastIndex(parent, ".")
+		if i <= len("spec") {
+			return nil, err
+		}
+		parent, leaf = parent[:i], parent[i+1:]
+		if strings.Contains(leaf, "[") {
+			return nil, err
+		}
+		v, _ = json.Marshal(map[string]json.RawMessage{leaf: v})
+		if out, perr := sc.Set(parent, string(v)); perr == nil {
+			return out, nil
+		}
 	}
 }

@@ -85,6 +85,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err != nil {
 		return cli.BadInput(err)
 	}
+	if sc, err = ApplySets(sc, f.real.sets); err != nil {
+		return cli.BadInput(err)
+	}
 	count := f.seeds
 	if count == 0 {
 		count = sc.Seeds()
