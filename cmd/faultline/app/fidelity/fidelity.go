@@ -126,6 +126,9 @@ type Report struct {
 	Rows      []Row             `json:"rows"`
 	OnlySim   []string          `json:"onlySimulated,omitempty"`
 	OnlyReal  []string          `json:"onlyReal,omitempty"`
+	// RealOnly holds the values of the indicators only the real world measures (Job creation
+	// delay), per run.
+	RealOnly map[string][]float64 `json:"realOnlyValues,omitempty"`
 	Real      []*realrun.Report `json:"realRuns"`
 	Took      string            `json:"took"`
 }
@@ -209,6 +212,10 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	for n := range realVals {
 		if _, ok := simVals[n]; !ok {
 			rep.OnlyReal = append(rep.OnlyReal, n)
+			if rep.RealOnly == nil {
+				rep.RealOnly = map[string][]float64{}
+			}
+			rep.RealOnly[n] = realVals[n]
 		}
 	}
 	slices.Sort(rep.OnlySim)
@@ -273,8 +280,9 @@ func Print(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "  %s: %s\n", row.Indicator, row.Calibrate)
 		}
 	}
-	if len(r.OnlyReal) > 0 {
-		fmt.Fprintf(w, "measured only in the real world: %s\n", strings.Join(r.OnlyReal, ", "))
+	for _, n := range r.OnlyReal {
+		v := slices.Sorted(slices.Values(r.RealOnly[n]))
+		fmt.Fprintf(w, "measured only in the real world: %s, median %s (runs: %v)\n", n, num(v[len(v)/2]), v)
 	}
 	if len(r.OnlySim) > 0 {
 		fmt.Fprintf(w, "simulated only: %s\n", strings.Join(r.OnlySim, ", "))
