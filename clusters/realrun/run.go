@@ -93,6 +93,8 @@ type Report struct {
 	Placements map[string]map[string]int
 	// Webhook is the webhook backend's request count (0 without webhooks).
 	WebhookCalls int64
+	// Notes are differences between what the input models and what this cluster runs.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Unmeasurable are the simulator's indicators a KWOK cluster cannot produce, with why.
@@ -181,9 +183,16 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
 	}
 	var deps []*appsv1.Deployment
+	cronNoted := false
 	for _, o := range in.Objects {
-		if d, ok := o.(*appsv1.Deployment); ok {
-			deps = append(deps, d)
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			deps = append(deps, o)
+		case *batchv1.CronJob:
+			if c := in.Models.CronJob.Controller; c != "v2" && !cronNoted {
+				cronNoted = true
+				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("the input models the %s CronJob controller; a Kubernetes 1.21+ cluster runs v2 (this run measures v2)", c))
+			}
 		}
 	}
 	r.rec = newRecorder(deps)

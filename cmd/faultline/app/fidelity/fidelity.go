@@ -117,20 +117,20 @@ results/<scenario>/fidelity-<time>/ (or --out).`,
 
 // Report is fidelity.json.
 type Report struct {
-	Scenario  string            `json:"scenario"`
-	Variant   string            `json:"variant"`
-	Sets      []string          `json:"sets"`
-	Reps      int               `json:"reps"`
-	Seeds     []uint64          `json:"seeds"`
-	Tolerance float64           `json:"tolerance"`
-	Rows      []Row             `json:"rows"`
-	OnlySim   []string          `json:"onlySimulated,omitempty"`
-	OnlyReal  []string          `json:"onlyReal,omitempty"`
+	Scenario  string   `json:"scenario"`
+	Variant   string   `json:"variant"`
+	Sets      []string `json:"sets"`
+	Reps      int      `json:"reps"`
+	Seeds     []uint64 `json:"seeds"`
+	Tolerance float64  `json:"tolerance"`
+	Rows      []Row    `json:"rows"`
+	OnlySim   []string `json:"onlySimulated,omitempty"`
+	OnlyReal  []string `json:"onlyReal,omitempty"`
 	// RealOnly holds the values of the indicators only the real world measures (Job creation
 	// delay), per run.
 	RealOnly map[string][]float64 `json:"realOnlyValues,omitempty"`
-	Real      []*realrun.Report `json:"realRuns"`
-	Took      string            `json:"took"`
+	Real     []*realrun.Report    `json:"realRuns"`
+	Took     string               `json:"took"`
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {

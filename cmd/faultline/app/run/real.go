@@ -157,7 +157,7 @@ func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.L
 // which indicators the real world does not measure.
 func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realrun.Report, dropped []string) {
 	seen := map[string]bool{}
-	var notInj, unmeasured []string
+	var notInj, unmeasured, notes []string
 	for _, row := range reports {
 		for _, r := range row {
 			if r == nil {
@@ -169,6 +169,12 @@ func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realru
 					notInj = append(notInj, n)
 				}
 			}
+			for _, n := range r.Notes {
+				if !seen["x"+n] {
+					seen["x"+n] = true
+					notes = append(notes, n)
+				}
+			}
 			for _, u := range r.Unmeasured {
 				if !seen["u"+u] {
 					seen["u"+u] = true
@@ -176,6 +182,9 @@ func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realru
 				}
 			}
 		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nnote:\n  %s\n", strings.Join(notes, "\n  "))
 	}
 	if len(notInj) > 0 {
 		fmt.Fprintf(w, "\nfaults NOT injected in the real world:\n  %s\n", strings.Join(notInj, "\n  "))
