@@ -2,6 +2,8 @@ package realrun
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -54,13 +56,16 @@ func (l *Local) Acquire(ctx context.Context, in *sim.Input, rep int) (*Cluster, 
 	if prefix == "" {
 		prefix = "run"
 	}
-	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatInt(time.Now().Unix()%1e6, 36), rep)
+	// random, so that runs started in the same instant (parallel tests) never share a name
+	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatUint(rand.Uint64()%(1<<40), 36), rep)
 	opts := []clusters.CreateOption{clusters.WithWaitForReady(3 * time.Minute)}
 	for proc, args := range ComponentArgs(in.Models) {
 		opts = append(opts, clusters.WithExtraArgs(proc, args...))
 	}
 	if err := l.Provider.Create(ctx, name, opts...); err != nil {
-		_ = l.Provider.Delete(context.WithoutCancel(ctx), name)
+		if !errors.Is(err, clusters.ErrExists) { // never delete a cluster this call did not create
+			_ = l.Provider.Delete(context.WithoutCancel(ctx), name)
+		}
 		return nil, err
 	}
 	kc, err := l.Provider.KubeConfigPath(name)
