@@ -3,9 +3,9 @@ package realrun
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
