@@ -210,10 +210,16 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	if err != nil {
 		return sim.Result{}, err
 	}
+	if err := r.avoidBoundary(ctx); err != nil {
+		return sim.Result{}, err
+	}
+	applyStart := time.Now()
 	if err := r.apply(ctx, objs); err != nil {
 		return sim.Result{}, err
 	}
-	r.t0 = r.startInstant(time.Now())
+	if r.t0, err = r.startInstant(applyStart, time.Now()); err != nil {
+		return sim.Result{}, err
+	}
 	r.rep.Start = r.t0
 	end := r.t0.Add(r.scaled(r.in.Duration))
 	r.log.Info("real run", "input", r.in.Name, "start", r.t0.Format(time.RFC3339), "end", end.Format(time.RFC3339),
@@ -248,27 +254,57 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	return res, runErr
 }
 
-// startInstant is the wall-clock instant virtual time 0 stands for. With CronJobs, it keeps the
-// scenario's phase within the minute: the simulator's first run of "* * * * *" from a start on
-// the minute is one minute in, so the real t0 is one minute before the next minute boundary in
-// phase with spec.start (at least 2 s away, for the objects to settle). Longer periods (hourly)
-// are not aligned: waiting for the top of the hour is not worth it.
-func (r *run) startInstant(now time.Time) time.Time {
-	hasCron := false
+// startInstant is the wall-clock instant virtual time 0 stands for. Without CronJobs it is when
+// the objects were applied. With CronJobs it keeps the scenario's phase within the minute: the
+// simulator's CronJobs exist from time 0 and first run "* * * * *" one minute in, so the real t0
+// is the last minute boundary in phase with spec.start before the CronJobs were created, and
+// they first fire at t0 + 1 min (avoidBoundary makes sure no boundary falls inside the apply).
+// Longer periods (hourly) are not aligned: waiting for the top of the hour is not worth it.
+func (r *run) startInstant(applyStart, applyEnd time.Time) (time.Time, error) {
+	if !r.hasCron() {
+		return applyEnd, nil
+	}
+	t0 := r.lastBoundary(applyStart)
+	if !applyEnd.Before(t0.Add(time.Minute)) {
+		return t0, fmt.Errorf("applying the objects took %s and crossed a minute boundary: the CronJobs would not start together", applyEnd.Sub(applyStart).Round(time.Millisecond))
+	}
+	return t0, nil
+}
+
+// avoidBoundary waits past the next minute boundary (in phase with spec.start) when it is less
+// than 10 s away, so that applying CronJobs never straddles one.
+func (r *run) avoidBoundary(ctx context.Context) error {
+	if !r.hasCron() {
+		return nil
+	}
+	now := time.Now()
+	next := r.lastBoundary(now).Add(time.Minute)
+	if next.Sub(now) >= 10*time.Second {
+		return nil
+	}
+	if !sleepUntil(ctx, next.Add(100*time.Millisecond)) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// lastBoundary is the latest instant <= t whose offset in the minute is spec.start's.
+func (r *run) lastBoundary(t time.Time) time.Time {
+	phase := time.Duration(r.in.Start.UnixNano() % int64(time.Minute))
+	b := t.Truncate(time.Minute).Add(phase)
+	if b.After(t) {
+		b = b.Add(-time.Minute)
+	}
+	return b
+}
+
+func (r *run) hasCron() bool {
 	for _, o := range r.in.Objects {
 		if _, ok := o.(*batchv1.CronJob); ok {
-			hasCron = true
+			return true
 		}
 	}
-	if !hasCron {
-		return now
-	}
-	phase := time.Duration(r.in.Start.UnixNano() % int64(time.Minute))
-	b := now.Truncate(time.Minute).Add(phase)
-	for b.Before(now.Add(2 * time.Second)) {
-		b = b.Add(time.Minute)
-	}
-	return b.Add(-time.Minute)
+	return false
 }
 
 func (r *run) scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * r.scale) }
