@@ -88,9 +88,11 @@ results/<scenario>/fidelity-<time>/ (or --out).`,
     --set 'spec.templates[0].fields[0].choices=[{"value":"1s","weight":1}]' --set spec.faults=[] --set spec.duration=4m
 
   # placements: where the replicas land when nodes reset one after another (compressed timings)
-  faultline fidelity kernel-panic-stacking --reps 2 --set spec.duration=5m \
+  # (faults first: a fault outside the run is an error)
+  faultline fidelity kernel-panic-stacking --reps 2 \
+    --set spec.faults[0].at=20s --set spec.faults[1].at=110s --set spec.faults[2].at=200s --set spec.duration=5m \
     --set spec.cluster.models.nodeLifecycle.gracePeriod=20s --set spec.cluster.models.nodeLifecycle.defaultTolerationSeconds=20 \
-    --set spec.cluster.models.kernelPanic.rebootTime=60s --set spec.faults[0].at=20s --set spec.faults[1].at=110s --set spec.faults[2].at=200s`,
+    --set spec.cluster.models.kernelPanic.rebootTime=60s`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return execute(cmd.Context(), s, f, args[0])
