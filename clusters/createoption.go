@@ -27,6 +27,10 @@ type CreateOptions struct {
 	// Wait bounds how long Create waits for the cluster to become ready, not counting the
 	// one-time build of its binaries (default 2 minutes).
 	Wait time.Duration
+	// ExtraArgs are flags added to a component's command line, by process name
+	// (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok); they come after the
+	// provider's own flags, so a flag given here wins.
+	ExtraArgs map[string][]string
 }
 
 // DefaultNodeCapacity is the capacity of nodes created by WithNodes.
@@ -78,6 +82,22 @@ func WithWaitForReady(d time.Duration) CreateOption {
 			return fmt.Errorf("wait: %v; expected a positive duration", d)
 		}
 		o.Wait = d
+		return nil
+	})
+}
+
+// WithExtraArgs adds flags to one component's command line, e.g.
+// WithExtraArgs("kube-controller-manager", "--node-monitor-grace-period=20s"). The real-world
+// runner uses it to start a cluster with a scenario's model parameters.
+func WithExtraArgs(process string, args ...string) CreateOption {
+	return createOptionFunc(func(o *CreateOptions) error {
+		if process == "" {
+			return fmt.Errorf("extra args: expected a process name")
+		}
+		if o.ExtraArgs == nil {
+			o.ExtraArgs = map[string][]string{}
+		}
+		o.ExtraArgs[process] = append(o.ExtraArgs[process], args...)
 		return nil
 	})
 }

@@ -8,5 +8,10 @@
 // only ever touches clusters that it created and recorded; everything else is refused with
 // ErrNotOurs.
 //
+// Beside the providers: realrun plays a scenario's sim.Input against a real cluster and measures
+// the simulator's indicators (the real world of `faultline run --cluster` and `faultline
+// fidelity`), and webhook is the TLS admission webhook backend those runs point webhook
+// configurations at, with a switch to make it hang or fail.
+//
 // The shape follows kind's pkg/cluster (Provider with functional CreateOptions).
 package clusters

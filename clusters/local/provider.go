@@ -220,6 +220,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 // start writes the PKI and the configuration, starts every process and waits for readiness.
 func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOptions) error {
 	dir := p.dir(st.Name)
+	extra := o.ExtraArgs
 	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK)
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
@@ -251,7 +252,7 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 
 	etcdClient := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
 	etcdPeer := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
-	if err := p.run(st, Etcd,
+	if err := p.runWith(st, Etcd, extra[Etcd],
 		"--name=faultline",
 		"--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
@@ -267,7 +268,7 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 		return err
 	}
 
-	if err := p.run(st, APIServer,
+	if err := p.runWith(st, APIServer, extra[APIServer],
 		"--etcd-servers="+etcdClient,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(st.Ports[APIServer]),
@@ -299,7 +300,7 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 			"--leader-elect=false",
 		}
 	}
-	if err := p.run(st, ControllerManager, append(component(kubeconfigs[pki.ControllerManager.File], st.Ports[ControllerManager]),
+	if err := p.runWith(st, ControllerManager, extra[ControllerManager], append(component(kubeconfigs[pki.ControllerManager.File], st.Ports[ControllerManager]),
 		"--use-service-account-credentials=true",
 		"--service-account-private-key-file="+files.SAPrivate,
 		"--root-ca-file="+files.CACert,
@@ -308,10 +309,10 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 	)...); err != nil {
 		return err
 	}
-	if err := p.run(st, Scheduler, component(kubeconfigs[pki.Scheduler.File], st.Ports[Scheduler])...); err != nil {
+	if err := p.runWith(st, Scheduler, extra[Scheduler], component(kubeconfigs[pki.Scheduler.File], st.Ports[Scheduler])...); err != nil {
 		return err
 	}
-	if err := p.run(st, KWOK,
+	if err := p.runWith(st, KWOK, extra[KWOK],
 		"--kubeconfig="+kubeconfigs[pki.KWOK.File],
 		"--config="+stages,
 		"--manage-all-nodes=false",
@@ -332,6 +333,12 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 // run starts one process and records it at once, so that a crash a moment later still leaves
 // its PID for Delete.
 func (p *Provider) run(st *state, name string, args ...string) error {
+	return p.runWith(st, name, nil, args...)
+}
+
+// runWith is run with extra flags appended (CreateOptions.ExtraArgs).
+func (p *Provider) runWith(st *state, name string, extra []string, args ...string) error {
+	args = append(args, extra...)
 	bin := p.binary(name)
 	r, err := proc.Start(name, bin, args, filepath.Join(p.dir(st.Name), "logs", name+".log"))
 	if err != nil {
@@ -340,6 +347,61 @@ func (p *Provider) run(st *state, name string, args ...string) error {
 	st.Processes = append(st.Processes, r)
 	p.logger.Debug("started "+name, "pid", r.PID)
 	return p.save(st)
+}
+
+// StopProcess stops one process of a running cluster (SIGTERM, SIGKILL after a grace period),
+// keeping its record so that StartProcess can start it again with the same command line. The
+// real-world runner uses it to take kube-controller-manager down for a fault's window.
+func (p *Provider) StopProcess(ctx context.Context, name, process string) error {
+	unlock, err := p.lockCluster(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := p.load(name)
+	if err != nil {
+		return err
+	}
+	r := st.process(process)
+	if r == nil {
+		return fmt.Errorf("cluster %q has no process %q", name, process)
+	}
+	if err := proc.Stop(ctx, *r, stopGrace); err != nil {
+		return fmt.Errorf("cluster %q: %w", name, err)
+	}
+	p.logger.Info("stopped "+process, "cluster", name, "pid", r.PID)
+	return nil
+}
+
+// StartProcess starts a process that StopProcess stopped, with its recorded command line, and
+// waits until it answers its health check. It does nothing if the process is running.
+func (p *Provider) StartProcess(ctx context.Context, name, process string) error {
+	unlock, err := p.lockCluster(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := p.load(name)
+	if err != nil {
+		return err
+	}
+	r := st.process(process)
+	if r == nil {
+		return fmt.Errorf("cluster %q has no process %q", name, process)
+	}
+	if running, err := r.Running(); err != nil || running {
+		return err
+	}
+	nr, err := proc.Start(r.Name, r.Binary, r.Args, r.Log)
+	if err != nil {
+		return err
+	}
+	*r = nr
+	if err := p.save(st); err != nil {
+		return err
+	}
+	p.logger.Info("started "+process+" again", "cluster", name, "pid", nr.PID)
+	return p.waitHealthy(ctx, st, process)
 }
 
 // Delete stops the cluster's processes and removes its directory.

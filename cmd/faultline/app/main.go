@@ -16,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
@@ -81,6 +82,7 @@ gives the same bytes out.`,
 	root.AddCommand(cluster.NewCommand(s))
 	root.AddCommand(platform.NewCommand(s))
 	root.AddCommand(cron.NewCommand(s))
+	root.AddCommand(fidelity.NewCommand(s))
 	return root
 }
 

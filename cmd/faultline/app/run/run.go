@@ -33,6 +33,7 @@ type flags struct {
 	quiet     bool
 	precision float64
 	maxSeeds  int
+	real      realFlags // --cluster, --kubeconfig, --context: the real world (real.go)
 }
 
 // NewCommand returns the run verb.
@@ -78,12 +79,16 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
+	addRealFlags(cmd, &f.real)
 	return cmd
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
 	sc, err := scenarios.Open(target)
 	if err != nil {
+		return cli.BadInput(err)
+	}
+	if sc, err = ApplySets(sc, f.real.sets); err != nil {
 		return cli.BadInput(err)
 	}
 	count := f.seeds
@@ -96,6 +101,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	variants, err := pickVariants(sc, f.variants)
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if f.real.enabled() {
+		return executeReal(ctx, s, f, sc, variants)
 	}
 	seeds := runner.SeedRange(f.seed, count)
 	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers}

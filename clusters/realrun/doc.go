@@ -1,0 +1,29 @@
+// Package realrun is the real world of a scenario: it plays the same sim.Input that the simulator
+// gets (node pools, Kubernetes objects, Chaos Mesh faults, duration) against a real API server,
+// scheduler and controllers, and measures the simulator's indicators from the real objects, so
+// that package results scores a real run exactly like a simulated one.
+//
+// What a run does, in order:
+//  1. creates one KWOK node per pool member (<pool>-<i>, the pool's labels, zone round-robin,
+//     capacity and taints, as the simulator names and labels them) and waits until they are Ready;
+//  2. starts faultline's webhook backend (package webhook) when the objects hold webhook
+//     configurations, and points their clientConfig at it (no kube-proxy routes a Service here);
+//  3. applies every object with server-side apply (field manager "faultline");
+//  4. plays the faults at their times on the wall clock (optionally compressed by TimeScale):
+//     node stop/reset by taking the node's Lease away from KWOK (its heartbeat stops, the node
+//     lifecycle controller marks it Unknown and taints it, exactly as for a dead kubelet), pod
+//     kill (delete), pod failure (the pods' Ready condition False for the window), the webhook
+//     backend hanging when a fault selects the pods behind a webhook's Service, and
+//     kube-controller-manager stopped for a window when the cluster is faultline's own. With
+//     Chaos Mesh's CRDs in the cluster, the Chaos Mesh object is applied as written instead.
+//     What cannot be injected (CPU stress: KWOK pods use no CPU) is reported, never faked;
+//  5. records what happens from informers, timestamped when observed (Kubernetes timestamps have
+//     one-second resolution): Job creation against the CronJob's scheduled time, the app
+//     container running, placements per node, evictions, node conditions;
+//  6. returns a sim.Result with the indicators it could measure and a Report saying which it
+//     could not (request success needs real traffic, kernel panics need real CPU).
+//
+// Safety: Resolve refuses any kubeconfig context that does not point at a cluster faultline
+// created (recorded in the local provider's state directory) unless the user named it with
+// --allow-context. Nothing is written before that check.
+package realrun

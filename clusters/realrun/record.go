@@ -1,0 +1,240 @@
+package realrun
+
+import (
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// scheduledAnnotation is where the CronJob controller writes a Job's scheduled time (1.28+).
+const scheduledAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+
+// cronRun is one Job created by the CronJob controller, with when each step was observed.
+type cronRun struct {
+	cronJob    string // namespace/name
+	sched      time.Time
+	jobSeen    time.Time // the Job first observed
+	podSeen    time.Time // its first pod observed
+	podBound   time.Time // a pod observed with a node
+	started    time.Time // the app container observed running (T2)
+	failed     bool
+	appName    string
+	failedPods map[types.UID]bool
+}
+
+// workload is a multi-replica Deployment whose placement is tracked.
+type workload struct {
+	key      string // namespace/name
+	ns       string
+	selector labels.Selector
+	// pods currently bound and not terminating, per node
+	onNode map[string]map[types.UID]bool
+}
+
+// recorder keeps what the informers observed. Every method is called with the time of
+// observation; it holds no reference to the informers' objects.
+type recorder struct {
+	mu        sync.Mutex
+	runs      map[string]*cronRun // Job namespace/name
+	workloads []*workload
+	maxColoc  int
+	evicted   map[types.UID]bool
+	podsLost  int
+	podNode   map[types.UID]string
+	running   map[types.UID]bool // pods Running and not terminating
+	nodeReady map[string]bool
+}
+
+func newRecorder(deployments []*appsv1.Deployment) *recorder {
+	r := &recorder{runs: map[string]*cronRun{}, evicted: map[types.UID]bool{}, podNode: map[types.UID]string{},
+		running: map[types.UID]bool{}, nodeReady: map[string]bool{}}
+	for _, d := range deployments {
+		if d.Spec.Replicas != nil && *d.Spec.Replicas <= 1 || d.Spec.Selector == nil {
+			continue
+		}
+		sel, err := metav1LabelSelector(d)
+		if err != nil {
+			continue
+		}
+		ns := d.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		r.workloads = append(r.workloads, &workload{key: ns + "/" + d.Name, ns: ns, selector: sel, onNode: map[string]map[types.UID]bool{}})
+	}
+	return r
+}
+
+func (r *recorder) job(j *batchv1.Job, now time.Time) {
+	ts, ok := j.Annotations[scheduledAnnotation]
+	if !ok {
+		return
+	}
+	sched, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return
+	}
+	owner := ""
+	for _, o := range j.OwnerReferences {
+		if o.Kind == "CronJob" {
+			owner = j.Namespace + "/" + o.Name
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := j.Namespace + "/" + j.Name
+	run := r.runs[key]
+	if run == nil {
+		run = &cronRun{cronJob: owner, sched: sched, jobSeen: now, failedPods: map[types.UID]bool{}}
+		if len(j.Spec.Template.Spec.Containers) > 0 {
+			run.appName = j.Spec.Template.Spec.Containers[0].Name
+		}
+		r.runs[key] = run
+	}
+	for _, c := range j.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			run.failed = true
+		}
+	}
+}
+
+func (r *recorder) pod(p *corev1.Pod, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// cron runs
+	for _, o := range p.OwnerReferences {
+		if o.Kind != "Job" {
+			continue
+		}
+		run := r.runs[p.Namespace+"/"+o.Name]
+		if run == nil {
+			continue
+		}
+		if run.podSeen.IsZero() {
+			run.podSeen = now
+		}
+		if run.podBound.IsZero() && p.Spec.NodeName != "" {
+			run.podBound = now
+		}
+		app := run.appName
+		if app == "" && len(p.Spec.Containers) > 0 {
+			app = p.Spec.Containers[0].Name
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Name == app && run.started.IsZero() && (cs.State.Running != nil || cs.State.Terminated != nil) {
+				run.started = now
+			}
+		}
+		if p.Status.Phase == corev1.PodFailed {
+			run.failedPods[p.UID] = true
+		}
+	}
+	// evictions by the taint eviction controller
+	if p.DeletionTimestamp != nil {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "DeletionByTaintManager" {
+				r.evicted[p.UID] = true
+			}
+		}
+	}
+	active := p.Spec.NodeName != "" && p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+	r.placePod(p, active)
+	if active && p.Status.Phase == corev1.PodRunning {
+		r.running[p.UID] = true
+		r.podNode[p.UID] = p.Spec.NodeName
+	} else {
+		delete(r.running, p.UID)
+	}
+}
+
+func (r *recorder) podGone(p *corev1.Pod) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.placePod(p, false)
+	delete(r.running, p.UID)
+	delete(r.podNode, p.UID)
+}
+
+// placePod updates the per-node counts of the Deployments p belongs to (the caller holds mu).
+func (r *recorder) placePod(p *corev1.Pod, active bool) {
+	for _, w := range r.workloads {
+		if p.Namespace != w.ns || !w.selector.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		for node, set := range w.onNode {
+			if node != p.Spec.NodeName || !active {
+				delete(set, p.UID)
+			}
+		}
+		if !active {
+			continue
+		}
+		set := w.onNode[p.Spec.NodeName]
+		if set == nil {
+			set = map[types.UID]bool{}
+			w.onNode[p.Spec.NodeName] = set
+		}
+		set[p.UID] = true
+		r.maxColoc = max(r.maxColoc, len(set))
+	}
+}
+
+func (r *recorder) node(n *corev1.Node) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nodeReady[n.Name] = nodeReady(n)
+}
+
+// nodeDown counts the running pods a node takes with it when it goes down.
+func (r *recorder) nodeDown(name string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for uid := range r.running {
+		if r.podNode[uid] == name {
+			n++
+		}
+	}
+	r.podsLost += n
+	return n
+}
+
+// placements returns, per tracked Deployment, the pods per node now.
+func (r *recorder) placements() map[string]map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]map[string]int{}
+	for _, w := range r.workloads {
+		m := map[string]int{}
+		for node, set := range w.onNode {
+			if len(set) > 0 {
+				m[node] = len(set)
+			}
+		}
+		out[w.key] = m
+	}
+	return out
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func lifecycleTainted(n *corev1.Node) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+			return true
+		}
+	}
+	return false
+}

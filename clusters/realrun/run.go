@@ -1,0 +1,831 @@
+package realrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/clusters/webhook"
+	"github.com/faultline-dev/faultline/sim"
+)
+
+// FieldManager is the server-side apply field manager of everything a run applies.
+const FieldManager = "faultline"
+
+// RunLabel marks the nodes and namespaces a run created, with the run's id, for clean-up.
+const RunLabel = "faultline.dev/run"
+
+// ControllerManager is the component name ControlPlane.Stop and Start take.
+const ControllerManager = "kube-controller-manager"
+
+// ControlPlane is what a run may do to the cluster's own components; only clusters faultline
+// runs itself offer it.
+type ControlPlane interface {
+	// Stop stops the named component (kube-controller-manager) until Start.
+	Stop(ctx context.Context, component string) error
+	// Start starts it again and waits until it is healthy.
+	Start(ctx context.Context, component string) error
+}
+
+// Options tunes a run.
+type Options struct {
+	// Seed drives the random choices of fault targets (Chaos Mesh mode one, fixed, ...); it is
+	// the Result's seed.
+	Seed uint64
+	// TimeScale multiplies the scenario's times (fault starts and windows, the run's length):
+	// 0.1 plays a 1 h scenario in 6 min. Controllers keep their real timings and CronJob
+	// schedules keep the wall clock, so compress only where the story survives it. 0 means 1.
+	TimeScale float64
+	// ControlPlane lets faults stop kube-controller-manager; nil where faultline does not run
+	// the control plane (such faults are then reported as not injected).
+	ControlPlane ControlPlane
+	// Chaos holds the Chaos Mesh object of each fault as written (JSON, by sim.Fault.Name),
+	// applied as is when the cluster serves Chaos Mesh's CRDs.
+	Chaos map[string][]byte
+	// Cleanup deletes what the run created (objects, nodes, namespaces) at the end; for an
+	// existing cluster. A throwaway cluster is deleted whole instead.
+	Cleanup bool
+	Logger  *slog.Logger
+}
+
+// Report says what a run did besides its indicators.
+type Report struct {
+	Input string
+	// Start is the wall-clock instant virtual time 0 stood for; End when measuring stopped.
+	Start, End time.Time
+	Nodes      int
+	Objects    int
+	Injected   []string
+	// NotInjected names each fault this cluster could not express, with the reason.
+	NotInjected []string
+	// Unmeasured lists the simulator's indicators this world cannot measure, with the reason.
+	Unmeasured []string
+	// Placements is, per multi-replica Deployment, the pods per node at the end.
+	Placements map[string]map[string]int
+	// Webhook is the webhook backend's request count (0 without webhooks).
+	WebhookCalls int64
+	// Notes are differences between what the input models and what this cluster runs.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Unmeasurable are the simulator's indicators a KWOK cluster cannot produce, with why.
+var Unmeasurable = map[string]string{
+	"request-success-ratio":       "KWOK pods serve no traffic",
+	"full-outage-minutes":         "KWOK pods serve no traffic",
+	"degraded-minutes":            "KWOK pods serve no traffic",
+	"node-panics":                 "kernel panics come from real CPU saturation; KWOK pods use no CPU",
+	"nodes-panicked":              "kernel panics come from real CPU saturation; KWOK pods use no CPU",
+	"cascade":                     "kernel panics come from real CPU saturation; KWOK pods use no CPU",
+	"time-to-first-panic":         "kernel panics come from real CPU saturation; KWOK pods use no CPU",
+	"stalled-cronjobs":            "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2",
+	"time-to-detect-minutes":      "needs the platform's alerting in the loop",
+	"failure-span-hours":          "KWOK runs every Job pod to success",
+	"controller-throttle-seconds": "kube-controller-manager's client-side wait is not observable from outside",
+}
+
+// cronOnly are the indicators only scenarios with CronJobs report.
+var cronOnly = map[string]bool{"stalled-cronjobs": true, "time-to-detect-minutes": true, "failure-span-hours": true, "controller-throttle-seconds": true}
+
+// Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;
+// on cancellation the run stops early, reverts its faults and returns ctx.Err() with what it
+// measured so far.
+func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (sim.Result, *Report, error) {
+	r, err := newRun(cfg, in, opts)
+	if err != nil {
+		return sim.Result{}, nil, err
+	}
+	defer r.finish()
+	res, err := r.run(ctx)
+	return res, r.rep, err
+}
+
+type run struct {
+	in      *sim.Input
+	opts    Options
+	log     *slog.Logger
+	cs      kubernetes.Interface
+	dyn     dynamic.Interface
+	mapper  meta.RESTMapper
+	rep     *Report
+	id      string
+	rec     *recorder
+	hook    *webhook.Server
+	hookSvc map[string]*corev1.Service // namespace/name of Services webhooks call → the Service
+	t0      time.Time
+	scale   float64
+	rng     *rand.Rand
+
+	mu       sync.Mutex
+	reverts  []func(context.Context) error // undo injected faults, in order
+	applied  []*unstructured.Unstructured
+	nodes    []string
+	madeNS   []string
+	stopInf  chan struct{}
+	chaosCRD map[string]bool
+}
+
+func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
+	c := rest.CopyConfig(cfg)
+	// faultline's own client is not what is measured: it must not be the bottleneck
+	c.QPS, c.Burst = 200, 400
+	c.UserAgent = "faultline-realrun"
+	cs, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	scale := opts.TimeScale
+	if scale <= 0 {
+		scale = 1
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &run{
+		in: in, opts: opts, log: log, cs: cs, dyn: dyn, scale: scale,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
+		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
+		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
+		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
+	}
+	var deps []*appsv1.Deployment
+	cronNoted := false
+	for _, o := range in.Objects {
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			deps = append(deps, o)
+		case *batchv1.CronJob:
+			if c := in.Models.CronJob.Controller; c != "v2" && !cronNoted {
+				cronNoted = true
+				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("the input models the %s CronJob controller; a Kubernetes 1.21+ cluster runs v2 (this run measures v2)", c))
+			}
+		}
+	}
+	r.rec = newRecorder(deps)
+	return r, nil
+}
+
+func (r *run) run(ctx context.Context) (sim.Result, error) {
+	if err := r.createNodes(ctx); err != nil {
+		return sim.Result{}, err
+	}
+	if err := r.watch(ctx); err != nil {
+		return sim.Result{}, err
+	}
+	objs, err := r.prepareObjects()
+	if err != nil {
+		return sim.Result{}, err
+	}
+	if err := r.avoidBoundary(ctx); err != nil {
+		return sim.Result{}, err
+	}
+	applyStart := time.Now()
+	if err := r.apply(ctx, objs); err != nil {
+		return sim.Result{}, err
+	}
+	if r.t0, err = r.startInstant(applyStart, time.Now()); err != nil {
+		return sim.Result{}, err
+	}
+	r.rep.Start = r.t0
+	end := r.t0.Add(r.scaled(r.in.Duration))
+	r.log.Info("real run", "input", r.in.Name, "start", r.t0.Format(time.RFC3339), "end", end.Format(time.RFC3339),
+		"nodes", len(r.nodes), "objects", len(objs), "faults", len(r.in.Faults))
+
+	fctx, cancelFaults := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range r.in.Faults {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.playFault(fctx, r.in.Faults[i], end)
+		}()
+	}
+	series := &sim.Series{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.sample(fctx, series, end)
+	}()
+	var runErr error
+	select {
+	case <-time.After(time.Until(end)):
+	case <-ctx.Done():
+		runErr = ctx.Err()
+	}
+	cancelFaults()
+	wg.Wait()
+	r.rep.End = time.Now()
+	res := r.result(context.WithoutCancel(ctx), end)
+	res.Series = series
+	return res, runErr
+}
+
+// startInstant is the wall-clock instant virtual time 0 stands for. Without CronJobs it is when
+// the objects were applied. With CronJobs it keeps the scenario's phase within the minute: the
+// simulator's CronJobs exist from time 0 and first run "* * * * *" one minute in, so the real t0
+// is the last minute boundary in phase with spec.start before the CronJobs were created, and
+// they first fire at t0 + 1 min (avoidBoundary makes sure no boundary falls inside the apply).
+// Longer periods (hourly) are not aligned: waiting for the top of the hour is not worth it.
+func (r *run) startInstant(applyStart, applyEnd time.Time) (time.Time, error) {
+	if !r.hasCron() {
+		return applyEnd, nil
+	}
+	t0 := r.lastBoundary(applyStart)
+	if !applyEnd.Before(t0.Add(time.Minute)) {
+		return t0, fmt.Errorf("applying the objects took %s and crossed a minute boundary: the CronJobs would not start together", applyEnd.Sub(applyStart).Round(time.Millisecond))
+	}
+	return t0, nil
+}
+
+// avoidBoundary waits past the next minute boundary (in phase with spec.start) when it is less
+// than 10 s away, so that applying CronJobs never straddles one.
+func (r *run) avoidBoundary(ctx context.Context) error {
+	if !r.hasCron() {
+		return nil
+	}
+	now := time.Now()
+	next := r.lastBoundary(now).Add(time.Minute)
+	if next.Sub(now) >= 10*time.Second {
+		return nil
+	}
+	if !sleepUntil(ctx, next.Add(100*time.Millisecond)) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// lastBoundary is the latest instant <= t whose offset in the minute is spec.start's.
+func (r *run) lastBoundary(t time.Time) time.Time {
+	phase := time.Duration(r.in.Start.UnixNano() % int64(time.Minute))
+	b := t.Truncate(time.Minute).Add(phase)
+	if b.After(t) {
+		b = b.Add(-time.Minute)
+	}
+	return b
+}
+
+func (r *run) hasCron() bool {
+	for _, o := range r.in.Objects {
+		if _, ok := o.(*batchv1.CronJob); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * r.scale) }
+
+// createNodes makes the pools' KWOK nodes and waits until they are Ready and untainted.
+func (r *run) createNodes(ctx context.Context) error {
+	for _, pool := range r.in.Pools {
+		for i := 1; i <= pool.Count; i++ {
+			name := pool.Name + "-" + strconv.Itoa(i)
+			l := map[string]string{RunLabel: r.id, "faultline.dev/pool": pool.Name}
+			for k, v := range pool.Labels {
+				l[k] = v
+			}
+			if len(pool.Zones) > 0 {
+				l[corev1.LabelTopologyZone] = pool.Zones[(i-1)%len(pool.Zones)]
+			}
+			n := clusters.FakeNode(name, pool.Capacity, l, pool.Taints)
+			if _, err := r.cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
+				return fmt.Errorf("create node %s: %w", name, err)
+			}
+			r.nodes = append(r.nodes, name)
+		}
+	}
+	r.rep.Nodes = len(r.nodes)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		nodes, err := r.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: RunLabel + "=" + r.id})
+		if err != nil {
+			return fmt.Errorf("list nodes: %w", err)
+		}
+		ready := 0
+		for _, n := range nodes.Items {
+			if nodeReady(&n) && !lifecycleTainted(&n) {
+				ready++
+			}
+		}
+		if ready == len(r.nodes) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nodes: %d of %d Ready after 2 minutes (is KWOK running and managing nodes annotated %s=fake?)", ready, len(r.nodes), clusters.FakeNodeAnnotation)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// watch starts the informers that feed the recorder and waits for their caches.
+func (r *run) watch(ctx context.Context) error {
+	f := informers.NewSharedInformerFactory(r.cs, 0)
+	pods := f.Core().V1().Pods().Informer()
+	jobs := f.Batch().V1().Jobs().Informer()
+	nodes := f.Core().V1().Nodes().Informer()
+	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { r.rec.pod(o.(*corev1.Pod), time.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.pod(o.(*corev1.Pod), time.Now()) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if p, ok := o.(*corev1.Pod); ok {
+				r.rec.podGone(p)
+			}
+		},
+	})
+	_, _ = jobs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { r.rec.job(o.(*batchv1.Job), time.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.job(o.(*batchv1.Job), time.Now()) },
+	})
+	_, _ = nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node)) },
+		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node)) },
+	})
+	f.Start(r.stopInf)
+	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("watch %v: caches did not sync", typ)
+		}
+	}
+	return nil
+}
+
+// prepareObjects turns the input's objects into unstructured ones in apply order (namespaces,
+// CRDs, then the rest, webhook configurations last), with webhooks pointed at faultline's
+// backend.
+func (r *run) prepareObjects() ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	nsSeen := map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+	var services = map[string]*corev1.Service{}
+	for _, o := range r.in.Objects {
+		if s, ok := o.(*corev1.Service); ok {
+			ns := s.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			services[ns+"/"+s.Name] = s
+		}
+	}
+	for _, o := range r.in.Objects {
+		o = o.DeepCopyObject()
+		if err := r.pointWebhooks(o, services); err != nil {
+			return nil, err
+		}
+		u, err := toUnstructured(o)
+		if err != nil {
+			return nil, err
+		}
+		if u.GetKind() == "Namespace" {
+			nsSeen[u.GetName()] = true
+		}
+		out = append(out, u)
+	}
+	// namespaces the objects live in but do not declare
+	var extra []*unstructured.Unstructured
+	for _, u := range out {
+		ns := u.GetNamespace()
+		if ns == "" || nsSeen[ns] {
+			continue
+		}
+		nsSeen[ns] = true
+		n := &unstructured.Unstructured{}
+		n.SetAPIVersion("v1")
+		n.SetKind("Namespace")
+		n.SetName(ns)
+		n.SetLabels(map[string]string{RunLabel: r.id})
+		extra = append(extra, n)
+		r.madeNS = append(r.madeNS, ns)
+	}
+	out = append(extra, out...)
+	rank := func(u *unstructured.Unstructured) int {
+		switch u.GetKind() {
+		case "Namespace":
+			return 0
+		case "CustomResourceDefinition":
+			return 1
+		case "ServiceAccount", "ConfigMap", "Secret", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "PriorityClass":
+			return 2
+		case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
+			return 9
+		}
+		return 5
+	}
+	slices.SortStableFunc(out, func(a, b *unstructured.Unstructured) int { return rank(a) - rank(b) })
+	return out, nil
+}
+
+// pointWebhooks rewrites a webhook configuration's clientConfig to faultline's backend (started
+// on first use), remembering the Service it named so that faults on that Service's pods reach
+// the backend.
+func (r *run) pointWebhooks(o runtime.Object, services map[string]*corev1.Service) error {
+	point := func(cfgName, whName string, cc *admissionregistrationv1.WebhookClientConfig) error {
+		if r.hook == nil {
+			h, err := webhook.Start(webhook.WithLogger(r.log))
+			if err != nil {
+				return err
+			}
+			r.hook = h
+		}
+		if cc.Service != nil {
+			key := cc.Service.Namespace + "/" + cc.Service.Name
+			if s, ok := services[key]; ok {
+				r.hookSvc[key] = s
+			} else {
+				r.hookSvc[key] = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: cc.Service.Namespace, Name: cc.Service.Name}}
+			}
+		}
+		*cc = r.hook.ClientConfig("/" + cfgName + "/" + whName)
+		return nil
+	}
+	switch w := o.(type) {
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		for i := range w.Webhooks {
+			if err := point(w.Name, w.Webhooks[i].Name, &w.Webhooks[i].ClientConfig); err != nil {
+				return err
+			}
+		}
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		for i := range w.Webhooks {
+			if err := point(w.Name, w.Webhooks[i].Name, &w.Webhooks[i].ClientConfig); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func toUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
+	gvk := o.GetObjectKind().GroupVersionKind()
+	if gvk.Empty() {
+		kinds, _, err := scheme.Scheme.ObjectKinds(o)
+		if err != nil || len(kinds) == 0 {
+			return nil, fmt.Errorf("object %T: unknown kind", o)
+		}
+		gvk = kinds[0]
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u, nil
+}
+
+// apply server-side-applies every object, namespaced ones into "default" when they name none.
+func (r *run) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+	for _, u := range objs {
+		if ns := u.GetNamespace(); ns != "" {
+			if err := r.waitNamespaceGone(ctx, ns); err != nil {
+				return err
+			}
+		}
+		if err := r.applyOne(ctx, u); err != nil {
+			return err
+		}
+		r.applied = append(r.applied, u)
+	}
+	r.rep.Objects = len(objs)
+	return nil
+}
+
+func (r *run) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := u.GroupVersionKind()
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if u.GetNamespace() == "" {
+			u.SetNamespace("default")
+		}
+		return r.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), nil
+	}
+	return r.dyn.Resource(m.Resource), nil
+}
+
+func (r *run) applyOne(ctx context.Context, u *unstructured.Unstructured) error {
+	ri, err := r.resource(u)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	if u.GetKind() == "Namespace" && u.GetAPIVersion() == "v1" {
+		if err := r.waitNamespaceGone(ctx, u.GetName()); err != nil {
+			return err
+		}
+	}
+	data, err := u.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	force := true
+	if _, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("apply %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return nil
+}
+
+// waitNamespaceGone waits while a namespace of the same name is still terminating (left by an
+// earlier run's clean-up): nothing can be created in it until it is gone.
+func (r *run) waitNamespaceGone(ctx context.Context, name string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ns, err := r.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && ns.DeletionTimestamp == nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("namespace %s: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s is still terminating after 2 minutes", name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// finish reverts every fault still in force, deletes what the run created when asked, stops the
+// informers and the webhook backend.
+func (r *run) finish() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r.mu.Lock()
+	reverts := r.reverts
+	r.reverts = nil
+	r.mu.Unlock()
+	for i := len(reverts) - 1; i >= 0; i-- {
+		if err := reverts[i](ctx); err != nil {
+			r.log.Warn("reverting a fault", "err", err)
+		}
+	}
+	if r.opts.Cleanup {
+		bg := metav1.DeletePropagationBackground
+		for i := len(r.applied) - 1; i >= 0; i-- {
+			u := r.applied[i]
+			if ri, err := r.resource(u); err == nil {
+				if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+					r.log.Warn("clean-up", "kind", u.GetKind(), "name", u.GetName(), "err", err)
+				}
+			}
+		}
+		for _, ns := range r.madeNS {
+			_ = r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+		}
+		for _, n := range r.nodes {
+			_ = r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+		}
+	}
+	close(r.stopInf)
+	if r.hook != nil {
+		r.rep.WebhookCalls = r.hook.Calls()
+		if err := r.hook.Close(ctx); err != nil {
+			r.log.Warn("webhook backend shutdown", "err", err)
+		}
+	}
+}
+
+func (r *run) addRevert(f func(context.Context) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reverts = append(r.reverts, f)
+}
+
+// note records an injection or a refusal for the report.
+func (r *run) note(injected bool, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if injected {
+		r.rep.Injected = append(r.rep.Injected, msg)
+		r.log.Info("fault injected", "what", msg)
+	} else {
+		r.rep.NotInjected = append(r.rep.NotInjected, msg)
+		r.log.Warn("fault NOT injected", "what", msg)
+	}
+}
+
+// sample keeps a time series: nodes Ready, ready replicas per load target, cron runs started.
+func (r *run) sample(ctx context.Context, s *sim.Series, end time.Time) {
+	interval := r.scaled(r.in.Models.Sampling.Interval.Duration)
+	if total := end.Sub(r.t0); interval <= 0 || interval > total/20 {
+		interval = total / 20
+	}
+	interval = max(interval, time.Second)
+	s.Columns = []string{"hours", "nodes-ready"}
+	var targets []string
+	for _, l := range r.in.Load {
+		targets = append(targets, l.Target)
+		s.Columns = append(s.Columns, "ready/"+l.Target)
+	}
+	s.Columns = append(s.Columns, "cron/jobs", "cron/started")
+	next := r.t0
+	for {
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		now := time.Now()
+		row := []float64{now.Sub(r.t0).Hours() / r.scale}
+		r.rec.mu.Lock()
+		ready := 0
+		for _, n := range r.nodes {
+			if r.rec.nodeReady[n] {
+				ready++
+			}
+		}
+		jobs, started := 0, 0
+		for _, run := range r.rec.runs {
+			jobs++
+			if !run.started.IsZero() {
+				started++
+			}
+		}
+		r.rec.mu.Unlock()
+		row = append(row, float64(ready))
+		for _, t := range targets {
+			row = append(row, float64(r.readyReplicas(ctx, t)))
+		}
+		row = append(row, float64(jobs), float64(started))
+		s.Rows = append(s.Rows, row)
+		next = next.Add(interval)
+		if next.After(end) {
+			return
+		}
+	}
+}
+
+func (r *run) readyReplicas(ctx context.Context, target string) int32 {
+	kind, rest, _ := strings.Cut(target, "/")
+	ns, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		ns, name = "default", rest
+	}
+	if !strings.EqualFold(kind, "deployment") {
+		return 0
+	}
+	d, err := r.cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return 0
+	}
+	return d.Status.ReadyReplicas
+}
+
+// result computes the indicators from what was observed.
+func (r *run) result(ctx context.Context, end time.Time) sim.Result {
+	res := sim.Result{Seed: r.opts.Seed}
+	add := func(name string, v float64) {
+		res.Indicators = append(res.Indicators, sim.Indicator{Name: name, Value: v})
+	}
+	r.rep.Placements = r.rec.placements()
+	r.rec.mu.Lock()
+	add("pods-lost", float64(r.rec.podsLost))
+	add("evictions", float64(len(r.rec.evicted)))
+	add("max-replicas-per-node", float64(r.rec.maxColoc))
+	runs := make([]*cronRun, 0, len(r.rec.runs))
+	for _, run := range r.rec.runs {
+		runs = append(runs, run)
+	}
+	r.rec.mu.Unlock()
+
+	var cronJobs []*batchv1.CronJob
+	for _, o := range r.in.Objects {
+		if cj, ok := o.(*batchv1.CronJob); ok {
+			cronJobs = append(cronJobs, cj)
+		}
+	}
+	for name, why := range Unmeasurable {
+		if len(cronJobs) > 0 || !cronOnly[name] {
+			r.rep.Unmeasured = append(r.rep.Unmeasured, name+": "+why)
+		}
+	}
+	slices.Sort(r.rep.Unmeasured)
+	if len(cronJobs) == 0 {
+		return res
+	}
+	var delays, creates []float64
+	started, failed, failedAttempts := 0, 0, 0
+	got := 0
+	cutoff := end.Add(-r.scaled(missedGrace))
+	for _, run := range runs {
+		if run.sched.Before(cutoff) {
+			got++
+		}
+		if !run.jobSeen.IsZero() {
+			creates = append(creates, run.jobSeen.Sub(run.sched).Seconds())
+		}
+		if !run.started.IsZero() && !run.started.After(end) {
+			started++
+			delays = append(delays, run.started.Sub(run.sched).Seconds())
+		}
+		if run.failed {
+			failed++
+		}
+		failedAttempts += len(run.failedPods)
+	}
+	due := 0
+	for _, cj := range cronJobs {
+		if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
+			continue
+		}
+		sched, err := cron.ParseStandard(cj.Spec.Schedule)
+		if err != nil {
+			continue
+		}
+		from := r.t0
+		ns := cj.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		if live, err := r.cs.BatchV1().CronJobs(ns).Get(ctx, cj.Name, metav1.GetOptions{}); err == nil && live.CreationTimestamp.After(from) {
+			from = live.CreationTimestamp.Time
+		}
+		for t := sched.Next(from); !t.IsZero() && t.Before(cutoff); t = sched.Next(t) {
+			due++
+		}
+	}
+	skipped := 0.0
+	if evs, err := r.cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob"}); err == nil {
+		for _, e := range evs.Items {
+			if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
+				skipped += float64(max(e.Count, 1))
+			}
+		}
+	}
+	missed := 0.0
+	if due > got {
+		missed = float64(due - got)
+	}
+	// percentiles are computed on copies: quantile sorts in place
+	q := func(xs []float64, p float64) float64 { return quantile(slices.Clone(xs), p) }
+	add("cron-runs-started", float64(started))
+	add("start-delay-p50-seconds", q(delays, 0.5))
+	add("start-delay-p99-seconds", q(delays, 0.99))
+	add("start-delay-max-seconds", q(delays, 1))
+	add("skipped-runs", skipped)
+	add("missed-schedules", missed)
+	add("failed-runs", float64(failed))
+	add("failed-attempts", float64(failedAttempts))
+	add("job-create-delay-p50-seconds", q(creates, 0.5))
+	add("job-create-delay-p99-seconds", q(creates, 0.99))
+	add("job-create-delay-max-seconds", q(creates, 1))
+	return res
+}
+
+// missedGrace is the simulator's: scheduled times in the last 10 minutes may not be decided yet
+// when the run ends, so missed-schedules counts up to end - 10 min (sim/cron.go).
+const missedGrace = 10 * time.Minute
+
+func metav1LabelSelector(d *appsv1.Deployment) (labels.Selector, error) {
+	return metav1.LabelSelectorAsSelector(d.Spec.Selector)
+}
+
+var errNoPods = errors.New("no pods selected")

@@ -1,0 +1,240 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline-dev/faultline/clusters/local"
+	"github.com/faultline-dev/faultline/clusters/realrun"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/scenarios"
+)
+
+// realFlags select the real world instead of the simulator.
+type realFlags struct {
+	cluster    string
+	kubeconfig string
+	context    string
+	allow      []string
+	keep       bool
+	timeScale  float64
+	sets       []string
+}
+
+func (r *realFlags) enabled() bool {
+	return r.cluster != "" || r.kubeconfig != "" || r.context != ""
+}
+
+func addRealFlags(cmd *cobra.Command, r *realFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&r.cluster, "cluster", "", "run in the real world on a throwaway cluster: local (a fresh local control plane per run, deleted afterwards unless --keep)")
+	fl.StringVar(&r.kubeconfig, "kubeconfig", "", "run in the real world on an existing cluster from this kubeconfig (faultline's own clusters, or --allow-context)")
+	fl.StringVar(&r.context, "context", "", "with --kubeconfig: the context to use (default: the file's current context)")
+	fl.StringArrayVar(&r.allow, "allow-context", nil, "allow writes and faults in this context although faultline did not create its cluster (repeatable)")
+	fl.BoolVar(&r.keep, "keep", false, "with --cluster local: keep each run's cluster (faultline cluster down --name NAME removes it)")
+	fl.StringArrayVar(&r.sets, "set", nil, "PATH=VALUE: change the scenario before running it, as in sweep (repeatable; both worlds)")
+	fl.Float64Var(&r.timeScale, "time-scale", 1, "real runs: multiply fault times and the run's length (0.1 plays 1 h in 6 min; controllers and cron schedules keep real time)")
+	cmd.Long += `
+
+With --cluster local (or --kubeconfig/--context for an existing cluster), run plays the same
+scenario in the real world instead: KWOK nodes for the node pools, the objects applied with
+server-side apply, the faults injected on the wall clock, the indicators measured from the real
+objects; --seeds is then the number of repetitions (default 1). Writes and faults go only to
+clusters faultline created, or to a context named with --allow-context.`
+	cmd.Example += `
+  faultline run cron-missed-start-storm --variant v2 --cluster local
+  faultline run kernel-panic-stacking --kubeconfig ~/.kube/config --context kind-test --allow-context kind-test`
+}
+
+// executeReal runs the variants in the real world and scores them like simulated runs.
+func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scenario, variants []string) error {
+	r := &f.real
+	if r.cluster != "" && (r.kubeconfig != "" || r.context != "") {
+		return cli.BadInput(errors.New("--cluster local makes its own cluster; do not combine it with --kubeconfig/--context"))
+	}
+	if r.cluster != "" && r.cluster != local.ProviderName {
+		return cli.BadInput(fmt.Errorf("--cluster %q: expected local", r.cluster))
+	}
+	if r.timeScale <= 0 {
+		return cli.BadInput(fmt.Errorf("--time-scale %g: expected a positive factor", r.timeScale))
+	}
+	if f.trace || f.precision > 0 {
+		return cli.BadInput(errors.New("--trace and --precision are for the simulator; real runs are measured, not traced"))
+	}
+	logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if f.quiet {
+		logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	src, err := RealSource(r.cluster, realrun.Target{KubeConfig: r.kubeconfig, Context: r.context, AllowContexts: r.allow}, r.keep, logger)
+	if err != nil {
+		return err
+	}
+	reps := max(f.seeds, 1)
+	started := time.Now()
+	plan := realrun.Plan{
+		Variants: variants, Repetitions: reps, FirstSeed: f.seed,
+		Options: realrun.Options{TimeScale: r.timeScale, Logger: logger},
+		Progress: func(v string, rep, of int, cluster string) {
+			fmt.Fprintf(s.Err, "real run: variant %s, repetition %d/%d, cluster %s\n", v, rep, of, cluster)
+		},
+	}
+	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
+	if out == nil || out.Complete() == 0 {
+		if runErr == nil {
+			runErr = errors.New("no real run finished")
+		}
+		return runErr
+	}
+	in, dropped := realrun.Scores(out, cli.Version)
+	sum, err := results.Summarize(in)
+	if err != nil {
+		return err
+	}
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("results", sc.Name(), "real-"+started.UTC().Format("20060102T150405Z"))
+	}
+	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	b, _ := json.MarshalIndent(reports, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if f.json {
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		fmt.Fprintln(s.Out, string(b))
+	} else {
+		results.PrintTable(s.Out, sum)
+		PrintReports(s.Out, reports, dropped)
+		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d real runs, %s)\n", dir, out.Complete(), len(out.Seeds)*len(out.Variants), time.Since(started).Round(time.Second))
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d real runs that finished to %s", out.Complete(), dir)}
+		}
+		return runErr
+	}
+	return nil
+}
+
+// RealSource is where real runs happen: a throwaway local cluster per run (cluster "local"), or
+// the existing cluster a kubeconfig names, after the safety check (realrun.Resolve). The
+// fidelity verb uses it too.
+func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.Logger) (realrun.Source, error) {
+	p, err := local.New(local.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	if cluster == local.ProviderName {
+		return &realrun.Local{Provider: p, Keep: keep, Logger: logger}, nil
+	}
+	owned, err := realrun.OwnedByLocal(p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := realrun.Resolve(target, owned)
+	if err != nil {
+		if errors.Is(err, realrun.ErrNotAllowed) {
+			return nil, &cli.ExitError{Code: cli.ExitBadInput, Err: err}
+		}
+		return nil, cli.BadInput(err)
+	}
+	return &realrun.Existing{Resolved: res}, nil
+}
+
+// PrintReports says, once per distinct line, which faults were injected, which could not be, and
+// which indicators the real world does not measure.
+func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realrun.Report, dropped []string) {
+	seen := map[string]bool{}
+	var notInj, unmeasured, notes []string
+	for _, row := range reports {
+		for _, r := range row {
+			if r == nil {
+				continue
+			}
+			for _, n := range r.NotInjected {
+				if !seen["n"+n] {
+					seen["n"+n] = true
+					notInj = append(notInj, n)
+				}
+			}
+			for _, n := range r.Notes {
+				if !seen["x"+n] {
+					seen["x"+n] = true
+					notes = append(notes, n)
+				}
+			}
+			for _, u := range r.Unmeasured {
+				if !seen["u"+u] {
+					seen["u"+u] = true
+					unmeasured = append(unmeasured, u)
+				}
+			}
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\nnote:\n  %s\n", strings.Join(notes, "\n  "))
+	}
+	if len(notInj) > 0 {
+		fmt.Fprintf(w, "\nfaults NOT injected in the real world:\n  %s\n", strings.Join(notInj, "\n  "))
+	}
+	if len(unmeasured) > 0 {
+		fmt.Fprintf(w, "\nnot measurable in this real world:\n  %s\n", strings.Join(unmeasured, "\n  "))
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(w, "objectives not scored (indicator not measured): %s\n", strings.Join(dropped, ", "))
+	}
+}
+
+// ApplySets applies PATH=VALUE changes (Scenario.Set), creating missing parents: a scenario
+// without spec.cluster.models.podStart gets {"podStart": {"pullTime": "0s"}} instead of an error.
+func ApplySets(sc *scenarios.Scenario, sets []string) (*scenarios.Scenario, error) {
+	for _, kv := range sets {
+		path, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: expected PATH=VALUE", kv)
+		}
+		var err error
+		if sc, err = setDeep(sc, path, value); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, error) {
+	out, err := sc.Set(path, value)
+	if err == nil || !strings.Contains(err.Error(), "parents must exist") {
+		return out, err
+	}
+	v := json.RawMessage(value)
+	if !json.Valid(v) {
+		v, _ = json.Marshal(value)
+	}
+	parent, leaf := path, ""
+	for {
+		i := strings.LastIndex(parent, ".")
+		if i <= len("spec") {
+			return nil, err
+		}
+		parent, leaf = parent[:i], parent[i+1:]
+		if strings.Contains(leaf, "[") {
+			return nil, err
+		}
+		v, _ = json.Marshal(map[string]json.RawMessage{leaf: v})
+		if out, perr := sc.Set(parent, string(v)); perr == nil {
+			return out, nil
+		}
+	}
+}
