@@ -14,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/faultline-dev/faultline/internal/cronmetrics"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 )
@@ -29,14 +30,15 @@ const (
 	AnnAlert = "faultline.dev/alert"
 )
 
-// skip reasons, as Lyft's scheduling-decision.skip metric labels them.
+// skip reasons, as Lyft's scheduling-decision.skip metric labels them (indexes of
+// cronmetrics.Reasons).
 const (
 	reasonConcurrency = iota
 	reasonDeadline
 	reasonError
 )
 
-var reasonNames = [...]string{"concurrencyPolicy", "missedDeadline", "error"}
+var reasonNames = cronmetrics.Reasons
 
 // cronJob is a CronJob reduced to what the controllers need, with its status.
 type cronJob struct {
@@ -470,7 +472,7 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		r.created = t
 		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
 		c.created++
-		c.met.invoke.Inc()
+		c.met.Invoke.Inc()
 		t = cl.do(t) // UpdateStatus: active, lastScheduleTime
 	}
 	return t
@@ -576,7 +578,7 @@ func (w *World) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration)
 	cj.lastSkip, cj.lastSkipWhy = sched, why
 	c := w.cron
 	c.skips[why]++
-	c.met.skip[why].Inc()
+	c.met.Skip[why].Inc()
 	w.trace("cron run skipped", "cronjob", cj.key, "scheduled", sched.UTC().Format(time.RFC3339), "reason", reasonNames[why])
 	w.cronBad(cj, t)
 }
@@ -839,8 +841,8 @@ func (w *World) appStart(pi int, now time.Duration) {
 		c.started++
 		d := now - r.sched
 		c.delays = append(c.delays, float32(d.Seconds()))
-		c.met.started.Inc()
-		c.met.startDelay.Observe(d.Seconds())
+		c.met.Started.Inc()
+		c.met.StartDelay.Observe(d.Seconds())
 		if w.opts.OnRun != nil {
 			w.opts.OnRun(RunRecord{
 				CronJob: r.cj.key, Scheduled: w.wall(r.sched), Delay: d,
@@ -865,7 +867,7 @@ func (w *World) appExit(pi int, now time.Duration) {
 	if r == nil || r.done || r.pod != pi {
 		return
 	}
-	w.cron.met.appDuration.Observe((now - ps.p.Started).Seconds())
+	w.cron.met.AppDuration.Observe((now - ps.p.Started).Seconds())
 	w.releaseRunPod(r)
 	if r.exitFail {
 		w.runPodFailed(r, now)
@@ -878,7 +880,7 @@ func (w *World) appExit(pi int, now time.Duration) {
 func (w *World) runPodFailed(r *cronRun, now time.Duration) {
 	r.podFails++
 	w.cron.attemptFails++
-	w.cron.met.attemptFail.Inc()
+	w.cron.met.AttemptFail.Inc()
 	if r.podFails > r.cj.backoff {
 		w.jobFinish(r, now, false, "BackoffLimitExceeded")
 		return
@@ -945,14 +947,14 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 	case reason == "": // deleted (Replace)
 	case ok:
 		c.ok++
-		c.met.success.Inc()
+		c.met.Success.Inc()
 		cj.oks++
 		if cj.oks > cj.okLimit {
 			cj.pendingDel++
 		}
 	default:
 		c.fail++
-		c.met.failure.Inc()
+		c.met.Failure.Inc()
 		cj.fails++
 		if cj.fails > cj.failLimit {
 			cj.pendingDel++
@@ -1067,6 +1069,12 @@ func (w *World) cronIndicators() []Indicator {
 	if c.cronClient.requests > 0 {
 		throttle = c.cronClient.throttled.Seconds() / float64(c.cronClient.requests)
 	}
+	// Job-creation delay (scheduled time to the Job object existing): the CronJob controller's
+	// share of the start delay, and what a real cluster measures most directly
+	creates := make([]float32, 0, len(c.runs))
+	for _, r := range c.runs {
+		creates = append(creates, float32((r.created - r.sched).Seconds()))
+	}
 	p50 := quantile(c.delays, 0.5)
 	p99 := quantile(c.delays, 0.99)
 	mx := quantile(c.delays, 1)
@@ -1075,6 +1083,9 @@ func (w *World) cronIndicators() []Indicator {
 		{"start-delay-p50-seconds", p50},
 		{"start-delay-p99-seconds", p99},
 		{"start-delay-max-seconds", mx},
+		{"job-create-delay-p50-seconds", quantile(creates, 0.5)},
+		{"job-create-delay-p99-seconds", quantile(creates, 0.99)},
+		{"job-create-delay-max-seconds", quantile(creates, 1)},
 		{"skipped-runs", float64(c.skips[0] + c.skips[1] + c.skips[2])},
 		{"missed-schedules", missed},
 		{"failed-runs", float64(c.fail)},

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,8 +189,10 @@ func TestStartDelayDecompositionAddsUp(t *testing.T) {
 			in.Models.APIServer.ControllerManagerQPS = 5
 			in.Models.APIServer.ControllerManagerBurst = 10
 			n := 0
+			var controller []float64
 			w, err := New(in, 1, Options{OnRun: func(r RunRecord) {
 				n++
+				controller = append(controller, r.Controller.Seconds())
 				sum := r.Controller + r.JobController + r.Admission + r.Scheduling + r.ImagePull + r.Sidecars + r.AppStart
 				require.Equal(t, r.Delay, sum, "%+v", r)
 				for _, part := range []time.Duration{r.Controller, r.JobController, r.Admission, r.Scheduling, r.ImagePull, r.Sidecars, r.AppStart} {
@@ -201,6 +204,11 @@ func TestStartDelayDecompositionAddsUp(t *testing.T) {
 			res := w.Run()
 			assert.Equal(t, float64(n), get(t, res, "cron-runs-started"))
 			assert.Greater(t, n, 400)
+			// the Job-creation delay is the controller's share of the start delay
+			slices.Sort(controller)
+			assert.GreaterOrEqual(t, get(t, res, "job-create-delay-max-seconds"), controller[len(controller)-1]-1e-3, "every started run's Job is among the created Jobs (float32 quantiles)")
+			assert.Greater(t, get(t, res, "job-create-delay-p99-seconds"), 0.0)
+			assert.Less(t, get(t, res, "job-create-delay-p50-seconds"), get(t, res, "start-delay-p50-seconds"))
 			assert.Contains(t, string(res.Metrics), "cron_start_delay_seconds_bucket")
 			assert.True(t, strings.HasSuffix(string(res.Metrics), "# EOF\n"))
 		})

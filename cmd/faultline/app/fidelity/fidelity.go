@@ -128,8 +128,7 @@ type Report struct {
 	Rows      []Row    `json:"rows"`
 	OnlySim   []string `json:"onlySimulated,omitempty"`
 	OnlyReal  []string `json:"onlyReal,omitempty"`
-	// RealOnly holds the values of the indicators only the real world measures (Job creation
-	// delay), per run.
+	// RealOnly holds the values of the indicators only the real world measures, per run.
 	RealOnly map[string][]float64 `json:"realOnlyValues,omitempty"`
 	Real     []*realrun.Report    `json:"realRuns"`
 	Took     string               `json:"took"`
