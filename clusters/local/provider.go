@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 	"github.com/faultline-dev/faultline/clusters/local/internal/build"
 	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
-	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // ProviderName is the name of this provider on the command line (--provider local).
