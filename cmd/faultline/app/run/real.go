@@ -222,14 +222,11 @@ func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, e
 	if !json.Valid(v) {
 		v, _ = json.Marshal(value)
 	}
-	parent, leaf := path, ""
+	parent := path
 	for {
-		i := strings.LastIndex(parent, ".")
-		if i <= len("spec") {
-			return nil, err
-		}
-		parent, leaf = parent[:i], parent[i+1:]
-		if strings.Contains(leaf, "[") {
+		var leaf string
+		var ok bool
+		if parent, leaf, ok = splitLast(parent); !ok {
 			return nil, err
 		}
 		v, _ = json.Marshal(map[string]json.RawMessage{leaf: v})
@@ -237,4 +234,50 @@ func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, e
 			return out, nil
 		}
 	}
+}
+
+// splitLast splits a set path into its parent and its last member name: a.b.c into a.b and c,
+// a.b["x.y/z"] into a.b and x.y/z. It fails at a list index (a list item cannot be created) and
+// when nothing but spec or KIND/NAME: would be left.
+func splitLast(path string) (parent, leaf string, ok bool) {
+	if q := len(path) - 2; q > 0 && path[len(path)-1] == ']' && (path[q] == '"' || path[q] == '\'') {
+		open := strings.LastIndex(path[:q], "["+string(path[q]))
+		if open < 0 {
+			return "", "", false
+		}
+		parent, leaf = path[:open], path[open+2:q]
+	} else {
+		i := lastDot(path)
+		if i < 0 {
+			return "", "", false
+		}
+		parent, leaf = path[:i], path[i+1:]
+		if strings.ContainsAny(leaf, "[]") {
+			return "", "", false
+		}
+	}
+	if parent == "spec" || strings.HasSuffix(parent, ":") || !strings.Contains(parent, ".") && !strings.Contains(parent, ":") {
+		return "", "", false
+	}
+	return parent, leaf, leaf != ""
+}
+
+// lastDot is the index of the last dot of a set path outside quoted bracket keys
+// (metadata.annotations["a.b/c"]), or -1.
+func lastDot(path string) int {
+	last := -1
+	var quote byte
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '.':
+			last = i
+		}
+	}
+	return last
 }

@@ -5,14 +5,17 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
+	"github.com/faultline-dev/faultline/scenarios"
 )
 
 // `faultline run --kubeconfig` against a cluster faultline did not create is refused before any
@@ -49,5 +52,37 @@ func TestRealRunRefusesForeignContexts(t *testing.T) {
 			assert.ErrorContains(t, err, "--allow-context prod")
 			assert.Empty(t, out.String(), "nothing ran")
 		})
+	}
+}
+
+// ApplySets creates missing parents, also for map keys with dots and slashes.
+func TestApplySetsCreatesMissingParents(t *testing.T) {
+	sc, err := scenarios.Open("kernel-panic-stacking")
+	require.NoError(t, err)
+
+	out, err := run.ApplySets(sc, []string{
+		`deployment/web:metadata.annotations["platform.faultline.dev/cron"]="true"`,
+		"spec.cluster.models.podStart.pullTime=0s",
+	})
+	require.NoError(t, err)
+	v, err := out.Variant("baseline")
+	require.NoError(t, err)
+	in := out.Compile(v)
+	assert.Equal(t, time.Duration(0), in.Models.PodStart.PullTime.Duration)
+	orig, err := sc.Variant("baseline")
+	require.NoError(t, err)
+	assert.Equal(t, sc.Compile(orig).Models.KernelPanic, in.Models.KernelPanic, "the other model parameters stay")
+	found := false
+	for _, o := range in.Objects {
+		if d, ok := o.(*appsv1.Deployment); ok && d.Name == "web" {
+			found = true
+			assert.Equal(t, "true", d.Annotations["platform.faultline.dev/cron"], "the annotations map was created")
+		}
+	}
+	assert.True(t, found)
+
+	for _, bad := range []string{"spec.nope[0].x=1", "PATH-WITHOUT-VALUE", `spec.cluster.nodePools[0].labels["a.b"=x`} {
+		_, err := run.ApplySets(sc, []string{bad})
+		assert.Error(t, err, bad)
 	}
 }
