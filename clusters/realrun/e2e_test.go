@@ -155,7 +155,11 @@ func TestCronJobStormFiringInTheSameMinute(t *testing.T) {
 		assert.GreaterOrEqual(t, indicator(t, res, step+"-p99-seconds"), indicator(t, res, step+"-p50-seconds"), step)
 	}
 	assert.Greater(t, indicator(t, res, "pod-run-delay-p50-seconds"), 0.0, "bound and running are observed in separate updates (the scheduler's, then KWOK's)")
-	assert.Equal(t, 0.0, indicator(t, res, "failed-runs"))
+	assert.Contains(t, rep.Unmeasured, "failed-runs: the CronJobs' faultline.dev/failure-ratio is played only by the simulator; real pods fail as their containers do (KWOK's: never)",
+		"the storm's CronJobs ask the simulator for 1 % app failures; the real failure counts are not compared")
+	for _, i := range res.Indicators {
+		assert.NotEqual(t, "failed-attempts", i.Name)
+	}
 	require.NotNil(t, res.Series)
 	assert.NotEmpty(t, res.Series.Rows)
 	assert.Contains(t, rep.Unmeasured, "stalled-cronjobs: "+realrun.Unmeasurable["stalled-cronjobs"])
