@@ -5,7 +5,9 @@
 // it. As a client (-get URL) it requests URL until it has seen -want different pods answer, prints
 // their names, and exits 0; it exits 1 if that does not happen within -timeout. The kind e2e runs
 // the client as a Job on one node against a Service whose pods run on others: a request that
-// needs CoreDNS, kube-proxy and the route between nodes.
+// needs CoreDNS, kube-proxy and the route between nodes. With -expect TEXT the client instead
+// requests URL until an answer with status 200 holds TEXT (e.g. a metric's name), prints the
+// lines that hold it and exits 0, or exits 1 after -timeout.
 package main
 
 import (
@@ -26,7 +28,11 @@ func main() {
 	get := flag.String("get", "", "client: URL to request")
 	want := flag.Int("want", 2, "client: how many different pods must answer")
 	timeout := flag.Duration("timeout", time.Minute, "client: give up after this long")
+	expect := flag.String("expect", "", "client: request until an answer holds this text")
 	flag.Parse()
+	if *get != "" && *expect != "" {
+		os.Exit(expectText(*get, *expect, *timeout))
+	}
 	if *get != "" {
 		os.Exit(client(*get, *want, *timeout))
 	}
@@ -73,4 +79,38 @@ func client(url string, want int, timeout time.Duration) int {
 	sort.Strings(names)
 	fmt.Println(strings.Join(names, "\n"))
 	return 0
+}
+
+func expectText(url, text string, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	last := "no answer"
+	for ctx.Err() == nil {
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(b), text) {
+				rcancel()
+				for _, l := range strings.Split(string(b), "\n") {
+					if strings.Contains(l, text) {
+						fmt.Println(l)
+					}
+				}
+				return 0
+			}
+			last = fmt.Sprintf("status %d, %d bytes without %q", resp.StatusCode, len(b), text)
+		} else {
+			last = err.Error()
+		}
+		rcancel()
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(os.Stderr, "no answer from %s held %q within %s; last: %s\n", url, text, timeout, last)
+	return 1
 }
