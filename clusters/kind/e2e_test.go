@@ -1,7 +1,8 @@
 package kind_test
 
 // End-to-end test of the kind provider on this machine: a real 3-worker kind cluster from the
-// offline node image (or kind's official one), a readiness gate, the kernel-panic placement check
+// offline node image (or kind's official one), a readiness gate, the platform from platform/deploy (Ready,
+// /metrics, webhook), the kernel-panic placement check
 // and a CronJob storm on real kubelets, and a teardown that must leave nothing behind. It needs
 // root, apt-get (or the packages installed) and the node image (make kind-image); it runs only
 // with FAULTLINE_E2E_KIND=1 (make e2e-kind), and says so when skipped.
