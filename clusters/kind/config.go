@@ -129,3 +129,43 @@ func Workers(c *v1alpha4.Cluster) int {
 	}
 	return n
 }
+
+// extraArgsPaths are where kubeadm's v1beta4 ClusterConfiguration (Kubernetes 1.31 and later,
+// what kind v0.33 generates for them) lists each control-plane component's extra flags.
+var extraArgsPaths = map[string]string{
+	"kube-apiserver":          "/apiServer/extraArgs",
+	"kube-controller-manager": "/controllerManager/extraArgs",
+	"kube-scheduler":          "/scheduler/extraArgs",
+}
+
+// ExtraArgsPatches turns clusters.CreateOptions.ExtraArgs (flags "--name=value" by component)
+// into JSON 6902 patches of kubeadm's ClusterConfiguration that append them to the component's
+// extraArgs, after kind's own, so the same flags the local provider takes reach a kind control
+// plane (the scenario's node lifecycle and rate-limit parameters, see realrun.ComponentArgs).
+// Components kind does not run from kubeadm (kwok, etcd) are refused.
+func ExtraArgsPatches(extra map[string][]string) ([]v1alpha4.PatchJSON6902, error) {
+	var out []v1alpha4.PatchJSON6902
+	for _, proc := range slices.Sorted(maps.Keys(extra)) {
+		path, ok := extraArgsPaths[proc]
+		if !ok {
+			return nil, fmt.Errorf("extra flags for %s: a kind cluster takes them only for kube-apiserver, kube-controller-manager and kube-scheduler", proc)
+		}
+		var ops []map[string]any
+		for _, a := range extra[proc] {
+			name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if !ok || !strings.HasPrefix(a, "--") || name == "" {
+				return nil, fmt.Errorf("extra flag %q for %s: expected --name=value", a, proc)
+			}
+			ops = append(ops, map[string]any{"op": "add", "path": path + "/-", "value": map[string]string{"name": name, "value": value}})
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		b, err := yaml.Marshal(ops)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(b)})
+	}
+	return out, nil
+}
