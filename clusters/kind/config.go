@@ -130,42 +130,57 @@ func Workers(c *v1alpha4.Cluster) int {
 	return n
 }
 
-// extraArgsPaths are where kubeadm's v1beta4 ClusterConfiguration (Kubernetes 1.31 and later,
-// what kind v0.33 generates for them) lists each control-plane component's extra flags.
-var extraArgsPaths = map[string]string{
-	"kube-apiserver":          "/apiServer/extraArgs",
-	"kube-controller-manager": "/controllerManager/extraArgs",
-	"kube-scheduler":          "/scheduler/extraArgs",
+// extraArgsFields are the fields of kubeadm's ClusterConfiguration that hold each control-plane
+// component's extra flags.
+var extraArgsFields = map[string]string{
+	"kube-apiserver":          "apiServer",
+	"kube-controller-manager": "controllerManager",
+	"kube-scheduler":          "scheduler",
 }
 
 // ExtraArgsPatches turns clusters.CreateOptions.ExtraArgs (flags "--name=value" by component)
-// into JSON 6902 patches of kubeadm's ClusterConfiguration that append them to the component's
-// extraArgs, after kind's own, so the same flags the local provider takes reach a kind control
-// plane (the scenario's node lifecycle and rate-limit parameters, see realrun.ComponentArgs).
+// into patches of kubeadm's ClusterConfiguration that add them to the component's extraArgs, next
+// to kind's own, so the same flags the local provider takes reach a kind control plane (the
+// scenario's node lifecycle and rate-limit parameters, see realrun.ComponentArgs). kind writes
+// v1beta3 (extraArgs a map: a merge patch, matched by its apiVersion) or v1beta4 (a list of
+// name/value pairs: JSON 6902 appends, since a merge patch would replace kind's list), depending
+// on the node's Kubernetes version; both are returned and only the matching one applies.
 // Components kind does not run from kubeadm (kwok, etcd) are refused.
-func ExtraArgsPatches(extra map[string][]string) ([]v1alpha4.PatchJSON6902, error) {
-	var out []v1alpha4.PatchJSON6902
+func ExtraArgsPatches(extra map[string][]string) (v1beta3 []string, v1beta4 []v1alpha4.PatchJSON6902, err error) {
+	merge := map[string]any{}
 	for _, proc := range slices.Sorted(maps.Keys(extra)) {
-		path, ok := extraArgsPaths[proc]
+		field, ok := extraArgsFields[proc]
 		if !ok {
-			return nil, fmt.Errorf("extra flags for %s: a kind cluster takes them only for kube-apiserver, kube-controller-manager and kube-scheduler", proc)
+			return nil, nil, fmt.Errorf("extra flags for %s: a kind cluster takes them only for kube-apiserver, kube-controller-manager and kube-scheduler", proc)
 		}
 		var ops []map[string]any
+		args := map[string]string{}
 		for _, a := range extra[proc] {
 			name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 			if !ok || !strings.HasPrefix(a, "--") || name == "" {
-				return nil, fmt.Errorf("extra flag %q for %s: expected --name=value", a, proc)
+				return nil, nil, fmt.Errorf("extra flag %q for %s: expected --name=value", a, proc)
 			}
-			ops = append(ops, map[string]any{"op": "add", "path": path + "/-", "value": map[string]string{"name": name, "value": value}})
+			args[name] = value
+			ops = append(ops, map[string]any{"op": "add", "path": "/" + field + "/extraArgs/-", "value": map[string]string{"name": name, "value": value}})
 		}
 		if len(ops) == 0 {
 			continue
 		}
+		merge[field] = map[string]any{"extraArgs": args}
 		b, err := yaml.Marshal(ops)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(b)})
+		v1beta4 = append(v1beta4, v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(b)})
 	}
-	return out, nil
+	if len(merge) > 0 {
+		merge["apiVersion"] = "kubeadm.k8s.io/v1beta3"
+		merge["kind"] = "ClusterConfiguration"
+		b, err := yaml.Marshal(merge)
+		if err != nil {
+			return nil, nil, err
+		}
+		v1beta3 = []string{string(b)}
+	}
+	return v1beta3, v1beta4, nil
 }

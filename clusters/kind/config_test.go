@@ -94,11 +94,29 @@ func TestKubeletMaySet(t *testing.T) {
 }
 
 func TestExtraArgsPatches(t *testing.T) {
+	extra := map[string][]string{
+		"kube-controller-manager": {"--node-monitor-grace-period=20s", "--node-monitor-period=5s"},
+		"kube-apiserver":          {"--default-not-ready-toleration-seconds=0"},
+	}
+	t.Run("merged into kubeadm's v1beta3 map, that version only", func(t *testing.T) {
+		merge, _, err := ExtraArgsPatches(extra)
+		require.NoError(t, err)
+		require.Len(t, merge, 1)
+		got, err := yaml.YAMLToJSON([]byte(merge[0]))
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"apiVersion":"kubeadm.k8s.io/v1beta3","kind":"ClusterConfiguration",
+			"apiServer":{"extraArgs":{"default-not-ready-toleration-seconds":"0"}},
+			"controllerManager":{"extraArgs":{"node-monitor-grace-period":"20s","node-monitor-period":"5s"}}}`, string(got))
+		// what kind generates (trimmed), merged as kind does (RFC 7386 on the JSON form)
+		doc := []byte(`{"apiServer":{"extraArgs":{"runtime-config":""}},"controllerManager":{"extraArgs":{"enable-hostpath-provisioner":"true"}}}`)
+		doc, err = jsonpatch.MergePatch(doc, got)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"apiVersion":"kubeadm.k8s.io/v1beta3","kind":"ClusterConfiguration",
+			"apiServer":{"extraArgs":{"runtime-config":"","default-not-ready-toleration-seconds":"0"}},
+			"controllerManager":{"extraArgs":{"enable-hostpath-provisioner":"true","node-monitor-grace-period":"20s","node-monitor-period":"5s"}}}`, string(doc))
+	})
 	t.Run("appended after kind's own flags in kubeadm's v1beta4 list", func(t *testing.T) {
-		patches, err := ExtraArgsPatches(map[string][]string{
-			"kube-controller-manager": {"--node-monitor-grace-period=20s", "--node-monitor-period=5s"},
-			"kube-apiserver":          {"--default-not-ready-toleration-seconds=0"},
-		})
+		_, patches, err := ExtraArgsPatches(extra)
 		require.NoError(t, err)
 		require.Len(t, patches, 2)
 		for _, p := range patches {
@@ -131,13 +149,14 @@ func TestExtraArgsPatches(t *testing.T) {
 		{"not a flag", map[string][]string{"kube-scheduler": {"v=2"}}, "expected --name=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ExtraArgsPatches(tc.extra)
+			_, _, err := ExtraArgsPatches(tc.extra)
 			assert.ErrorContains(t, err, tc.err)
 		})
 	}
 	t.Run("none", func(t *testing.T) {
-		p, err := ExtraArgsPatches(nil)
+		m, p, err := ExtraArgsPatches(nil)
 		require.NoError(t, err)
+		assert.Empty(t, m)
 		assert.Empty(t, p)
 	})
 }

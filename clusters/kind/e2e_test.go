@@ -3,7 +3,8 @@ package kind_test
 // End-to-end test of the kind provider on this machine: a real 3-worker kind cluster from the
 // offline node image (or kind's official one), a readiness gate, the platform from platform/deploy (Ready,
 // /metrics, webhook), the kernel-panic placement check
-// and a CronJob storm on real kubelets, and a teardown that must leave nothing behind. It needs
+// and a CronJob storm on real kubelets, and a teardown that must leave nothing behind; then the
+// real-world runner plays scenarios/kernel-panic-stacking on throwaway kind clusters. It needs
 // root, apt-get (or the packages installed) and the node image (make kind-image); it runs only
 // with FAULTLINE_E2E_KIND=1 (make e2e-kind), and says so when skipped.
 
@@ -380,6 +381,12 @@ func TestKindE2E(t *testing.T) {
 		names, err := p.List()
 		require.NoError(t, err)
 		assert.Empty(t, names)
+	})
+
+	// The real-world runner on kind (`faultline run --cluster kind`), after the cluster above is
+	// gone so that the runs have the machine to themselves.
+	t.Run("runner: kernel-panic-stacking on throwaway kind clusters, nodes frozen and thawed, stacked vs spread, nothing left", func(t *testing.T) {
+		testRunnerOnKind(t, before)
 	})
 }
 

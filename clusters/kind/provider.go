@@ -366,7 +366,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 	if err != nil {
 		return err
 	}
-	if cfg.KubeadmConfigPatchesJSON6902, err = ExtraArgsPatches(o.ExtraArgs); err != nil {
+	if cfg.KubeadmConfigPatches, cfg.KubeadmConfigPatchesJSON6902, err = ExtraArgsPatches(o.ExtraArgs); err != nil {
 		return err
 	}
 	if err := p.PrepareHost(ctx); err != nil {
