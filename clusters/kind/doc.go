@@ -24,4 +24,10 @@
 // platform/deploy's manifests as PlatformObjects returns them: image and pull policy Never set in
 // code, plus a self-signed serving certificate Secret and the webhook's caBundle (no
 // cert-manager needed). The manifest files are not forked.
+//
+// Scenarios run on kind through package realrun (`faultline run --cluster kind`): a throwaway
+// cluster per run from the scenario's pools, its control plane given the scenario's model flags
+// (CreateOptions.ExtraArgs become kubeadm ClusterConfiguration patches, ExtraArgsPatches), the
+// scenario's images replaced by faultline-echo (EchoImage, LoadEcho), node faults by
+// NodeFaultAction Pause and Resume.
 package kind

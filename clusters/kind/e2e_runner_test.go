@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/faultline-dev/faultline/clusters/kind"
 	"github.com/faultline-dev/faultline/clusters/realrun"
@@ -211,4 +213,69 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// testRunnerOnExisting runs `faultline run --kubeconfig` against the e2e's own cluster (made by
+// the kind provider, so the safety check lets it through without --allow-context): the pools
+// mapped onto its labelled workers, one node reset by docker pause through the same provider,
+// and everything the runs changed undone afterwards (objects, node labels, no paused node).
+func testRunnerOnExisting(t *testing.T, p *kind.Provider, name string, cs kubernetes.Interface) {
+	out := t.TempDir()
+	fault := `[{"at":"1m","object":{"apiVersion":"chaos-mesh.org/v1alpha1","kind":"GCPChaos","metadata":{"name":"reset-pool-a-2","namespace":"chaos-mesh"},` +
+		`"spec":{"action":"node-reset","project":"p","zone":"z","instance":"pool-a-2"}}}]`
+	args := []string{"kernel-panic-stacking", "--variant", "anti-affinity", "--kubeconfig", p.KubeConfigPath(name), "--time-scale", "0.1", "--out", out,
+		"--set", "spec.faults=" + fault, "--set", "spec.duration=4m", "--set", "spec.cluster.models.kernelPanic.rebootTime=1m"}
+	var stdout, stderr bytes.Buffer
+	cmd := run.NewCommand(cli.Streams{Out: &stdout, Err: &stderr})
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	start := time.Now()
+	require.NoError(t, cmd.ExecuteContext(t.Context()), "stderr:\n%s", tail(stderr.String(), 40))
+	t.Logf("two real runs on the existing cluster in %s", time.Since(start).Round(time.Second))
+
+	var reports [][]*realrun.Report
+	b, err := os.ReadFile(filepath.Join(out, "real-runs.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &reports))
+	require.Len(t, reports, 2)
+	for v, variant := range []string{"baseline", "anti-affinity"} {
+		rep := reports[v][0]
+		require.NotNil(t, rep, variant)
+		assert.Equal(t, 3, rep.Nodes, variant)
+		require.Len(t, rep.Injected, 1, "%s: not injected: %v", variant, rep.NotInjected)
+		assert.Contains(t, rep.Injected[0], "node pool-a-2 (faultline-e2e-worker", variant)
+		assert.Contains(t, rep.Injected[0], "docker pause", variant)
+		web := rep.Placements["default/web"]
+		t.Logf("%s: web per node %v", variant, web)
+		assert.Subset(t, []string{"pool-a-1", "pool-a-2", "pool-a-3"}, keys(web), "placements by pool node name")
+		if variant == "anti-affinity" {
+			assert.LessOrEqual(t, maxOf(web), 1, "web: %v", web)
+		}
+	}
+	nodes, err := cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, n := range nodes.Items {
+		assert.NotContains(t, n.Labels, realrun.RunLabel, "%s: the run's label is removed", n.Name)
+		assert.False(t, n.Spec.Unschedulable, n.Name)
+	}
+	assert.Eventually(t, func() bool {
+		pods, err := cs.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "tier"})
+		return err == nil && len(pods.Items) == 0
+	}, 2*time.Minute, time.Second, "the runs' pods are deleted")
+	st, err := p.Status(t.Context(), name)
+	require.NoError(t, err)
+	for _, ps := range st.Processes {
+		assert.True(t, ps.Running, "%s: %s", ps.Name, ps.Detail)
+		assert.NotContains(t, ps.Detail, "paused", ps.Name)
+	}
+}
+
+func keys(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -86,7 +86,10 @@ func TestKindE2E(t *testing.T) {
 	before := snapshot(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	pools := []sim.NodePool{{Name: "pool-a", Count: 3, Zones: []string{"zone-b", "zone-c", "zone-d"}}}
-	p, err := kind.New(kind.WithLogger(logger), kind.WithStateDir(t.TempDir()), kind.WithNodePools(pools, "e2e"))
+	// the provider's state (kubeconfigs, host.json) in a directory of the test's; through
+	// XDG_STATE_HOME so that faultline run --kubeconfig finds the cluster recorded as faultline's
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	p, err := kind.New(kind.WithLogger(logger), kind.WithNodePools(pools, "e2e"))
 	require.NoError(t, err)
 	const name = "e2e"
 	ctx := t.Context()
@@ -361,6 +364,10 @@ func TestKindE2E(t *testing.T) {
 		for i := range n {
 			_ = cs.BatchV1().CronJobs("default").Delete(ctx, fmt.Sprintf("storm-%02d", i), metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
 		}
+	})
+
+	t.Run("runner: faultline run --kubeconfig on this cluster, its workers as the pool, a node paused, all undone", func(t *testing.T) {
+		testRunnerOnExisting(t, p, name, cs)
 	})
 
 	t.Run("down leaves no container, network, iptables rule or process", func(t *testing.T) {
