@@ -19,7 +19,9 @@ build: ## build bin/faultline
 scenario: build ## replay SCENARIO (default kernel-panic-stacking) in the simulator; SEEDS=N ARGS="..."
 	./$(BIN) run $(SCENARIO) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
 
-test: tools ## vet, every test (race detector on the seed fan-out, e2e against a local control plane), and the scenario library validated
+test: tools ## gofmt, vet, every test (race detector on the seed fan-out, e2e against a local control plane), and the scenario library validated
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -race ./scenarios/runner/

@@ -14,7 +14,9 @@ import (
 //
 //   - spec.FIELD.PATH, e.g. spec.cluster.nodePools[0].count or
 //     spec.cluster.models.kernelPanic.meanTimeToPanic or spec.load[0].cpuPerReplica, or
-//   - KIND/NAME:FIELD.PATH for a manifest, e.g. deployment/web:spec.replicas.
+//   - KIND/NAME:FIELD.PATH for a manifest, e.g. deployment/web:spec.replicas; a map key with
+//     dots or slashes goes in quoted brackets:
+//     cronjob/report:metadata.annotations["platform.faultline.dev/cron"].
 //
 // value is JSON (a number, a quoted string, an object); a bare word that is not JSON is taken as
 // a string, so 20m and "20m" are the same. The result is validated like a loaded file.
@@ -24,7 +26,8 @@ func (s *Scenario) Set(path string, value string) (*Scenario, error) {
 		b, _ := json.Marshal(value)
 		v = b
 	}
-	if target, field, ok := strings.Cut(path, ":"); ok {
+	// KIND/NAME:FIELD; a colon inside a quoted key (["a:b"]) does not count
+	if target, field, ok := strings.Cut(path, ":"); ok && !strings.ContainsAny(target, "[\"'") {
 		return s.setObject(target, field, v)
 	}
 	field, ok := strings.CutPrefix(path, "spec.")
@@ -99,26 +102,62 @@ func (s *Scenario) withSpec(spec Spec) (*Scenario, error) {
 	return &c, nil
 }
 
-// pointer turns a.b[2].c into the JSON pointer /a/b/2/c.
+// pointer turns a field path into a JSON pointer: a.b[2].c is /a/b/2/c, and a key that holds
+// dots or slashes goes in quoted brackets, as in kubectl's JSONPath:
+// metadata.annotations["platform.faultline.dev/cron"] is /metadata/annotations/platform.faultline.dev~1cron.
 func pointer(field string) (string, error) {
 	if field == "" {
 		return "", fmt.Errorf("empty field path")
 	}
+	esc := strings.NewReplacer("~", "~0", "/", "~1")
 	var b strings.Builder
-	for _, part := range strings.Split(field, ".") {
-		name, rest, _ := strings.Cut(part, "[")
-		if name == "" {
+	rest := field
+	first := true
+	for rest != "" {
+		if !first {
+			// after a name or a bracket: another bracket, or a dot and a name
+			if after, ok := strings.CutPrefix(rest, "."); ok {
+				rest = after
+				if rest == "" || rest[0] == '[' || rest[0] == '.' {
+					return "", fmt.Errorf("bad field path %q: expected a name after the dot", field)
+				}
+			} else if rest[0] != '[' {
+				return "", fmt.Errorf("bad field path %q: expected . or [ before %q", field, rest)
+			}
+		}
+		first = false
+		if rest[0] == '[' {
+			inner, after, ok := strings.Cut(rest[1:], "]")
+			if q := inner; len(q) > 0 && (q[0] == '"' || q[0] == '\'') {
+				// a quoted key may hold ]: read up to the closing quote
+				end := strings.IndexByte(rest[2:], q[0])
+				if end < 0 || !strings.HasPrefix(rest[2+end+1:], "]") {
+					return "", fmt.Errorf("bad key in %q: expected [\"KEY\"] or ['KEY']", field)
+				}
+				key := rest[2 : 2+end]
+				if key == "" {
+					return "", fmt.Errorf("bad key in %q: empty key", field)
+				}
+				b.WriteString("/" + esc.Replace(key))
+				rest = rest[2+end+2:]
+				continue
+			}
+			if _, err := strconv.Atoi(inner); !ok || err != nil || strings.HasPrefix(inner, "-") {
+				return "", fmt.Errorf("bad index in %q: expected [N] or a quoted key", field)
+			}
+			b.WriteString("/" + inner)
+			rest = after
+			continue
+		}
+		n := strings.IndexAny(rest, ".[")
+		if n < 0 {
+			n = len(rest)
+		}
+		if n == 0 {
 			return "", fmt.Errorf("bad field path %q", field)
 		}
-		b.WriteString("/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name))
-		for rest != "" {
-			num, after, ok := strings.Cut(rest, "]")
-			if _, err := strconv.Atoi(num); !ok || err != nil {
-				return "", fmt.Errorf("bad index in %q", field)
-			}
-			b.WriteString("/" + num)
-			rest = strings.TrimPrefix(after, "[")
-		}
+		b.WriteString("/" + esc.Replace(rest[:n]))
+		rest = rest[n:]
 	}
 	return b.String(), nil
 }

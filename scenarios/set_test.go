@@ -42,7 +42,32 @@ func TestSet(t *testing.T) {
 			}
 		}
 	})
+	t.Run("map key with dots and slashes in quoted brackets", func(t *testing.T) {
+		for _, path := range []string{
+			`deployment/web:metadata.labels["app.kubernetes.io/part-of"]`,
+			`deployment/web:metadata.labels['app.kubernetes.io/part-of']`,
+		} {
+			c, err := sc.Set(path, "shop")
+			require.NoError(t, err, path)
+			v, err := c.Variant("baseline")
+			require.NoError(t, err)
+			found := false
+			for _, o := range v.Objects {
+				if d, ok := o.Obj.(*appsv1.Deployment); ok && d.Name == "web" {
+					found = true
+					assert.Equal(t, "shop", d.Labels["app.kubernetes.io/part-of"], path)
+					assert.Equal(t, "web", d.Labels["app"], "the other labels stay")
+				}
+			}
+			assert.True(t, found)
+		}
+	})
 	for name, c := range map[string][2]string{
+		"unclosed key":   {`deployment/web:metadata.labels["a.b/c`, "bad key"},
+		"empty key":      {`deployment/web:metadata.labels[""]`, "empty key"},
+		"dot before [":   {"spec.cluster.nodePools.[0].count", "expected a name after the dot"},
+		"junk after ]":   {"spec.cluster.nodePools[0]count", "expected . or ["},
+		"negative index": {"spec.cluster.nodePools[-1].count", "bad index"},
 		"not spec":       {"cluster.nodePools[0].count", "spec.FIELD"},
 		"bad index":      {"spec.cluster.nodePools[x].count", "bad index"},
 		"missing parent": {"spec.nope.deeper", "parents must exist"},

@@ -14,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/faultline-dev/faultline/internal/cronmetrics"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 )
@@ -29,14 +30,15 @@ const (
 	AnnAlert = "faultline.dev/alert"
 )
 
-// skip reasons, as Lyft's scheduling-decision.skip metric labels them.
+// skip reasons, as Lyft's scheduling-decision.skip metric labels them (indexes of
+// cronmetrics.Reasons).
 const (
 	reasonConcurrency = iota
 	reasonDeadline
 	reasonError
 )
 
-var reasonNames = [...]string{"concurrencyPolicy", "missedDeadline", "error"}
+var reasonNames = cronmetrics.Reasons
 
 // cronJob is a CronJob reduced to what the controllers need, with its status.
 type cronJob struct {
@@ -470,7 +472,7 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		r.created = t
 		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
 		c.created++
-		c.met.invoke.Inc()
+		c.met.Invoke.Inc()
 		t = cl.do(t) // UpdateStatus: active, lastScheduleTime
 	}
 	return t
@@ -576,7 +578,7 @@ func (w *World) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration)
 	cj.lastSkip, cj.lastSkipWhy = sched, why
 	c := w.cron
 	c.skips[why]++
-	c.met.skip[why].Inc()
+	c.met.Skip[why].Inc()
 	w.trace("cron run skipped", "cronjob", cj.key, "scheduled", sched.UTC().Format(time.RFC3339), "reason", reasonNames[why])
 	w.cronBad(cj, t)
 }
@@ -680,7 +682,10 @@ func (c *cronWorld) firstLive() int {
 // --- Job controller and the pod start pipeline --------------------------------------------------
 
 // Model: the Job controller (pkg/controller/job) for completions = parallelism = 1: a pod per
-// attempt created through its own rate-limited client; a failed pod counts against backoffLimit
+// attempt created through its own rate-limited client, which also carries the Job's status
+// writes (job.writes: after each pod creation, when the pod is ready, and three when a pod ends,
+// as pod tracking with finalizers does; nothing waits for them, but they take the tokens the
+// next pods need, which is what delays pods at a hot spot); a failed pod counts against backoffLimit
 // and the next pod waits the pod-failure back-off (10 s doubling, capped); backoffLimit exceeded
 // fails the Job (BackoffLimitExceeded); activeDeadlineSeconds from the Job's start fails it
 // (DeadlineExceeded) and deletes its pod. The back-off lives in memory and is lost when the
@@ -709,10 +714,20 @@ func (w *World) jobCreated(r *cronRun, now time.Duration) {
 	w.jobSync(r, now)
 }
 
-// jobSync creates the run's next pod through the Job controller's client.
+// jobSync creates the run's next pod through the Job controller's client, then writes the
+// Job's status (job.writes.sync) through the same client.
 func (w *World) jobSync(r *cronRun, now time.Duration) {
 	t := w.cron.jobClient.do(now)
 	w.q.AtID(t, w.hid, pack(evJobPod, r.idx))
+	w.jobWrites(t, w.m.Job.Writes.Sync)
+}
+
+// jobWrites spends n requests of the Job controller's client from t on. Nothing waits for
+// them; they take the tokens the next pod creations would have used.
+func (w *World) jobWrites(t time.Duration, n int) {
+	for range n {
+		t = w.cron.jobClient.do(t)
+	}
 }
 
 func (w *World) jobPod(r *cronRun, now time.Duration) {
@@ -836,11 +851,12 @@ func (w *World) appStart(pi int, now time.Duration) {
 	if !r.started {
 		r.started = true
 		r.app = now
+		w.jobWrites(now, w.m.Job.Writes.Ready)
 		c.started++
 		d := now - r.sched
 		c.delays = append(c.delays, float32(d.Seconds()))
-		c.met.started.Inc()
-		c.met.startDelay.Observe(d.Seconds())
+		c.met.Started.Inc()
+		c.met.StartDelay.Observe(d.Seconds())
 		if w.opts.OnRun != nil {
 			w.opts.OnRun(RunRecord{
 				CronJob: r.cj.key, Scheduled: w.wall(r.sched), Delay: d,
@@ -865,7 +881,7 @@ func (w *World) appExit(pi int, now time.Duration) {
 	if r == nil || r.done || r.pod != pi {
 		return
 	}
-	w.cron.met.appDuration.Observe((now - ps.p.Started).Seconds())
+	w.cron.met.AppDuration.Observe((now - ps.p.Started).Seconds())
 	w.releaseRunPod(r)
 	if r.exitFail {
 		w.runPodFailed(r, now)
@@ -876,9 +892,12 @@ func (w *World) appExit(pi int, now time.Duration) {
 
 // runPodFailed counts a failed pod against backoffLimit and schedules the next one.
 func (w *World) runPodFailed(r *cronRun, now time.Duration) {
+	if !w.cron.cmDown {
+		w.jobWrites(now, w.m.Job.Writes.Finish)
+	}
 	r.podFails++
 	w.cron.attemptFails++
-	w.cron.met.attemptFail.Inc()
+	w.cron.met.AttemptFail.Inc()
 	if r.podFails > r.cj.backoff {
 		w.jobFinish(r, now, false, "BackoffLimitExceeded")
 		return
@@ -944,15 +963,18 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 	switch {
 	case reason == "": // deleted (Replace)
 	case ok:
+		if !c.cmDown {
+			w.jobWrites(now, w.m.Job.Writes.Finish)
+		}
 		c.ok++
-		c.met.success.Inc()
+		c.met.Success.Inc()
 		cj.oks++
 		if cj.oks > cj.okLimit {
 			cj.pendingDel++
 		}
 	default:
 		c.fail++
-		c.met.failure.Inc()
+		c.met.Failure.Inc()
 		cj.fails++
 		if cj.fails > cj.failLimit {
 			cj.pendingDel++
@@ -1067,6 +1089,21 @@ func (w *World) cronIndicators() []Indicator {
 	if c.cronClient.requests > 0 {
 		throttle = c.cronClient.throttled.Seconds() / float64(c.cronClient.requests)
 	}
+	// Job-creation delay (scheduled time to the Job object existing): the CronJob controller's
+	// share of the start delay, and what a real cluster measures most directly
+	creates := make([]float32, 0, len(c.runs))
+	// the later steps of the started runs, as a real cluster observes them: Job → pod (the Job
+	// controller), pod → bound to a node (admission, scheduling), bound → app running (the
+	// kubelet: image pull, sidecars, app start)
+	var toPod, toBind, toRun []float32
+	for _, r := range c.runs {
+		creates = append(creates, float32((r.created - r.sched).Seconds()))
+		if r.started {
+			toPod = append(toPod, float32((r.podCreated - r.created).Seconds()))
+			toBind = append(toBind, float32((r.bound - r.podCreated).Seconds()))
+			toRun = append(toRun, float32((r.app - r.bound).Seconds()))
+		}
+	}
 	p50 := quantile(c.delays, 0.5)
 	p99 := quantile(c.delays, 0.99)
 	mx := quantile(c.delays, 1)
@@ -1075,6 +1112,15 @@ func (w *World) cronIndicators() []Indicator {
 		{"start-delay-p50-seconds", p50},
 		{"start-delay-p99-seconds", p99},
 		{"start-delay-max-seconds", mx},
+		{"job-create-delay-p50-seconds", quantile(creates, 0.5)},
+		{"job-create-delay-p99-seconds", quantile(creates, 0.99)},
+		{"job-create-delay-max-seconds", quantile(creates, 1)},
+		{"pod-create-delay-p50-seconds", quantile(toPod, 0.5)},
+		{"pod-create-delay-p99-seconds", quantile(toPod, 0.99)},
+		{"pod-bind-delay-p50-seconds", quantile(toBind, 0.5)},
+		{"pod-bind-delay-p99-seconds", quantile(toBind, 0.99)},
+		{"pod-run-delay-p50-seconds", quantile(toRun, 0.5)},
+		{"pod-run-delay-p99-seconds", quantile(toRun, 0.99)},
 		{"skipped-runs", float64(c.skips[0] + c.skips[1] + c.skips[2])},
 		{"missed-schedules", missed},
 		{"failed-runs", float64(c.fail)},

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,8 +189,13 @@ func TestStartDelayDecompositionAddsUp(t *testing.T) {
 			in.Models.APIServer.ControllerManagerQPS = 5
 			in.Models.APIServer.ControllerManagerBurst = 10
 			n := 0
+			var controller, toPod, toBind, toRun []float64
 			w, err := New(in, 1, Options{OnRun: func(r RunRecord) {
 				n++
+				controller = append(controller, r.Controller.Seconds())
+				toPod = append(toPod, r.JobController.Seconds())
+				toBind = append(toBind, (r.Admission + r.Scheduling).Seconds())
+				toRun = append(toRun, (r.ImagePull + r.Sidecars + r.AppStart).Seconds())
 				sum := r.Controller + r.JobController + r.Admission + r.Scheduling + r.ImagePull + r.Sidecars + r.AppStart
 				require.Equal(t, r.Delay, sum, "%+v", r)
 				for _, part := range []time.Duration{r.Controller, r.JobController, r.Admission, r.Scheduling, r.ImagePull, r.Sidecars, r.AppStart} {
@@ -201,6 +207,26 @@ func TestStartDelayDecompositionAddsUp(t *testing.T) {
 			res := w.Run()
 			assert.Equal(t, float64(n), get(t, res, "cron-runs-started"))
 			assert.Greater(t, n, 400)
+			// the Job-creation delay is the controller's share of the start delay
+			slices.Sort(controller)
+			assert.GreaterOrEqual(t, get(t, res, "job-create-delay-max-seconds"), controller[len(controller)-1]-1e-3, "every started run's Job is among the created Jobs (float32 quantiles)")
+			assert.Greater(t, get(t, res, "job-create-delay-p99-seconds"), 0.0)
+			assert.Less(t, get(t, res, "job-create-delay-p50-seconds"), get(t, res, "start-delay-p50-seconds"))
+			// the step indicators are the quantiles of the decomposition's parts (nearest rank)
+			for _, c := range []struct {
+				name  string
+				parts []float64
+			}{{"pod-create-delay", toPod}, {"pod-bind-delay", toBind}, {"pod-run-delay", toRun}} {
+				slices.Sort(c.parts)
+				for _, q := range []struct {
+					suffix string
+					q      float64
+				}{{"-p50-seconds", 0.5}, {"-p99-seconds", 0.99}} {
+					i := max(0, int(q.q*float64(len(c.parts))+0.999999)-1)
+					assert.InDelta(t, c.parts[i], get(t, res, c.name+q.suffix), 1e-3, c.name+q.suffix)
+				}
+			}
+			assert.Greater(t, get(t, res, "pod-run-delay-p50-seconds"), 0.0, "the kubelet's part takes time")
 			assert.Contains(t, string(res.Metrics), "cron_start_delay_seconds_bucket")
 			assert.True(t, strings.HasSuffix(string(res.Metrics), "# EOF\n"))
 		})

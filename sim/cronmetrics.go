@@ -6,45 +6,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/faultline-dev/faultline/internal/cronmetrics"
 )
 
-// cronMetrics are Lyft's cron platform metrics (INCIDENTS §4) as Prometheus families, registered
-// on a registry of the run's own (never the global one), so that runs in parallel do not share
-// them. Values are aggregated over all CronJobs: a per-CronJob label would multiply the families
-// by the CronJob count for no indicator that needs it.
+// cronMetrics are Lyft's cron platform metrics (INCIDENTS §4), the families of package
+// internal/cronmetrics that the platform's real controller serves too, registered on a registry of
+// the run's own (never the global one), so that runs in parallel do not share them.
 type cronMetrics struct {
-	reg         *prometheus.Registry
-	started     prometheus.Counter
-	success     prometheus.Counter
-	failure     prometheus.Counter
-	attemptFail prometheus.Counter
-	invoke      prometheus.Counter
-	skip        [3]prometheus.Counter // by reason
-	startDelay  prometheus.Histogram
-	appDuration prometheus.Histogram
+	reg *prometheus.Registry
+	*cronmetrics.Families
 }
 
 func newCronMetrics() *cronMetrics {
-	m := &cronMetrics{reg: prometheus.NewRegistry()}
-	m.started = prometheus.NewCounter(prometheus.CounterOpts{Name: "cron_started_total", Help: "Cron runs whose app container started (T2 recorded)."})
-	m.success = prometheus.NewCounter(prometheus.CounterOpts{Name: "cron_success_total", Help: "Cron runs whose Job completed."})
-	m.failure = prometheus.NewCounter(prometheus.CounterOpts{Name: "cron_failure_total", Help: "Cron runs whose Job failed (backoffLimit or activeDeadlineSeconds)."})
-	m.attemptFail = prometheus.NewCounter(prometheus.CounterOpts{Name: "cron_attempt_failure_total", Help: "Failed pods of cron Jobs, retried ones included (the noise a per-attempt wrapper emits; kube_job_status_failed counts only final failures)."})
-	dec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cron_scheduling_decision_total", Help: "Scheduling decisions per scheduled time: invoke, or skip with a reason."}, []string{"decision", "reason"})
-	m.invoke = dec.WithLabelValues("invoke", "")
-	for i, r := range reasonNames {
-		m.skip[i] = dec.WithLabelValues("skip", r)
-	}
-	m.startDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "cron_start_delay_seconds", Help: "Start delay T2 - T1: scheduled time to the app container running.",
-		Buckets: []float64{0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800},
-	})
-	m.appDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "cron_app_container_duration_seconds", Help: "Run time of the app container.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 14),
-	})
-	m.reg.MustRegister(m.started, m.success, m.failure, m.attemptFail, dec, m.startDelay, m.appDuration)
-	return m
+	reg := prometheus.NewRegistry()
+	return &cronMetrics{reg: reg, Families: cronmetrics.New(reg)}
 }
 
 // openMetrics writes the families as OpenMetrics text (without _created lines, which would carry

@@ -71,12 +71,29 @@ type JobModel struct {
 	// the docs; 10 min in newer code).
 	BackoffBase metav1.Duration `json:"backoffBase"`
 	BackoffMax  metav1.Duration `json:"backoffMax"`
+	// Writes are the Job controller's API requests per run besides creating pods, each through
+	// its rate-limited client (the one that creates the pods, so a burst of Jobs delays the next
+	// pods): with pod tracking by finalizers (GA 1.26, KEP-2307) every sync that changes the
+	// status writes it, and every finished pod costs the finalizer's removal.
+	Writes JobWrites `json:"writes"`
+}
+
+// JobWrites counts the Job controller's requests at each point of a run.
+type JobWrites struct {
+	// Sync follows each pod creation: status.active and startTime.
+	Sync int `json:"sync"`
+	// Ready is the pod becoming ready: status.ready.
+	Ready int `json:"ready"`
+	// Finish is each pod that ends: its UID into status.uncountedTerminatedPods, its
+	// batch.kubernetes.io/job-tracking finalizer removed, the counts and conditions written.
+	Finish int `json:"finish"`
 }
 
 func defaultJob() JobModel {
 	return JobModel{
 		BackoffBase: metav1.Duration{Duration: 10 * time.Second}, // job controller DefaultJobPodFailureBackOff
 		BackoffMax:  metav1.Duration{Duration: 6 * time.Minute},  // docs: capped at six minutes
+		Writes:      JobWrites{Sync: 1, Ready: 1, Finish: 3},     // job_controller.go syncJob, trackJobStatusAndRemoveFinalizers
 	}
 }
 
@@ -174,6 +191,8 @@ func (m Models) validateCron() error {
 		return fmt.Errorf("cronJob.maxMissed: expected >= 1")
 	case j.BackoffBase.Duration <= 0 || j.BackoffMax.Duration < j.BackoffBase.Duration:
 		return fmt.Errorf("job.backoffBase: expected 0 < backoffBase <= backoffMax")
+	case j.Writes.Sync < 0 || j.Writes.Ready < 0 || j.Writes.Finish < 0:
+		return fmt.Errorf("job.writes: expected non-negative request counts")
 	case p.PullBackoffBase.Duration <= 0 || p.PullBackoffMax.Duration < p.PullBackoffBase.Duration:
 		return fmt.Errorf("podStart.pullBackoffBase: expected 0 < pullBackoffBase <= pullBackoffMax")
 	case p.RegistryPullQPS <= 0 || p.RegistryBurst < 1:

@@ -23,7 +23,16 @@
 //     (informers and a work queue), through client-side token buckets on virtual time
 //     (apiserver.go); the Job controller; the pod start pipeline of Job pods (admission,
 //     scheduling, image pull from a registry where images can be missing, sidecars, app);
-//     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go).
+//     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go);
+//   - the control plane (controlplane.go, admission.go, autorepair.go): HA apiserver instances
+//     with the PostStartHook that writes kube-system/extension-apiserver-authentication, a managed
+//     rolling upgrade with its time-out, validating admission webhooks (rules, namespace and
+//     object selectors, failurePolicy, timeoutSeconds, a backend Deployment that can fail),
+//     kubelet status writes through the API, node auto-repair, apiserver latency metrics and
+//     their alert (cpmetrics.go); unreachable pods from a NetworkChaos loss fault
+//     (unreachable.go);
+//   - extensions (extension.go): the platform under test running inside a World with the same
+//     decision code it runs against a real API server.
 //
 // Nothing in this package starts a goroutine, reads the wall clock, or ranges over a map in a
 // way that affects results. It imports no client-go, kind or chaos-mesh package (see deps_test.go);

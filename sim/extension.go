@@ -244,7 +244,7 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	t := w.ext.client.do(now)
 	r.created = t
 	c.created++
-	c.met.invoke.Inc()
+	c.met.Invoke.Inc()
 	w.trace("extension created job", "job", j.Name, "scheduled", w.wall(sched).UTC().Format(time.RFC3339))
 	if j.Spec.Suspend == nil || !*j.Spec.Suspend {
 		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
@@ -312,7 +312,7 @@ func (a extAPI) Event(ev Event) {
 	n := max(ev.Count, 1)
 	c := w.cron
 	c.skips[why] += uint64(n)
-	c.met.skip[why].Add(float64(n))
+	c.met.Skip[why].Add(float64(n))
 	w.cronBad(cj, w.q.Now())
 }
 

@@ -36,8 +36,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/faultline-dev/faultline/clusters"
-	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/clusters/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/local"
 )
 
 // provider is shared by the tests: the default binary cache, a temporary state directory.

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/clusters/internal/proc"
 	"github.com/faultline-dev/faultline/clusters/local/internal/build"
 	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
-	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
 // ProviderName is the name of this provider on the command line (--provider local).
@@ -353,19 +353,11 @@ func (p *Provider) runWith(st *state, name string, extra []string, args ...strin
 // keeping its record so that StartProcess can start it again with the same command line. The
 // real-world runner uses it to take kube-controller-manager down for a fault's window.
 func (p *Provider) StopProcess(ctx context.Context, name, process string) error {
-	unlock, err := p.lockCluster(ctx, name)
+	_, r, unlock, err := p.lockedProcess(ctx, name, process)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := p.load(name)
-	if err != nil {
-		return err
-	}
-	r := st.process(process)
-	if r == nil {
-		return fmt.Errorf("cluster %q has no process %q", name, process)
-	}
 	if err := proc.Stop(ctx, *r, stopGrace); err != nil {
 		return fmt.Errorf("cluster %q: %w", name, err)
 	}
@@ -376,19 +368,11 @@ func (p *Provider) StopProcess(ctx context.Context, name, process string) error 
 // StartProcess starts a process that StopProcess stopped, with its recorded command line, and
 // waits until it answers its health check. It does nothing if the process is running.
 func (p *Provider) StartProcess(ctx context.Context, name, process string) error {
-	unlock, err := p.lockCluster(ctx, name)
+	st, r, unlock, err := p.lockedProcess(ctx, name, process)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := p.load(name)
-	if err != nil {
-		return err
-	}
-	r := st.process(process)
-	if r == nil {
-		return fmt.Errorf("cluster %q has no process %q", name, process)
-	}
 	if running, err := r.Running(); err != nil || running {
 		return err
 	}
@@ -402,6 +386,26 @@ func (p *Provider) StartProcess(ctx context.Context, name, process string) error
 	}
 	p.logger.Info("started "+process+" again", "cluster", name, "pid", nr.PID)
 	return p.waitHealthy(ctx, st, process)
+}
+
+// lockedProcess locks cluster name and returns its state and the record of one of its processes;
+// the caller unlocks.
+func (p *Provider) lockedProcess(ctx context.Context, name, process string) (*state, *proc.Record, func(), error) {
+	unlock, err := p.lockCluster(ctx, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := p.load(name)
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	r := st.process(process)
+	if r == nil {
+		unlock()
+		return nil, nil, nil, fmt.Errorf("cluster %q has no process %q", name, process)
+	}
+	return st, r, unlock, nil
 }
 
 // Delete stops the cluster's processes and removes its directory.

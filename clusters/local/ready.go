@@ -22,8 +22,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/faultline-dev/faultline/clusters"
-	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
 	"github.com/faultline-dev/faultline/clusters/internal/proc"
+	"github.com/faultline-dev/faultline/clusters/local/internal/pki"
 )
 
 // writeKubeconfig writes a self-contained kubeconfig (certificates embedded) for id.

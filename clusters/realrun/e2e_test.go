@@ -150,6 +150,11 @@ func TestCronJobStormFiringInTheSameMinute(t *testing.T) {
 	assert.Less(t, mx, 40.0, "every Job was created before the run ended")
 	assert.GreaterOrEqual(t, mx, p50)
 	assert.GreaterOrEqual(t, indicator(t, res, "start-delay-p50-seconds"), p50, "the app starts after its Job exists")
+	// every step was observed: the KWOK stages make pod-run take its configured delay
+	for _, step := range []string{"pod-create-delay", "pod-bind-delay", "pod-run-delay"} {
+		assert.GreaterOrEqual(t, indicator(t, res, step+"-p99-seconds"), indicator(t, res, step+"-p50-seconds"), step)
+	}
+	assert.Greater(t, indicator(t, res, "pod-run-delay-p50-seconds"), 0.0, "bound and running are observed in separate updates (the scheduler's, then KWOK's)")
 	assert.Equal(t, 0.0, indicator(t, res, "failed-runs"))
 	require.NotNil(t, res.Series)
 	assert.NotEmpty(t, res.Series.Rows)

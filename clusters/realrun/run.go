@@ -810,7 +810,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	if len(cronJobs) == 0 {
 		return res
 	}
-	var delays, creates []float64
+	var delays, creates, toPod, toBind, toRun []float64
 	started, failed, failedAttempts := 0, 0, 0
 	got := 0
 	cutoff := end.Add(-r.scaled(missedGrace))
@@ -824,6 +824,13 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		if !run.started.IsZero() && !run.started.After(end) {
 			started++
 			delays = append(delays, run.started.Sub(run.sched).Seconds())
+			// the steps, where each was observed (a step seen in the same event as the next
+			// counts as taking no time)
+			if !run.jobSeen.IsZero() && !run.podSeen.IsZero() && !run.podBound.IsZero() {
+				toPod = append(toPod, max(0, run.podSeen.Sub(run.jobSeen).Seconds()))
+				toBind = append(toBind, max(0, run.podBound.Sub(run.podSeen).Seconds()))
+				toRun = append(toRun, max(0, run.started.Sub(run.podBound).Seconds()))
+			}
 		}
 		if run.failed {
 			failed++
@@ -876,6 +883,12 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	add("job-create-delay-p50-seconds", q(creates, 0.5))
 	add("job-create-delay-p99-seconds", q(creates, 0.99))
 	add("job-create-delay-max-seconds", q(creates, 1))
+	add("pod-create-delay-p50-seconds", q(toPod, 0.5))
+	add("pod-create-delay-p99-seconds", q(toPod, 0.99))
+	add("pod-bind-delay-p50-seconds", q(toBind, 0.5))
+	add("pod-bind-delay-p99-seconds", q(toBind, 0.99))
+	add("pod-run-delay-p50-seconds", q(toRun, 0.5))
+	add("pod-run-delay-p99-seconds", q(toRun, 0.99))
 	return res
 }
 

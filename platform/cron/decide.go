@@ -5,13 +5,15 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/faultline-dev/faultline/internal/cronmetrics"
 )
 
 // Skip reasons, as Lyft's scheduling-decision.skip metric labels them.
 const (
-	ReasonConcurrencyPolicy = "concurrencyPolicy"
-	ReasonMissedDeadline    = "missedDeadline"
-	ReasonError             = "error"
+	ReasonConcurrencyPolicy = cronmetrics.ReasonConcurrencyPolicy
+	ReasonMissedDeadline    = cronmetrics.ReasonMissedDeadline
+	ReasonError             = cronmetrics.ReasonError
 )
 
 // maxUnmet bounds how many unmet times Decide walks: past it the count is a lower bound. Upstream

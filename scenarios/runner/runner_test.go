@@ -102,11 +102,18 @@ func TestKernelPanicIncidentShape(t *testing.T) {
 // The golden trace is the event log of one replay. A model change shows up as a diff here;
 // regenerate with `go test ./scenarios/runner/ -run Golden -update` and review it.
 func TestGoldenTrace(t *testing.T) {
-	sc := open(t, "kernel-panic-stacking")
+	checkGoldenTrace(t, "kernel-panic-stacking")
+}
+
+// checkGoldenTrace replays the scenario's baseline at seed 1 and compares its event log with
+// testdata/<scenario>-baseline-seed1.trace (written instead with -update).
+func checkGoldenTrace(t *testing.T, scenario string) {
+	t.Helper()
+	sc := open(t, scenario)
 	var buf bytes.Buffer
 	_, err := runner.Run(context.Background(), sc, runner.Config{Variants: []string{"baseline"}, Seeds: []uint64{1}, Trace: &buf})
 	require.NoError(t, err)
-	golden := filepath.Join("testdata", "kernel-panic-stacking-baseline-seed1.trace")
+	golden := filepath.Join("testdata", scenario+"-baseline-seed1.trace")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
 	}

@@ -97,7 +97,15 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 func calibration(indicator string) string {
 	switch {
 	case strings.HasPrefix(indicator, "start-delay"):
-		return "cronJob.requeueDelay, apiServer.controllerManagerQPS/Burst and requestLatency (the controllers' writes), scheduler.latency and apiServer.schedulerQPS (binding), podStart.* (the kubelet's part)"
+		return "the step rows (job-create, pod-create, pod-bind, pod-run delay) say which step differs; cronJob.requeueDelay, apiServer.controllerManagerQPS/Burst and requestLatency (the controllers' writes), scheduler.latency and apiServer.schedulerQPS (binding), podStart.* (the kubelet's part)"
+	case strings.HasPrefix(indicator, "job-create-delay"):
+		return "cronJob.requeueDelay, cronJob.workers, apiServer.controllerManagerQPS/Burst and requestLatency (the CronJob controller's writes)"
+	case strings.HasPrefix(indicator, "pod-create-delay"):
+		return "apiServer.controllerManagerQPS/Burst and requestLatency (the Job controller's pod creates)"
+	case strings.HasPrefix(indicator, "pod-bind-delay"):
+		return "podStart.admission, scheduler.latency, apiServer.schedulerQPS/Burst (binding)"
+	case strings.HasPrefix(indicator, "pod-run-delay"):
+		return "podStart.pullTime, podStart.sidecarStart, podStart.appStart (the kubelet's part)"
 	case indicator == "cron-runs-started" || indicator == "missed-schedules" || indicator == "skipped-runs":
 		return "cronJob.workers, cronJob.requeueDelay, apiServer.controllerManagerQPS/Burst"
 	case indicator == "failed-runs" || indicator == "failed-attempts":

@@ -28,7 +28,7 @@ func TestCompare(t *testing.T) {
 			real:      map[string][]float64{"start-delay-p99-seconds": {15, 15, 15}},
 			within:    map[string]bool{"start-delay-p99-seconds": false},
 			ks:        map[string]float64{"start-delay-p99-seconds": 1},
-			calibrate: map[string]string{"start-delay-p99-seconds": "simulator lower than reality: calibrate cronJob.requeueDelay"},
+			calibrate: map[string]string{"start-delay-p99-seconds": "simulator lower than reality: calibrate the step rows"},
 		},
 		{
 			name:   "seconds have a 1 s floor: 0.4 against 1.2 is within",

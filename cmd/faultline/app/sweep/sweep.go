@@ -40,7 +40,8 @@ intervals. For a one-parameter sweep it names the knee: the neighbouring values 
 variant's objective starts or stops meeting its target.
 
 PATH is spec.FIELD for anything in the scenario's spec (node pools, model parameters, load) or
-KIND/NAME:FIELD for a manifest field; list indexes are written [i]. VALUES is a comma list
+KIND/NAME:FIELD for a manifest field; list indexes are written [i], and map keys that hold dots
+or slashes in quoted brackets (metadata.annotations["platform.faultline.dev/cron"]). VALUES is a comma list
 (1,2,4 or 10m,20m) or FROM:TO:STEP, numbers or Go durations (3:8:1, 5m:60m:5m).
 
 It writes results/<scenario>/sweep-<UTC time>/ (or --out): sweep.json (every point's full
