@@ -129,3 +129,58 @@ func Workers(c *v1alpha4.Cluster) int {
 	}
 	return n
 }
+
+// extraArgsFields are the fields of kubeadm's ClusterConfiguration that hold each control-plane
+// component's extra flags.
+var extraArgsFields = map[string]string{
+	"kube-apiserver":          "apiServer",
+	"kube-controller-manager": "controllerManager",
+	"kube-scheduler":          "scheduler",
+}
+
+// ExtraArgsPatches turns clusters.CreateOptions.ExtraArgs (flags "--name=value" by component)
+// into patches of kubeadm's ClusterConfiguration that add them to the component's extraArgs, next
+// to kind's own, so the same flags the local provider takes reach a kind control plane (the
+// scenario's node lifecycle and rate-limit parameters, see realrun.ComponentArgs). kind writes
+// v1beta3 (extraArgs a map: a merge patch, matched by its apiVersion) or v1beta4 (a list of
+// name/value pairs: JSON 6902 appends, since a merge patch would replace kind's list), depending
+// on the node's Kubernetes version; both are returned and only the matching one applies.
+// Components kind does not run from kubeadm (kwok, etcd) are refused.
+func ExtraArgsPatches(extra map[string][]string) (v1beta3 []string, v1beta4 []v1alpha4.PatchJSON6902, err error) {
+	merge := map[string]any{}
+	for _, proc := range slices.Sorted(maps.Keys(extra)) {
+		field, ok := extraArgsFields[proc]
+		if !ok {
+			return nil, nil, fmt.Errorf("extra flags for %s: a kind cluster takes them only for kube-apiserver, kube-controller-manager and kube-scheduler", proc)
+		}
+		var ops []map[string]any
+		args := map[string]string{}
+		for _, a := range extra[proc] {
+			name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if !ok || !strings.HasPrefix(a, "--") || name == "" {
+				return nil, nil, fmt.Errorf("extra flag %q for %s: expected --name=value", a, proc)
+			}
+			args[name] = value
+			ops = append(ops, map[string]any{"op": "add", "path": "/" + field + "/extraArgs/-", "value": map[string]string{"name": name, "value": value}})
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		merge[field] = map[string]any{"extraArgs": args}
+		b, err := yaml.Marshal(ops)
+		if err != nil {
+			return nil, nil, err
+		}
+		v1beta4 = append(v1beta4, v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: string(b)})
+	}
+	if len(merge) > 0 {
+		merge["apiVersion"] = "kubeadm.k8s.io/v1beta3"
+		merge["kind"] = "ClusterConfiguration"
+		b, err := yaml.Marshal(merge)
+		if err != nil {
+			return nil, nil, err
+		}
+		v1beta3 = []string{string(b)}
+	}
+	return v1beta3, v1beta4, nil
+}

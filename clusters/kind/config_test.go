@@ -3,10 +3,12 @@ package kind
 import (
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/yaml"
 
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -89,4 +91,72 @@ func TestKubeletMaySet(t *testing.T) {
 	for k, want := range tests {
 		t.Run(k, func(t *testing.T) { assert.Equal(t, want, kubeletMaySet(k)) })
 	}
+}
+
+func TestExtraArgsPatches(t *testing.T) {
+	extra := map[string][]string{
+		"kube-controller-manager": {"--node-monitor-grace-period=20s", "--node-monitor-period=5s"},
+		"kube-apiserver":          {"--default-not-ready-toleration-seconds=0"},
+	}
+	t.Run("merged into kubeadm's v1beta3 map, that version only", func(t *testing.T) {
+		merge, _, err := ExtraArgsPatches(extra)
+		require.NoError(t, err)
+		require.Len(t, merge, 1)
+		got, err := yaml.YAMLToJSON([]byte(merge[0]))
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"apiVersion":"kubeadm.k8s.io/v1beta3","kind":"ClusterConfiguration",
+			"apiServer":{"extraArgs":{"default-not-ready-toleration-seconds":"0"}},
+			"controllerManager":{"extraArgs":{"node-monitor-grace-period":"20s","node-monitor-period":"5s"}}}`, string(got))
+		// what kind generates (trimmed), merged as kind does (RFC 7386 on the JSON form)
+		doc := []byte(`{"apiServer":{"extraArgs":{"runtime-config":""}},"controllerManager":{"extraArgs":{"enable-hostpath-provisioner":"true"}}}`)
+		doc, err = jsonpatch.MergePatch(doc, got)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"apiVersion":"kubeadm.k8s.io/v1beta3","kind":"ClusterConfiguration",
+			"apiServer":{"extraArgs":{"runtime-config":"","default-not-ready-toleration-seconds":"0"}},
+			"controllerManager":{"extraArgs":{"enable-hostpath-provisioner":"true","node-monitor-grace-period":"20s","node-monitor-period":"5s"}}}`, string(doc))
+	})
+	t.Run("appended after kind's own flags in kubeadm's v1beta4 list", func(t *testing.T) {
+		_, patches, err := ExtraArgsPatches(extra)
+		require.NoError(t, err)
+		require.Len(t, patches, 2)
+		for _, p := range patches {
+			assert.Equal(t, "kubeadm.k8s.io", p.Group)
+			assert.Equal(t, "v1beta4", p.Version)
+			assert.Equal(t, "ClusterConfiguration", p.Kind)
+		}
+		// what kind generates (trimmed), patched as kind does: JSON 6902 on the JSON form
+		doc := []byte(`{"apiServer":{"extraArgs":[{"name":"runtime-config","value":""}]},"controllerManager":{"extraArgs":[{"name":"enable-hostpath-provisioner","value":"true"}]}}`)
+		for _, p := range patches {
+			ops, err := yaml.YAMLToJSON([]byte(p.Patch))
+			require.NoError(t, err)
+			patch, err := jsonpatch.DecodePatch(ops)
+			require.NoError(t, err)
+			doc, err = patch.Apply(doc)
+			require.NoError(t, err)
+		}
+		assert.JSONEq(t, `{
+			"apiServer":{"extraArgs":[{"name":"runtime-config","value":""},{"name":"default-not-ready-toleration-seconds","value":"0"}]},
+			"controllerManager":{"extraArgs":[{"name":"enable-hostpath-provisioner","value":"true"},
+				{"name":"node-monitor-grace-period","value":"20s"},{"name":"node-monitor-period","value":"5s"}]}}`, string(doc))
+	})
+	for _, tc := range []struct {
+		name  string
+		extra map[string][]string
+		err   string
+	}{
+		{"kwok is not part of a kind cluster", map[string][]string{"kwok": {"--x=1"}}, "only for kube-apiserver"},
+		{"a flag without a value", map[string][]string{"kube-scheduler": {"--v"}}, "expected --name=value"},
+		{"not a flag", map[string][]string{"kube-scheduler": {"v=2"}}, "expected --name=value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ExtraArgsPatches(tc.extra)
+			assert.ErrorContains(t, err, tc.err)
+		})
+	}
+	t.Run("none", func(t *testing.T) {
+		m, p, err := ExtraArgsPatches(nil)
+		require.NoError(t, err)
+		assert.Empty(t, m)
+		assert.Empty(t, p)
+	})
 }

@@ -17,4 +17,17 @@
 // recorded in $XDG_STATE_HOME/faultline/kind/host.json: the /lib/modules stand-in kind's
 // containers bind (created only if missing), and ACCEPT rules for the kind bridge in the FORWARD
 // chain (added only if its policy is DROP).
+//
+// Images of our own: BuildGoImage builds a Go main package static (CGO_ENABLED=0) into a
+// one-layer image holding only the program (StaticImageTar), LoadImage puts it into every node's
+// containerd. InstallPlatform does that for faultline itself (PlatformImage) and creates
+// platform/deploy's manifests as PlatformObjects returns them: image and pull policy Never set in
+// code, plus a self-signed serving certificate Secret and the webhook's caBundle (no
+// cert-manager needed). The manifest files are not forked.
+//
+// Scenarios run on kind through package realrun (`faultline run --cluster kind`): a throwaway
+// cluster per run from the scenario's pools, its control plane given the scenario's model flags
+// (CreateOptions.ExtraArgs become kubeadm ClusterConfiguration patches, ExtraArgsPatches), the
+// scenario's images replaced by faultline-echo (EchoImage, LoadEcho), node faults by
+// NodeFaultAction Pause and Resume.
 package kind

@@ -1,8 +1,10 @@
 package kind_test
 
 // End-to-end test of the kind provider on this machine: a real 3-worker kind cluster from the
-// offline node image (or kind's official one), a readiness gate, the kernel-panic placement check
-// and a CronJob storm on real kubelets, and a teardown that must leave nothing behind. It needs
+// offline node image (or kind's official one), a readiness gate, the platform from platform/deploy (Ready,
+// /metrics, webhook), the kernel-panic placement check
+// and a CronJob storm on real kubelets, and a teardown that must leave nothing behind; then the
+// real-world runner plays scenarios/kernel-panic-stacking on throwaway kind clusters. It needs
 // root, apt-get (or the packages installed) and the node image (make kind-image); it runs only
 // with FAULTLINE_E2E_KIND=1 (make e2e-kind), and says so when skipped.
 
@@ -84,7 +86,10 @@ func TestKindE2E(t *testing.T) {
 	before := snapshot(t)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	pools := []sim.NodePool{{Name: "pool-a", Count: 3, Zones: []string{"zone-b", "zone-c", "zone-d"}}}
-	p, err := kind.New(kind.WithLogger(logger), kind.WithStateDir(t.TempDir()), kind.WithNodePools(pools, "e2e"))
+	// the provider's state (kubeconfigs, host.json) in a directory of the test's; through
+	// XDG_STATE_HOME so that faultline run --kubeconfig finds the cluster recorded as faultline's
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	p, err := kind.New(kind.WithLogger(logger), kind.WithNodePools(pools, "e2e"))
 	require.NoError(t, err)
 	const name = "e2e"
 	ctx := t.Context()
@@ -147,6 +152,53 @@ func TestKindE2E(t *testing.T) {
 		t.Logf("built and loaded %s in %s", echoImage, time.Since(start).Round(100*time.Millisecond))
 	})
 	require.True(t, ok)
+
+	// The platform (faultline platform run) from platform/deploy's manifests: faultline built as
+	// a static program in a minimal image, loaded, Ready on a real kubelet (its readiness probe),
+	// /metrics answering through its Service from another pod, and its spreading webhook called
+	// by the API server through the Service (a dry-run create is mutated).
+	t.Run("platform: faultline's image loaded, its Deployment Ready, /metrics and the webhook answer", func(t *testing.T) {
+		start := time.Now()
+		require.NoError(t, p.InstallPlatform(ctx, name, cs))
+		installed := time.Since(start)
+		if !assert.Eventually(t, func() bool {
+			d, err := cs.AppsV1().Deployments(kind.PlatformNamespace).Get(ctx, kind.PlatformDeployment, metav1.GetOptions{})
+			return err == nil && d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.ReadyReplicas > 0
+		}, 3*time.Minute, time.Second, "the platform Deployment should become Ready") {
+			t.Fatalf("platform pods: %s", podStates(t, cs, kind.PlatformNamespace))
+		}
+		t.Logf("platform image built, loaded and applied in %s; Ready %s later", installed.Round(100*time.Millisecond), (time.Since(start) - installed).Round(time.Second))
+
+		job := clientJob("metrics-client", "", []string{"/faultline-echo", "-get", "http://faultline-platform.faultline-platform.svc.cluster.local:9090/metrics", "-expect", "cron_started_total", "-timeout", "90s"})
+		_, err := cs.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			j, err := cs.BatchV1().Jobs("default").Get(ctx, "metrics-client", metav1.GetOptions{})
+			return err == nil && (j.Status.Succeeded > 0 || j.Status.Failed > 0)
+		}, 2*time.Minute, time.Second)
+		j, err := cs.BatchV1().Jobs("default").Get(ctx, "metrics-client", metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, j.Status.Succeeded, "the platform's /metrics should answer through its Service; pod log: %s", jobLog(t, cs, "metrics-client"))
+		t.Logf("/metrics:\n%s", jobLog(t, cs, "metrics-client"))
+		require.NoError(t, cs.BatchV1().Jobs("default").Delete(ctx, "metrics-client", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}))
+
+		// CPU-heavy, 2 replicas, no spreading rule: the webhook adds required anti-affinity
+		heavy := deployment("heavy", 2, nil, "")
+		heavy.Spec.Template.Spec.Affinity = nil
+		heavy.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1")
+		var got *appsv1.Deployment
+		if !assert.Eventually(t, func() bool {
+			got, err = cs.AppsV1().Deployments("default").Create(ctx, heavy, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err == nil && got.Spec.Template.Spec.Affinity != nil && got.Spec.Template.Spec.Affinity.PodAntiAffinity != nil
+		}, time.Minute, 2*time.Second, "the API server should call the platform's webhook, which adds anti-affinity") {
+			var affinity *corev1.Affinity
+			if got != nil {
+				affinity = got.Spec.Template.Spec.Affinity
+			}
+			t.Fatalf("last dry-run create: error %v, affinity %+v; platform log: %s", err, affinity, platformLog(t, cs))
+		}
+		t.Logf("webhook added: %+v", got.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+	})
 
 	t.Run("readiness: a request to a Service answered from other nodes", func(t *testing.T) {
 		anti := antiAffinity("echo")
@@ -314,6 +366,10 @@ func TestKindE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("runner: faultline run --kubeconfig on this cluster, its workers as the pool, a node paused, all undone", func(t *testing.T) {
+		testRunnerOnExisting(t, p, name, cs)
+	})
+
 	t.Run("down leaves no container, network, iptables rule or process", func(t *testing.T) {
 		start := time.Now()
 		require.NoError(t, p.Delete(context.Background(), name))
@@ -333,6 +389,44 @@ func TestKindE2E(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, names)
 	})
+
+	// The real-world runner on kind (`faultline run --cluster kind`), after the cluster above is
+	// gone so that the runs have the machine to themselves.
+	t.Run("runner: kernel-panic-stacking on throwaway kind clusters, nodes frozen and thawed, stacked vs spread, nothing left", func(t *testing.T) {
+		testRunnerOnKind(t, before)
+	})
+}
+
+// platformLog is the tail of the platform pod's log.
+func platformLog(t *testing.T, cs kubernetes.Interface) string {
+	pods, err := cs.CoreV1().Pods(kind.PlatformNamespace).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		return "(no pod)"
+	}
+	b, err := cs.CoreV1().Pods(kind.PlatformNamespace).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{TailLines: ptr.To[int64](30)}).Do(t.Context()).Raw()
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// podStates lists the pods of namespace ns with their phase, node and waiting reasons.
+func podStates(t *testing.T, cs kubernetes.Interface, ns string) string {
+	pods, err := cs.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range pods.Items {
+		st := fmt.Sprintf("%s:%s@%s", p.Name, p.Status.Phase, p.Spec.NodeName)
+		for _, c := range p.Status.ContainerStatuses {
+			if c.State.Waiting != nil {
+				st += " " + c.State.Waiting.Reason + ": " + c.State.Waiting.Message
+			}
+		}
+		out = append(out, st)
+	}
+	return strings.Join(out, "; ")
 }
 
 func nodeReady(n corev1.Node) bool {

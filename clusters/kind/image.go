@@ -94,3 +94,19 @@ func (p *Provider) BuildGoImage(ctx context.Context, pkg, tag string) error {
 	}
 	return p.ImportStaticImage(ctx, out, tag)
 }
+
+// EchoImage is the tag of faultline-echo's image (EchoPackage): the real-world runner puts it in
+// place of a scenario's images, which cannot be pulled offline.
+const EchoImage = "faultline/echo:kind"
+
+// EchoPackage is faultline-echo's Go main package: a static HTTP server (every -listen port
+// answers 200) that with -run exits after a run time, as a Job's app container does.
+const EchoPackage = "github.com/faultline-dev/faultline/clusters/kind/internal/cmd/faultline-echo"
+
+// LoadEcho builds EchoImage (BuildGoImage, a few seconds) and loads it on the cluster's nodes.
+func (p *Provider) LoadEcho(ctx context.Context, name string) error {
+	if err := p.BuildGoImage(ctx, EchoPackage, EchoImage); err != nil {
+		return err
+	}
+	return p.LoadImage(ctx, name, EchoImage)
+}

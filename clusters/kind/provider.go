@@ -366,6 +366,9 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 	if err != nil {
 		return err
 	}
+	if cfg.KubeadmConfigPatches, cfg.KubeadmConfigPatchesJSON6902, err = ExtraArgsPatches(o.ExtraArgs); err != nil {
+		return err
+	}
 	if err := p.PrepareHost(ctx); err != nil {
 		return err
 	}

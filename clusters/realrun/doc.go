@@ -23,7 +23,28 @@
 //  6. returns a sim.Result with the indicators it could measure and a Report saying which it
 //     could not (request success needs real traffic, kernel panics need real CPU).
 //
+// Real nodes (Options.Real; the Kind source, or KindNodes for a faultline kind cluster named by
+// --kubeconfig): the pools are mapped onto the cluster's workers instead of KWOK nodes
+// (AssignNodes: kind's faultline.dev/node labels, else workers in name order; labelled and
+// tainted as above, extra workers cordoned, all undone on an existing cluster), and since those
+// are real kubelets with nothing to pull from:
+//   - every container image becomes faultline-echo (SubstituteImage: HTTP on the probe and
+//     container ports, Job containers exit after faultline.dev/run-time), pull policy Never;
+//   - CPU and memory requests and limits are multiplied by the nodes' free allocatable over the
+//     pool capacity (ScaleFactors), so placement by requests keeps the scenario's proportions on
+//     nodes that all have the machine's capacity;
+//   - node-stop and node-reset stop the node through NodeFaults (kind: docker pause, every
+//     process frozen as in a kernel panic; unpause when the window ends). On thaw the containers
+//     continue, where a rebooted machine would restart them;
+//   - pod-failure is not injected (the kubelet owns the Ready condition; Chaos Mesh would be
+//     needed, and cannot be installed offline), nor is cpu-stress, nor webhook scenarios (the
+//     backend on 127.0.0.1 is out of reach of an API server in a container).
+//
+// The report's notes record each of these differences; UnmeasurableReal lists what real kubelets
+// still cannot measure (no traffic is generated; kernel panics from CPU saturation are not
+// reproduced).
+//
 // Safety: Resolve refuses any kubeconfig context that does not point at a cluster faultline
-// created (recorded in the local provider's state directory) unless the user named it with
+// created (recorded in the local or kind provider's state directory) unless the user named it with
 // --allow-context. Nothing is written before that check.
 package realrun

@@ -47,7 +47,11 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		if f.Action == sim.NodeReset {
 			window = r.in.Models.KernelPanic.RebootTime.Duration
 		}
-		revert, err = r.nodesDown(ctx, f)
+		if r.opts.Real != nil {
+			revert, err = r.realNodesDown(ctx, f)
+		} else {
+			revert, err = r.nodesDown(ctx, f)
+		}
 	case sim.PodKill:
 		err = r.podKill(ctx, f)
 	case sim.PodFailure:
@@ -57,7 +61,11 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		window = f.Duration
 		revert, err = r.controllerManagerDown(ctx, f)
 	case sim.CPUStress:
-		r.note(false, "%s (cpu-stress): KWOK pods use no real CPU; a StressChaos needs real nodes (or Chaos Mesh on a cluster with real kubelets)", f.Name)
+		if r.opts.Real != nil {
+			r.note(false, "%s (cpu-stress): the substituted containers burn no CPU on demand; a StressChaos needs Chaos Mesh, which is not installed (it cannot be installed offline)", f.Name)
+		} else {
+			r.note(false, "%s (cpu-stress): KWOK pods use no real CPU; a StressChaos needs real nodes (or Chaos Mesh on a cluster with real kubelets)", f.Name)
+		}
 		return
 	default:
 		r.note(false, "%s: action %q has no injector for this cluster", f.Name, f.Action)
@@ -132,6 +140,46 @@ func (r *run) nodesUp(names []string) func(context.Context) error {
 	}
 }
 
+// realNodesDown stops the fault's real nodes (RealNodes.Faults.Down: kind freezes the node
+// container, as a kernel panic stops a machine) until the revert lets them run again. The node
+// lifecycle controller sees the kubelet's heartbeats stop, as for KWOK's lease above, but
+// everything else is real too: the node's containers stop answering, and on thaw the kubelet
+// finds its pods evicted meanwhile and kills them.
+func (r *run) realNodesDown(ctx context.Context, f sim.Fault) (func(context.Context) error, error) {
+	nf := r.opts.Real.Faults
+	if nf == nil {
+		return nil, fmt.Errorf("this %s cluster offers no node faults", r.opts.Real.Provider)
+	}
+	var done []string
+	up := func(ctx context.Context) error {
+		var errs []string
+		for _, k := range done {
+			if err := nf.Up(ctx, k); err != nil {
+				errs = append(errs, k+": "+err.Error())
+			} else {
+				r.log.Info("node running again", "node", r.poolName(k), "k8s", k)
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("restart nodes: %s", strings.Join(errs, "; "))
+		}
+		return nil
+	}
+	for _, name := range f.Nodes {
+		k, ok := r.nodeOf[name]
+		if !ok {
+			return up, fmt.Errorf("node %s is not a node of the scenario's pools", name)
+		}
+		lost := r.rec.nodeDown(k)
+		if err := nf.Down(ctx, k); err != nil {
+			return up, fmt.Errorf("node %s (%s): %w", name, k, err)
+		}
+		done = append(done, k)
+		r.note(true, "%s (%s): node %s (%s) stopped by %s (%d running pods on it)", f.Name, f.Action, name, k, r.opts.Real.Describe, lost)
+	}
+	return up, nil
+}
+
 // setLease takes the node's Lease (down) or expires faultline's hold on it (up).
 func (r *run) setLease(ctx context.Context, node string, down bool) error {
 	leases := r.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
@@ -182,7 +230,7 @@ func (r *run) selectPods(ctx context.Context, ps sim.PodSelector) ([]corev1.Pod,
 			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			if len(ps.Nodes) > 0 && !slices.Contains(ps.Nodes, p.Spec.NodeName) {
+			if len(ps.Nodes) > 0 && !slices.Contains(ps.Nodes, r.poolName(p.Spec.NodeName)) {
 				continue
 			}
 			cand = append(cand, p)
@@ -255,6 +303,14 @@ func (r *run) podFailure(ctx context.Context, f sim.Fault) (func(context.Context
 		r.hook.SetMode(webhook.Hang)
 		reverts = append(reverts, func(context.Context) error { r.hook.SetMode(prev); return nil })
 		r.note(true, "%s (pod-failure): webhook backend of %s hangs", f.Name, strings.Join(backends, ", "))
+	}
+	if r.opts.Real != nil {
+		// a real kubelet owns the Ready condition and writes it back within a status sync
+		r.note(false, "%s (pod-failure): on real kubelets only Chaos Mesh's PodChaos can fail pods (faultline cannot hold their Ready condition; Chaos Mesh is not installed)", f.Name)
+		if len(reverts) == 0 {
+			return nil, nil
+		}
+		return joinReverts(reverts), nil
 	}
 	pods, err := r.selectPods(ctx, f.Pods)
 	if err != nil {

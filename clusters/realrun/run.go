@@ -74,7 +74,10 @@ type Options struct {
 	// Cleanup deletes what the run created (objects, nodes, namespaces) at the end; for an
 	// existing cluster. A throwaway cluster is deleted whole instead.
 	Cleanup bool
-	Logger  *slog.Logger
+	// Real: the cluster's nodes are real kubelets (kind); the pools are mapped onto them instead
+	// of KWOK nodes, images are substituted and requests scaled (see RealNodes, useNodes).
+	Real   *RealNodes
+	Logger *slog.Logger
 }
 
 // Report says what a run did besides its indicators.
@@ -109,6 +112,24 @@ var Unmeasurable = map[string]string{
 	"stalled-cronjobs":            "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2",
 	"time-to-detect-minutes":      "needs the platform's alerting in the loop",
 	"failure-span-hours":          "KWOK runs every Job pod to success",
+	"controller-throttle-seconds": "kube-controller-manager's client-side wait is not observable from outside",
+}
+
+// UnmeasurableReal are the simulator's indicators a cluster of real kubelets (kind) still cannot
+// produce. Real kubelets do measure what KWOK only animates: container start (cron start delay
+// includes it), readiness from real probes, the node lifecycle of a frozen node (NotReady,
+// taints, evictions, pods lost, the placements that follow).
+var UnmeasurableReal = map[string]string{
+	"request-success-ratio":       "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
+	"full-outage-minutes":         "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
+	"degraded-minutes":            "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
+	"node-panics":                 "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
+	"nodes-panicked":              "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
+	"cascade":                     "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
+	"time-to-first-panic":         "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
+	"stalled-cronjobs":            "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2",
+	"time-to-detect-minutes":      "needs the platform's alerting in the loop",
+	"failure-span-hours":          "image pull failures are not reproduced: every image is replaced by one already on the nodes",
 	"controller-throttle-seconds": "kube-controller-manager's client-side wait is not observable from outside",
 }
 
@@ -151,6 +172,13 @@ type run struct {
 	madeNS   []string
 	stopInf  chan struct{}
 	chaosCRD map[string]bool
+
+	// real nodes only
+	nodeOf   map[string]string // pool node name → Kubernetes node name
+	poolNode map[string]string // the reverse
+	restore  []nodeRestore
+	factors  map[corev1.ResourceName]float64
+	images   []string // the scenario's images, replaced
 }
 
 func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
@@ -200,7 +228,11 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 }
 
 func (r *run) run(ctx context.Context) (sim.Result, error) {
-	if err := r.createNodes(ctx); err != nil {
+	if r.opts.Real != nil {
+		if err := r.useNodes(ctx); err != nil {
+			return sim.Result{}, err
+		}
+	} else if err := r.createNodes(ctx); err != nil {
 		return sim.Result{}, err
 	}
 	if err := r.watch(ctx); err != nil {
@@ -408,6 +440,13 @@ func (r *run) prepareObjects() ([]*unstructured.Unstructured, error) {
 	}
 	for _, o := range r.in.Objects {
 		o = o.DeepCopyObject()
+		if r.opts.Real != nil {
+			switch o.(type) {
+			case *admissionregistrationv1.ValidatingWebhookConfiguration, *admissionregistrationv1.MutatingWebhookConfiguration:
+				return nil, fmt.Errorf("%s: webhook configurations are not supported on %s clusters yet: faultline's webhook backend listens on 127.0.0.1, which the cluster's API server (in a container) cannot reach", r.in.Name, r.opts.Real.Provider)
+			}
+			r.adaptForRealNodes(o)
+		}
 		if err := r.pointWebhooks(o, services); err != nil {
 			return nil, err
 		}
@@ -437,6 +476,10 @@ func (r *run) prepareObjects() ([]*unstructured.Unstructured, error) {
 		r.madeNS = append(r.madeNS, ns)
 	}
 	out = append(extra, out...)
+	if r.opts.Real != nil && len(r.images) > 0 {
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("images %s replaced by %s (pull policy Never; nothing can be pulled here): every container answers HTTP 200 on its probe and container ports and uses no real CPU; Job containers exit after faultline.dev/run-time (default 30s), failing with faultline.dev/failure-ratio",
+			strings.Join(r.images, ", "), r.opts.Real.Image))
+	}
 	rank := func(u *unstructured.Unstructured) int {
 		switch u.GetKind() {
 		case "Namespace":
@@ -617,8 +660,12 @@ func (r *run) finish() {
 		for _, ns := range r.madeNS {
 			_ = r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		}
-		for _, n := range r.nodes {
-			_ = r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+		if r.opts.Real != nil {
+			r.restoreNodes(ctx)
+		} else {
+			for _, n := range r.nodes {
+				_ = r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+			}
 		}
 	}
 	close(r.stopInf)
@@ -726,6 +773,14 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		res.Indicators = append(res.Indicators, sim.Indicator{Name: name, Value: v})
 	}
 	r.rep.Placements = r.rec.placements()
+	for _, m := range r.rep.Placements { // by pool node name, as the simulator reports them
+		for k, n := range m {
+			if p := r.poolName(k); p != k {
+				delete(m, k)
+				m[p] = n
+			}
+		}
+	}
 	r.rec.mu.Lock()
 	add("pods-lost", float64(r.rec.podsLost))
 	add("evictions", float64(len(r.rec.evicted)))
@@ -742,7 +797,11 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 			cronJobs = append(cronJobs, cj)
 		}
 	}
-	for name, why := range Unmeasurable {
+	unmeasurable := Unmeasurable
+	if r.opts.Real != nil {
+		unmeasurable = UnmeasurableReal
+	}
+	for name, why := range unmeasurable {
 		if len(cronJobs) > 0 || !cronOnly[name] {
 			r.rep.Unmeasured = append(r.rep.Unmeasured, name+": "+why)
 		}

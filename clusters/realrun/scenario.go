@@ -66,6 +66,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, plan Plan, src Sou
 				plan.Progress(name, i+1, reps, cl.Name)
 			}
 			opts.ControlPlane = cl.ControlPlane
+			opts.Real = cl.Real
 			opts.Cleanup = !cl.Throwaway
 			res, rep, err := Run(ctx, cl.Config, in, opts)
 			if rerr := cl.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {

@@ -24,7 +24,9 @@ type Cluster struct {
 	ControlPlane ControlPlane
 	// Throwaway clusters are deleted after the run (unless kept); existing ones are cleaned.
 	Throwaway bool
-	release   func(context.Context) error
+	// Real is set when the cluster's nodes are real kubelets (kind): Options.Real of its runs.
+	Real    *RealNodes
+	release func(context.Context) error
 }
 
 // Release deletes a throwaway cluster (or does nothing for an existing one).
@@ -105,15 +107,26 @@ func (c *localControlPlane) Start(ctx context.Context, component string) error {
 // Existing is a cluster that passed Resolve; every run cleans up after itself in it.
 type Existing struct {
 	Resolved *Resolved
+	// RealNodes, when set, prepares a cluster of real kubelets for a run (KindNodes for a
+	// faultline kind cluster); nil: KWOK nodes are created.
+	RealNodes func(ctx context.Context) (*RealNodes, error)
 }
 
 // Acquire returns the cluster as it is.
-func (e *Existing) Acquire(context.Context, *sim.Input, int) (*Cluster, error) {
+func (e *Existing) Acquire(ctx context.Context, _ *sim.Input, _ int) (*Cluster, error) {
 	name := e.Resolved.Owned
 	if name == "" {
 		name = e.Resolved.Context
 	}
-	return &Cluster{Name: name, Config: e.Resolved.Config}, nil
+	c := &Cluster{Name: name, Config: e.Resolved.Config}
+	if e.RealNodes != nil {
+		real, err := e.RealNodes(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", name, err)
+		}
+		c.Real = real
+	}
+	return c, nil
 }
 
 // ComponentArgs are the control-plane flags that carry the model parameters both worlds share,

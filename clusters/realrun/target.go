@@ -35,6 +35,8 @@ type Owned struct {
 	Name   string
 	Server string
 	CA     []byte
+	// Provider made it: "local" or "kind".
+	Provider string
 }
 
 // OwnedByLocal lists the clusters the local provider created (its state directory's records).
@@ -54,7 +56,7 @@ func OwnedByLocal(p *local.Provider) ([]Owned, error) {
 			continue
 		}
 		for _, c := range cfg.Clusters {
-			out = append(out, Owned{Name: n, Server: c.Server, CA: c.CertificateAuthorityData})
+			out = append(out, Owned{Name: n, Server: c.Server, CA: c.CertificateAuthorityData, Provider: local.ProviderName})
 		}
 	}
 	return out, nil
@@ -66,6 +68,8 @@ type Resolved struct {
 	Context string
 	// Owned names the faultline cluster the context points at; empty for an allowed context.
 	Owned string
+	// Provider made the Owned cluster ("local", "kind").
+	Provider string
 }
 
 // Resolve loads the target's client configuration and applies the safety rule: the context must
@@ -99,7 +103,7 @@ func Resolve(t Target, owned []Owned) (*Resolved, error) {
 	res := &Resolved{Context: ctxName}
 	for _, o := range owned {
 		if sameServer(o.Server, cluster.Server) && len(o.CA) > 0 && bytes.Equal(bytes.TrimSpace(o.CA), bytes.TrimSpace(caData(cluster))) {
-			res.Owned = o.Name
+			res.Owned, res.Provider = o.Name, o.Provider
 			break
 		}
 	}

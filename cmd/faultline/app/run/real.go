@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline-dev/faultline/clusters/kind"
 	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/clusters/realrun"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
@@ -37,11 +38,11 @@ func (r *realFlags) enabled() bool {
 
 func addRealFlags(cmd *cobra.Command, r *realFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&r.cluster, "cluster", "", "run in the real world on a throwaway cluster: local (a fresh local control plane per run, deleted afterwards unless --keep)")
+	fl.StringVar(&r.cluster, "cluster", "", "run in the real world on a throwaway cluster per run, deleted afterwards unless --keep: local (a local control plane, KWOK nodes) or kind (real kubelets in node containers, one per pool node)")
 	fl.StringVar(&r.kubeconfig, "kubeconfig", "", "run in the real world on an existing cluster from this kubeconfig (faultline's own clusters, or --allow-context)")
 	fl.StringVar(&r.context, "context", "", "with --kubeconfig: the context to use (default: the file's current context)")
 	fl.StringArrayVar(&r.allow, "allow-context", nil, "allow writes and faults in this context although faultline did not create its cluster (repeatable)")
-	fl.BoolVar(&r.keep, "keep", false, "with --cluster local: keep each run's cluster (faultline cluster down --name NAME removes it)")
+	fl.BoolVar(&r.keep, "keep", false, "with --cluster: keep each run's cluster (faultline cluster down [--provider kind] --name NAME removes it)")
 	fl.StringArrayVar(&r.sets, "set", nil, "PATH=VALUE: change the scenario before running it, as in sweep (repeatable; both worlds)")
 	fl.Float64Var(&r.timeScale, "time-scale", 1, "real runs: multiply fault times and the run's length (0.1 plays 1 h in 6 min; controllers and cron schedules keep real time)")
 	cmd.Long += `
@@ -50,9 +51,18 @@ With --cluster local (or --kubeconfig/--context for an existing cluster), run pl
 scenario in the real world instead: KWOK nodes for the node pools, the objects applied with
 server-side apply, the faults injected on the wall clock, the indicators measured from the real
 objects; --seeds is then the number of repetitions (default 1). Writes and faults go only to
-clusters faultline created, or to a context named with --allow-context.`
+clusters faultline created, or to a context named with --allow-context.
+
+With --cluster kind (or --kubeconfig of a faultline kind cluster) the pools' nodes are real
+kubelets (kind node containers, one per pool node; needs root and the node image, see make
+kind-image). Nothing can be pulled, so every image is replaced by faultline-echo (HTTP 200 on the
+probe ports; Job containers exit after faultline.dev/run-time), CPU and memory requests and limits
+are scaled by real allocatable over pool capacity, node-stop/node-reset freeze the node container
+(docker pause) for the fault's window, pod-kill deletes pods, and Chaos Mesh objects are applied
+when Chaos Mesh's CRDs are served. Each run's report notes every such difference.`
 	cmd.Example += `
   faultline run cron-missed-start-storm --variant v2 --cluster local
+  faultline run kernel-panic-stacking --variant baseline --cluster kind --time-scale 0.05
   faultline run kernel-panic-stacking --kubeconfig ~/.kube/config --context kind-test --allow-context kind-test`
 }
 
@@ -60,10 +70,10 @@ clusters faultline created, or to a context named with --allow-context.`
 func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scenario, variants []string) error {
 	r := &f.real
 	if r.cluster != "" && (r.kubeconfig != "" || r.context != "") {
-		return cli.BadInput(errors.New("--cluster local makes its own cluster; do not combine it with --kubeconfig/--context"))
+		return cli.BadInput(errors.New("--cluster makes its own cluster; do not combine it with --kubeconfig/--context"))
 	}
-	if r.cluster != "" && r.cluster != local.ProviderName {
-		return cli.BadInput(fmt.Errorf("--cluster %q: expected local", r.cluster))
+	if r.cluster != "" && r.cluster != local.ProviderName && r.cluster != kind.ProviderName {
+		return cli.BadInput(fmt.Errorf("--cluster %q: expected local or kind", r.cluster))
 	}
 	if r.timeScale <= 0 {
 		return cli.BadInput(fmt.Errorf("--time-scale %g: expected a positive factor", r.timeScale))
@@ -128,10 +138,14 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	return nil
 }
 
-// RealSource is where real runs happen: a throwaway local cluster per run (cluster "local"), or
-// the existing cluster a kubeconfig names, after the safety check (realrun.Resolve). The
-// fidelity verb uses it too.
+// RealSource is where real runs happen: a throwaway local or kind cluster per run (cluster
+// "local", "kind"), or the existing cluster a kubeconfig names, after the safety check
+// (realrun.Resolve); a faultline kind cluster's nodes are then used as real nodes. The fidelity
+// verb uses it too.
 func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.Logger) (realrun.Source, error) {
+	if cluster == kind.ProviderName {
+		return &realrun.Kind{Options: []kind.Option{kind.WithLogger(logger)}, Keep: keep, Logger: logger}, nil
+	}
 	p, err := local.New(local.WithLogger(logger))
 	if err != nil {
 		return nil, err
@@ -143,6 +157,15 @@ func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
+	kp, err := kind.New(kind.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	ownedKind, err := realrun.OwnedByKind(kp)
+	if err != nil {
+		return nil, err
+	}
+	owned = append(owned, ownedKind...)
 	res, err := realrun.Resolve(target, owned)
 	if err != nil {
 		if errors.Is(err, realrun.ErrNotAllowed) {
@@ -150,7 +173,11 @@ func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.L
 		}
 		return nil, cli.BadInput(err)
 	}
-	return &realrun.Existing{Resolved: res}, nil
+	ex := &realrun.Existing{Resolved: res}
+	if res.Provider == kind.ProviderName {
+		ex.RealNodes = realrun.KindNodes(kp, res.Owned)
+	}
+	return ex, nil
 }
 
 // PrintReports says, once per distinct line, which faults were injected, which could not be, and

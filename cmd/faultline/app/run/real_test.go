@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,39 @@ func TestApplySetsCreatesMissingParents(t *testing.T) {
 		_, err := run.ApplySets(sc, []string{bad})
 		assert.Error(t, err, bad)
 	}
+}
+
+func TestRealRunClusterFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		err  string
+	}{
+		{"an unknown provider", []string{"--cluster", "minikube"}, `--cluster "minikube": expected local or kind`},
+		{"a cluster and a kubeconfig", []string{"--cluster", "kind", "--kubeconfig", "x"}, "--cluster makes its own cluster"},
+		{"a time scale of zero", []string{"--cluster", "kind", "--time-scale", "0"}, "--time-scale 0: expected a positive factor"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			cmd := run.NewCommand(cli.Streams{Out: &out, Err: &errb})
+			cmd.SetArgs(append([]string{"kernel-panic-stacking", "--out", t.TempDir()}, tc.args...))
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			cmd.SetOut(&out)
+			cmd.SetErr(&errb)
+			err := cmd.ExecuteContext(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, cli.ExitBadInput, cli.Code(err))
+			assert.ErrorContains(t, err, tc.err)
+		})
+	}
+	t.Run("--help explains the kind world", func(t *testing.T) {
+		var out bytes.Buffer
+		cmd := run.NewCommand(cli.Streams{Out: &out, Err: &out})
+		cmd.SetOut(&out)
+		cmd.SetArgs([]string{"--help"})
+		require.NoError(t, cmd.Execute())
+		for _, want := range []string{"--cluster kind", "faultline-echo", "docker pause", "scaled by real allocatable over pool capacity"} {
+			assert.Contains(t, strings.Join(strings.Fields(out.String()), " "), want)
+		}
+	})
 }

@@ -5,7 +5,15 @@
 // it. As a client (-get URL) it requests URL until it has seen -want different pods answer, prints
 // their names, and exits 0; it exits 1 if that does not happen within -timeout. The kind e2e runs
 // the client as a Job on one node against a Service whose pods run on others: a request that
-// needs CoreDNS, kube-proxy and the route between nodes.
+// needs CoreDNS, kube-proxy and the route between nodes. With -expect TEXT the client instead
+// requests URL until an answer with status 200 holds TEXT (e.g. a metric's name), prints the
+// lines that hold it and exits 0, or exits 1 after -timeout.
+//
+// The real-world runner (package realrun, kind clusters) runs it in place of a scenario's images,
+// which cannot be pulled offline: -listen takes a comma-separated list of addresses (every port
+// the container's probes and containerPorts name), and -run D makes it a Job's app container that
+// serves for a time drawn uniformly within ±50 % of D and then exits, 1 with probability
+// -fail-ratio, else 0 (the simulator's faultline.dev/run-time and failure-ratio).
 package main
 
 import (
@@ -14,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sort"
@@ -22,11 +31,17 @@ import (
 )
 
 func main() {
-	addr := flag.String("listen", ":8080", "server: address to listen on")
+	addr := flag.String("listen", ":8080", "server: addresses to listen on, comma-separated")
+	run := flag.Duration("run", 0, "server: exit after a time drawn within ±50 % of this (0: serve until stopped)")
+	failRatio := flag.Float64("fail-ratio", 0, "with -run: the probability of exiting 1 instead of 0")
 	get := flag.String("get", "", "client: URL to request")
 	want := flag.Int("want", 2, "client: how many different pods must answer")
 	timeout := flag.Duration("timeout", time.Minute, "client: give up after this long")
+	expect := flag.String("expect", "", "client: request until an answer holds this text")
 	flag.Parse()
+	if *get != "" && *expect != "" {
+		os.Exit(expectText(*get, *expect, *timeout))
+	}
 	if *get != "" {
 		os.Exit(client(*get, *want, *timeout))
 	}
@@ -37,7 +52,23 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, name)
 	})
-	log.Fatal(http.ListenAndServe(*addr, nil))
+	addrs := strings.Split(*addr, ",")
+	for _, a := range addrs[1:] {
+		go func() { log.Fatal(http.ListenAndServe(a, nil)) }()
+	}
+	if *run > 0 {
+		d := time.Duration(float64(*run) * (0.5 + rand.Float64()))
+		go func() {
+			time.Sleep(d)
+			code := 0
+			if rand.Float64() < *failRatio {
+				code = 1
+			}
+			fmt.Printf("ran %s, exit %d\n", d.Round(time.Millisecond), code)
+			os.Exit(code)
+		}()
+	}
+	log.Fatal(http.ListenAndServe(addrs[0], nil))
 }
 
 func client(url string, want int, timeout time.Duration) int {
@@ -73,4 +104,38 @@ func client(url string, want int, timeout time.Duration) int {
 	sort.Strings(names)
 	fmt.Println(strings.Join(names, "\n"))
 	return 0
+}
+
+func expectText(url, text string, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	last := "no answer"
+	for ctx.Err() == nil {
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(b), text) {
+				rcancel()
+				for _, l := range strings.Split(string(b), "\n") {
+					if strings.Contains(l, text) {
+						fmt.Println(l)
+					}
+				}
+				return 0
+			}
+			last = fmt.Sprintf("status %d, %d bytes without %q", resp.StatusCode, len(b), text)
+		} else {
+			last = err.Error()
+		}
+		rcancel()
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(os.Stderr, "no answer from %s held %q within %s; last: %s\n", url, text, timeout, last)
+	return 1
 }
