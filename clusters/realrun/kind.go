@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/kind"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -36,19 +33,10 @@ func (k *Kind) Acquire(ctx context.Context, in *sim.Input, rep int) (*Cluster, e
 	if err != nil {
 		return nil, err
 	}
-	prefix := k.Prefix
-	if prefix == "" {
-		prefix = "run"
-	}
-	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatUint(rand.Uint64()%(1<<30), 36), rep)
-	opts := []clusters.CreateOption{clusters.WithWaitForReady(4 * time.Minute)}
-	for proc, args := range ComponentArgs(in.Models) {
-		opts = append(opts, clusters.WithExtraArgs(proc, args...))
-	}
-	if err := p.Create(ctx, name, opts...); err != nil {
-		if !errors.Is(err, clusters.ErrExists) { // never delete a cluster this call did not create
-			_ = p.Delete(context.WithoutCancel(ctx), name)
-		}
+	// a shorter random part than the local provider's: kind prefixes faultline- and names its
+	// node containers after the cluster
+	name, err := createRunCluster(ctx, p, k.Prefix, 1<<30, rep, 4*time.Minute, in.Models)
+	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{Name: kind.ClusterPrefix + name, Throwaway: true}

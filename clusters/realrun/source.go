@@ -43,6 +43,28 @@ type Source interface {
 }
 
 // Local creates a fresh local cluster per run, started with the input's model parameters (see
+// createRunCluster creates a throwaway cluster named <prefix>-<random below space, base 36>-<rep>
+// (prefix "run" by default), started with the model's component flags (ComponentArgs), and
+// returns its name. On failure it deletes what it created, never a cluster it did not create.
+func createRunCluster(ctx context.Context, p clusters.Provider, prefix string, space uint64, rep int, wait time.Duration, m sim.Models) (string, error) {
+	if prefix == "" {
+		prefix = "run"
+	}
+	// random, so that runs started in the same instant (parallel tests) never share a name
+	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatUint(rand.Uint64()%space, 36), rep)
+	opts := []clusters.CreateOption{clusters.WithWaitForReady(wait)}
+	for proc, args := range ComponentArgs(m) {
+		opts = append(opts, clusters.WithExtraArgs(proc, args...))
+	}
+	if err := p.Create(ctx, name, opts...); err != nil {
+		if !errors.Is(err, clusters.ErrExists) {
+			_ = p.Delete(context.WithoutCancel(ctx), name)
+		}
+		return "", err
+	}
+	return name, nil
+}
+
 // ComponentArgs), and deletes it afterwards unless Keep.
 type Local struct {
 	Provider *local.Provider
@@ -54,20 +76,8 @@ type Local struct {
 
 // Acquire creates the cluster.
 func (l *Local) Acquire(ctx context.Context, in *sim.Input, rep int) (*Cluster, error) {
-	prefix := l.Prefix
-	if prefix == "" {
-		prefix = "run"
-	}
-	// random, so that runs started in the same instant (parallel tests) never share a name
-	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatUint(rand.Uint64()%(1<<40), 36), rep)
-	opts := []clusters.CreateOption{clusters.WithWaitForReady(3 * time.Minute)}
-	for proc, args := range ComponentArgs(in.Models) {
-		opts = append(opts, clusters.WithExtraArgs(proc, args...))
-	}
-	if err := l.Provider.Create(ctx, name, opts...); err != nil {
-		if !errors.Is(err, clusters.ErrExists) { // never delete a cluster this call did not create
-			_ = l.Provider.Delete(context.WithoutCancel(ctx), name)
-		}
+	name, err := createRunCluster(ctx, l.Provider, l.Prefix, 1<<40, rep, 3*time.Minute, in.Models)
+	if err != nil {
 		return nil, err
 	}
 	kc, err := l.Provider.KubeConfigPath(name)
