@@ -10,7 +10,7 @@ import (
 
 // The decision code runs inside the simulator, so it may not bring client-go, the network or
 // goroutine-running machinery into a World; only the real-cluster adapter (platform/kube) uses
-// client-go. And platform sits below cmd, scenarios and clusters (DESIGN.md import direction).
+// client-go. And platform sits below cmd, scenarios and clusters (docs/design.md, import direction).
 func TestPlatformDependencies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")

@@ -120,7 +120,7 @@ func value(t *testing.T, r sim.Result, name string) float64 {
 	return v
 }
 
-// The storm's shape as INCIDENTS.md §4 states it: the v1 baseline stalls the every-minute
+// The storm's shape as scenarios/cron-missed-start-storm/README.md states it: the v1 baseline stalls the every-minute
 // CronJobs after the 101-minute outage, silently and for good; v2 and a deadline do not; the
 // v1 pass over 500 CronJobs delays starts by tens of seconds, less with more QPS or with v2.
 func TestCronMissedStartStormShape(t *testing.T) {
@@ -142,7 +142,7 @@ func TestCronMissedStartStormShape(t *testing.T) {
 	assert.Greater(t, runs, 24*1200.0, "about 1,500 runs an hour")
 }
 
-// The image incident's shape (INCIDENTS.md §5): failures from the rollout (03:00) to the fix
+// The image incident's shape (scenarios/cron-deleted-images/README.md): failures from the rollout (03:00) to the fix
 // (12:00) in the baseline, none with run-time resolution, and a canary that detects at once.
 func TestCronDeletedImagesShape(t *testing.T) {
 	base := runVariant(t, "cron-deleted-images", "baseline", 1)

@@ -297,7 +297,7 @@ func TestLibrary(t *testing.T) {
 		if e.Name != "kernel-panic-stacking" {
 			continue
 		}
-		assert.Equal(t, "INCIDENTS.md#1", e.Incident)
+		assert.Equal(t, "README.md", e.Incident)
 		assert.NotEmpty(t, e.Summary)
 		assert.Equal(t, []string{"baseline", "anti-affinity", "topology-spread", "cpu-limits", "right-sized-requests", "platform-spread"}, e.Variants)
 	}

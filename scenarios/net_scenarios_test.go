@@ -12,7 +12,7 @@ import (
 	"github.com/faultline-dev/faultline/sim"
 )
 
-// The Ravelin incident's shape (INCIDENTS.md §2): a rolling update behind the Ingress gives
+// The Ravelin incident's shape (scenarios/ingress-502-graceful-shutdown/README.md): a rolling update behind the Ingress gives
 // 502s when the process exits at once, fewer with a preStop sleep shorter than the load
 // balancer's delay (10-40 s here), none with a sleep at least as long or when the app keeps
 // serving; kube-proxy's callers see far fewer, as kube-proxy learns within about a second.
@@ -65,7 +65,7 @@ func TestIngress502PreStopSweep(t *testing.T) {
 	}
 }
 
-// The cascade's shape (INCIDENTS.md §6): with deep readiness the auth outage takes every
+// The cascade's shape (scenarios/deep-readiness-cascade/README.md): with deep readiness the auth outage takes every
 // public service out (the traffic that did not need auth is lost too); shallow readiness keeps
 // that traffic and loses only payments; retries recover part of the partial auth failure.
 func TestDeepReadinessCascadeShape(t *testing.T) {

@@ -107,7 +107,7 @@ metadata: {name: up}`,
 	}
 }
 
-// The webhook incident's shape (INCIDENTS.md §3): with the unscoped Fail webhook and its backend
+// The webhook incident's shape (scenarios/webhook-blocked-upgrade/README.md): with the unscoped Fail webhook and its backend
 // hung, the upgrade is stuck (the second apiserver exits again and again) and nodes are
 // recreated every UnhealthyFor + RecreateTime (about 10 minutes plus the recreation); with the
 // webhook scoped (opted-in namespaces, or Ingress and Service only) or OPA restarted by its

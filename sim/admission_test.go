@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// webhookObjects is the OPA setup of INCIDENTS.md §3: a one-replica backend Deployment in
+// webhookObjects is the OPA setup of scenarios/webhook-blocked-upgrade/README.md: a one-replica backend Deployment in
 // namespace opa, its Service, and a ValidatingWebhookConfiguration (unscoped and Fail unless mut
 // changes it).
 func webhookObjects(mut ...func(*admissionregistrationv1.ValidatingWebhook)) []runtime.Object {

@@ -5,7 +5,7 @@ package sim
 // its VM deleted and a fresh one created under the same name. The fresh node comes up empty; it
 // is Ready once its kubelet's heartbeat gets through. The repair clock starts again when the
 // fresh node is up, so a node that can never report is recreated every UnhealthyFor +
-// RecreateTime: the loop of INCIDENTS.md §3.
+// RecreateTime: the loop of scenarios/webhook-blocked-upgrade/README.md.
 //
 // Left out: the cap on concurrent repairs in a pool, PodDisruptionBudgets during the drain, the
 // drain's own time, the provider's back-off between repeated repairs of one node.

@@ -9,7 +9,7 @@ import (
 
 // ControlPlane holds the parameters of the API server instances, their post-start hook, managed
 // upgrades, the kubelets' heartbeat path through the API and the apiserver latency alert
-// (K8S-FACTS "Admission webhooks", "Node lifecycle").
+// (docs/upstream.md "Admission webhooks", "Node lifecycle").
 type ControlPlane struct {
 	// APIServers is the number of kube-apiserver instances behind the load balancer: 3 for a
 	// regional (HA) control plane, 1 for a zonal one.

@@ -375,7 +375,7 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 
 // --- CronJob controller -------------------------------------------------------------------------
 
-// Model: the CronJob controller, both generations (K8S-FACTS "CronJob controller").
+// Model: the CronJob controller, both generations (docs/upstream.md "CronJob controller").
 //
 // v1 (pkg/controller/cronjob/cronjob_controller.go, utils.go, up to 1.20): wait.Until(syncAll,
 // 10s), the period counted from the end of a pass; a pass LISTs CronJobs and Jobs (paged), then
@@ -996,7 +996,7 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 // --- image registry -----------------------------------------------------------------------------
 
 // Model: an image registry where every image exists unless a Registry.Deletions rollout removed it
-// (K8S-FACTS "Image pull"; INCIDENTS §5). Left out: pull rate limits of the registry itself, image
+// (docs/upstream.md "Image pull"; scenarios/cron-deleted-images/README.md). Left out: pull rate limits of the registry itself, image
 // sizes, partial layer sharing.
 
 // deletionFrac places an image within a rollout window, the same in every seed.

@@ -10,7 +10,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/cronmetrics"
 )
 
-// cronMetrics are Lyft's cron platform metrics (INCIDENTS §4), the families of package
+// cronMetrics are Lyft's cron platform metrics (scenarios/cron-missed-start-storm/README.md), the families of package
 // internal/cronmetrics that the platform's real controller serves too, registered on a registry of
 // the run's own (never the global one), so that runs in parallel do not share them.
 type cronMetrics struct {

@@ -8,8 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// APIServer holds the API server and client-side rate-limit parameters (K8S-FACTS "Client rate
-// limits and throughput").
+// APIServer holds the API server and client-side rate-limit parameters
+// (docs/upstream.md "Client rate limits").
 type APIServer struct {
 	// ControllerManagerQPS and ControllerManagerBurst are each kube-controller-manager controller
 	// client's token bucket (--kube-api-qps 20, --kube-api-burst 30; per controller: inferred).

@@ -169,7 +169,7 @@ type PodSelector struct {
 }
 
 // Models holds every model parameter. Defaults come from DefaultModels and are sourced in
-// ../shared/K8S-FACTS.md; a scenario overrides any of them under spec.cluster.models.
+// docs/upstream.md; a scenario overrides any of them under spec.cluster.models.
 type Models struct {
 	KernelPanic   KernelPanic   `json:"kernelPanic"`
 	NodeLifecycle NodeLifecycle `json:"nodeLifecycle"`
@@ -188,7 +188,7 @@ type Models struct {
 }
 
 // KernelPanic is the hazard model for a node whose CPU is saturated. Upstream has no such model;
-// it is empirical and provider specific (K8S-FACTS "CPU saturation"). While a node's real CPU
+// it is empirical and provider specific (docs/upstream.md "CPU saturation"). While a node's real CPU
 // demand is at or above SaturationAbove of its allocatable CPU, a cumulative Weibull hazard grows
 // with the time spent saturated; the node panics when it crosses a unit-exponential draw.
 // Shape 1 gives a memoryless panic with mean MeanTimeToPanic; shape > 1 makes a longer stretch
@@ -237,14 +237,14 @@ type Sampling struct {
 	Interval metav1.Duration `json:"interval"`
 }
 
-// DefaultModels returns the defaults, each from K8S-FACTS.md unless marked as a faultline choice.
+// DefaultModels returns the defaults, each from docs/upstream.md unless marked as a faultline choice.
 func DefaultModels() Models {
 	return Models{
 		KernelPanic: KernelPanic{
-			SaturationAbove: 0.98,                                        // scenario parameter (DESIGN.md example)
+			SaturationAbove: 0.98,                                        // scenario parameter (faultline choice)
 			MeanTimeToPanic: metav1.Duration{Duration: 20 * time.Minute}, // faultline choice, overridable
 			Shape:           1.5,                                         // faultline choice: hazard grows with time saturated
-			RebootTime:      metav1.Duration{Duration: 8 * time.Minute},  // DESIGN.md example
+			RebootTime:      metav1.Duration{Duration: 8 * time.Minute},  // faultline choice
 		},
 		NodeLifecycle: NodeLifecycle{
 			StatusUpdateFrequency:    metav1.Duration{Duration: 10 * time.Second}, // kubelet nodeStatusUpdateFrequency
@@ -256,7 +256,7 @@ func DefaultModels() Models {
 			InitialBackoff:     metav1.Duration{Duration: time.Second},           // pod-initial-backoff-seconds
 			MaxBackoff:         metav1.Duration{Duration: 10 * time.Second},      // pod-max-backoff-seconds
 			MaxInUnschedulable: metav1.Duration{Duration: 5 * time.Minute},       // podMaxInUnschedulablePodsDuration
-			Latency:            metav1.Duration{Duration: 10 * time.Millisecond}, // ~100 pods/s (K8S-FACTS throughput)
+			Latency:            metav1.Duration{Duration: 10 * time.Millisecond}, // ~100 pods/s (docs/upstream.md "Client rate limits")
 		},
 		Pods: PodTiming{
 			ContainerStart: metav1.Duration{Duration: 3 * time.Second}, // faultline choice: cached image

@@ -44,7 +44,7 @@ type Network struct {
 	// every node within about a second or two: 0.5 s to 2 s.
 	KubeProxyLag Lag `json:"kubeProxyLag"`
 	// IngressLag is from an EndpointSlice change to the ingress load balancer routing by it (GKE:
-	// the NEG controller attaching or detaching the endpoint). No official figure (K8S-FACTS
+	// the NEG controller attaching or detaching the endpoint). No official figure (docs/upstream.md
 	// "Probes, endpoints, shutdown"); Google's support note on 502s during rollouts
 	// (cloud.google.com/knowledge/kb/502-503-errors-on-external-http-s-load-balancer-000006416)
 	// suggests a preStop sleep of about 40 s to cover it. Faultline choice: 10 s to 40 s.

@@ -13,7 +13,7 @@ import (
 // Pod termination on the network path.
 //
 // Model: deleting a pod (kubelet killPod, pkg/kubelet/kuberuntime) starts two things AT THE SAME
-// TIME, with no ordering between them (K8S-FACTS "Probes, endpoints, shutdown"): the EndpointSlice
+// TIME, with no ordering between them (docs/upstream.md "Probes, endpoints, shutdown"): the EndpointSlice
 // controller marks the endpoint not ready, which each data plane learns after its lag; and the
 // kubelet runs the preStop hook, then sends SIGTERM, all within terminationGracePeriodSeconds
 // (default 30). A preStop hook still running when the grace period ends is cut short and the

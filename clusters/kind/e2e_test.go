@@ -232,7 +232,7 @@ func TestKindE2E(t *testing.T) {
 		remove(t, cs, "echo")
 	})
 
-	// The Moonlight placement (INCIDENTS.md §1) on real kubelets, as TestSchedulerStacks... in
+	// The Moonlight placement (scenarios/kernel-panic-stacking/README.md) on real kubelets, as TestSchedulerStacks... in
 	// clusters/local checks it with KWOK: replicas placed while the other nodes are unschedulable
 	// stack and stay stacked; with required anti-affinity they wait, then spread one per node.
 	t.Run("kernel-panic placement: stacked without anti-affinity, spread with it", func(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package cronmetrics defines Lyft's cron platform metric families (INCIDENTS §4) once, for both
+// Package cronmetrics defines Lyft's cron platform metric families (scenarios/cron-missed-start-storm/README.md) once, for both
 // worlds: the simulator (sim registers them on each run's own registry) and the platform's cron
 // controller against a real cluster (platform/cron serves them on /metrics). The names, labels,
 // help texts and buckets are the same by construction, so one dashboard and one alert

@@ -43,7 +43,7 @@ type Client interface {
 	Event(ctx context.Context, cj *batchv1.CronJob, eventType, reason string, scheduled time.Time, count int, message string)
 }
 
-// ImageResolver resolves the image of an app at the moment a Job is created (INCIDENTS §5).
+// ImageResolver resolves the image of an app at the moment a Job is created (scenarios/cron-deleted-images/README.md).
 type ImageResolver interface {
 	// Image returns the image the app currently runs, or an error if it cannot be resolved.
 	Image(ctx context.Context, cj *batchv1.CronJob, app string) (string, error)

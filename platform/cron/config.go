@@ -16,7 +16,7 @@ const (
 	// AnnJitter on a CronJob overrides Config.MaxJitter ("0" turns jitter off).
 	AnnJitter = "platform.faultline.dev/jitter"
 	// AnnApp binds a CronJob to an app: the app container's image is resolved from the app when
-	// each Job is created (INCIDENTS §5).
+	// each Job is created (scenarios/cron-deleted-images/README.md).
 	AnnApp = "platform.faultline.dev/app"
 	// AnnLastSchedule on a CronJob is the latest scheduled time the platform decided (run or skip),
 	// RFC 3339; the platform's equivalent of status.lastScheduleTime.

@@ -1,6 +1,6 @@
 // Package cron is the platform's CronJob scheduler: the decisions of a controller that runs
 // opted-in batch/v1 CronJobs in place of kube-controller-manager's CronJob controller, with the
-// fixes Lyft describes (INCIDENTS §4) and mittwald's run-time image resolution (§5).
+// fixes Lyft describes (scenarios/cron-missed-start-storm/README.md) and mittwald's run-time image resolution (scenarios/cron-deleted-images/README.md).
 //
 // Opt-in is an annotation on a standard batch/v1 CronJob (AnnManaged: "true") together with
 // spec.suspend: true. Why an annotation and not a CRD: the object is the same in both worlds and

@@ -6,7 +6,7 @@ import (
 	"github.com/faultline-dev/faultline/internal/cronmetrics"
 )
 
-// Metrics are Lyft's cron platform metrics (INCIDENTS §4): the families of package
+// Metrics are Lyft's cron platform metrics (scenarios/cron-missed-start-storm/README.md): the families of package
 // internal/cronmetrics, which the simulator registers too, so that a real run's /metrics and a
 // simulated run's metrics file can be read by the same dashboards and alerts
 // (rate(cron_scheduling_decision_total{decision="skip"}[5m]) > 0, rate(cron_failure_total[5m]) > 0).

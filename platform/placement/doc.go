@@ -1,6 +1,6 @@
 // Package placement is the platform's placement service.
 //
-// Spread (INCIDENTS §1, Moonlight): a mutating admission webhook for Deployments and
+// Spread (scenarios/kernel-panic-stacking/README.md, Moonlight): a mutating admission webhook for Deployments and
 // StatefulSets. A workload is CPU-heavy when one pod of it requests at least CPUThreshold; a
 // CPU-heavy workload with more than one replica that has neither pod anti-affinity nor topology
 // spread constraints gets one (required anti-affinity on the hostname, or a maxSkew 1
@@ -9,7 +9,7 @@
 // and saturate it; spreading them is Moonlight's fix, applied by the platform to every team's
 // workloads instead of by hand. Workloads that already say how to spread are left alone.
 //
-// Consolidation (INCIDENTS §5, mittwald): apps with compatible runtime requirements (the same
+// Consolidation (scenarios/cron-deleted-images/README.md, mittwald): apps with compatible runtime requirements (the same
 // AnnRuntime, e.g. php-8.2.10) are grouped into shared pods running one image per runtime
 // (Consolidate, Plan, Group.Deployment), and Resolver gives the cron scheduler (package
 // platform/cron) the image of a CronJob's app at the moment each Job is created, so that the

@@ -60,7 +60,7 @@ func TestDeterminism(t *testing.T) {
 	assert.NotEqual(t, string(csv1), string(csvOther))
 }
 
-// The Moonlight replay must show what INCIDENTS.md §1 reports: without anti-affinity, stacking
+// The Moonlight replay must show what scenarios/kernel-panic-stacking/README.md reports: without anti-affinity, stacking
 // and a node-to-node panic cascade in most seeds; with anti-affinity (or topology spread), no node
 // holds two replicas of a Deployment and no cascade happens.
 func TestKernelPanicIncidentShape(t *testing.T) {

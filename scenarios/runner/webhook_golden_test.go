@@ -2,7 +2,7 @@ package runner_test
 
 import "testing"
 
-// The webhook incident's event log (INCIDENTS.md §3): upgrade, hung backend, apiserver exits,
+// The webhook incident's event log (scenarios/webhook-blocked-upgrade/README.md): upgrade, hung backend, apiserver exits,
 // NotReady nodes, the latency alert and the auto-repair loop. Regenerate with
 // `go test ./scenarios/runner/ -run Golden -update` and review the diff.
 func TestGoldenTraceWebhookBlockedUpgrade(t *testing.T) {

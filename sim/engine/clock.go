@@ -13,7 +13,7 @@ import (
 // prefer AfterFunc, which runs the function as the event itself.
 //
 // Sleep cannot block in a single-threaded simulation and panics: decision code never sleeps, it
-// returns "requeue after d" (see STYLE.md).
+// returns "requeue after d" (docs/design.md, "Conventions").
 type Clock struct {
 	q     *Queue
 	epoch time.Time
