@@ -18,6 +18,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/optimize"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
@@ -83,6 +84,7 @@ gives the same bytes out.`,
 	root.AddCommand(platform.NewCommand(s))
 	root.AddCommand(cron.NewCommand(s))
 	root.AddCommand(fidelity.NewCommand(s))
+	root.AddCommand(optimize.NewCommand(s))
 	return root
 }
 
