@@ -74,7 +74,7 @@ type OptimizeResult struct {
 	Allowed     float64          `json:"allowed"`
 	Bound       string           `json:"bound"`
 	Method      string           `json:"method"`
-	Monotone    []bool           `json:"monotone"` // per knob, as judged from a coarse scan
+	Monotone    []bool           `json:"monotone"`    // per knob, as judged from a coarse scan
 	Evaluations int              `json:"evaluations"` // simulation runs (one variant, one seed each)
 	Settings    int              `json:"settings"`    // distinct settings played
 	Seconds     float64          `json:"seconds"`
