@@ -22,6 +22,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/shrink"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
 )
@@ -85,6 +86,7 @@ gives the same bytes out.`,
 	root.AddCommand(cron.NewCommand(s))
 	root.AddCommand(fidelity.NewCommand(s))
 	root.AddCommand(optimize.NewCommand(s))
+	root.AddCommand(shrink.NewCommand(s))
 	return root
 }
 
