@@ -27,7 +27,13 @@ type ShrinkConfig struct {
 	Variant   string
 	Objective scenarios.ResolvedObjective
 	// Budget caps the simulation runs (default 2000); the smallest scenario found so far is kept.
-	Budget   int
+	Budget int
+	// Name, when set, becomes the shrunk scenario's metadata.name.
+	Name string
+	// Faulty, when set, also requires a candidate to meet the objective on the seed once its
+	// faults are removed: the faults must stay the cause (explore's finds), not a cluster
+	// halved until the workload no longer fits.
+	Faulty   bool
 	Progress func(line string)
 }
 
@@ -78,6 +84,9 @@ func Shrink(ctx context.Context, cfg ShrinkConfig) (*ShrinkResult, error) {
 	if ann == nil {
 		ann = map[string]any{}
 		md["annotations"] = ann
+	}
+	if cfg.Name != "" {
+		md["name"] = cfg.Name
 	}
 	ann["faultline.dev/shrunk-from"] = fmt.Sprintf("%s: variant %s misses %s (%s %s) on seed %d",
 		cfg.Scenario.File, cfg.Variant, cfg.Objective.Name, cfg.Objective.Indicator, cfg.Objective.Target, cfg.Seed)
@@ -156,7 +165,27 @@ func (s *shrinker) test(ctx context.Context, d doc) (*scenarios.Scenario, bool, 
 		return sc, false, nil
 	}
 	s.last = v
-	return sc, !s.cfg.Objective.Target.Met(v), nil
+	if s.cfg.Objective.Target.Met(v) {
+		return sc, false, nil
+	}
+	if s.cfg.Faulty {
+		if len(sc.Faults) == 0 {
+			return sc, false, nil
+		}
+		calm, err := sc.Set("spec.faults", "[]")
+		if err != nil {
+			return sc, false, nil
+		}
+		s.res.Runs++
+		rs, err := play(ctx, calm, s.cfg.Variant, []uint64{s.cfg.Seed}, 1)
+		if err != nil || len(rs) == 0 {
+			return nil, false, ctx.Err()
+		}
+		if Missed(rs[0], s.cfg.Objective) {
+			return sc, false, nil
+		}
+	}
+	return sc, true, nil
 }
 
 func (s *shrinker) accept(d doc, sc *scenarios.Scenario, step string) {
