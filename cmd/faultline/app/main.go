@@ -16,6 +16,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/explore"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/optimize"
@@ -87,6 +88,7 @@ gives the same bytes out.`,
 	root.AddCommand(fidelity.NewCommand(s))
 	root.AddCommand(optimize.NewCommand(s))
 	root.AddCommand(shrink.NewCommand(s))
+	root.AddCommand(explore.NewCommand(s))
 	return root
 }
 
