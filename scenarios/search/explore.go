@@ -34,6 +34,10 @@ type ExploreConfig struct {
 	// ShrinkBudget caps the runs spent shrinking each find (default 500).
 	ShrinkBudget int
 	Workers      int
+	// Against, when set, names a variant (the baseline, say) that must meet the objective on
+	// the same schedule and seed for a miss to count: the finds are then weaknesses of Variant
+	// alone, not faults every variant fails under.
+	Against string
 	// Out, when set, receives each find as it is shrunk: Out/find-N/ as written by WriteShrink.
 	Out      string
 	Progress func(line string)
@@ -55,6 +59,7 @@ type Find struct {
 type ExploreResult struct {
 	Scenario    string   `json:"scenario"`
 	Variant     string   `json:"variant"`
+	Against     string   `json:"against,omitempty"`
 	Seed        uint64   `json:"seed"`
 	Runs        int      `json:"runs"`
 	Schedules   int      `json:"schedules"`
@@ -249,11 +254,13 @@ func Explore(ctx context.Context, cfg ExploreConfig) (*ExploreResult, error) {
 	if cfg.Budget <= 0 {
 		return nil, fmt.Errorf("explore: budget %d; expected a positive number of runs", cfg.Budget)
 	}
-	if _, err := cfg.Scenario.Variant(cfg.Variant); err != nil {
-		return nil, err
+	for _, v := range []string{cfg.Variant, cfg.Against} {
+		if _, err := cfg.Scenario.Variant(v); v != "" && err != nil {
+			return nil, err
+		}
 	}
 	started := time.Now()
-	res := &ExploreResult{Scenario: cfg.Scenario.Name(), Variant: cfg.Variant, Seed: cfg.Seed, Vocabulary: faultKinds}
+	res := &ExploreResult{Scenario: cfg.Scenario.Name(), Variant: cfg.Variant, Against: cfg.Against, Seed: cfg.Seed, Vocabulary: faultKinds}
 	seeds := seedRange(1, cfg.Seeds)
 	// what the variant misses without generated faults does not count as a find
 	plain, err := play(ctx, cfg.Scenario, cfg.Variant, seeds, cfg.Workers)
@@ -339,6 +346,13 @@ func Explore(ctx context.Context, cfg ExploreConfig) (*ExploreResult, error) {
 						continue
 					}
 					found[o.Name+"|"+sig] = true
+					if cfg.Against != "" {
+						other, err := play(ctx, scs[i], cfg.Against, seeds[si:si+1], 1)
+						res.Runs += len(other)
+						if err != nil || len(other) == 0 || Missed(other[0], o) {
+							continue
+						}
+					}
 					f, err := shrinkFind(ctx, cfg, scs[i], s, o, seeds[si], len(res.Finds)+1)
 					if err != nil {
 						if ctx.Err() != nil {
@@ -394,7 +408,7 @@ func shrinkFind(ctx context.Context, cfg ExploreConfig, sc *scenarios.Scenario, 
 		b, _ := json.Marshal(x)
 		f.Faults = append(f.Faults, b)
 	}
-	sr, err := Shrink(ctx, ShrinkConfig{Scenario: sc, Seed: seed, Variant: cfg.Variant, Objective: o, Budget: cfg.ShrinkBudget, Faulty: true,
+	sr, err := Shrink(ctx, ShrinkConfig{Scenario: sc, Seed: seed, Variant: cfg.Variant, Objective: o, Budget: cfg.ShrinkBudget, Faulty: true, Against: cfg.Against,
 		Name: fmt.Sprintf("%s-explore-%d", cfg.Scenario.Name(), n)})
 	if err != nil {
 		return f, err
@@ -413,13 +427,14 @@ func shrinkFind(ctx context.Context, cfg ExploreConfig, sc *scenarios.Scenario, 
 	return f, nil
 }
 
-// dup reports whether a find with the same objective and the same shrunk faults (times aside)
-// is already kept.
+// dup reports whether a find with the same objective and the same kinds of shrunk faults is
+// already kept: times and which node aside (a node stop on any node is one weakness), pod
+// faults told apart by their selector and mode.
 func dup(finds []Find, f Find) bool {
 	key := func(x Find) string {
 		var ks []string
 		for _, fl := range x.Scenario.Faults {
-			ks = append(ks, fmt.Sprint(fl.Sim.Action, fl.Sim.Nodes, fl.Sim.Pods.Labels, fl.Sim.Pods.Mode))
+			ks = append(ks, fmt.Sprint(fl.Sim.Action, fl.Sim.Pods.Labels, fl.Sim.Pods.Mode))
 		}
 		slices.Sort(ks)
 		return x.Objective + "|" + strings.Join(ks, ";")

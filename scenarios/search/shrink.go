@@ -33,7 +33,10 @@ type ShrinkConfig struct {
 	// Faulty, when set, also requires a candidate to meet the objective on the seed once its
 	// faults are removed: the faults must stay the cause (explore's finds), not a cluster
 	// halved until the workload no longer fits.
-	Faulty   bool
+	Faulty bool
+	// Against, when set, also requires that variant to meet the objective on the seed: the
+	// miss stays the shrunk variant's own (a weakness of the mitigation, not of everything).
+	Against  string
 	Progress func(line string)
 }
 
@@ -151,8 +154,10 @@ func (s *shrinker) test(ctx context.Context, d doc) (*scenarios.Scenario, bool, 
 	if err != nil {
 		return nil, false, nil
 	}
-	if _, err := sc.Variant(s.cfg.Variant); err != nil {
-		return nil, false, nil
+	for _, v := range []string{s.cfg.Variant, s.cfg.Against} {
+		if _, err := sc.Variant(v); v != "" && err != nil {
+			return nil, false, nil
+		}
 	}
 	s.res.Runs++
 	rs, err := play(ctx, sc, s.cfg.Variant, []uint64{s.cfg.Seed}, 1)
@@ -178,6 +183,16 @@ func (s *shrinker) test(ctx context.Context, d doc) (*scenarios.Scenario, bool, 
 		}
 		s.res.Runs++
 		rs, err := play(ctx, calm, s.cfg.Variant, []uint64{s.cfg.Seed}, 1)
+		if err != nil || len(rs) == 0 {
+			return nil, false, ctx.Err()
+		}
+		if Missed(rs[0], s.cfg.Objective) {
+			return sc, false, nil
+		}
+	}
+	if s.cfg.Against != "" {
+		s.res.Runs++
+		rs, err := play(ctx, sc, s.cfg.Against, []uint64{s.cfg.Seed}, 1)
 		if err != nil || len(rs) == 0 {
 			return nil, false, ctx.Err()
 		}
@@ -269,7 +284,7 @@ func protected(s *shrinker, path []string, items []any, cand []int) bool {
 		if slices.Contains(cand, i) {
 			continue
 		}
-		if m, ok := items[i].(map[string]any); ok && (m["name"] == s.cfg.Variant || m["name"] == base) {
+		if m, ok := items[i].(map[string]any); ok && (m["name"] == s.cfg.Variant || m["name"] == base || m["name"] == s.cfg.Against) {
 			return true
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 type flags struct {
 	variant      string
+	against      string
 	objectives   []string
 	budget       int
 	seed         uint64
@@ -48,19 +49,22 @@ It is steered like a coverage-guided fuzzer: each run gets a coverage signature 
 indicator in a power-of-two bucket, and the objectives missed); a schedule that reaches a
 signature not seen before is kept, and most new schedules mutate a kept one (add, drop, move or
 replace a fault). A find is a seed where the variant misses an objective it met on that seed
-without the generated faults. Each find is shrunk (as faultline shrink does, keeping the faults
+without the generated faults; with --against baseline, also only where the baseline meets it
+under the same schedule (the mitigation's own weaknesses, not faults every variant fails
+under). Each find is shrunk (as faultline shrink does, keeping the faults
 the cause) and written to --out/find-N/ as a scenario ready for the library, with its trace and
 a diff; explore.json lists them all.
 
 Deterministic given --seed: schedules are drawn in batches from one stream and judged in batch
 order, whatever --workers is. Ctrl-C keeps the finds written so far.`,
 		Example: `  faultline explore kernel-panic-stacking --variant anti-affinity --budget 400
-  faultline explore ingress-502-graceful-shutdown --variant prestop-45s --budget 200 --seed 3 --json`,
+  faultline explore ingress-502-graceful-shutdown --variant prestop-45s --against baseline --budget 200 --seed 3 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return execute(cmd.Context(), s, f, args[0]) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.variant, "variant", "", "the variant to attack (default: the baseline)")
+	fl.StringVar(&f.against, "against", "", "count a miss only when this variant (the baseline, say) meets the objective on the same schedule and seed")
 	fl.StringArrayVar(&f.objectives, "objective", nil, "objectives to watch (default: every objective with a target)")
 	fl.IntVar(&f.budget, "budget", 200, "simulation runs to spend exploring (shrinking is counted apart)")
 	fl.Uint64Var(&f.seed, "seed", 1, "the explorer's own seed")
@@ -97,7 +101,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		dir = filepath.Join("results", sc.Name(), "explore-"+started.UTC().Format("20060102T150405Z"))
 	}
 	cfg := search.ExploreConfig{Scenario: sc, Variant: variant, Objectives: objs, Budget: f.budget, Seed: f.seed,
-		Seeds: f.seeds, MaxFaults: f.maxFaults, MaxFinds: f.maxFinds, ShrinkBudget: f.shrinkBudget, Workers: f.workers, Out: dir}
+		Seeds: f.seeds, MaxFaults: f.maxFaults, MaxFinds: f.maxFinds, ShrinkBudget: f.shrinkBudget, Workers: f.workers, Out: dir, Against: f.against}
 	if !f.quiet {
 		cfg.Progress = func(line string) { fmt.Fprintln(s.Err, line) }
 	}
