@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -423,7 +424,7 @@ func (o *optimizer) costOrder(ctx context.Context) ([]int, error) {
 		return c
 	}
 	slices.SortStableFunc(grid, func(a, b []int) int {
-		if c := cmpFloat(cost(a), cost(b)); c != 0 {
+		if c := cmp.Compare(cost(a), cost(b)); c != 0 {
 			return c
 		}
 		return slices.Compare(a, b)
@@ -441,16 +442,6 @@ func (o *optimizer) costOrder(ctx context.Context) ([]int, error) {
 		missed = append(missed, idx)
 	}
 	return nil, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // dominated reports whether a is at or below m in every knob.

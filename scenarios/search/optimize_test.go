@@ -102,3 +102,40 @@ func TestParseKnob(t *testing.T) {
 		})
 	}
 }
+
+// Two knobs: a node costs 100, a second of preStop 1. The cheapest passing setting is one node
+// and the first preStop step at or above the 23 s lag, by the cost-ordered walk and, without
+// costs, by taking the knobs one at a time.
+func TestOptimizeTwoKnobs(t *testing.T) {
+	const preStop = "deployment/api:spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds"
+	const nodes = "spec.cluster.nodePools[0].count"
+	sc, err := scenarios.Open("testdata/ingress-lag")
+	require.NoError(t, err)
+	objs, err := Objectives(sc, nil)
+	require.NoError(t, err)
+	for _, withCost := range []bool{true, false} {
+		a, err := ParseKnob(preStop + "=10:40:10")
+		require.NoError(t, err)
+		b, err := ParseKnob(nodes + "=1:3:1")
+		require.NoError(t, err)
+		method := MethodCoordinate
+		if withCost {
+			a.Cost, b.Cost, method = 1, 100, MethodCostOrder
+		}
+		res, err := Optimize(context.Background(), OptimizeConfig{Scenario: sc, Variant: "baseline", Objectives: objs, Knobs: []Knob{a, b}})
+		require.NoError(t, err)
+		t.Logf("%s: %v in %d runs over %d settings", res.Method, res.Setting, res.Evaluations, res.Settings)
+		assert.Equal(t, method, res.Method)
+		assert.Equal(t, map[string]any{preStop: 30.0, nodes: 1.0}, res.Setting)
+	}
+}
+
+// Listed dear end first (40 is "cheapest"), the missed share rises along the range: the scan
+// says not monotone, the grid walks from 40 and stops at once.
+func TestOptimizeGridFallback(t *testing.T) {
+	res := optimizeFor(t, "testdata/ingress-lag", "baseline", nil,
+		"deployment/api:spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds=40:10:10")
+	assert.Equal(t, MethodGrid, res.Method)
+	assert.Equal(t, []bool{false}, res.Monotone)
+	assert.Equal(t, 40.0, res.Setting["deployment/api:spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds"])
+}
