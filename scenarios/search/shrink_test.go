@@ -76,12 +76,3 @@ func TestDDMinFindsPairs(t *testing.T) {
 	none, _ := ddmin(5, func(c []int) (bool, error) { return true, nil })
 	assert.Empty(t, none)
 }
-
-func TestShrinkDump(t *testing.T) {
-	if os.Getenv("SHRINK_DUMP") == "" {
-		t.Skip()
-	}
-	res := shrinkFor(t, "testdata/planted-faults", 1, "baseline", "web-availability")
-	require.NoError(t, WriteShrink(os.Getenv("SHRINK_DUMP"), res, "baseline", 1))
-	t.Log(res.Steps)
-}
