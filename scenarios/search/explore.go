@@ -347,6 +347,9 @@ func Explore(ctx context.Context, cfg ExploreConfig) (*ExploreResult, error) {
 					}
 					found[o.Name+"|"+sig] = true
 					if cfg.Against != "" {
+						if res.Runs >= cfg.Budget {
+							continue
+						}
 						other, err := play(ctx, scs[i], cfg.Against, seeds[si:si+1], 1)
 						res.Runs += len(other)
 						if err != nil || len(other) == 0 || Missed(other[0], o) {

@@ -2,6 +2,8 @@ package search
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +43,20 @@ func TestOptimizePreStopCoversIngressLag(t *testing.T) {
 	assert.GreaterOrEqual(t, res.Confidence, 0.95)
 	// sequential testing: only the settings bisection visits get the 59 clean seeds a pass needs
 	assert.Less(t, res.Evaluations, 31*59/3)
+
+	dir := t.TempDir()
+	require.NoError(t, WriteOptimize(dir, res))
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "= **23**")
+	svgs, _ := filepath.Glob(filepath.Join(dir, "*.svg"))
+	require.Len(t, svgs, 1)
+	svg, err := os.ReadFile(svgs[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), "chosen 23", "the boundary is marked")
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "<svg")
 }
 
 // The kernel-panic cascade of the library scenario stops between 3 and 4 nodes in the pool

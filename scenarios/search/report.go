@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// WriteOptimize writes optimize.json, report.md and one SVG per knob and objective (the missed
+// WriteOptimize writes optimize.json, report.md, report.html and one SVG per knob and objective (the missed
 // share of seeds and its upper bound against the knob, the allowed share and the chosen value
 // marked) into dir.
 func WriteOptimize(dir string, r *OptimizeResult) error {
@@ -57,6 +58,7 @@ func WriteOptimize(dir string, r *OptimizeResult) error {
 		}
 		fmt.Fprintf(&md, " %s |\n", p.Verdict)
 	}
+	var plots []string
 	for k := range r.Knobs {
 		xs, line := lineThrough(r, k)
 		if len(line) < 2 {
@@ -72,9 +74,60 @@ func WriteOptimize(dir string, r *OptimizeResult) error {
 				return err
 			}
 			fmt.Fprintf(&md, "\n![%s against %s](%s)\n", o.Name, r.Knobs[k], name)
+			plots = append(plots, string(svg))
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "report.html"), optimizeHTML(r, plots), 0o644)
+}
+
+// optimizeHTML is a self-contained page: the verdict, the played settings and the plots inline.
+func optimizeHTML(r *OptimizeResult, plots []string) []byte {
+	var b bytes.Buffer
+	esc := html.EscapeString
+	fmt.Fprintf(&b, "<!doctype html><meta charset=utf-8><title>optimize %s</title>\n", esc(r.Scenario))
+	b.WriteString("<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>\n")
+	fmt.Fprintf(&b, "<h1>optimize %s, variant %s</h1>\n", esc(r.Scenario), esc(r.Variant))
+	if r.Found {
+		b.WriteString("<p>Cheapest setting that meets every objective:</p><ul>")
+		for k, path := range r.Knobs {
+			fmt.Fprintf(&b, "<li><code>%s</code> = <b>%s</b></li>", esc(path), esc(r.cfg.Knobs[k].Values[r.chosen[k]]))
+		}
+		fmt.Fprintf(&b, "</ul><p>confidence %.3f that each objective's missed share is at most %g (%s bound at %g)</p>\n", r.Confidence, r.Allowed, esc(r.Bound), r.Level)
+	} else {
+		fmt.Fprintf(&b, "<p>No setting in range meets every objective (missed share at most %g).</p>\n", r.Allowed)
+	}
+	fmt.Fprintf(&b, "<p>Method: %s. %d simulation runs over %d settings, %.2f s.</p>\n<table><tr>", esc(r.Method), r.Evaluations, r.Settings, r.Seconds)
+	for _, k := range r.Knobs {
+		fmt.Fprintf(&b, "<th>%s</th>", esc(k))
+	}
+	b.WriteString("<th>seeds</th>")
+	for _, o := range r.cfg.Objectives {
+		fmt.Fprintf(&b, "<th>%s (%s): missed, upper</th>", esc(o.Name), esc(o.Target.String()))
+	}
+	b.WriteString("<th>verdict</th></tr>\n")
+	for _, p := range sortedPoints(r) {
+		b.WriteString("<tr>")
+		for _, v := range p.Values {
+			fmt.Fprintf(&b, "<td>%s</td>", esc(v))
+		}
+		fmt.Fprintf(&b, "<td>%d</td>", p.Tally.Seeds)
+		for i, k := range p.Tally.Missed {
+			fmt.Fprintf(&b, "<td>%d, %.3f</td>", k, p.Upper[i])
+		}
+		fmt.Fprintf(&b, "<td>%s</td></tr>\n", esc(p.Verdict))
+	}
+	b.WriteString("</table>\n")
+	for _, svg := range plots {
+		// gonum's SVG starts with an XML declaration, which has no place inside HTML
+		if i := strings.Index(svg, "<svg"); i >= 0 {
+			svg = svg[i:]
+		}
+		b.WriteString("<div>" + svg + "</div>\n")
+	}
+	return b.Bytes()
 }
 
 func sortedPoints(r *OptimizeResult) []*Point {

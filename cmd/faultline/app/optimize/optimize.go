@@ -56,7 +56,7 @@ one at a time in the order given (the first is kept cheapest), the later ones he
 dear end; with --cost PATH=PER_UNIT the grid is walked in order of total cost, skipping settings
 no dearer in any knob than one that missed. The output says which method ran.
 
-It writes --out (default results/<scenario>/optimize-<UTC time>/): optimize.json, report.md and
+It writes --out (default results/<scenario>/optimize-<UTC time>/): optimize.json, report.md, report.html and
 an SVG per knob and objective with the boundary marked. --json prints the result as one JSON
 object whose "setting" maps each knob's PATH to the value chosen.`,
 		Example: `  faultline optimize ingress-502-graceful-shutdown --variant baseline \
