@@ -53,6 +53,7 @@ type Find struct {
 	Dir       string              `json:"dir,omitempty"`
 	Runs      int                 `json:"shrinkRuns"`
 	Scenario  *scenarios.Scenario `json:"-"`
+	shrunk    *ShrinkResult
 }
 
 // ExploreResult is what Explore saw.
@@ -368,6 +369,12 @@ func Explore(ctx context.Context, cfg ExploreConfig) (*ExploreResult, error) {
 					if dup(res.Finds, f) {
 						continue
 					}
+					if cfg.Out != "" {
+						f.Dir = filepath.Join(cfg.Out, fmt.Sprintf("find-%d", len(res.Finds)+1))
+						if err := WriteShrink(f.Dir, f.shrunk, cfg.Variant, f.Seed); err != nil {
+							return nil, err
+						}
+					}
 					res.Finds = append(res.Finds, f)
 				}
 			}
@@ -421,12 +428,7 @@ func shrinkFind(ctx context.Context, cfg ExploreConfig, sc *scenarios.Scenario, 
 		b, _ := json.Marshal(fs)
 		f.Shrunk = append(f.Shrunk, b)
 	}
-	if cfg.Out != "" {
-		f.Dir = filepath.Join(cfg.Out, fmt.Sprintf("find-%d", n))
-		if err := WriteShrink(f.Dir, sr, cfg.Variant, seed); err != nil {
-			return f, err
-		}
-	}
+	f.shrunk = sr
 	return f, nil
 }
 
