@@ -155,3 +155,26 @@ func TestOptimizeGridFallback(t *testing.T) {
 	assert.Equal(t, []bool{false}, res.Monotone)
 	assert.Equal(t, 40.0, res.Setting["deployment/api:spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds"])
 }
+
+// Ctrl-C: what was decided is returned, marked interrupted, with no error.
+func TestOptimizeInterrupted(t *testing.T) {
+	sc, err := scenarios.Open("testdata/ingress-lag")
+	require.NoError(t, err)
+	objs, err := Objectives(sc, nil)
+	require.NoError(t, err)
+	k, err := ParseKnob("deployment/api:spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds=10:40:1")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := 0
+	res, err := Optimize(ctx, OptimizeConfig{Scenario: sc, Variant: "baseline", Objectives: objs, Knobs: []Knob{k},
+		Progress: func(string) {
+			if lines++; lines == 3 {
+				cancel()
+			}
+		}})
+	require.NoError(t, err)
+	assert.True(t, res.Interrupted)
+	assert.False(t, res.Found)
+	assert.NotEmpty(t, res.Points)
+}
