@@ -16,11 +16,14 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/explore"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/optimize"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/shrink"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
 )
@@ -83,6 +86,9 @@ gives the same bytes out.`,
 	root.AddCommand(platform.NewCommand(s))
 	root.AddCommand(cron.NewCommand(s))
 	root.AddCommand(fidelity.NewCommand(s))
+	root.AddCommand(optimize.NewCommand(s))
+	root.AddCommand(shrink.NewCommand(s))
+	root.AddCommand(explore.NewCommand(s))
 	return root
 }
 
