@@ -154,6 +154,10 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
+	// how to make this scenario again: what 'faultline report merge' needs to merge shards
+	if err := results.WriteRunInfo(dir, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
 	reportErr := report.Render(dir)
 	if f.out == "" {
 		latest := filepath.Join("results", sc.Name(), "latest")
