@@ -5,9 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline-dev/faultline/clusters/shard"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
-	"github.com/faultline-dev/faultline/clusters/shard"
 	"github.com/faultline-dev/faultline/results"
 	"github.com/faultline-dev/faultline/scenarios"
 )
