@@ -108,12 +108,18 @@ func executeShards(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.S
 	if !ok {
 		return fmt.Errorf("--shards: expected an existing cluster, got %T", src)
 	}
-	cs, err := kubernetes.NewForConfig(ex.Resolved.Config)
+	// client-go's default of 5 requests/s would make 1,000 shards' log reads take minutes; log
+	// reads are proxied to the kubelets and cost the API server little
+	rc := *ex.Resolved.Config
+	rc.QPS, rc.Burst = 20, 40
+	cs, err := kubernetes.NewForConfig(&rc)
 	if err != nil {
 		return err
 	}
 	args := []string{"run", target, "--seed", strconv.FormatUint(f.seed, 10), "--seeds", strconv.Itoa(count),
-		"--shards", strconv.Itoa(sf.count), "--shard-worker"}
+		"--shards", strconv.Itoa(sf.count), "--shard-worker",
+		// as many workers as the pod requested cores: the pod has no CPU limit to size itself by
+		"--workers", strconv.FormatInt(max(1, cpu.Value()), 10)}
 	for _, v := range f.variants {
 		args = append(args, "--variant", v)
 	}
