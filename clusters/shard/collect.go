@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -98,7 +99,7 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, plan []Range, dir st
 			return dirs, nil
 		}
 		if c := condition(j, batchv1.JobFailed); c != nil {
-			return nil, fmt.Errorf("Job %s/%s failed (%s: %s); failed indexes %s; %d of %d shards were collected into %s", job.Namespace, name, c.Reason, c.Message, ptr.Deref(j.Status.FailedIndexes, "none"), collected, len(plan), dir)
+			return nil, fmt.Errorf("Job %s/%s failed (%s: %s); failed indexes %s%s; %d of %d shards were collected into %s", job.Namespace, name, c.Reason, c.Message, ptr.Deref(j.Status.FailedIndexes, "none"), lastWords(pods.Items), collected, len(plan), dir)
 		}
 		select {
 		case <-ctx.Done():
@@ -106,6 +107,27 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, plan []Range, dir st
 		case <-tick.C:
 		}
 	}
+}
+
+// lastWords is what the last failed pod said as it ended (its termination message, which falls
+// back to the log's tail), for the error that reports a failed Job.
+func lastWords(pods []corev1.Pod) string {
+	for i := len(pods) - 1; i >= 0; i-- {
+		p := &pods[i]
+		if p.Status.Phase != corev1.PodFailed {
+			continue
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil && t.Message != "" {
+				msg := t.Message
+				if len(msg) > 400 {
+					msg = "..." + msg[len(msg)-400:]
+				}
+				return fmt.Sprintf("; pod %s exited %d: %s", p.Name, t.ExitCode, strings.TrimSpace(msg))
+			}
+		}
+	}
+	return ""
 }
 
 func condition(j *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/faultline-dev/faultline/results"
@@ -40,6 +41,11 @@ func Merge(cfg MergeConfig) (*results.Summary, error) {
 	}
 	if cfg.Out == "" {
 		return nil, errors.New("no output directory (--out)")
+	}
+	for _, d := range cfg.Dirs {
+		if filepath.Clean(d) == filepath.Clean(cfg.Out) {
+			return nil, fmt.Errorf("--out %s is one of the shards: merge into a new directory", cfg.Out)
+		}
 	}
 	shards := make([]*results.Shard, 0, len(cfg.Dirs))
 	for _, d := range cfg.Dirs {

@@ -320,9 +320,15 @@ func TestRunnerFailures(t *testing.T) {
 	}{
 		{"an index gave up", func(t *testing.T, c *cluster, j *batchv1.Job, _ func()) {
 			c.pod(t, j, 0, 0, corev1.PodSucceeded, frame(t, 0, 1, 2))
+			c.pod(t, j, 1, 0, corev1.PodFailed, "", corev1.PodCondition{})
+			p, err := c.cs.CoreV1().Pods(j.Namespace).Get(context.Background(), j.Name+"-1-0", metav1.GetOptions{})
+			require.NoError(t, err)
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "faultline", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "faultline: out of memory?"}}}}
+			_, err = c.cs.CoreV1().Pods(j.Namespace).UpdateStatus(context.Background(), p, metav1.UpdateOptions{})
+			require.NoError(t, err)
 			c.setStatus(t, j, batchv1.JobStatus{Failed: 3, Succeeded: 1, FailedIndexes: ptr.To("1"), Conditions: []batchv1.JobCondition{
 				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "FailedIndexes", Message: "Job has failed indexes"}}})
-		}, "failed indexes 1; 1 of 2 shards were collected", false},
+		}, "failed indexes 1; pod faultline-shards-tiny-x7k2q-1-0 exited 1: faultline: out of memory?; 1 of 2 shards were collected", false},
 		{"a shard with the wrong seeds", func(t *testing.T, c *cluster, j *batchv1.Job, _ func()) {
 			c.pod(t, j, 1, 0, corev1.PodSucceeded, frame(t, 1, 1, 2))
 		}, "played seeds 1 to 2 (2), the plan gives it 3 to 4", false},
