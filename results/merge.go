@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -176,7 +177,7 @@ func Merge(shards []*Shard, opts MergeOptions) (Input, RunInfo, error) {
 		}
 	}
 	slices.SortStableFunc(shards, func(a, b *Shard) int {
-		return cmpSeed(a.Summary.Seeds[0], b.Summary.Seeds[0])
+		return cmp.Compare(a.Summary.Seeds[0], b.Summary.Seeds[0])
 	})
 	first := shards[0]
 	for _, sh := range shards[1:] {
@@ -235,16 +236,6 @@ func Merge(shards []*Shard, opts MergeOptions) (Input, RunInfo, error) {
 		}
 	}
 	return in, first.Info, nil
-}
-
-func cmpSeed(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // agree checks that two shards ran the same thing.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,6 +176,7 @@ func TestFrameRoundTripAndDamage(t *testing.T) {
 // test makes pods and statuses appear, Logs serves each pod's log.
 type cluster struct {
 	cs   *fake.Clientset
+	mu   sync.Mutex
 	logs map[string]string
 }
 
@@ -192,7 +194,9 @@ func newCluster() *cluster {
 }
 
 func (c *cluster) logFn(_ context.Context, ns, pod string) (io.ReadCloser, error) {
+	c.mu.Lock()
 	l, ok := c.logs[ns+"/"+pod]
+	c.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("pod %s/%s has no log", ns, pod)
 	}
@@ -210,9 +214,11 @@ func (c *cluster) pod(t *testing.T, job *batchv1.Job, index, try int, phase core
 		},
 		Status: corev1.PodStatus{Phase: phase, Conditions: conds},
 	}
+	c.mu.Lock()
+	c.logs[job.Namespace+"/"+p.Name] = log // before the pod exists, as a kubelet's log is
+	c.mu.Unlock()
 	_, err := c.cs.CoreV1().Pods(job.Namespace).Create(context.Background(), p, metav1.CreateOptions{})
 	require.NoError(t, err)
-	c.logs[job.Namespace+"/"+p.Name] = log
 }
 
 // waitJob returns the Job once Runner.Run created it.

@@ -9,7 +9,6 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/results"
-	"github.com/faultline-dev/faultline/scenarios"
 )
 
 func newMergeCommand(s cli.Streams) *cobra.Command {
@@ -43,13 +42,7 @@ name works anywhere; for a scenario file from another machine pass --scenario wi
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Dirs = args
 			cfg.Version = cli.Version
-			cfg.Open = func(source string, sets []string) (*scenarios.Scenario, error) {
-				sc, err := scenarios.Open(source)
-				if err != nil {
-					return nil, err
-				}
-				return run.ApplySets(sc, sets)
-			}
+			cfg.Open = run.OpenWithSets
 			if cfg.Out == "" {
 				return cli.BadInput(fmt.Errorf("--out DIR is required: the merged run directory"))
 			}

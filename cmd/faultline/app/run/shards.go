@@ -155,13 +155,7 @@ func executeShards(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.S
 	if dir == "" {
 		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
 	}
-	sum, err := shard.Merge(shard.MergeConfig{Dirs: dirs, Out: dir, Version: cli.Version, Open: func(source string, sets []string) (*scenarios.Scenario, error) {
-		sc, err := scenarios.Open(source)
-		if err != nil {
-			return nil, err
-		}
-		return ApplySets(sc, sets)
-	}})
+	sum, err := shard.Merge(shard.MergeConfig{Dirs: dirs, Out: dir, Version: cli.Version, Open: OpenWithSets})
 	if err != nil {
 		return fmt.Errorf("merge the shards (kept in %s): %w", tmp, err)
 	}
@@ -169,4 +163,14 @@ func executeShards(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.S
 	results.PrintTable(s.Out, sum)
 	fmt.Fprintf(s.Out, "\nwrote %s (%d seeds in %d shards on %s, %s)\n", dir, count, sf.count, ex.Resolved.Context, time.Since(started).Round(time.Millisecond))
 	return nil
+}
+
+// OpenWithSets opens a scenario as faultline run does: NAME or PATH, then the --set changes. A
+// merge makes the shards' scenario again with it (shard.OpenFunc).
+func OpenWithSets(source string, sets []string) (*scenarios.Scenario, error) {
+	sc, err := scenarios.Open(source)
+	if err != nil {
+		return nil, err
+	}
+	return ApplySets(sc, sets)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/faultline-dev/faultline/clusters/shard"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
-	"github.com/faultline-dev/faultline/scenarios"
 )
 
 func runArgs(t *testing.T, args ...string) (string, error) {
@@ -82,13 +81,7 @@ func TestShardWorkerFramesMergeIntoOneRun(t *testing.T) {
 		dirs = append(dirs, d)
 	}
 	merged := filepath.Join(root, "merged")
-	_, err = shard.Merge(shard.MergeConfig{Dirs: dirs, Out: merged, Version: cli.Version, Open: func(src string, sets []string) (*scenarios.Scenario, error) {
-		sc, err := scenarios.Open(src)
-		if err != nil {
-			return nil, err
-		}
-		return run.ApplySets(sc, sets)
-	}})
+	_, err = shard.Merge(shard.MergeConfig{Dirs: dirs, Out: merged, Version: cli.Version, Open: run.OpenWithSets})
 	require.NoError(t, err)
 	for _, f := range []string{"summary.json", "seeds.csv", "run.json", "report.md", "report.html", "junit.xml"} {
 		want, err := os.ReadFile(filepath.Join(root, "whole", f))
