@@ -82,16 +82,7 @@ func (out *Outcome) KeepRepresentative(indicator string) error {
 		if len(vals) == 0 {
 			continue
 		}
-		sorted := slices.Clone(vals)
-		slices.Sort(sorted)
-		med := (sorted[(len(sorted)-1)/2] + sorted[len(sorted)/2]) / 2
-		best := 0
-		for j := range vals {
-			if math.Abs(vals[j]-med) < math.Abs(vals[best]-med) {
-				best = j
-			}
-		}
-		i := idx[best]
+		i := idx[results.MedianIndex(vals)]
 		vr, err := out.Scenario.Variant(name)
 		if err != nil {
 			return err

@@ -66,5 +66,6 @@ exits with status 2.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the paths of the files written")
+	cmd.AddCommand(newMergeCommand(s))
 	return cmd
 }

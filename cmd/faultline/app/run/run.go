@@ -33,7 +33,8 @@ type flags struct {
 	quiet     bool
 	precision float64
 	maxSeeds  int
-	real      realFlags // --cluster, --kubeconfig, --context: the real world (real.go)
+	real      realFlags  // --cluster, --kubeconfig, --context: the real world (real.go)
+	shards    shardFlags // --shards: the seeds as a Kubernetes Indexed Job (shards.go)
 }
 
 // NewCommand returns the run verb.
@@ -80,10 +81,14 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
 	addRealFlags(cmd, &f.real)
+	addShardFlags(cmd, &f.shards)
 	return cmd
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
+	if f.shards.worker {
+		return executeShardWorker(ctx, s, f, target)
+	}
 	sc, err := scenarios.Open(target)
 	if err != nil {
 		return cli.BadInput(err)
@@ -101,6 +106,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	variants, err := pickVariants(sc, f.variants)
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if f.shards.count > 0 {
+		return executeShards(ctx, s, f, sc, target, count)
 	}
 	if f.real.enabled() {
 		return executeReal(ctx, s, f, sc, variants)
@@ -152,6 +160,10 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	// how to make this scenario again: what 'faultline report merge' needs to merge shards
+	if err := results.WriteRunInfo(dir, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	reportErr := report.Render(dir)
