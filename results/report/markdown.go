@@ -19,6 +19,9 @@ func (r *Run) Markdown() []byte {
 	p("| seeds | %s |\n", mdCell(v.Seeds))
 	p("| baseline | %s |\n", mdCell(v.Baseline))
 	p("| faultline | %s |\n", mdCell(v.Faultline))
+	for _, set := range v.Sets {
+		p("| --set | `%s` |\n", mdCode(set))
+	}
 	p("| alpha | %s (Holm across all comparisons) |\n", v.Alpha)
 	p("| bootstrap resamples | %d |\n", v.Resamples)
 	p("| interrupted | %t |\n\n", v.Interrupted)
@@ -84,6 +87,9 @@ func (r *Run) Markdown() []byte {
 			mdRow(&b, []string{name, row.N, row.Mean, row.Median, row.P5P95, row.Missed, row.Diff, row.PHolm, row.A12, verdict})
 		}
 		b.WriteString("\n")
+		if o.Censored != "" {
+			p("%s\n\n", mdText(o.Censored))
+		}
 	}
 
 	if len(v.Resilience) > 0 {
