@@ -66,6 +66,7 @@ type junitSuite struct {
 	Skipped    int             `xml:"skipped,attr"`
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
+	SystemErr  *cdata          `xml:"system-err,omitempty"`
 }
 
 type junitProperty struct {

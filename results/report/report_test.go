@@ -259,6 +259,7 @@ var junitAttrs = map[string][]string{
 	"error":      {"message", "type"},
 	"skipped":    {"message"},
 	"system-out": {},
+	"system-err": {},
 }
 
 // junitRequired are the attributes the schema requires.
@@ -272,26 +273,47 @@ func TestJUnitAttributesFollowTheSchema(t *testing.T) {
 	for _, interrupted := range []bool{false, true} {
 		dir := writeRun(t, interrupted)
 		require.NoError(t, report.Render(dir))
-		dec := xml.NewDecoder(strings.NewReader(read(t, filepath.Join(dir, "junit.xml"))))
-		for {
-			tok, err := dec.Token()
-			if err != nil {
-				break
-			}
-			se, ok := tok.(xml.StartElement)
-			if !ok {
-				continue
-			}
-			allowed, known := junitAttrs[se.Name.Local]
-			require.True(t, known, "element <%s> is not in the schema", se.Name.Local)
-			have := map[string]bool{}
-			for _, a := range se.Attr {
-				assert.Contains(t, allowed, a.Name.Local, "<%s %s=...> is not in the schema", se.Name.Local, a.Name.Local)
-				have[a.Name.Local] = true
-			}
-			for _, r := range junitRequired[se.Name.Local] {
-				assert.True(t, have[r], "<%s> lacks the required %s", se.Name.Local, r)
-			}
+		assertJUnitSchema(t, read(t, filepath.Join(dir, "junit.xml")))
+	}
+	// faultline check's JUnit, with a regression and a warning
+	in, _, _ := synthetic(t, false)
+	stored, err := results.Summarize(in)
+	require.NoError(t, err)
+	for i := range in.Values[1] {
+		in.Values[1][i][0] -= 0.01
+	}
+	in.Sets = []string{"spec.duration=1h"}
+	current, err := results.Summarize(in)
+	require.NoError(t, err)
+	rep := results.Check(stored, current)
+	require.True(t, rep.Regressed())
+	x, err := report.CheckJUnit("base.json", rep)
+	require.NoError(t, err)
+	assert.Contains(t, string(x), "<system-err>")
+	assertJUnitSchema(t, string(x))
+}
+
+func assertJUnitSchema(t *testing.T, doc string) {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		allowed, known := junitAttrs[se.Name.Local]
+		require.True(t, known, "element <%s> is not in the schema", se.Name.Local)
+		have := map[string]bool{}
+		for _, a := range se.Attr {
+			assert.Contains(t, allowed, a.Name.Local, "<%s %s=...> is not in the schema", se.Name.Local, a.Name.Local)
+			have[a.Name.Local] = true
+		}
+		for _, r := range junitRequired[se.Name.Local] {
+			assert.True(t, have[r], "<%s> lacks the required %s", se.Name.Local, r)
 		}
 	}
 }
