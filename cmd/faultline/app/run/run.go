@@ -157,7 +157,11 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
+	metrics, err := results.LabelMetrics(sc.Name(), out.Metrics())
+	if err != nil {
+		return err
+	}
+	if err := results.WriteMetrics(dir, metrics); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	reportErr := report.RenderWith(dir, report.Options{FailOn: report.FailOn(f.failOn)})
