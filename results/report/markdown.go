@@ -105,7 +105,7 @@ func (r *Run) Markdown() []byte {
 
 	if len(v.Series) > 0 {
 		p("## Time series\n\n")
-		p("report.html plots the request success ratio and the CPU demand per node over the run for one representative seed per variant:\n\n")
+		p("report.html plots, for one representative seed per variant, the request success ratio, the cron runs (cumulative: scheduled, started, succeeded, failed, skipped) and the CPU demand per node over the run, where the scenario has them:\n\n")
 		for _, se := range v.Series {
 			p("- %s: seed %d (`%s`)", mdText(se.Variant), se.Seed, mdCode(se.File))
 			if se.Why != "" {
