@@ -35,6 +35,9 @@ func (r *Run) Markdown() []byte {
 
 	p("## At a glance\n\n")
 	p("Verdict of each variant against the baseline per objective, and the share of seeds that missed the objective's target.\n\n")
+	if v.GlanceNote != "" {
+		p("%s\n\n", mdText(v.GlanceNote))
+	}
 	hdr := []string{"variant", "seeds"}
 	for _, h := range v.Glance.Heads {
 		hdr = append(hdr, mdCell(h))

@@ -365,7 +365,7 @@ func forestSVG(r *Run, oi int) (string, bool, error) {
 			rows = append(rows, row{name: vs.Name + " (not compared)"})
 			continue
 		}
-		rows = append(rows, row{name: vs.Name + " · " + shortVerdictOf(c), mid: c.MedianDiff, lo: c.MedianDiffCI.Lo, hi: c.MedianDiffCI.Hi, verdict: c.Verdict, hasComparison: true})
+		rows = append(rows, row{name: vs.Name + " · " + shortVerdict(c.Verdict), mid: c.MedianDiff, lo: c.MedianDiffCI.Lo, hi: c.MedianDiffCI.Hi, verdict: c.Verdict, hasComparison: true})
 	}
 	if len(rows) == 0 {
 		return "", false, nil

@@ -23,12 +23,15 @@ type view struct {
 	Sets        []string // --set overrides the run applied
 	Incomplete  []string // "cpu-limits: 31 of 50 seeds"
 
-	Glance     glance
-	Objectives []objView
-	Resilience []resRow
-	HasTargets bool
-	Series     []seriesView
-	HowTo      []string
+	Glance glance
+	// Inconclusive is the seed count every comparison needed when some were inconclusive, else 0
+	Inconclusive int
+	GlanceNote   string
+	Objectives   []objView
+	Resilience   []resRow
+	HasTargets   bool
+	Series       []seriesView
+	HowTo        []string
 }
 
 type glance struct {
@@ -41,7 +44,10 @@ type glanceRow struct {
 	Baseline   bool
 	Complete   string
 	Resilience string
-	Cells      []cell
+	// ResilienceValue is the score without its interval, for the narrow glance table (the
+	// Resilience section has the interval)
+	ResilienceValue string
+	Cells           []cell
 }
 
 type cell struct {
@@ -112,9 +118,10 @@ func buildView(r *Run) *view {
 		}
 	}
 	for _, vs := range s.Variants {
-		g := glanceRow{Variant: vs.Name, Baseline: vs.Name == s.Baseline, Complete: fmt.Sprint(vs.Complete), Resilience: "-"}
+		g := glanceRow{Variant: vs.Name, Baseline: vs.Name == s.Baseline, Complete: fmt.Sprint(vs.Complete), Resilience: "-", ResilienceValue: "-"}
 		if r := vs.Resilience; r != nil {
 			g.Resilience = fmt.Sprintf("%.1f%% [%.1f, %.1f]", r.Value, r.Lo, r.Hi)
+			g.ResilienceValue = fmt.Sprintf("%.1f%%", r.Value)
 			v.Resilience = append(v.Resilience, resRow{vs.Name, g.Resilience})
 		}
 		for oi := range s.Objectives {
@@ -125,7 +132,10 @@ func buildView(r *Run) *view {
 				parts = append(parts, "baseline")
 			} else if os.Comparison != nil {
 				c.Class = verdictClass(os.Comparison.Verdict)
-				parts = append(parts, shortVerdictOf(os.Comparison))
+				parts = append(parts, shortVerdict(os.Comparison.Verdict))
+				if os.Comparison.Verdict == stats.Inconclusive {
+					v.Inconclusive = os.Comparison.NeedsSeeds
+				}
 			} else {
 				parts = append(parts, "not compared")
 				c.Class = "same"
@@ -171,6 +181,9 @@ func buildView(r *Run) *view {
 		v.Series = append(v.Series, seriesView{Variant: se.Variant, Seed: se.Seed, File: se.File, Why: se.Why})
 	}
 	v.HowTo = howTo(s)
+	if v.Inconclusive > 0 {
+		v.GlanceNote = fmt.Sprintf("inconclusive: with %d seeds no comparison of this run can reach significance (the smallest attainable Holm-adjusted p-value is at least alpha); rerun with at least %d seeds.", len(s.Seeds), v.Inconclusive)
+	}
 	return v
 }
 
@@ -219,14 +232,6 @@ func shortVerdict(v stats.Verdict) string {
 		return "no difference"
 	}
 	return string(v)
-}
-
-// shortVerdictOf is shortVerdict that says how many seeds an inconclusive comparison needs.
-func shortVerdictOf(c *results.Comparison) string {
-	if c.Verdict == stats.Inconclusive && c.NeedsSeeds > 0 {
-		return fmt.Sprintf("inconclusive (needs %d seeds)", c.NeedsSeeds)
-	}
-	return shortVerdict(c.Verdict)
 }
 
 // num prints a figure with about four significant digits (as the terminal table does).
