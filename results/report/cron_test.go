@@ -39,7 +39,7 @@ func TestCronSeriesArePlotted(t *testing.T) {
 	start := strings.Index(html, `id="series"`)
 	require.Positive(t, start)
 	panels := html[start:]
-	for _, want := range []string{"cron runs (cumulative)", "scheduled (invoked)", "started", "succeeded", "failed", "skipped"} {
+	for _, want := range []string{"cron runs (cumulative)", "scheduled", "started", "succeeded", "failed", "skipped"} {
 		assert.Contains(t, panels, want)
 	}
 	assert.NotContains(t, panels, ">success ratio<", "no requests: no success panel")

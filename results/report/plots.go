@@ -467,7 +467,7 @@ func limitsOf(all []Series) seriesLimits {
 // cronCounts are the cumulative cron counters of a series that the cron panel draws, with their
 // legend names; the skip counters (cron/skip/<reason>) are drawn summed as "skipped".
 var cronCounts = []struct{ column, label string }{
-	{"cron/invoke", "scheduled (invoked)"},
+	{"cron/invoke", "scheduled"},
 	{"cron/started", "started"},
 	{"cron/success", "succeeded"},
 	{"cron/failure", "failed"},
@@ -654,7 +654,14 @@ func seriesSVG(se Series, lim seriesLimits) (string, error) {
 		cp.Y.Min, cp.Y.Max = 0, lim.cron
 		add(cp, lg, labels)
 	}
-	if len(cpu) > 0 || len(panels) == 0 {
+	// a cron scenario's pods may ask for no CPU: an empty panel says nothing
+	busy := false
+	for _, row := range se.Rows {
+		for _, k := range cpu {
+			busy = busy || row[k] != 0
+		}
+	}
+	if (len(cpu) > 0 && (busy || !hasCron)) || len(panels) == 0 {
 		bot := newPlot("")
 		bot.Y.Label.Text = "CPU demand / alloc."
 		bot.Add(gridXY())
