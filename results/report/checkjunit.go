@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	"encoding/xml"
 	"fmt"
 	"strings"
 
@@ -43,14 +41,5 @@ func CheckJUnit(baseline string, rep *results.CheckReport) ([]byte, error) {
 		suite.Cases = append(suite.Cases, tc)
 		suite.Tests++
 	}
-	root := junitSuites{Name: "faultline check " + rep.Scenario, Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
-	var b bytes.Buffer
-	b.WriteString(xml.Header)
-	enc := xml.NewEncoder(&b)
-	enc.Indent("", "  ")
-	if err := enc.Encode(root); err != nil {
-		return nil, err
-	}
-	b.WriteString("\n")
-	return b.Bytes(), nil
+	return encodeJUnit(junitSuites{Name: "faultline check " + rep.Scenario, Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}})
 }

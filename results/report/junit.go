@@ -192,7 +192,11 @@ func (r *Run) JUnit() ([]byte, error) {
 			suite.Tests++
 		}
 	}
-	root := junitSuites{Name: "faultline " + s.Scenario, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}}
+	return encodeJUnit(junitSuites{Name: "faultline " + s.Scenario, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}})
+}
+
+// encodeJUnit writes the document with its XML header, indented.
+func encodeJUnit(root junitSuites) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)

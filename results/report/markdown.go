@@ -64,16 +64,7 @@ func (r *Run) Markdown() []byte {
 	b.WriteString("\n")
 
 	for _, o := range v.Objectives {
-		p("## Objective %s\n\n", mdText(o.Name))
-		p("Indicator `%s`", mdCode(o.Indicator))
-		if o.Unit != "" {
-			p(" (%s)", mdText(o.Unit))
-		}
-		if o.Target != "" {
-			p(", target %s", mdText(o.Target))
-		} else {
-			p(", no target")
-		}
+		mdObjectiveHead(&b, o.Name, o.Indicator, o.Unit, o.Target)
 		p(", %s, weight %s.\n\n", o.Direction, o.Weight)
 		hdr := []string{"variant", "n", "mean [95% CI]", "median", "p5 / p95", "missed target [95% CI] (seeds)", "Δ median vs baseline [95% CI]", "p (Holm)", "A12", "verdict"}
 		mdRow(&b, hdr)
@@ -125,6 +116,21 @@ func (r *Run) Markdown() []byte {
 	}
 	p("\nPlots of the per-seed distributions, the paired differences and the time series are in report.html; junit.xml has one test case per variant and objective.\n")
 	return b.Bytes()
+}
+
+// mdObjectiveHead writes an objective's heading and the start of its description line:
+// "## Objective NAME", then "Indicator `IND` (UNIT), target T" (or ", no target"), unfinished, for
+// the caller to end.
+func mdObjectiveHead(b *bytes.Buffer, name, indicator, unit, target string) {
+	fmt.Fprintf(b, "## Objective %s\n\nIndicator `%s`", mdText(name), mdCode(indicator))
+	if unit != "" {
+		fmt.Fprintf(b, " (%s)", mdText(unit))
+	}
+	if target != "" {
+		fmt.Fprintf(b, ", target %s", mdText(target))
+	} else {
+		b.WriteString(", no target")
+	}
 }
 
 func mdRow(b *bytes.Buffer, cells []string) {

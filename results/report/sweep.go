@@ -178,16 +178,7 @@ func sweepMarkdown(v *sweepView) []byte {
 		}
 	}
 	for _, o := range v.Objectives {
-		p("## Objective %s\n\n", mdText(o.Name))
-		p("Indicator `%s`", mdCode(o.Indicator))
-		if o.Unit != "" {
-			p(" (%s)", mdText(o.Unit))
-		}
-		if o.Target != "" {
-			p(", target %s", mdText(o.Target))
-		} else {
-			p(", no target")
-		}
+		mdObjectiveHead(&b, o.Name, o.Indicator, o.Unit, o.Target)
 		p(", %s. Mean [95%% CI]; missed target; verdict against the baseline at the same point.\n\n", o.Direction)
 		hdr := make([]string, 0, len(v.Params)+len(o.Variants))
 		for _, pa := range v.Params {
