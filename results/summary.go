@@ -8,7 +8,7 @@ import (
 )
 
 // SchemaVersion is the version of summary.json; bump it on any incompatible change and describe
-// the change in results/SCHEMA.md.
+// the change in results/schema/README.md (results/schema/summary.schema.json is the schema).
 const SchemaVersion = 1
 
 // Objective is one scored indicator.
@@ -65,6 +65,9 @@ type Input struct {
 	Done        [][]bool
 	Objectives  []Objective
 	Interrupted bool
+	// Sets are the --set PATH=VALUE overrides the run applied to the scenario, in order. They are
+	// recorded in the summary and folded into its digest (see FoldSets).
+	Sets []string
 	// Alpha is the family-wise error rate for verdicts (default 0.05).
 	Alpha float64
 }
@@ -75,6 +78,7 @@ type Summary struct {
 	Faultline   string           `json:"faultline"`
 	Scenario    string           `json:"scenario"`
 	Digest      string           `json:"digest"`
+	Sets        []string         `json:"sets,omitempty"`
 	Seeds       []uint64         `json:"seeds"`
 	Baseline    string           `json:"baseline"`
 	Alpha       float64          `json:"alpha"`
@@ -105,12 +109,18 @@ type Estimate struct {
 
 // ObjectiveSummary is one objective for one variant.
 type ObjectiveSummary struct {
-	Name       string      `json:"name"`
-	Mean       float64     `json:"mean"`
-	MeanCI     Estimate    `json:"meanCI"`
-	Median     float64     `json:"median"`
-	P5         float64     `json:"p5"`
-	P95        float64     `json:"p95"`
+	Name   string   `json:"name"`
+	Mean   float64  `json:"mean"`
+	MeanCI Estimate `json:"meanCI"`
+	Median float64  `json:"median"`
+	P5     float64  `json:"p5"`
+	P95    float64  `json:"p95"`
+	// Censored counts the seeds whose value is censored: the event the indicator times never
+	// happened, so the value is a bound (the run's length), not a measurement (see Censoring).
+	Censored int `json:"censored,omitempty"`
+	// Values are the per-seed values in Summary.Seeds order, null for a seed that did not finish
+	// (or whose value is not a number). `faultline check` pairs them seed by seed across builds.
+	Values     []*float64  `json:"values,omitempty"`
 	Violations *Violations `json:"violations,omitempty"`
 	// Comparison with the baseline; nil for the baseline itself.
 	Comparison *Comparison `json:"comparison,omitempty"`
@@ -134,6 +144,17 @@ type Comparison struct {
 	CliffsDelta  float64       `json:"cliffsDelta"`
 	A12          float64       `json:"a12"`
 	Verdict      stats.Verdict `json:"verdict"`
+	// NeedsSeeds is set with the verdict "inconclusive": the fewest paired seeds with which this
+	// run's family of comparisons could reach significance at all (stats.SeedsNeeded).
+	NeedsSeeds int `json:"needsSeeds,omitempty"`
+}
+
+// VerdictText is the verdict as people read it: "inconclusive: needs at least N seeds" says why.
+func (c *Comparison) VerdictText() string {
+	if c.Verdict == stats.Inconclusive && c.NeedsSeeds > 0 {
+		return fmt.Sprintf("inconclusive: needs at least %d seeds", c.NeedsSeeds)
+	}
+	return string(c.Verdict)
 }
 
 const (
@@ -166,8 +187,8 @@ func Summarize(in Input) (*Summary, error) {
 		}
 	}
 	s := &Summary{
-		Schema: SchemaVersion, Faultline: in.Version, Scenario: in.Scenario, Digest: in.Digest,
-		Seeds: in.Seeds, Baseline: in.Baseline, Alpha: in.Alpha, Interrupted: in.Interrupted,
+		Schema: SchemaVersion, Faultline: in.Version, Scenario: in.Scenario, Digest: FoldSets(in.Digest, in.Sets),
+		Sets: in.Sets, Seeds: in.Seeds, Baseline: in.Baseline, Alpha: in.Alpha, Interrupted: in.Interrupted,
 		Objectives: in.Objectives, Indicators: in.Indicators, Resamples: resamples,
 	}
 	column := func(v, k int) []float64 {
@@ -199,7 +220,7 @@ func Summarize(in Input) (*Summary, error) {
 			weights[oi] = o.Weight
 			k := col[o.Indicator]
 			x := column(v, k)
-			os := ObjectiveSummary{Name: o.Name}
+			os := ObjectiveSummary{Name: o.Name, Values: perSeed(in, v, k), Censored: censoredCount(in, v, o.Indicator)}
 			if len(x) > 0 {
 				d := stats.Describe(x, level, resamples, bootSeed)
 				os.Mean, os.Median, os.P5, os.P95 = d.Mean, d.Median, d.P5, d.P95
@@ -267,6 +288,12 @@ func Summarize(in Input) (*Summary, error) {
 		s.Variants = append(s.Variants, vs)
 	}
 	adj := stats.Holm(pvals)
+	m := 0
+	for _, p := range pvals {
+		if !math.IsNaN(p) {
+			m++
+		}
+	}
 	// verdicts need each comparison's objective direction: walk in the same order
 	idx := 0
 	for v := range s.Variants {
@@ -281,6 +308,10 @@ func Summarize(in Input) (*Summary, error) {
 			c.PHolm = adj[idx]
 			raw := stats.Paired{MedianDiff: c.MedianDiff, MedianDiffCI: stats.Interval{Lo: c.MedianDiffCI.Lo, Hi: c.MedianDiffCI.Hi, Level: level}, MeanDiff: c.MeanDiff, PValue: c.P}
 			c.Verdict = stats.Decide(raw, c.PHolm, in.Alpha, in.Objectives[oi].HigherIsBetter)
+			if c.Verdict == stats.NoDifference && !stats.Reachable(c.Pairs, m, in.Alpha) {
+				// not "no difference": with this many seeds no difference could have been detected
+				c.Verdict, c.NeedsSeeds = stats.Inconclusive, stats.SeedsNeeded(m, in.Alpha)
+			}
 			idx++
 		}
 	}

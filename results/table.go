@@ -12,6 +12,9 @@ import (
 // with its interval, violation rate and verdict against the baseline.
 func PrintTable(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "%s  seeds %s (%d)  %s  faultline %s\n", s.Scenario, seedSpan(s.Seeds), len(s.Seeds), shortDigest(s.Digest), s.Faultline)
+	for _, set := range s.Sets {
+		fmt.Fprintf(w, "--set %s\n", set)
+	}
 	if s.Interrupted {
 		fmt.Fprintln(w, "INTERRUPTED: figures cover the seeds that finished (see 'complete')")
 	}
@@ -80,11 +83,14 @@ func PrintTable(w io.Writer, s *Summary) {
 				cmp = fmt.Sprintf("%s [%s, %s]", num(c.MedianDiff), num(c.MedianDiffCI.Lo), num(c.MedianDiffCI.Hi))
 				p = pval(c.PHolm)
 				a = fmt.Sprintf("%.2f", c.A12)
-				verdict = string(c.Verdict)
+				verdict = c.VerdictText()
 			}
-			fmt.Fprintf(tw, "%s\t%s [%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, num(os.Mean), num(os.MeanCI.Lo), num(os.MeanCI.Hi), num(os.Median), viol, cmp, p, a, verdict)
+			fmt.Fprintf(tw, "%s\t%s%s [%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, CensorMark(os.Censored), num(os.Mean), num(os.MeanCI.Lo), num(os.MeanCI.Hi), num(os.Median), viol, cmp, p, a, verdict)
 		}
 		_ = tw.Flush()
+		if note := CensorNote(s, oi); note != "" {
+			fmt.Fprintln(w, note)
+		}
 	}
 	if len(s.Variants) > 0 && s.Variants[0].Resilience != nil {
 		fmt.Fprintf(w, "\nresilience score (weighted share of objectives met per seed, %%):\n")

@@ -69,11 +69,16 @@ func Merge(cfg MergeConfig) (*results.Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s of the shards (run.json source; --scenario names another place): %w", info.Source, err)
 	}
-	if sc.Name() != in.Scenario || sc.Digest != in.Digest {
+	// summary.json's digest folds the --set changes into the scenario's own digest
+	if sc.Name() != in.Scenario || results.FoldSets(sc.Digest, info.Sets) != in.Digest {
 		return nil, fmt.Errorf("scenario %s here is %s %s, the shards ran %s %s: pass --scenario with the shards' scenario files", info.Source, sc.Name(), sc.Digest, in.Scenario, in.Digest)
 	}
+	in.Digest, in.Sets = sc.Digest, info.Sets // Summarize folds them again, as run does
 	series, metrics, err := replayRepresentatives(sc, in)
 	if err != nil {
+		return nil, err
+	}
+	if metrics, err = results.LabelMetrics(sc.Name(), metrics); err != nil {
 		return nil, err
 	}
 	sum, err := results.Summarize(in)

@@ -7,13 +7,54 @@ import (
 	"strings"
 )
 
+// FailOn is the JUnit policy: which variants' missed targets fail their test cases.
+type FailOn string
+
+// The JUnit policies (--junit-fail-on).
+const (
+	// FailMitigations fails the test cases of every variant except the baseline: a library
+	// scenario's baseline reproduces the incident on purpose, so its missed targets are expected
+	// and reported without failing. The default.
+	FailMitigations FailOn = "mitigations"
+	// FailAll fails every variant's missed targets, the baseline's included.
+	FailAll FailOn = "all"
+	// FailNone fails nothing on targets; an interrupted run and a variant without data are still
+	// errors.
+	FailNone FailOn = "none"
+)
+
+// ParseFailOn parses a --junit-fail-on value ("" is the default, mitigations).
+func ParseFailOn(s string) (FailOn, error) {
+	switch f := FailOn(s); f {
+	case "":
+		return FailMitigations, nil
+	case FailMitigations, FailAll, FailNone:
+		return f, nil
+	}
+	return "", fmt.Errorf("--junit-fail-on %q: expected mitigations, all or none", s)
+}
+
+// fails reports whether a missed target of variant fails its test case under the policy.
+func (f FailOn) fails(variant, baseline string) bool {
+	switch f {
+	case FailAll:
+		return true
+	case FailNone:
+		return false
+	}
+	return variant != baseline
+}
+
+// The elements and attributes follow the JUnit XML schema that Jenkins, GitLab and most CI
+// systems read (testsuites: name, tests, failures, errors, time; testsuite: name, tests,
+// failures, errors, skipped, time; testcase: name, classname, time); junit_test.go checks that
+// nothing else is written.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -25,6 +66,7 @@ type junitSuite struct {
 	Skipped    int             `xml:"skipped,attr"`
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
+	SystemErr  *cdata          `xml:"system-err,omitempty"`
 }
 
 type junitProperty struct {
@@ -66,10 +108,15 @@ func xmlSafe(s string) string {
 }
 
 // JUnit returns junit.xml: one <testsuite> for the run's scenario and one <testcase> per variant
-// and objective, named "<variant>/<objective>" (see the package documentation for when a case
-// fails).
+// and objective, named "<variant>/<objective>", under the policy r.FailOn (see the package
+// documentation for when a case fails). An interrupted run adds the test case "<scenario>/run"
+// as an error, so a CI system never reads a partial run as a normal one.
 func (r *Run) JUnit() ([]byte, error) {
 	s := r.Summary
+	policy, err := ParseFailOn(string(r.FailOn))
+	if err != nil {
+		return nil, err
+	}
 	suite := junitSuite{Name: s.Scenario, Properties: []junitProperty{
 		{"scenario", s.Scenario},
 		{"digest", s.Digest},
@@ -79,7 +126,21 @@ func (r *Run) JUnit() ([]byte, error) {
 		{"seed-range", seedSpan(s.Seeds)},
 		{"alpha", fmt.Sprintf("%g", s.Alpha)},
 		{"interrupted", fmt.Sprint(s.Interrupted)},
+		{"junit-fail-on", string(policy)},
 	}}
+	for i, set := range s.Sets {
+		suite.Properties = append(suite.Properties, junitProperty{fmt.Sprintf("set.%d", i+1), set})
+	}
+	if s.Interrupted {
+		done := 0
+		for _, vs := range s.Variants {
+			done += vs.Complete
+		}
+		msg := fmt.Sprintf("the run was interrupted: %d of %d replays finished; every figure covers only those", done, len(s.Seeds)*len(s.Variants))
+		suite.Cases = append(suite.Cases, junitCase{Name: s.Scenario + "/run", Classname: s.Scenario, Error: &junitMsg{Message: msg, Type: "Interrupted"}})
+		suite.Tests++
+		suite.Errors++
+	}
 	for _, vs := range s.Variants {
 		for oi, o := range s.Objectives {
 			os := vs.Objectives[oi]
@@ -99,7 +160,7 @@ func (r *Run) JUnit() ([]byte, error) {
 			}
 			if c := os.Comparison; c != nil {
 				fmt.Fprintf(&out, "vs the baseline %q over %d paired seeds: median difference %s [95%% CI %s, %s], p (Holm) %s, A12 %.2f, verdict: %s\n",
-					s.Baseline, c.Pairs, signed(c.MedianDiff), signed(c.MedianDiffCI.Lo), signed(c.MedianDiffCI.Hi), pval(c.PHolm), c.A12, c.Verdict)
+					s.Baseline, c.Pairs, signed(c.MedianDiff), signed(c.MedianDiffCI.Lo), signed(c.MedianDiffCI.Hi), pval(c.PHolm), c.A12, c.VerdictText())
 			}
 			vi := os.Violations
 			switch {
@@ -109,6 +170,13 @@ func (r *Run) JUnit() ([]byte, error) {
 			case vi == nil || vs.Complete == 0:
 				tc.Error = &junitMsg{Message: fmt.Sprintf("no seed finished: target %s could not be checked", o.Target()), Type: "NoData"}
 				suite.Errors++
+			case vi.Count > 0 && !policy.fails(vs.Name, s.Baseline):
+				fmt.Fprintf(&out, "missed target %s on %d of %d seeds: rate %s (95%% CI %s to %s); not a failure under --junit-fail-on %s",
+					o.Target(), vi.Count, vs.Complete, pct(vi.Rate), pct(vi.CI.Lo), pct(vi.CI.Hi), policy)
+				if vs.Name == s.Baseline && policy == FailMitigations {
+					out.WriteString(" (the baseline reproduces the incident on purpose)")
+				}
+				out.WriteString("\n")
 			case vi.Count > 0:
 				msg := fmt.Sprintf("missed target %s %s on %d of %d seeds: rate %s (95%% CI %s to %s)",
 					o.Indicator, o.Target(), vi.Count, vs.Complete, pct(vi.Rate), pct(vi.CI.Lo), pct(vi.CI.Hi))
@@ -124,7 +192,11 @@ func (r *Run) JUnit() ([]byte, error) {
 			suite.Tests++
 		}
 	}
-	root := junitSuites{Name: "faultline " + s.Scenario, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Suites: []junitSuite{suite}}
+	return encodeJUnit(junitSuites{Name: "faultline " + s.Scenario, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Suites: []junitSuite{suite}})
+}
+
+// encodeJUnit writes the document with its XML header, indented.
+func encodeJUnit(root junitSuites) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)

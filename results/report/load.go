@@ -27,6 +27,8 @@ type Run struct {
 	// PerSeed[v][o] holds variant Summary.Variants[v]'s value of objective Summary.Objectives[o]
 	// for every seed that variant finished, in seeds.csv order (seed order).
 	PerSeed [][][]SeedValue
+	// FailOn is the JUnit policy junit.xml is written under ("": FailMitigations).
+	FailOn FailOn
 	// Series holds the representative time series of each variant that has one, in
 	// Summary.Variants order (see Load for how the seed is picked).
 	Series []Series

@@ -19,6 +19,9 @@ func (r *Run) Markdown() []byte {
 	p("| seeds | %s |\n", mdCell(v.Seeds))
 	p("| baseline | %s |\n", mdCell(v.Baseline))
 	p("| faultline | %s |\n", mdCell(v.Faultline))
+	for _, set := range v.Sets {
+		p("| --set | `%s` |\n", mdCode(set))
+	}
 	p("| alpha | %s (Holm across all comparisons) |\n", v.Alpha)
 	p("| bootstrap resamples | %d |\n", v.Resamples)
 	p("| interrupted | %t |\n\n", v.Interrupted)
@@ -32,6 +35,9 @@ func (r *Run) Markdown() []byte {
 
 	p("## At a glance\n\n")
 	p("Verdict of each variant against the baseline per objective, and the share of seeds that missed the objective's target.\n\n")
+	if v.GlanceNote != "" {
+		p("%s\n\n", mdText(v.GlanceNote))
+	}
 	hdr := []string{"variant", "seeds"}
 	for _, h := range v.Glance.Heads {
 		hdr = append(hdr, mdCell(h))
@@ -58,16 +64,7 @@ func (r *Run) Markdown() []byte {
 	b.WriteString("\n")
 
 	for _, o := range v.Objectives {
-		p("## Objective %s\n\n", mdText(o.Name))
-		p("Indicator `%s`", mdCode(o.Indicator))
-		if o.Unit != "" {
-			p(" (%s)", mdText(o.Unit))
-		}
-		if o.Target != "" {
-			p(", target %s", mdText(o.Target))
-		} else {
-			p(", no target")
-		}
+		mdObjectiveHead(&b, o.Name, o.Indicator, o.Unit, o.Target)
 		p(", %s, weight %s.\n\n", o.Direction, o.Weight)
 		hdr := []string{"variant", "n", "mean [95% CI]", "median", "p5 / p95", "missed target [95% CI] (seeds)", "Δ median vs baseline [95% CI]", "p (Holm)", "A12", "verdict"}
 		mdRow(&b, hdr)
@@ -84,6 +81,9 @@ func (r *Run) Markdown() []byte {
 			mdRow(&b, []string{name, row.N, row.Mean, row.Median, row.P5P95, row.Missed, row.Diff, row.PHolm, row.A12, verdict})
 		}
 		b.WriteString("\n")
+		if o.Censored != "" {
+			p("%s\n\n", mdText(o.Censored))
+		}
 	}
 
 	if len(v.Resilience) > 0 {
@@ -99,7 +99,7 @@ func (r *Run) Markdown() []byte {
 
 	if len(v.Series) > 0 {
 		p("## Time series\n\n")
-		p("report.html plots the request success ratio and the CPU demand per node over the run for one representative seed per variant:\n\n")
+		p("report.html plots, for one representative seed per variant, the request success ratio, the cron runs (cumulative: scheduled, started, succeeded, failed, skipped) and the CPU demand per node over the run, where the scenario has them:\n\n")
 		for _, se := range v.Series {
 			p("- %s: seed %d (`%s`)", mdText(se.Variant), se.Seed, mdCode(se.File))
 			if se.Why != "" {
@@ -116,6 +116,21 @@ func (r *Run) Markdown() []byte {
 	}
 	p("\nPlots of the per-seed distributions, the paired differences and the time series are in report.html; junit.xml has one test case per variant and objective.\n")
 	return b.Bytes()
+}
+
+// mdObjectiveHead writes an objective's heading and the start of its description line:
+// "## Objective NAME", then "Indicator `IND` (UNIT), target T" (or ", no target"), unfinished, for
+// the caller to end.
+func mdObjectiveHead(b *bytes.Buffer, name, indicator, unit, target string) {
+	fmt.Fprintf(b, "## Objective %s\n\nIndicator `%s`", mdText(name), mdCode(indicator))
+	if unit != "" {
+		fmt.Fprintf(b, " (%s)", mdText(unit))
+	}
+	if target != "" {
+		fmt.Fprintf(b, ", target %s", mdText(target))
+	} else {
+		b.WriteString(", no target")
+	}
 }
 
 func mdRow(b *bytes.Buffer, cells []string) {

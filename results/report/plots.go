@@ -431,27 +431,55 @@ func forestSVG(r *Run, oi int) (string, bool, error) {
 // seriesLimits are the axis ranges shared by every variant's time-series figure, so that the small
 // multiples compare at a glance.
 type seriesLimits struct {
-	hours, cpu float64
+	hours, cpu, cron float64
 }
 
 func limitsOf(all []Series) seriesLimits {
-	l := seriesLimits{hours: 0, cpu: 1.1}
+	l := seriesLimits{hours: 0, cpu: 1.1, cron: 1}
 	for _, se := range all {
 		for _, row := range se.Rows {
 			if row[0] > l.hours {
 				l.hours = row[0]
 			}
+			skipped := 0.0
 			for k, c := range se.Columns {
-				if strings.HasPrefix(c, "cpu/") && row[k]*1.05 > l.cpu && !math.IsInf(row[k], 0) {
+				if math.IsInf(row[k], 0) || math.IsNaN(row[k]) {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(c, "cpu/") && row[k]*1.05 > l.cpu:
 					l.cpu = row[k] * 1.05
+				case strings.HasPrefix(c, "cron/skip/"):
+					skipped += row[k]
+				case isCronCount(c) && row[k]*1.05 > l.cron:
+					l.cron = row[k] * 1.05
 				}
 			}
+			l.cron = math.Max(l.cron, skipped*1.05)
 		}
 	}
 	if l.hours == 0 {
 		l.hours = 1
 	}
 	return l
+}
+
+// cronCounts are the cumulative cron counters of a series that the cron panel draws, with their
+// legend names; the skip counters (cron/skip/<reason>) are drawn summed as "skipped".
+var cronCounts = []struct{ column, label string }{
+	{"cron/invoke", "scheduled"},
+	{"cron/started", "started"},
+	{"cron/success", "succeeded"},
+	{"cron/failure", "failed"},
+}
+
+func isCronCount(c string) bool {
+	for _, cc := range cronCounts {
+		if cc.column == c {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanTicks are gonum's default ticks with the shortest labels that keep their value: "25", not
@@ -495,13 +523,15 @@ const (
 	maxNodeLines = 10
 )
 
-// seriesSVG draws one variant's representative seed: the request success ratio on top, the CPU
-// demand over allocatable per node below (0 while a node is down), with a legend of the nodes on
-// the right.
+// seriesSVG draws one variant's representative seed as stacked panels sharing the hours axis:
+// the request success ratio (when the scenario serves requests), the cron runs (when it has
+// CronJobs: cumulative runs scheduled, started, succeeded, failed and skipped, so a stall shows as
+// the gap between scheduled and started), and the CPU demand over allocatable per node (0 while a
+// node is down), each with its legend on the right.
 func seriesSVG(se Series, lim seriesLimits) (string, error) {
-	hk := -1
-	sk := -1
-	var cpu []int
+	hk, sk := -1, -1
+	var cpu, skips []int
+	cronK := map[string]int{}
 	for k, c := range se.Columns {
 		switch {
 		case c == "hours":
@@ -510,97 +540,191 @@ func seriesSVG(se Series, lim seriesLimits) (string, error) {
 			sk = k
 		case strings.HasPrefix(c, "cpu/"):
 			cpu = append(cpu, k)
+		case strings.HasPrefix(c, "cron/skip/"):
+			skips = append(skips, k)
+		case isCronCount(c):
+			cronK[c] = k
 		}
 	}
 	if hk < 0 {
 		return "", fmt.Errorf("%s: no hours column", se.File)
 	}
-	// column is one series as points; inside a run of equal values only the first and the last
+	hasCron := len(cronK) > 0
+	// the success ratio says nothing in a scenario without requests (cron only: 1 throughout)
+	showSuccess := sk >= 0
+	if sk >= 0 && hasCron {
+		showSuccess = false
+		for _, row := range se.Rows {
+			if row[sk] != 1 && !math.IsNaN(row[sk]) {
+				showSuccess = true
+				break
+			}
+		}
+	}
+	// line is one series as points; inside a run of equal values only the first and the last
 	// sample are kept, which draws the same line with far fewer points.
-	column := func(k int) plotter.XYs {
+	line := func(value func(row []float64) float64) plotter.XYs {
 		xy := make(plotter.XYs, 0, len(se.Rows))
 		rows := se.Rows
 		for i, row := range rows {
-			y := row[k]
+			y := value(row)
 			if math.IsNaN(y) || math.IsInf(y, 0) {
 				continue
 			}
-			if i > 0 && i < len(rows)-1 && rows[i-1][k] == y && rows[i+1][k] == y {
+			if i > 0 && i < len(rows)-1 && value(rows[i-1]) == y && value(rows[i+1]) == y {
 				continue
 			}
 			xy = append(xy, plotter.XY{X: row[hk], Y: y})
 		}
 		return xy
 	}
+	column := func(k int) plotter.XYs { return line(func(row []float64) float64 { return row[k] }) }
+	newLegend := func() *plot.Legend {
+		l := plot.NewLegend()
+		l.TextStyle.Font = font.From(sansFont, 8)
+		l.TextStyle.Color = black
+		l.Top, l.Left = true, true
+		l.ThumbnailWidth = vg.Points(12)
+		return &l
+	}
+	type panel struct {
+		p      *plot.Plot
+		legend *plot.Legend
+		labels []string
+	}
+	var panels []panel
+	add := func(p *plot.Plot, lg *plot.Legend, labels []string) {
+		p.X.Min, p.X.Max = 0, lim.hours
+		p.X.Tick.Marker = noLabels{cleanTicks{}}
+		p.Y.Tick.Marker = cleanTicks{}
+		panels = append(panels, panel{p, lg, labels})
+	}
 
-	top := newPlot(fmt.Sprintf("%s · seed %d", se.Variant, se.Seed))
-	top.Y.Label.Text = "success ratio"
-	top.X.Tick.Marker = noLabels{cleanTicks{}}
-	top.Y.Tick.Marker = cleanTicks{}
-	top.Add(gridXY())
-	if sk >= 0 {
+	if showSuccess {
+		top := newPlot("")
+		top.Y.Label.Text = "success ratio"
+		top.Add(gridXY())
 		l, err := plotter.NewLine(column(sk))
 		if err != nil {
 			return "", err
 		}
 		l.LineStyle = draw.LineStyle{Color: successCol, Width: vg.Points(1.2)}
 		top.Add(l)
+		top.Y.Min, top.Y.Max = 0, 1.02
+		add(top, nil, nil)
 	}
-	top.X.Min, top.X.Max = 0, lim.hours
-	top.Y.Min, top.Y.Max = 0, 1.02
-
-	bot := newPlot("")
-	bot.Y.Label.Text = "CPU demand / alloc."
-	bot.X.Label.Text = "hours"
-	bot.X.Tick.Marker = cleanTicks{}
-	bot.Y.Tick.Marker = cleanTicks{}
-	bot.Add(gridXY())
-	bot.Add(hline{Y: 1, Style: draw.LineStyle{Color: black, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}})
-	legend := plot.NewLegend()
-	legend.TextStyle.Font = font.From(sansFont, 8)
-	legend.TextStyle.Color = black
-	legend.Top = true
-	legend.Left = true
-	legend.ThumbnailWidth = vg.Points(12)
-	for i, k := range cpu {
-		l, err := plotter.NewLine(column(k))
-		if err != nil {
-			return "", err
+	if hasCron {
+		cp := newPlot("")
+		cp.Y.Label.Text = "cron runs (cumulative)"
+		cp.Add(gridXY())
+		lg := newLegend()
+		var labels []string
+		i := 0
+		addLine := func(xy plotter.XYs, label string) error {
+			l, err := plotter.NewLine(xy)
+			if err != nil {
+				return err
+			}
+			l.LineStyle = draw.LineStyle{Color: nodeCols[i%len(nodeCols)], Width: vg.Points(1.1)}
+			i++
+			cp.Add(l)
+			lg.Add(label, l)
+			labels = append(labels, label)
+			return nil
 		}
-		l.LineStyle = draw.LineStyle{Color: nodeCols[i%len(nodeCols)], Width: vg.Points(0.9)}
-		bot.Add(l)
+		for _, cc := range cronCounts {
+			if k, ok := cronK[cc.column]; ok {
+				if err := addLine(column(k), cc.label); err != nil {
+					return "", err
+				}
+			}
+		}
+		if len(skips) > 0 {
+			sum := line(func(row []float64) float64 {
+				t := 0.0
+				for _, k := range skips {
+					t += row[k]
+				}
+				return t
+			})
+			if err := addLine(sum, "skipped"); err != nil {
+				return "", err
+			}
+		}
+		cp.Y.Min, cp.Y.Max = 0, lim.cron
+		add(cp, lg, labels)
+	}
+	// a cron scenario's pods may ask for no CPU: an empty panel says nothing
+	busy := false
+	for _, row := range se.Rows {
+		for _, k := range cpu {
+			busy = busy || row[k] != 0
+		}
+	}
+	if (len(cpu) > 0 && (busy || !hasCron)) || len(panels) == 0 {
+		bot := newPlot("")
+		bot.Y.Label.Text = "CPU demand / alloc."
+		bot.Add(gridXY())
+		bot.Add(hline{Y: 1, Style: draw.LineStyle{Color: black, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}})
+		var lg *plot.Legend
+		var labels []string
 		if len(cpu) <= maxNodeLines {
-			legend.Add(strings.TrimPrefix(se.Columns[k], "cpu/"), l)
+			lg = newLegend()
 		}
+		for i, k := range cpu {
+			l, err := plotter.NewLine(column(k))
+			if err != nil {
+				return "", err
+			}
+			l.LineStyle = draw.LineStyle{Color: nodeCols[i%len(nodeCols)], Width: vg.Points(0.9)}
+			bot.Add(l)
+			if lg != nil {
+				name := strings.TrimPrefix(se.Columns[k], "cpu/")
+				lg.Add(name, l)
+				labels = append(labels, name)
+			}
+		}
+		bot.Y.Min, bot.Y.Max = 0, lim.cpu
+		add(bot, lg, labels)
 	}
-	bot.X.Min, bot.X.Max = 0, lim.hours
-	bot.Y.Min, bot.Y.Max = 0, lim.cpu
+	panels[0].p.Title.Text = fmt.Sprintf("%s · seed %d", se.Variant, se.Seed)
+	last := panels[len(panels)-1].p
+	last.X.Label.Text = "hours"
+	last.X.Tick.Marker = cleanTicks{}
 
-	return svgOf(vg.Points(seriesW), vg.Points(seriesH), func(dc draw.Canvas) {
+	// one panel: the run report's original 330 x 330 pt figure with two; 165 pt per extra panel
+	height := float64(seriesH) * float64(max(len(panels), 2)) / 2
+	return svgOf(vg.Points(seriesW), vg.Points(height), func(dc draw.Canvas) {
 		legendW := vg.Length(0)
-		if len(cpu) > 0 && len(cpu) <= maxNodeLines {
-			for _, k := range cpu {
-				w := legend.TextStyle.Width(strings.TrimPrefix(se.Columns[k], "cpu/"))
-				if w > legendW {
+		for _, pn := range panels {
+			if pn.legend == nil {
+				continue
+			}
+			for _, lb := range pn.labels {
+				if w := pn.legend.TextStyle.Width(lb) + pn.legend.ThumbnailWidth + vg.Points(12); w > legendW {
 					legendW = w
 				}
 			}
-			legendW += legend.ThumbnailWidth + vg.Points(12)
 		}
-		plots := [][]*plot.Plot{{top}, {bot}}
+		grid := make([][]*plot.Plot, len(panels))
+		for i, pn := range panels {
+			grid[i] = []*plot.Plot{pn.p}
+		}
 		area := draw.Crop(dc, 0, -legendW, 0, 0)
 		dc.SetColor(color.White)
 		dc.Fill(dc.Rectangle.Path())
-		cs := plot.Align(plots, draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(4), PadTop: vg.Points(2), PadBottom: vg.Points(2), PadLeft: vg.Points(2), PadRight: vg.Points(6)}, area)
-		top.Draw(cs[0][0])
-		bot.Draw(cs[1][0])
-		if legendW > 0 {
-			data := bot.DataCanvas(cs[1][0])
+		cs := plot.Align(grid, draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(4), PadTop: vg.Points(2), PadBottom: vg.Points(2), PadLeft: vg.Points(2), PadRight: vg.Points(6)}, area)
+		for i, pn := range panels {
+			pn.p.Draw(cs[i][0])
+			if pn.legend == nil || len(pn.labels) == 0 {
+				continue
+			}
+			data := pn.p.DataCanvas(cs[i][0])
 			lc := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
 				Min: vg.Point{X: dc.Max.X - legendW + vg.Points(4), Y: data.Min.Y},
 				Max: vg.Point{X: dc.Max.X, Y: data.Max.Y},
 			}}
-			legend.Draw(lc)
+			pn.legend.Draw(lc)
 		}
 	})
 }

@@ -19,15 +19,18 @@
 //
 // # JUnit rule
 //
-// A test case fails when its objective has a target and at least one seed of that variant missed
-// it (violation count > 0, i.e. a missed-target rate above 0). The failure message states the
-// target, the count and the rate with its Wilson 95 % interval, e.g.
-// "missed target request-success-ratio >= 0.999 on 5 of 50 seeds: rate 10% (95% CI 4.3% to
-// 21.4%)". An objective without a target is reported as <skipped> (nothing to check), and a
-// variant that finished no seed as an <error>. The baseline is included: in an incident replay it
-// is expected to fail, which is the incident being reproduced. The rule is deliberately strict
-// (any missed seed fails) and is about targets only; whether a mitigation beats the baseline is the
-// verdict, which every test case's system-out (or failure text) reports as well.
+// A test case fails when its objective has a target, at least one seed of that variant missed it
+// (violation count > 0) and the policy counts that variant's misses. The policy
+// (--junit-fail-on) is "mitigations" by default: every variant but the baseline, because a
+// library scenario's baseline reproduces the incident on purpose and would otherwise fail every
+// run; "all" counts the baseline too and "none" fails nothing on targets. A miss the policy does
+// not count is stated in the case's system-out. The failure message states the target, the
+// count and the rate with its Wilson 95 % interval, e.g. "missed target request-success-ratio >=
+// 0.999 on 5 of 50 seeds: rate 10% (95% CI 4.3% to 21.4%)". An objective without a target is
+// reported as <skipped> (nothing to check), a variant that finished no seed as an <error>, and an
+// interrupted run adds the case "<scenario>/run" as an <error>. The rule is deliberately strict
+// (any missed seed fails) and is about targets only; whether a mitigation beats the baseline is
+// the verdict, which every test case's system-out (or failure text) reports as well.
 //
 // # Determinism
 //
@@ -54,10 +57,25 @@ var Files = []string{"report.md", "report.html", "junit.xml"}
 // Render reads the run directory dir (summary.json, seeds.csv, series-*.csv) and writes
 // report.md, report.html and junit.xml into it.
 func Render(dir string) error {
+	return RenderWith(dir, Options{})
+}
+
+// Options change how Render writes a run directory.
+type Options struct {
+	// FailOn is the JUnit policy ("": FailMitigations).
+	FailOn FailOn
+}
+
+// RenderWith is Render with options.
+func RenderWith(dir string, o Options) error {
+	if _, err := ParseFailOn(string(o.FailOn)); err != nil {
+		return err
+	}
 	r, err := Load(dir)
 	if err != nil {
 		return err
 	}
+	r.FailOn = o.FailOn
 	return r.Write(dir)
 }
 

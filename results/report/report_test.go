@@ -144,6 +144,7 @@ type junitDoc struct {
 	XMLName  xml.Name `xml:"testsuites"`
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
 	Suites   []struct {
 		Name     string `xml:"name,attr"`
 		Tests    int    `xml:"tests,attr"`
@@ -159,7 +160,8 @@ type junitDoc struct {
 			Error *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"error"`
-			Skipped *struct{} `xml:"skipped"`
+			Skipped   *struct{} `xml:"skipped"`
+			SystemOut string    `xml:"system-out"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
 }
@@ -174,7 +176,7 @@ func parseJUnit(t *testing.T, path string) junitDoc {
 
 func TestJUnitFailsWhenAnySeedMissesTheTarget(t *testing.T) {
 	dir := writeRun(t, false)
-	require.NoError(t, report.Render(dir))
+	require.NoError(t, report.RenderWith(dir, report.Options{FailOn: report.FailAll}))
 	doc := parseJUnit(t, filepath.Join(dir, "junit.xml"))
 	suite := doc.Suites[0]
 	assert.Equal(t, "synthetic-incident", suite.Name)
@@ -211,11 +213,124 @@ func TestJUnitFailsWhenAnySeedMissesTheTarget(t *testing.T) {
 	}
 }
 
+// The default policy does not fail the baseline (it reproduces the incident on purpose) but still
+// says, in the case's output, that it missed; "none" fails nothing.
+func TestJUnitPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		policy report.FailOn
+		failed []string
+	}{
+		{"", []string{oddName + "/availability"}},
+		{report.FailMitigations, []string{oddName + "/availability"}},
+		{report.FailAll, []string{"baseline/availability", "baseline/panics", oddName + "/availability"}},
+		{report.FailNone, nil},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			dir := writeRun(t, false)
+			require.NoError(t, report.RenderWith(dir, report.Options{FailOn: tc.policy}))
+			doc := parseJUnit(t, filepath.Join(dir, "junit.xml"))
+			var failed []string
+			for _, c := range doc.Suites[0].Cases {
+				if c.Failure != nil {
+					failed = append(failed, c.Name)
+				}
+				if c.Name == "baseline/availability" && c.Failure == nil {
+					assert.Contains(t, c.SystemOut, "missed target >= 0.99 on 12 of 12 seeds")
+				}
+			}
+			sort.Strings(failed)
+			assert.Equal(t, tc.failed, failed)
+			assert.Equal(t, len(tc.failed), doc.Failures)
+		})
+	}
+	err := report.RenderWith(writeRun(t, false), report.Options{FailOn: "baseline"})
+	assert.ErrorContains(t, err, `--junit-fail-on "baseline": expected mitigations, all or none`)
+}
+
+// junitAttrs are the attributes the JUnit XML schema CI systems read (Jenkins' junit-10.xsd, which
+// GitLab and GitHub reporters follow) allows per element, restricted to what faultline writes.
+var junitAttrs = map[string][]string{
+	"testsuites": {"name", "tests", "failures", "errors", "time", "disabled"},
+	"testsuite":  {"name", "tests", "failures", "errors", "time", "disabled", "skipped", "timestamp", "hostname", "id", "package", "file", "log", "url", "version"},
+	"properties": {},
+	"property":   {"name", "value"},
+	"testcase":   {"name", "assertions", "time", "classname", "status"},
+	"failure":    {"message", "type"},
+	"error":      {"message", "type"},
+	"skipped":    {"message"},
+	"system-out": {},
+	"system-err": {},
+}
+
+// junitRequired are the attributes the schema requires.
+var junitRequired = map[string][]string{
+	"testsuite": {"name", "tests"},
+	"property":  {"name", "value"},
+	"testcase":  {"name"},
+}
+
+func TestJUnitAttributesFollowTheSchema(t *testing.T) {
+	for _, interrupted := range []bool{false, true} {
+		dir := writeRun(t, interrupted)
+		require.NoError(t, report.Render(dir))
+		assertJUnitSchema(t, read(t, filepath.Join(dir, "junit.xml")))
+	}
+	// faultline check's JUnit, with a regression and a warning
+	in, _, _ := synthetic(t, false)
+	stored, err := results.Summarize(in)
+	require.NoError(t, err)
+	for i := range in.Values[1] {
+		in.Values[1][i][0] -= 0.01
+	}
+	in.Sets = []string{"spec.duration=1h"}
+	current, err := results.Summarize(in)
+	require.NoError(t, err)
+	rep := results.Check(stored, current)
+	require.True(t, rep.Regressed())
+	x, err := report.CheckJUnit("base.json", rep)
+	require.NoError(t, err)
+	assert.Contains(t, string(x), "<system-err>")
+	assertJUnitSchema(t, string(x))
+}
+
+func assertJUnitSchema(t *testing.T, doc string) {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		allowed, known := junitAttrs[se.Name.Local]
+		require.True(t, known, "element <%s> is not in the schema", se.Name.Local)
+		have := map[string]bool{}
+		for _, a := range se.Attr {
+			assert.Contains(t, allowed, a.Name.Local, "<%s %s=...> is not in the schema", se.Name.Local, a.Name.Local)
+			have[a.Name.Local] = true
+		}
+		for _, r := range junitRequired[se.Name.Local] {
+			assert.True(t, have[r], "<%s> lacks the required %s", se.Name.Local, r)
+		}
+	}
+}
+
 func TestInterruptedRunRenders(t *testing.T) {
 	dir := writeRun(t, true)
 	require.NoError(t, report.Render(dir))
 	doc := parseJUnit(t, filepath.Join(dir, "junit.xml"))
-	assert.Equal(t, 12, doc.Suites[0].Tests)
+	assert.Equal(t, 13, doc.Suites[0].Tests, "4 variants × 3 objectives and the interrupted run")
+	assert.Equal(t, 1, doc.Errors)
+	var run []string
+	for _, c := range doc.Suites[0].Cases {
+		if c.Error != nil {
+			run = append(run, c.Name+": "+c.Error.Message)
+		}
+	}
+	assert.Equal(t, []string{"synthetic-incident/run: the run was interrupted: 40 of 48 replays finished; every figure covers only those"}, run)
 	for _, c := range doc.Suites[0].Cases {
 		if strings.HasPrefix(c.Name, "late/") {
 			assert.Nil(t, c.Failure, "late met its targets on the 4 seeds it finished")
@@ -253,9 +368,10 @@ func TestVariantWithoutSeedsIsAJUnitError(t *testing.T) {
 			errs[c.Name] = c.Error.Message
 		}
 	}
-	assert.Len(t, errs, 2, "late/availability and late/panics could not be checked")
+	assert.Len(t, errs, 3, "late/availability and late/panics could not be checked; the run was interrupted")
 	assert.Contains(t, errs["late/availability"], "no seed finished")
-	assert.Equal(t, 2, doc.Suites[0].Errors)
+	assert.Contains(t, errs["synthetic-incident/run"], "interrupted")
+	assert.Equal(t, 3, doc.Suites[0].Errors)
 	md := read(t, filepath.Join(dir, "report.md"))
 	assert.Contains(t, md, "late: 0 of 12 seeds")
 	assert.Contains(t, md, "n/a (no common seeds)")

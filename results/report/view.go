@@ -20,14 +20,18 @@ type view struct {
 	Alpha       string
 	Resamples   int
 	Interrupted bool
+	Sets        []string // --set overrides the run applied
 	Incomplete  []string // "cpu-limits: 31 of 50 seeds"
 
-	Glance     glance
-	Objectives []objView
-	Resilience []resRow
-	HasTargets bool
-	Series     []seriesView
-	HowTo      []string
+	Glance glance
+	// Inconclusive is the seed count every comparison needed when some were inconclusive, else 0
+	Inconclusive int
+	GlanceNote   string
+	Objectives   []objView
+	Resilience   []resRow
+	HasTargets   bool
+	Series       []seriesView
+	HowTo        []string
 }
 
 type glance struct {
@@ -40,7 +44,10 @@ type glanceRow struct {
 	Baseline   bool
 	Complete   string
 	Resilience string
-	Cells      []cell
+	// ResilienceValue is the score without its interval, for the narrow glance table (the
+	// Resilience section has the interval)
+	ResilienceValue string
+	Cells           []cell
 }
 
 type cell struct {
@@ -56,6 +63,8 @@ type objView struct {
 	Direction string // "higher is better"
 	Weight    string
 	Rows      []objRow
+	// Censored explains the "≥" marks: the seeds whose value is a bound, not a measurement
+	Censored string
 
 	// filled by the HTML renderer: trusted SVG made by gonum/plot, whose text it escapes
 	DistSVG, ForestSVG template.HTML
@@ -95,7 +104,7 @@ func buildView(r *Run) *view {
 		Scenario: s.Scenario, Digest: s.Digest, Faultline: s.Faultline, Baseline: s.Baseline,
 		Seeds:     fmt.Sprintf("%s (%d seeds)", seedSpan(s.Seeds), len(s.Seeds)),
 		Alpha:     fmt.Sprintf("%g", s.Alpha),
-		Resamples: s.Resamples, Interrupted: s.Interrupted,
+		Resamples: s.Resamples, Interrupted: s.Interrupted, Sets: s.Sets,
 	}
 	for _, vs := range s.Variants {
 		if vs.Complete != len(s.Seeds) {
@@ -109,9 +118,10 @@ func buildView(r *Run) *view {
 		}
 	}
 	for _, vs := range s.Variants {
-		g := glanceRow{Variant: vs.Name, Baseline: vs.Name == s.Baseline, Complete: fmt.Sprint(vs.Complete), Resilience: "-"}
+		g := glanceRow{Variant: vs.Name, Baseline: vs.Name == s.Baseline, Complete: fmt.Sprint(vs.Complete), Resilience: "-", ResilienceValue: "-"}
 		if r := vs.Resilience; r != nil {
 			g.Resilience = fmt.Sprintf("%.1f%% [%.1f, %.1f]", r.Value, r.Lo, r.Hi)
+			g.ResilienceValue = fmt.Sprintf("%.1f%%", r.Value)
 			v.Resilience = append(v.Resilience, resRow{vs.Name, g.Resilience})
 		}
 		for oi := range s.Objectives {
@@ -121,9 +131,11 @@ func buildView(r *Run) *view {
 			if g.Baseline {
 				parts = append(parts, "baseline")
 			} else if os.Comparison != nil {
-				c.Text = string(os.Comparison.Verdict)
 				c.Class = verdictClass(os.Comparison.Verdict)
 				parts = append(parts, shortVerdict(os.Comparison.Verdict))
+				if os.Comparison.Verdict == stats.Inconclusive {
+					v.Inconclusive = os.Comparison.NeedsSeeds
+				}
 			} else {
 				parts = append(parts, "not compared")
 				c.Class = "same"
@@ -142,7 +154,7 @@ func buildView(r *Run) *view {
 		for _, vs := range s.Variants {
 			os := vs.Objectives[oi]
 			row := objRow{Variant: vs.Name, Baseline: vs.Name == s.Baseline, N: fmt.Sprint(len(r.PerSeed[variantIndex(s, vs.Name)][oi])),
-				Mean:   fmt.Sprintf("%s [%s, %s]", num(os.Mean), num(os.MeanCI.Lo), num(os.MeanCI.Hi)),
+				Mean:   fmt.Sprintf("%s%s [%s, %s]", results.CensorMark(os.Censored), num(os.Mean), num(os.MeanCI.Lo), num(os.MeanCI.Hi)),
 				Median: num(os.Median), P5P95: num(os.P5) + " / " + num(os.P95),
 				Missed: "-", Diff: "(baseline)", PHolm: "", A12: "", Verdict: "", Class: "base"}
 			if vs.Complete == 0 {
@@ -155,19 +167,23 @@ func buildView(r *Run) *view {
 				row.Diff = fmt.Sprintf("%s [%s, %s]", signed(c.MedianDiff), signed(c.MedianDiffCI.Lo), signed(c.MedianDiffCI.Hi))
 				row.PHolm = pval(c.PHolm)
 				row.A12 = fmt.Sprintf("%.2f", c.A12)
-				row.Verdict = string(c.Verdict)
+				row.Verdict = c.VerdictText()
 				row.Class = verdictClass(c.Verdict)
 			} else if !row.Baseline {
 				row.Diff, row.Verdict, row.Class = "n/a (no common seeds)", "not compared", "same"
 			}
 			ov.Rows = append(ov.Rows, row)
 		}
+		ov.Censored = results.CensorNote(s, oi)
 		v.Objectives = append(v.Objectives, ov)
 	}
 	for _, se := range r.Series {
 		v.Series = append(v.Series, seriesView{Variant: se.Variant, Seed: se.Seed, File: se.File, Why: se.Why})
 	}
 	v.HowTo = howTo(s)
+	if v.Inconclusive > 0 {
+		v.GlanceNote = fmt.Sprintf("inconclusive: with %d seeds no comparison of this run can reach significance (the smallest attainable Holm-adjusted p-value is at least alpha); rerun with at least %d seeds.", len(s.Seeds), v.Inconclusive)
+	}
 	return v
 }
 
@@ -179,7 +195,8 @@ func howTo(s *results.Summary) []string {
 		"Δ median vs baseline: the median over seeds of (variant − baseline) with a bootstrap 95% CI. Its sign is the direction of the raw indicator; the objective's direction (higher or lower is better) decides whether that is good.",
 		"p (Holm): two-sided Wilcoxon signed-rank test of the paired differences, Holm-adjusted across every (variant, objective) comparison in this run.",
 		"A12 (Vargha–Delaney): the probability that a random seed of the variant scores higher than a random seed of the baseline; 0.5 means no effect, 0 or 1 means the two never overlap.",
-		"Verdict: \"better\" or \"worse\" only when p (Holm) < alpha = " + fmt.Sprintf("%g", s.Alpha) + " AND the Δ median CI excludes 0; otherwise \"no detectable difference\", which is not proof that there is none (more seeds may detect a small effect).",
+		"Verdict: \"better\" or \"worse\" only when p (Holm) < alpha = " + fmt.Sprintf("%g", s.Alpha) + " AND the Δ median CI excludes 0; otherwise \"no detectable difference\", which is not proof that there is none (more seeds may detect a small effect). \"inconclusive: needs at least N seeds\" means the run had too few seeds for any comparison to reach significance: even a variant that wins on every seed would get p (Holm) >= alpha.",
+		"≥ marks a figure that includes censored seeds: the indicator times an event that never happened in that seed, so the value is the run's length, a lower bound.",
 		"Resilience score: per seed, the weighted share of objectives met (Litmus definition; an objective without a target counts as met), averaged over seeds, in %, with a bootstrap 95% CI.",
 	}
 }

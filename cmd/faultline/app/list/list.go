@@ -16,11 +16,18 @@ import (
 // NewCommand returns the list verb.
 func NewCommand(s cli.Streams) *cobra.Command {
 	var indicators bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the built-in scenarios (or, with --indicators, what objectives can score)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.CheckOutput(output); err != nil {
+				return err
+			}
+			if output == cli.OutputJSON {
+				return writeJSON(s, indicators)
+			}
 			tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
 			defer tw.Flush()
 			if indicators {
@@ -47,5 +54,6 @@ func NewCommand(s cli.Streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&indicators, "indicators", false, "list the indicators objectives can name")
+	cli.AddOutputFlag(cmd, &output)
 	return cmd
 }

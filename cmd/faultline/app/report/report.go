@@ -15,6 +15,7 @@ import (
 // NewCommand returns the report verb.
 func NewCommand(s cli.Streams) *cobra.Command {
 	var quiet bool
+	var failOn string
 	cmd := &cobra.Command{
 		Use:   "report DIR",
 		Short: "Render a run directory into report.md, report.html and junit.xml",
@@ -29,11 +30,15 @@ series-<variant>-seed<N>.csv time series) and writes three files into it:
   report.html  the same, as one self-contained page (no external CSS, fonts, scripts or images;
                open it from disk or attach it to a ticket), with plots: per objective every seed
                of every variant with a box plot and the target line, a forest plot of the paired
-               differences with their CIs and a zero line, and the time series (request success
-               and CPU per node) of a representative seed per variant.
+               differences with their CIs and a zero line, and the time series (request success,
+               cron runs and CPU per node, where the scenario has them) of a representative seed
+               per variant.
   junit.xml    one test case "<variant>/<objective>" per variant and objective; a case fails when
-               the objective has a target and any seed missed it (the message gives the rate and
-               its CI); objectives without a target are skipped. Feed it to your CI's test view.
+               the objective has a target, any seed missed it and --junit-fail-on counts the
+               variant (default "mitigations": every variant but the baseline, which reproduces
+               the incident on purpose; "all"; "none"); the message gives the rate and its CI.
+               Objectives without a target are skipped; an interrupted run adds an error case.
+               Feed it to your CI's test view.
 
 Nothing is recomputed: the figures are those of summary.json, so the report of a run is the
 same whenever and wherever it is rendered, byte for byte. Use it after changing faultline's
@@ -50,10 +55,15 @@ exits with status 2.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
+			policy, err := report.ParseFailOn(failOn)
+			if err != nil {
+				return cli.BadInput(err)
+			}
 			r, err := report.Load(dir)
 			if err != nil {
 				return cli.BadInput(err)
 			}
+			r.FailOn = policy
 			if err := r.Write(dir); err != nil {
 				return fmt.Errorf("write report into %s: %w", dir, err)
 			}
@@ -66,6 +76,7 @@ exits with status 2.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not print the paths of the files written")
+	cmd.Flags().StringVar(&failOn, "junit-fail-on", "mitigations", "which variants' missed targets fail junit.xml: mitigations, all or none")
 	cmd.AddCommand(newMergeCommand(s))
 	return cmd
 }

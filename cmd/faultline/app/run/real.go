@@ -106,6 +106,7 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 		return runErr
 	}
 	in, dropped := realrun.Scores(out, cli.Version)
+	in.Sets = r.sets
 	sum, err := results.Summarize(in)
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ type flags struct {
 	quiet     bool
 	precision float64
 	maxSeeds  int
+	failOn    string     // --junit-fail-on
 	real      realFlags  // --cluster, --kubeconfig, --context: the real world (real.go)
 	shards    shardFlags // --shards: the seeds as a Kubernetes Indexed Job (shards.go)
 }
@@ -80,12 +81,16 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
+	fl.StringVar(&f.failOn, "junit-fail-on", "mitigations", "which variants' missed targets fail junit.xml: mitigations (all but the baseline, which reproduces the incident on purpose), all, or none")
 	addRealFlags(cmd, &f.real)
 	addShardFlags(cmd, &f.shards)
 	return cmd
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
+	if _, err := report.ParseFailOn(f.failOn); err != nil {
+		return cli.BadInput(err)
+	}
 	if f.shards.worker {
 		return executeShardWorker(ctx, s, f, target)
 	}
@@ -148,6 +153,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		}
 	}
 	in := out.Scores(cli.Version)
+	in.Sets = f.real.sets // recorded in summary.json and folded into its digest
 	sum, err := results.Summarize(in)
 	if err != nil {
 		return err
@@ -159,14 +165,18 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
+	metrics, err := results.LabelMetrics(sc.Name(), out.Metrics())
+	if err != nil {
+		return err
+	}
+	if err := results.WriteMetrics(dir, metrics); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	// how to make this scenario again: what 'faultline report merge' needs to merge shards
 	if err := results.WriteRunInfo(dir, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	reportErr := report.Render(dir)
+	reportErr := report.RenderWith(dir, report.Options{FailOn: report.FailOn(f.failOn)})
 	if f.out == "" {
 		latest := filepath.Join("results", sc.Name(), "latest")
 		_ = os.Remove(latest)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/scenarios/runner"
 )
@@ -26,6 +27,7 @@ type flags struct {
 	out      string
 	workers  int
 	quiet    bool
+	output   string
 }
 
 // NewCommand returns the sweep verb.
@@ -44,8 +46,13 @@ KIND/NAME:FIELD for a manifest field; list indexes are written [i], and map keys
 or slashes in quoted brackets (metadata.annotations["platform.faultline.dev/cron"]). VALUES is a comma list
 (1,2,4 or 10m,20m) or FROM:TO:STEP, numbers or Go durations (3:8:1, 5m:60m:5m).
 
-It writes results/<scenario>/sweep-<UTC time>/ (or --out): sweep.json (every point's full
-summary), sweep.csv and, for one numeric parameter, an SVG plot per objective.`,
+It writes results/<scenario>/sweep-<UTC time>/ (or --out): report.html and report.md (in the
+run report's style: the knees, then per objective a table with one row per point and one column
+per variant, mean with its 95 % interval, the share of seeds that missed the target and the
+verdict against the baseline at that point, and for one numeric parameter a plot), sweep.json
+(every point's full summary; each point records its values as --set overrides), sweep.csv and,
+for one numeric parameter, an SVG plot per objective. -o json prints sweep.json on stdout
+instead of the tables.`,
 		Example: `  faultline sweep kernel-panic-stacking --set spec.cluster.nodePools[0].count=3:8:1 --seeds 50
   faultline sweep kernel-panic-stacking --set spec.cluster.models.kernelPanic.meanTimeToPanic=5m,20m,60m
   faultline sweep kernel-panic-stacking --set deployment/web:spec.replicas=2,3,4,6 --variant anti-affinity`,
@@ -60,6 +67,7 @@ summary), sweep.csv and, for one numeric parameter, an SVG plot per objective.`,
 	fl.StringVar(&f.out, "out", "", "sweep directory (default results/<scenario>/sweep-<UTC time>)")
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	cli.AddOutputFlag(cmd, &f.output)
 	return cmd
 }
 
@@ -69,6 +77,9 @@ type param struct {
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
+	if err := cli.CheckOutput(f.output); err != nil {
+		return err
+	}
 	if len(f.sets) == 0 {
 		return cli.BadInput(errors.New("nothing to sweep: give --set PATH=VALUES"))
 	}
@@ -122,7 +133,11 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		if err != nil {
 			return err
 		}
-		sum, err := results.Summarize(out.Scores(cli.Version))
+		in := out.Scores(cli.Version)
+		for pi, p := range params { // the point, as the overrides that made it
+			in.Sets = append(in.Sets, p.path+"="+grid[i][pi])
+		}
+		sum, err := results.Summarize(in)
 		if err != nil {
 			return err
 		}
@@ -135,8 +150,18 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteSweep(dir, sw); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	results.PrintSweep(s.Out, sw)
-	fmt.Fprintf(s.Out, "\nwrote %s (%d of %d points)\n", dir, len(sw.Points), len(grid))
+	reportErr := report.RenderSweep(dir, sw)
+	if f.output == cli.OutputJSON {
+		if err := cli.WriteJSON(s.Out, sw); err != nil {
+			return err
+		}
+	} else {
+		results.PrintSweep(s.Out, sw)
+		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d points)\n", dir, len(sw.Points), len(grid))
+	}
+	if reportErr != nil {
+		fmt.Fprintf(s.Err, "warning: sweep report not rendered (%v); the figures are in %s/sweep.json\n", reportErr, dir)
+	}
 	if interrupted {
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d points that finished to %s", len(sw.Points), dir)}
 	}

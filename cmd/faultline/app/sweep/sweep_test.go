@@ -1,10 +1,16 @@
 package sweep
 
 import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/results"
 )
 
 func TestParseSet(t *testing.T) {
@@ -43,4 +49,23 @@ func TestParseSet(t *testing.T) {
 func TestProduct(t *testing.T) {
 	g := product([]param{{values: []string{"a", "b"}}, {values: []string{"1", "2", "3"}}})
 	assert.Equal(t, [][]string{{"a", "1"}, {"a", "2"}, {"a", "3"}, {"b", "1"}, {"b", "2"}, {"b", "3"}}, g)
+}
+
+// A small sweep end to end: report.html and report.md are written, each point records its value
+// as a --set override, and -o json prints sweep.json.
+func TestSweepWritesReportsAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	cmd := NewCommand(cli.Streams{Out: &out, Err: &errb})
+	cmd.SetArgs([]string{"kernel-panic-stacking", "--set", "spec.cluster.nodePools[0].count=3,4", "--set", "spec.duration=6h",
+		"--seeds", "2", "--variant", "anti-affinity", "--out", dir, "-q", "-o", "json"})
+	require.NoError(t, cmd.Execute(), errb.String())
+	var sw results.Sweep
+	require.NoError(t, json.Unmarshal(out.Bytes(), &sw), "stdout is sweep.json: %s", out.String())
+	require.Len(t, sw.Points, 2)
+	assert.Equal(t, []string{"spec.cluster.nodePools[0].count=3", "spec.duration=6h"}, sw.Points[0].Summary.Sets)
+	assert.NotEqual(t, sw.Points[0].Summary.Digest, sw.Points[1].Summary.Digest, "the overrides are in each point's digest")
+	for _, f := range []string{"report.html", "report.md", "sweep.json", "sweep.csv"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
 }

@@ -12,7 +12,8 @@ import (
 
 // NewCommand returns the validate verb.
 func NewCommand(s cli.Streams) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "validate FILE|NAME...",
 		Short: "Check scenario files and report every problem with its file, line and field",
 		Long: `validate loads each scenario as 'run' would: the YAML, every Kubernetes manifest (strictly,
@@ -25,9 +26,20 @@ expected, and the exit status is 2.`,
   faultline validate kernel-panic-stacking`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cli.CheckOutput(output); err != nil {
+				return err
+			}
 			bad := 0
+			var all []fileJSON // -o json: one entry per argument, printed at the end
 			for _, a := range args {
 				sc, err := scenarios.Open(a)
+				if output == cli.OutputJSON {
+					all = append(all, resultOf(a, sc, err))
+					if err != nil {
+						bad++
+					}
+					continue
+				}
 				if err != nil {
 					fmt.Fprintln(s.Err, err)
 					bad++
@@ -35,10 +47,17 @@ expected, and the exit status is 2.`,
 				}
 				fmt.Fprintf(s.Out, "%s: ok (%s, %d objects, %d templates, %d faults, variants: %v)\n", sc.File, sc.Name(), len(sc.Objects), len(sc.Spec.Spec.Templates), len(sc.Faults), sc.VariantNames())
 			}
+			if output == cli.OutputJSON {
+				if err := cli.WriteJSON(s.Out, all); err != nil {
+					return err
+				}
+			}
 			if bad > 0 {
 				return &cli.ExitError{Code: cli.ExitBadInput}
 			}
 			return nil
 		},
 	}
+	cli.AddOutputFlag(cmd, &output)
+	return cmd
 }
