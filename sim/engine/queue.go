@@ -35,11 +35,19 @@ const (
 	maxSlots = 1 << slotBits
 )
 
-// item is one heap entry: 24 bytes and pointer-free, so moving items costs no GC write barriers
-// and the heap is never scanned. key orders ties by sequence (high bits) and names the slot (low
-// bits) whose live key tells a cancelled item from a pending one; hid indexes the handler table.
+// item is one heap entry: 16 bytes and pointer-free, so four siblings of the 4-ary heap share a
+// cache line, moving items costs no GC write barriers and the heap is never scanned. key orders
+// ties by sequence (high bits) and names the slot (low bits); the slot holds the live key, which
+// tells a cancelled item from a pending one, and the event's arg and handler, which only the
+// firing event needs and so stay out of the heap's sift paths.
 type item struct {
 	at  int64
+	key uint64
+}
+
+// slot is a pending event's side entry: its key (0 when the slot is free or the event was
+// cancelled) and what it fires. One 16-byte read at the top of the heap gives all three.
+type slot struct {
 	key uint64
 	arg uint32
 	hid HandlerID
@@ -67,10 +75,9 @@ type Queue struct {
 	now  int64
 	seq  uint64
 	heap []item
-	// live[slot] is the key of the pending event that holds slot, 0 when free. A heap item whose
-	// key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
-	live      []uint64
-	slotH     []HandlerID // handler of the event in each slot, to release transient handlers on Cancel
+	// slots[s].key is the key of the pending event that holds slot s, 0 when free. A heap item
+	// whose key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
+	slots     []slot
 	free      []int32
 	handlers  []handlerEntry
 	freeH     []HandlerID
@@ -130,18 +137,16 @@ func (q *Queue) AtID(at time.Duration, id HandlerID, arg uint32) Timer {
 		s = q.free[n-1]
 		q.free = q.free[:n-1]
 	} else {
-		if len(q.live) == maxSlots {
+		if len(q.slots) == maxSlots {
 			panic(fmt.Sprintf("engine: more than %d events pending", maxSlots))
 		}
-		q.live = append(q.live, 0)
-		q.slotH = append(q.slotH, 0)
-		s = int32(len(q.live) - 1)
+		q.slots = append(q.slots, slot{})
+		s = int32(len(q.slots) - 1)
 	}
-	q.slotH[s] = id
 	q.seq++
 	key := q.seq<<slotBits | uint64(s)
-	q.live[s] = key
-	q.heap = append(q.heap, item{at: t, key: key, arg: arg, hid: id})
+	q.slots[s] = slot{key: key, arg: arg, hid: id}
+	q.heap = append(q.heap, item{at: t, key: key})
 	q.up(len(q.heap) - 1)
 	return Timer{key: key}
 }
@@ -162,7 +167,7 @@ func (q *Queue) Cancel(t Timer) bool {
 		return false
 	}
 	s := int32(t.key & slotMask)
-	q.releaseHandler(q.slotH[s])
+	q.releaseHandler(q.slots[s].hid)
 	q.release(s)
 	q.cancelled++
 	if q.cancelled > 1024 && q.cancelled > len(q.heap)/2 {
@@ -177,7 +182,7 @@ func (q *Queue) IsPending(t Timer) bool {
 		return false
 	}
 	s := t.key & slotMask
-	return s < uint64(len(q.live)) && q.live[s] == t.key
+	return s < uint64(len(q.slots)) && q.slots[s].key == t.key
 }
 
 func (q *Queue) releaseHandler(id HandlerID) {
@@ -188,7 +193,7 @@ func (q *Queue) releaseHandler(id HandlerID) {
 }
 
 func (q *Queue) release(s int32) {
-	q.live[s] = 0
+	q.slots[s].key = 0
 	q.free = append(q.free, s)
 }
 
@@ -197,19 +202,20 @@ func (q *Queue) Step() bool {
 	for len(q.heap) > 0 {
 		top := q.heap[0]
 		q.pop()
-		slot := int32(top.key & slotMask)
-		if q.live[slot] != top.key {
+		s := int32(top.key & slotMask)
+		sl := q.slots[s]
+		if sl.key != top.key {
 			q.cancelled--
 			continue
 		}
-		q.release(slot)
+		q.release(s)
 		q.now = top.at
 		q.fired++
-		e := q.handlers[top.hid]
+		e := q.handlers[sl.hid]
 		if e.transient {
-			q.releaseHandler(top.hid)
+			q.releaseHandler(sl.hid)
 		}
-		e.h.Fire(time.Duration(top.at), top.arg)
+		e.h.Fire(time.Duration(top.at), sl.arg)
 		return true
 	}
 	return false
@@ -219,7 +225,7 @@ func (q *Queue) Step() bool {
 func (q *Queue) NextAt() (time.Duration, bool) {
 	for len(q.heap) > 0 {
 		top := &q.heap[0]
-		if q.live[top.key&slotMask] == top.key {
+		if q.slots[top.key&slotMask].key == top.key {
 			return time.Duration(top.at), true
 		}
 		q.pop()
@@ -333,7 +339,7 @@ func (q *Queue) down(i int) {
 func (q *Queue) compact() {
 	live := q.heap[:0]
 	for _, it := range q.heap {
-		if q.live[it.key&slotMask] == it.key {
+		if q.slots[it.key&slotMask].key == it.key {
 			live = append(live, it)
 		}
 	}

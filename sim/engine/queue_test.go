@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -156,4 +160,84 @@ func TestRegisteredAndTransientHandlers(t *testing.T) {
 	assert.Equal(t, []uint32{2, 3}, r.got)
 	assert.Len(t, q.freeH, 1, "fired transient handler released")
 	assert.False(t, q.handlers[id].transient, "registered handlers stay")
+}
+
+// TestQueueMatchesReference drives the queue and a plain sorted list with the same random mix of
+// scheduling (many ties), cancelling and firing, across compactions, and checks that both fire the
+// same events with the same args and handlers in the same order.
+func TestQueueMatchesReference(t *testing.T) {
+	type ev struct {
+		at   time.Duration
+		seq  int
+		arg  uint32
+		h    int
+		tm   Timer
+		dead bool
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	q := NewQueue()
+	type fired struct {
+		at  time.Duration
+		arg uint32
+		h   int
+	}
+	var got []fired
+	hs := make([]HandlerID, 3)
+	for i := range hs {
+		hs[i] = q.Register(HandlerFunc(func(now time.Duration, arg uint32) { got = append(got, fired{now, arg, i}) }))
+	}
+	var ref []*ev
+	var want []fired
+	seq, compactions := 0, 0
+	for round := 0; round < 40_000; round++ {
+		op := rng.IntN(10)
+		switch round / 4000 % 4 { // phases of growth, then of mostly cancelling (to compact)
+		case 1:
+			op = []int{0, 0, 0, 0, 0, 0, 0, 0, 5, 9}[op]
+		case 2:
+			op = []int{5, 5, 5, 5, 5, 5, 5, 5, 5, 9}[op]
+		}
+		before := q.cancelled
+		switch {
+		case op < 5:
+			seq++
+			e := &ev{at: q.Now() + time.Duration(rng.IntN(50)), seq: seq, arg: rng.Uint32(), h: rng.IntN(len(hs))}
+			e.tm = q.AtID(e.at, hs[e.h], e.arg)
+			ref = append(ref, e)
+		case op < 8 && len(ref) > 0:
+			e := ref[rng.IntN(len(ref))]
+			require.Equal(t, !e.dead, q.Cancel(e.tm))
+			e.dead = true
+		default:
+			live := ref[:0]
+			for _, e := range ref {
+				if !e.dead {
+					live = append(live, e)
+				}
+			}
+			ref = live
+			if len(ref) == 0 {
+				require.False(t, q.Step())
+				continue
+			}
+			slices.SortStableFunc(ref, func(a, b *ev) int {
+				if a.at != b.at {
+					return cmp.Compare(a.at, b.at)
+				}
+				return cmp.Compare(a.seq, b.seq)
+			})
+			e := ref[0]
+			ref = ref[1:]
+			want = append(want, fired{e.at, e.arg, e.h})
+			require.True(t, q.Step())
+			require.False(t, q.IsPending(e.tm))
+		}
+		require.Equal(t, len(want), len(got), "round %d", round)
+		if before > 1024 && q.cancelled == 0 {
+			compactions++
+		}
+	}
+	assert.Equal(t, want, got)
+	assert.Positive(t, compactions, "the mix must exercise compaction")
+	assert.Equal(t, 16, int(unsafe.Sizeof(item{})), "heap item size (the P1 target depends on it)")
 }
