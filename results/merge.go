@@ -253,9 +253,10 @@ func agree(a, b *Shard) error {
 		va, vb any
 	}{
 		{"scenario", sa.Scenario, sb.Scenario},
+		// --set before the digest, which folds the --set changes in: name the cause, not the hash
+		{"--set changes (run.json sets)", a.Info.Sets, b.Info.Sets},
 		{"scenario digest", sa.Digest, sb.Digest},
 		{"faultline version", sa.Faultline, sb.Faultline},
-		{"--set changes (run.json sets)", a.Info.Sets, b.Info.Sets},
 		{"variants", names(sa), names(sb)},
 		{"baseline", sa.Baseline, sb.Baseline},
 		{"alpha", sa.Alpha, sb.Alpha},
