@@ -2,9 +2,12 @@ package sweep
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline-dev/faultline/scenarios"
 )
 
 func TestParseSet(t *testing.T) {
@@ -43,4 +46,21 @@ func TestParseSet(t *testing.T) {
 func TestProduct(t *testing.T) {
 	g := product([]param{{values: []string{"a", "b"}}, {values: []string{"1", "2", "3"}}})
 	assert.Equal(t, [][]string{{"a", "1"}, {"a", "2"}, {"a", "3"}, {"b", "1"}, {"b", "2"}, {"b", "3"}}, g)
+}
+
+// A sweep point sets its parameters as run --set and fidelity --set do: a model parameter
+// whose parent the scenario does not write is created, not refused.
+func TestPointSetsAsRunDoes(t *testing.T) {
+	sc, err := scenarios.Open("kernel-panic-stacking")
+	require.NoError(t, err)
+	p, err := parseSet("spec.cluster.models.podStart.pullTime=1s,3s")
+	require.NoError(t, err)
+	for _, v := range p.values {
+		c, err := point(sc, []param{p}, []string{v})
+		require.NoError(t, err, v)
+		base, err := c.Variant(c.Baseline())
+		require.NoError(t, err)
+		want, _ := time.ParseDuration(v)
+		assert.Equal(t, want, c.Compile(base).Models.PodStart.PullTime.Duration)
+	}
 }
