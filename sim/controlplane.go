@@ -689,15 +689,15 @@ func (w *World) controlPlaneIndicators() []Indicator {
 		cadence = (s / time.Duration(len(cp.repairGaps))).Minutes()
 	}
 	return []Indicator{
-		{"api-availability", ratio(ok, total)},
-		{"api-write-availability", ratio(wok, wtotal)},
-		{"api-latency-p99-max-seconds", cp.maxP99.Seconds()},
-		{"latency-alert-detect-minutes", detect},
-		{"apiserver-exits", float64(cp.exits)},
-		{"upgrade-completed", completed},
-		{"upgrade-minutes", took},
-		{"nodes-recreated", float64(cp.repairs)},
-		{"repair-cadence-minutes", roundTo(cadence, 1e-9)},
+		{Name: "api-availability", Value: ratio(ok, total)},
+		{Name: "api-write-availability", Value: ratio(wok, wtotal)},
+		{Name: "api-latency-p99-max-seconds", Value: cp.maxP99.Seconds()},
+		{Name: "latency-alert-detect-minutes", Value: detect},
+		{Name: "apiserver-exits", Value: float64(cp.exits)},
+		{Name: "upgrade-completed", Value: completed},
+		{Name: "upgrade-minutes", Value: took},
+		{Name: "nodes-recreated", Value: float64(cp.repairs)},
+		{Name: "repair-cadence-minutes", Value: roundTo(cadence, 1e-9)},
 	}
 }
 

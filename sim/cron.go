@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/faultline-dev/faultline/internal/cronmetrics"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 )
@@ -140,7 +141,6 @@ type cronWorld struct {
 	idle        int        // v2 idle workers
 	images      []nodeImages
 	met         *cronMetrics
-	delays      []float32 // start delays, seconds, for quantiles
 
 	attemptFails               uint64
 	created, started, ok, fail uint64
@@ -200,16 +200,11 @@ func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: cronjob/%s: %s: %s", ErrInput, key, field, fmt.Sprintf(format, args...))
 	}
-	sched, err := cron.ParseStandard(o.Spec.Schedule)
+	ms, err := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
 	if err != nil {
-		return nil, bad("spec.schedule", "%q: %v", o.Spec.Schedule, err)
+		return nil, fmt.Errorf("%w: cronjob/%s: %v", ErrInput, key, err)
 	}
-	loc := time.UTC
-	if tz := o.Spec.TimeZone; tz != nil && *tz != "" {
-		if loc, err = time.LoadLocation(*tz); err != nil {
-			return nil, bad("spec.timeZone", "%q: %v", *tz, err)
-		}
-	}
+	sched, loc := ms.Spec, ms.Loc
 	js := &o.Spec.JobTemplate.Spec
 	if len(js.Template.Spec.Containers) == 0 {
 		return nil, bad("spec.jobTemplate.spec.template.spec.containers", "expected at least one container")
@@ -854,7 +849,6 @@ func (w *World) appStart(pi int, now time.Duration) {
 		w.jobWrites(now, w.m.Job.Writes.Ready)
 		c.started++
 		d := now - r.sched
-		c.delays = append(c.delays, float32(d.Seconds()))
 		c.met.Started.Inc()
 		c.met.StartDelay.Observe(d.Seconds())
 		if w.opts.OnRun != nil {
@@ -1043,91 +1037,32 @@ func (w *World) resolveImage(cj *cronJob, t time.Duration) string {
 	return cj.image
 }
 
-// missedGrace leaves the scheduled times of the run's last minutes out of missed-schedules.
-const missedGrace = 10 * time.Minute
-
-func (w *World) cronIndicators() []Indicator {
+// cronObservations is what happened to the CronJobs, in package measure's record.
+func (w *World) cronObservations() *measure.CronObservations {
 	c := w.cron
-	end := w.in.Duration
-	// scheduled times in the last minutes may not be decided yet when the run ends
-	cutoff := w.wall(end - missedGrace)
-	var due, got uint64
-	stalled := 0
-	for _, cj := range c.cjs {
-		if cj.stalled {
-			stalled++
-		}
-		if cj.suspend && !cj.claimed {
-			continue
-		}
-		for t := cj.sched.Next(w.in.Start.In(cj.loc)); !t.IsZero() && t.Before(cutoff); t = cj.sched.Next(t) {
-			due++
+	o := &measure.CronObservations{
+		CronJobs: make([]measure.CronJobObservation, len(c.cjs)),
+		Runs:     make([]measure.CronRun, len(c.runs)),
+		Skipped:  int(c.skips[0] + c.skips[1] + c.skips[2]), FailedRuns: int(c.fail), FailedAttempts: int(c.attemptFails),
+		AnyBad: c.anyBad, FirstBad: c.firstBad, Detected: c.detected, DetectedAt: c.detectAt,
+		AnyFailure: c.anyFail, FirstFailure: c.firstFail, LastFailure: c.lastFail,
+		ThrottleWait: c.cronClient.throttled, ThrottleFor: int(c.cronClient.requests),
+	}
+	for i, cj := range c.cjs {
+		o.CronJobs[i] = measure.CronJobObservation{Key: cj.key, Stalled: cj.stalled}
+		if !cj.suspend || cj.claimed {
+			o.CronJobs[i].Next = func(t time.Time) time.Time { return cj.sched.Next(t.In(cj.loc)) }
 		}
 	}
-	for _, r := range c.runs {
-		if w.wall(r.sched).Before(cutoff) && !r.ext.dropped() {
-			got++
-		}
-	}
-	missed := 0.0
-	if due > got {
-		missed = float64(due - got)
-	}
-	ttd := 0.0
-	if c.anyBad {
-		at := end
-		if c.detected {
-			at = c.detectAt
-		}
-		ttd = max(0, (at - c.firstBad).Minutes())
-	}
-	span := 0.0
-	if c.anyFail {
-		span = (c.lastFail - c.firstFail).Hours()
-	}
-	throttle := 0.0
-	if c.cronClient.requests > 0 {
-		throttle = c.cronClient.throttled.Seconds() / float64(c.cronClient.requests)
-	}
-	// Job-creation delay (scheduled time to the Job object existing): the CronJob controller's
-	// share of the start delay, and what a real cluster measures most directly
-	creates := make([]float32, 0, len(c.runs))
-	// the later steps of the started runs, as a real cluster observes them: Job → pod (the Job
-	// controller), pod → bound to a node (admission, scheduling), bound → app running (the
-	// kubelet: image pull, sidecars, app start)
-	var toPod, toBind, toRun []float32
-	for _, r := range c.runs {
-		creates = append(creates, float32((r.created - r.sched).Seconds()))
+	for i, r := range c.runs {
+		// every run the simulator keeps has its Job; the later steps once the app started
+		run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
+			Deleted: r.ext.dropped()}
 		if r.started {
-			toPod = append(toPod, float32((r.podCreated - r.created).Seconds()))
-			toBind = append(toBind, float32((r.bound - r.podCreated).Seconds()))
-			toRun = append(toRun, float32((r.app - r.bound).Seconds()))
+			run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
+			run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
 		}
+		o.Runs[i] = run
 	}
-	p50 := quantile(c.delays, 0.5)
-	p99 := quantile(c.delays, 0.99)
-	mx := quantile(c.delays, 1)
-	return []Indicator{
-		{"cron-runs-started", float64(c.started)},
-		{"start-delay-p50-seconds", p50},
-		{"start-delay-p99-seconds", p99},
-		{"start-delay-max-seconds", mx},
-		{"job-create-delay-p50-seconds", quantile(creates, 0.5)},
-		{"job-create-delay-p99-seconds", quantile(creates, 0.99)},
-		{"job-create-delay-max-seconds", quantile(creates, 1)},
-		{"pod-create-delay-p50-seconds", quantile(toPod, 0.5)},
-		{"pod-create-delay-p99-seconds", quantile(toPod, 0.99)},
-		{"pod-bind-delay-p50-seconds", quantile(toBind, 0.5)},
-		{"pod-bind-delay-p99-seconds", quantile(toBind, 0.99)},
-		{"pod-run-delay-p50-seconds", quantile(toRun, 0.5)},
-		{"pod-run-delay-p99-seconds", quantile(toRun, 0.99)},
-		{"skipped-runs", float64(c.skips[0] + c.skips[1] + c.skips[2])},
-		{"missed-schedules", missed},
-		{"failed-runs", float64(c.fail)},
-		{"failed-attempts", float64(c.attemptFails)},
-		{"stalled-cronjobs", float64(stalled)},
-		{"time-to-detect-minutes", ttd},
-		{"failure-span-hours", span},
-		{"controller-throttle-seconds", throttle},
-	}
+	return o
 }

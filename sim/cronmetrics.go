@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -41,17 +40,6 @@ func (m *cronMetrics) openMetrics() []byte {
 		_ = c.Close()
 	}
 	return b.Bytes()
-}
-
-// quantile is the q-quantile of xs (nearest rank); xs is sorted in place.
-func quantile(xs []float32, q float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	slices.Sort(xs)
-	i := int(q*float64(len(xs))+0.999999) - 1
-	i = max(0, min(i, len(xs)-1))
-	return float64(xs[i])
 }
 
 // cronColumns are the cron counters sampled into the run's Series (cumulative, as Prometheus

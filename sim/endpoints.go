@@ -658,15 +658,15 @@ func (w *World) netIndicators() []Indicator {
 		wait = n.retryWait / total
 	}
 	return []Indicator{
-		{"requests-502", math.Round(n.n502)},
-		{"requests-503", math.Round(n.n503)},
-		{"error-ratio-502", share(n.n502)},
-		{"error-ratio-503", share(n.n503)},
-		{"error-ratio-app", share(n.nApp)},
-		{"collateral-loss-ratio", coll},
-		{"dependency-call-errors", math.Round(n.nCallErr)},
-		{"retries", math.Round(n.nRetries)},
-		{"retry-wait-seconds", wait},
-		{"container-restarts", float64(n.restarts)},
+		{Name: "requests-502", Value: math.Round(n.n502)},
+		{Name: "requests-503", Value: math.Round(n.n503)},
+		{Name: "error-ratio-502", Value: share(n.n502)},
+		{Name: "error-ratio-503", Value: share(n.n503)},
+		{Name: "error-ratio-app", Value: share(n.nApp)},
+		{Name: "collateral-loss-ratio", Value: coll},
+		{Name: "dependency-call-errors", Value: math.Round(n.nCallErr)},
+		{Name: "retries", Value: math.Round(n.nRetries)},
+		{Name: "retry-wait-seconds", Value: wait},
+		{Name: "container-restarts", Value: float64(n.restarts)},
 	}
 }

@@ -285,7 +285,7 @@ func (w *World) rolloutIndicators() []Indicator {
 		mean = total.Minutes() / float64(started)
 	}
 	return []Indicator{
-		{"rollout-minutes", mean},
-		{"rollouts-incomplete", float64(started - n.rolloutDone)},
+		{Name: "rollout-minutes", Value: mean},
+		{Name: "rollouts-incomplete", Value: float64(started - n.rolloutDone)},
 	}
 }

@@ -189,7 +189,7 @@ func (p *Provider) waitReady(ctx context.Context, st *state, o clusters.CreateOp
 		if err == nil {
 			ready := 0
 			for _, n := range nodes.Items {
-				if NodeReady(&n) && !lifecycleTainted(&n) {
+				if clusters.NodeReady(&n) && !clusters.LifecycleTainted(&n) {
 					ready++
 				}
 			}
@@ -222,24 +222,5 @@ func (p *Provider) waitReady(ctx context.Context, st *state, o clusters.CreateOp
 	}
 }
 
-// lifecycleTainted reports whether the node lifecycle controller still has n tainted not-ready
-// or unreachable: it taints every new node until it has seen it Ready, and the scheduler places
-// nothing on it until then.
-func lifecycleTainted(n *corev1.Node) bool {
-	for _, t := range n.Spec.Taints {
-		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
-			return true
-		}
-	}
-	return false
-}
-
-// NodeReady reports whether n's Ready condition is True.
-func NodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
+// NodeReady reports whether n's Ready condition is True (clusters.NodeReady).
+func NodeReady(n *corev1.Node) bool { return clusters.NodeReady(n) }

@@ -20,8 +20,9 @@
 //  5. records what happens from informers, timestamped when observed (Kubernetes timestamps have
 //     one-second resolution): Job creation against the CronJob's scheduled time, the app
 //     container running, placements per node, evictions, node conditions;
-//  6. returns a sim.Result with the indicators it could measure and a Report saying which it
-//     could not (request success needs real traffic, kernel panics need real CPU).
+//  6. returns a sim.Result with the indicators it could measure (measure.Compute over what it
+//     observed) and a Report saying which it could not (request success needs real traffic,
+//     kernel panics need real CPU).
 //
 // Real nodes (Options.Real; the Kind source, or KindNodes for a faultline kind cluster named by
 // --kubeconfig): the pools are mapped onto the cluster's workers instead of KWOK nodes
@@ -40,9 +41,10 @@
 //     needed, and cannot be installed offline), nor is cpu-stress, nor webhook scenarios (the
 //     backend on 127.0.0.1 is out of reach of an API server in a container).
 //
-// The report's notes record each of these differences; UnmeasurableReal lists what real kubelets
-// still cannot measure (no traffic is generated; kernel panics from CPU saturation are not
-// reproduced).
+// The report's notes record each of these differences; package measure's registry says, per
+// world, what KWOK nodes and real kubelets still cannot measure (no traffic is generated; kernel
+// panics from CPU saturation are not reproduced), and measure.Compute turns the recorder's
+// observations into the indicators, as it does for the simulator.
 //
 // Safety: Resolve refuses any kubeconfig context that does not point at a cluster faultline
 // created (recorded in the local or kind provider's state directory) unless the user named it with

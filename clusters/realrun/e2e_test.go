@@ -29,6 +29,7 @@ import (
 
 	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/clusters/realrun"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -162,7 +163,8 @@ func TestCronJobStormFiringInTheSameMinute(t *testing.T) {
 	}
 	require.NotNil(t, res.Series)
 	assert.NotEmpty(t, res.Series.Rows)
-	assert.Contains(t, rep.Unmeasured, "stalled-cronjobs: "+realrun.Unmeasurable["stalled-cronjobs"])
+	stall, _ := measure.Lookup("stalled-cronjobs")
+	assert.Contains(t, rep.Unmeasured, "stalled-cronjobs: "+stall.Unmeasurable[measure.KWOK])
 }
 
 // A Fail-policy webhook over every namespace with a hanging backend blocks a ConfigMap write in

@@ -31,7 +31,7 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		r.note(false, "%s at %s: after the end of the run", f.Name, f.At)
 		return
 	}
-	if !sleepUntil(ctx, at) {
+	if !r.sleepUntil(ctx, at) {
 		return
 	}
 	if raw, ok := r.opts.Chaos[f.Name]; ok && r.chaosServed(ctx, f.Name) {
@@ -82,25 +82,12 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		r.addRevert(revert)
 		return
 	}
-	if !sleepUntil(ctx, at.Add(r.scaled(window))) {
+	if !r.sleepUntil(ctx, at.Add(r.scaled(window))) {
 		r.addRevert(revert)
 		return
 	}
 	if err := revert(context.WithoutCancel(ctx)); err != nil {
 		r.note(false, "%s: reverting: %v", f.Name, err)
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
 	}
 }
 
@@ -198,7 +185,7 @@ func (r *run) setLease(ctx context.Context, node string, down bool) error {
 			}
 			dur := int32(1)
 			l.Spec.LeaseDurationSeconds = &dur
-			past := metav1.NewMicroTime(time.Now().Add(-time.Hour))
+			past := metav1.NewMicroTime(r.clock.Now().Add(-time.Hour))
 			l.Spec.RenewTime = &past
 		}
 		_, err = leases.Update(ctx, l, metav1.UpdateOptions{FieldManager: FieldManager})

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -367,7 +368,7 @@ func (r *run) useNodes(ctx context.Context) error {
 			break
 		}
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := r.clock.Now().Add(3 * time.Minute)
 	for {
 		ready := 0
 		for _, k := range r.nodes {
@@ -375,20 +376,20 @@ func (r *run) useNodes(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("node %s: %w", k, err)
 			}
-			if nodeReady(n) && !lifecycleTainted(n) {
+			if clusters.NodeReady(n) && !clusters.LifecycleTainted(n) {
 				ready++
 			}
 		}
 		if ready == len(r.nodes) {
 			break
 		}
-		if time.Now().After(deadline) {
+		if r.clock.Now().After(deadline) {
 			return fmt.Errorf("nodes: %d of %d Ready after 3 minutes", ready, len(r.nodes))
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-r.clock.After(500 * time.Millisecond):
 		}
 	}
 	free, err := r.freeAllocatable(ctx)

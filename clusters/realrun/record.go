@@ -7,8 +7,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/faultline-dev/faultline/clusters"
 )
 
 // scheduledAnnotation is where the CronJob controller writes a Job's scheduled time (1.28+).
@@ -27,11 +30,14 @@ type cronRun struct {
 	failedPods map[types.UID]bool
 }
 
-// workload is a multi-replica Deployment whose placement is tracked.
+// workload is a Deployment whose placement is tracked; it counts towards max-replicas-per-node
+// while it has more than one replica (as in the simulator, also when changes scale it up).
 type workload struct {
 	key      string // namespace/name
 	ns       string
+	name     string
 	selector labels.Selector
+	replicas int32 // spec.replicas as last observed
 	// pods currently bound and not terminating, per node
 	onNode map[string]map[types.UID]bool
 }
@@ -54,10 +60,10 @@ func newRecorder(deployments []*appsv1.Deployment) *recorder {
 	r := &recorder{runs: map[string]*cronRun{}, evicted: map[types.UID]bool{}, podNode: map[types.UID]string{},
 		running: map[types.UID]bool{}, nodeReady: map[string]bool{}}
 	for _, d := range deployments {
-		if d.Spec.Replicas != nil && *d.Spec.Replicas <= 1 || d.Spec.Selector == nil {
+		if d.Spec.Selector == nil {
 			continue
 		}
-		sel, err := metav1LabelSelector(d)
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 		if err != nil {
 			continue
 		}
@@ -65,9 +71,33 @@ func newRecorder(deployments []*appsv1.Deployment) *recorder {
 		if ns == "" {
 			ns = "default"
 		}
-		r.workloads = append(r.workloads, &workload{key: ns + "/" + d.Name, ns: ns, selector: sel, onNode: map[string]map[types.UID]bool{}})
+		r.workloads = append(r.workloads, &workload{key: ns + "/" + d.Name, ns: ns, name: d.Name, selector: sel,
+			replicas: replicas(d), onNode: map[string]map[types.UID]bool{}})
 	}
 	return r
+}
+
+func replicas(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// deployment records a Deployment's replica count (changes may scale it).
+func (r *recorder) deployment(d *appsv1.Deployment) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workloads {
+		if w.ns == d.Namespace && w.name == d.Name {
+			w.replicas = replicas(d)
+			if w.replicas >= 2 {
+				for _, set := range w.onNode {
+					r.maxColoc = max(r.maxColoc, len(set))
+				}
+			}
+		}
+	}
 }
 
 func (r *recorder) job(j *batchv1.Job, now time.Time) {
@@ -180,14 +210,16 @@ func (r *recorder) placePod(p *corev1.Pod, active bool) {
 			w.onNode[p.Spec.NodeName] = set
 		}
 		set[p.UID] = true
-		r.maxColoc = max(r.maxColoc, len(set))
+		if w.replicas >= 2 {
+			r.maxColoc = max(r.maxColoc, len(set))
+		}
 	}
 }
 
 func (r *recorder) node(n *corev1.Node) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.nodeReady[n.Name] = nodeReady(n)
+	r.nodeReady[n.Name] = clusters.NodeReady(n)
 }
 
 // nodeDown counts the running pods a node takes with it when it goes down.
@@ -204,12 +236,15 @@ func (r *recorder) nodeDown(name string) int {
 	return n
 }
 
-// placements returns, per tracked Deployment, the pods per node now.
+// placements returns, per multi-replica Deployment, the pods per node now.
 func (r *recorder) placements() map[string]map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]map[string]int{}
 	for _, w := range r.workloads {
+		if w.replicas < 2 {
+			continue
+		}
 		m := map[string]int{}
 		for node, set := range w.onNode {
 			if len(set) > 0 {
@@ -219,22 +254,4 @@ func (r *recorder) placements() map[string]map[string]int {
 		out[w.key] = m
 	}
 	return out
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func lifecycleTainted(n *corev1.Node) bool {
-	for _, t := range n.Spec.Taints {
-		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
-			return true
-		}
-	}
-	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -32,9 +31,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/webhook"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -78,6 +79,9 @@ type Options struct {
 	// of KWOK nodes, images are substituted and requests scaled (see RealNodes, useNodes).
 	Real   *RealNodes
 	Logger *slog.Logger
+	// Clock is the wall clock the run plays faults on and timestamps observations with; nil
+	// means the real one.
+	Clock clock.Clock
 }
 
 // Report says what a run did besides its indicators.
@@ -100,42 +104,6 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Unmeasurable are the simulator's indicators a KWOK cluster cannot produce, with why.
-var Unmeasurable = map[string]string{
-	"request-success-ratio":       "KWOK pods serve no traffic",
-	"full-outage-minutes":         "KWOK pods serve no traffic",
-	"degraded-minutes":            "KWOK pods serve no traffic",
-	"node-panics":                 "kernel panics come from real CPU saturation; KWOK pods use no CPU",
-	"nodes-panicked":              "kernel panics come from real CPU saturation; KWOK pods use no CPU",
-	"cascade":                     "kernel panics come from real CPU saturation; KWOK pods use no CPU",
-	"time-to-first-panic":         "kernel panics come from real CPU saturation; KWOK pods use no CPU",
-	"stalled-cronjobs":            "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2",
-	"time-to-detect-minutes":      "needs the platform's alerting in the loop",
-	"failure-span-hours":          "KWOK runs every Job pod to success",
-	"controller-throttle-seconds": "kube-controller-manager's client-side wait is not observable from outside",
-}
-
-// UnmeasurableReal are the simulator's indicators a cluster of real kubelets (kind) still cannot
-// produce. Real kubelets do measure what KWOK only animates: container start (cron start delay
-// includes it), readiness from real probes, the node lifecycle of a frozen node (NotReady,
-// taints, evictions, pods lost, the placements that follow).
-var UnmeasurableReal = map[string]string{
-	"request-success-ratio":       "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
-	"full-outage-minutes":         "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
-	"degraded-minutes":            "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent",
-	"node-panics":                 "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
-	"nodes-panicked":              "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
-	"cascade":                     "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
-	"time-to-first-panic":         "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)",
-	"stalled-cronjobs":            "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2",
-	"time-to-detect-minutes":      "needs the platform's alerting in the loop",
-	"failure-span-hours":          "image pull failures are not reproduced: every image is replaced by one already on the nodes",
-	"controller-throttle-seconds": "kube-controller-manager's client-side wait is not observable from outside",
-}
-
-// cronOnly are the indicators only scenarios with CronJobs report.
-var cronOnly = map[string]bool{"stalled-cronjobs": true, "time-to-detect-minutes": true, "failure-span-hours": true, "controller-throttle-seconds": true}
-
 // Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;
 // on cancellation the run stops early, reverts its faults and returns ctx.Err() with what it
 // measured so far.
@@ -150,20 +118,22 @@ func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (si
 }
 
 type run struct {
-	in      *sim.Input
-	opts    Options
-	log     *slog.Logger
-	cs      kubernetes.Interface
-	dyn     dynamic.Interface
-	mapper  meta.RESTMapper
-	rep     *Report
-	id      string
-	rec     *recorder
-	hook    *webhook.Server
-	hookSvc map[string]*corev1.Service // namespace/name of Services webhooks call → the Service
-	t0      time.Time
-	scale   float64
-	rng     *rand.Rand
+	in       *sim.Input
+	opts     Options
+	log      *slog.Logger
+	cs       kubernetes.Interface
+	dyn      dynamic.Interface
+	mapper   meta.RESTMapper
+	rep      *Report
+	id       string
+	rec      *recorder
+	hook     *webhook.Server
+	hookSvc  map[string]*corev1.Service // namespace/name of Services webhooks call → the Service
+	t0       time.Time
+	scale    float64
+	rng      *rand.Rand
+	clock    clock.Clock
+	cronJobs []cronJob // the input's CronJobs with their schedules
 
 	mu       sync.Mutex
 	reverts  []func(context.Context) error // undo injected faults, in order
@@ -202,11 +172,15 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 	r := &run{
-		in: in, opts: opts, log: log, cs: cs, dyn: dyn, scale: scale,
+		in: in, opts: opts, log: log, cs: cs, dyn: dyn, scale: scale, clock: clk,
 		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery())),
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
-		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
+		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
 		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
 	}
@@ -217,6 +191,11 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		case *appsv1.Deployment:
 			deps = append(deps, o)
 		case *batchv1.CronJob:
+			sched, err := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
+			if err != nil {
+				return nil, fmt.Errorf("%s: cronjob/%s: %w", in.Name, o.Name, err)
+			}
+			r.cronJobs = append(r.cronJobs, cronJob{cj: o, sched: sched})
 			if c := in.Models.CronJob.Controller; c != "v2" && !cronNoted {
 				cronNoted = true
 				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("the input models the %s CronJob controller; a Kubernetes 1.21+ cluster runs v2 (this run measures v2)", c))
@@ -245,11 +224,11 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	if err := r.avoidBoundary(ctx); err != nil {
 		return sim.Result{}, err
 	}
-	applyStart := time.Now()
+	applyStart := r.clock.Now()
 	if err := r.apply(ctx, objs); err != nil {
 		return sim.Result{}, err
 	}
-	if r.t0, err = r.startInstant(applyStart, time.Now()); err != nil {
+	if r.t0, err = r.startInstant(applyStart, r.clock.Now()); err != nil {
 		return sim.Result{}, err
 	}
 	r.rep.Start = r.t0
@@ -274,13 +253,13 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	}()
 	var runErr error
 	select {
-	case <-time.After(time.Until(end)):
+	case <-r.clock.After(end.Sub(r.clock.Now())):
 	case <-ctx.Done():
 		runErr = ctx.Err()
 	}
 	cancelFaults()
 	wg.Wait()
-	r.rep.End = time.Now()
+	r.rep.End = r.clock.Now()
 	res := r.result(context.WithoutCancel(ctx), end)
 	res.Series = series
 	return res, runErr
@@ -309,12 +288,12 @@ func (r *run) avoidBoundary(ctx context.Context) error {
 	if !r.hasCron() {
 		return nil
 	}
-	now := time.Now()
+	now := r.clock.Now()
 	next := r.lastBoundary(now).Add(time.Minute)
 	if next.Sub(now) >= 10*time.Second {
 		return nil
 	}
-	if !sleepUntil(ctx, next.Add(100*time.Millisecond)) {
+	if !r.sleepUntil(ctx, next.Add(100*time.Millisecond)) {
 		return ctx.Err()
 	}
 	return nil
@@ -361,7 +340,7 @@ func (r *run) createNodes(ctx context.Context) error {
 		}
 	}
 	r.rep.Nodes = len(r.nodes)
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := r.clock.Now().Add(2 * time.Minute)
 	for {
 		nodes, err := r.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: RunLabel + "=" + r.id})
 		if err != nil {
@@ -369,20 +348,20 @@ func (r *run) createNodes(ctx context.Context) error {
 		}
 		ready := 0
 		for _, n := range nodes.Items {
-			if nodeReady(&n) && !lifecycleTainted(&n) {
+			if clusters.NodeReady(&n) && !clusters.LifecycleTainted(&n) {
 				ready++
 			}
 		}
 		if ready == len(r.nodes) {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if r.clock.Now().After(deadline) {
 			return fmt.Errorf("nodes: %d of %d Ready after 2 minutes (is KWOK running and managing nodes annotated %s=fake?)", ready, len(r.nodes), clusters.FakeNodeAnnotation)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-r.clock.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -393,9 +372,10 @@ func (r *run) watch(ctx context.Context) error {
 	pods := f.Core().V1().Pods().Informer()
 	jobs := f.Batch().V1().Jobs().Informer()
 	nodes := f.Core().V1().Nodes().Informer()
+	deps := f.Apps().V1().Deployments().Informer()
 	_, _ = pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { r.rec.pod(o.(*corev1.Pod), time.Now()) },
-		UpdateFunc: func(_, o any) { r.rec.pod(o.(*corev1.Pod), time.Now()) },
+		AddFunc:    func(o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
 		DeleteFunc: func(o any) {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
@@ -406,12 +386,16 @@ func (r *run) watch(ctx context.Context) error {
 		},
 	})
 	_, _ = jobs.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { r.rec.job(o.(*batchv1.Job), time.Now()) },
-		UpdateFunc: func(_, o any) { r.rec.job(o.(*batchv1.Job), time.Now()) },
+		AddFunc:    func(o any) { r.rec.job(o.(*batchv1.Job), r.clock.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.job(o.(*batchv1.Job), r.clock.Now()) },
 	})
 	_, _ = nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node)) },
 		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node)) },
+	})
+	_, _ = deps.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { r.rec.deployment(o.(*appsv1.Deployment)) },
+		UpdateFunc: func(_, o any) { r.rec.deployment(o.(*appsv1.Deployment)) },
 	})
 	f.Start(r.stopInf)
 	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
@@ -613,7 +597,7 @@ func (r *run) applyOne(ctx context.Context, u *unstructured.Unstructured) error 
 // waitNamespaceGone waits while a namespace of the same name is still terminating (left by an
 // earlier run's clean-up): nothing can be created in it until it is gone.
 func (r *run) waitNamespaceGone(ctx context.Context, name string) error {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := r.clock.Now().Add(2 * time.Minute)
 	for {
 		ns, err := r.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) || err == nil && ns.DeletionTimestamp == nil {
@@ -622,13 +606,13 @@ func (r *run) waitNamespaceGone(ctx context.Context, name string) error {
 		if err != nil {
 			return fmt.Errorf("namespace %s: %w", name, err)
 		}
-		if time.Now().After(deadline) {
+		if r.clock.Now().After(deadline) {
 			return fmt.Errorf("namespace %s is still terminating after 2 minutes", name)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-r.clock.After(250 * time.Millisecond):
 		}
 	}
 }
@@ -677,6 +661,20 @@ func (r *run) finish() {
 	}
 }
 
+// sleepUntil waits on the run's clock until t; false when ctx ended first.
+func (r *run) sleepUntil(ctx context.Context, t time.Time) bool {
+	d := t.Sub(r.clock.Now())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-r.clock.After(d):
+		return true
+	}
+}
+
 func (r *run) addRevert(f func(context.Context) error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -713,14 +711,14 @@ func (r *run) sample(ctx context.Context, s *sim.Series, end time.Time) {
 	s.Columns = append(s.Columns, "cron/jobs", "cron/started")
 	next := r.t0
 	for {
-		if d := time.Until(next); d > 0 {
+		if d := next.Sub(r.clock.Now()); d > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(d):
+			case <-r.clock.After(d):
 			}
 		}
-		now := time.Now()
+		now := r.clock.Now()
 		row := []float64{now.Sub(r.t0).Hours() / r.scale}
 		r.rec.mu.Lock()
 		ready := 0
@@ -766,12 +764,15 @@ func (r *run) readyReplicas(ctx context.Context, target string) int32 {
 	return d.Status.ReadyReplicas
 }
 
-// result computes the indicators from what was observed.
+// cronJob is one of the input's CronJobs with its schedule in its time zone.
+type cronJob struct {
+	cj    *batchv1.CronJob
+	sched measure.Schedule
+}
+
+// result computes the indicators from what was observed: the recorder's observations, the
+// CronJobs' creation times and the CronJob controller's skip events, through measure.Compute.
 func (r *run) result(ctx context.Context, end time.Time) sim.Result {
-	res := sim.Result{Seed: r.opts.Seed}
-	add := func(name string, v float64) {
-		res.Indicators = append(res.Indicators, sim.Indicator{Name: name, Value: v})
-	}
 	r.rep.Placements = r.rec.placements()
 	for _, m := range r.rep.Placements { // by pool node name, as the simulator reports them
 		for k, n := range m {
@@ -781,124 +782,101 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 			}
 		}
 	}
-	r.rec.mu.Lock()
-	add("pods-lost", float64(r.rec.podsLost))
-	add("evictions", float64(len(r.rec.evicted)))
-	add("max-replicas-per-node", float64(r.rec.maxColoc))
-	runs := make([]*cronRun, 0, len(r.rec.runs))
-	for _, run := range r.rec.runs {
-		runs = append(runs, run)
-	}
-	r.rec.mu.Unlock()
-
-	var cronJobs []*batchv1.CronJob
-	for _, o := range r.in.Objects {
-		if cj, ok := o.(*batchv1.CronJob); ok {
-			cronJobs = append(cronJobs, cj)
+	created := map[*batchv1.CronJob]time.Time{}
+	skipped := 0
+	if len(r.cronJobs) > 0 {
+		for _, c := range r.cronJobs {
+			ns := c.cj.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			if live, err := r.cs.BatchV1().CronJobs(ns).Get(ctx, c.cj.Name, metav1.GetOptions{}); err == nil {
+				created[c.cj] = live.CreationTimestamp.Time
+			}
+		}
+		if evs, err := r.cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob"}); err == nil {
+			for _, e := range evs.Items {
+				if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
+					skipped += int(max(e.Count, 1))
+				}
+			}
 		}
 	}
-	unmeasurable := Unmeasurable
+	world := measure.KWOK
 	if r.opts.Real != nil {
-		unmeasurable = UnmeasurableReal
+		world = measure.Kind
 	}
-	for name, why := range unmeasurable {
-		if len(cronJobs) > 0 || !cronOnly[name] {
-			r.rep.Unmeasured = append(r.rep.Unmeasured, name+": "+why)
-		}
+	obs, win := r.rec.observations(world, r.t0, end, r.scale, r.cronJobs, created, skipped)
+	if r.hasChanges() {
+		obs.Scopes |= measure.Rollout
 	}
-	slices.Sort(r.rep.Unmeasured)
+	res := sim.Result{Seed: r.opts.Seed}
+	res.Indicators, r.rep.Unmeasured = measure.Compute(obs, win)
+	return res
+}
+
+func (r *run) hasChanges() bool { return len(r.in.Changes) > 0 }
+
+// observations is what the recorder saw, in package measure's record: offsets from t0, the
+// window up to end. created holds the CronJobs' creation times (their scheduled times are due
+// from then, or from t0 if later); skipped the controller's skip events.
+func (rec *recorder) observations(world measure.World, t0, end time.Time, scale float64, cronJobs []cronJob,
+	created map[*batchv1.CronJob]time.Time, skipped int) (*measure.Observations, measure.Window) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	o := &measure.Observations{World: world, PodsLost: rec.podsLost, Evictions: len(rec.evicted), MaxColocated: rec.maxColoc}
+	win := measure.Window{Start: t0, Length: end.Sub(t0), Scale: scale}
 	if len(cronJobs) == 0 {
-		return res
+		return o, win
 	}
-	var delays, creates, toPod, toBind, toRun []float64
-	started, failed, failedAttempts := 0, 0, 0
-	got := 0
-	cutoff := end.Add(-r.scaled(missedGrace))
-	for _, run := range runs {
-		if run.sched.Before(cutoff) {
-			got++
-		}
-		if !run.jobSeen.IsZero() {
-			creates = append(creates, run.jobSeen.Sub(run.sched).Seconds())
-		}
-		if !run.started.IsZero() && !run.started.After(end) {
-			started++
-			delays = append(delays, run.started.Sub(run.sched).Seconds())
-			// the steps, where each was observed (a step seen in the same event as the next
-			// counts as taking no time)
-			if !run.jobSeen.IsZero() && !run.podSeen.IsZero() && !run.podBound.IsZero() {
-				toPod = append(toPod, max(0, run.podSeen.Sub(run.jobSeen).Seconds()))
-				toBind = append(toBind, max(0, run.podBound.Sub(run.podSeen).Seconds()))
-				toRun = append(toRun, max(0, run.started.Sub(run.podBound).Seconds()))
-			}
-		}
-		if run.failed {
-			failed++
-		}
-		failedAttempts += len(run.failedPods)
-	}
-	due := 0
+	o.Scopes |= measure.Cron
+	c := &measure.CronObservations{Skipped: skipped}
 	for _, cj := range cronJobs {
-		if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
-			continue
+		obs := measure.CronJobObservation{Key: namespaceOr(cj.cj.Namespace) + "/" + cj.cj.Name}
+		if cj.cj.Spec.Suspend == nil || !*cj.cj.Spec.Suspend {
+			obs.Next = cj.sched.Next
 		}
-		sched, err := cron.ParseStandard(cj.Spec.Schedule)
-		if err != nil {
-			continue
+		if t, ok := created[cj.cj]; ok && t.After(t0) {
+			obs.DueFrom = t.Sub(t0)
 		}
-		from := r.t0
-		ns := cj.Namespace
-		if ns == "" {
-			ns = "default"
-		}
-		if live, err := r.cs.BatchV1().CronJobs(ns).Get(ctx, cj.Name, metav1.GetOptions{}); err == nil && live.CreationTimestamp.After(from) {
-			from = live.CreationTimestamp.Time
-		}
-		for t := sched.Next(from); !t.IsZero() && t.Before(cutoff); t = sched.Next(t) {
-			due++
-		}
+		c.CronJobs = append(c.CronJobs, obs)
 	}
-	skipped := 0.0
-	if evs, err := r.cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob"}); err == nil {
-		for _, e := range evs.Items {
-			if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
-				skipped += float64(max(e.Count, 1))
-			}
+	// runs in the order of their Jobs' names, so that the record is the same on every call
+	keys := slices.Sorted(maps.Keys(rec.runs))
+	at := func(t time.Time, step measure.Step, seen *measure.Step) time.Duration {
+		if t.IsZero() {
+			return 0
 		}
+		*seen |= step
+		return t.Sub(t0)
 	}
-	missed := 0.0
-	if due > got {
-		missed = float64(due - got)
+	for _, k := range keys {
+		run := rec.runs[k]
+		cr := measure.CronRun{CronJob: run.cronJob, Scheduled: run.sched.Sub(t0)}
+		cr.JobCreated = at(run.jobSeen, measure.JobCreated, &cr.Seen)
+		cr.PodCreated = at(run.podSeen, measure.PodCreated, &cr.Seen)
+		cr.PodBound = at(run.podBound, measure.PodBound, &cr.Seen)
+		cr.AppRunning = at(run.started, measure.AppRunning, &cr.Seen)
+		c.Runs = append(c.Runs, cr)
+		if run.failed {
+			c.FailedRuns++
+		}
+		c.FailedAttempts += len(run.failedPods)
 	}
-	// percentiles are computed on copies: quantile sorts in place
-	q := func(xs []float64, p float64) float64 { return quantile(slices.Clone(xs), p) }
-	add("cron-runs-started", float64(started))
-	add("start-delay-p50-seconds", q(delays, 0.5))
-	add("start-delay-p99-seconds", q(delays, 0.99))
-	add("start-delay-max-seconds", q(delays, 1))
-	add("skipped-runs", skipped)
-	add("missed-schedules", missed)
+	o.Cron = c
 	// a CronJob's faultline.dev/failure-ratio is load the simulator plays; here every pod runs
 	// as its container (or KWOK) decides, so the failure counts are only comparable without it
 	if failureRatio(cronJobs) {
-		for _, n := range []string{"failed-runs", "failed-attempts"} {
-			r.rep.Unmeasured = append(r.rep.Unmeasured, n+": "+failureRatioUnplayed)
-		}
-		slices.Sort(r.rep.Unmeasured)
-	} else {
-		add("failed-runs", float64(failed))
-		add("failed-attempts", float64(failedAttempts))
+		o.Omit = map[string]string{"failed-runs": failureRatioUnplayed, "failed-attempts": failureRatioUnplayed}
 	}
-	add("job-create-delay-p50-seconds", q(creates, 0.5))
-	add("job-create-delay-p99-seconds", q(creates, 0.99))
-	add("job-create-delay-max-seconds", q(creates, 1))
-	add("pod-create-delay-p50-seconds", q(toPod, 0.5))
-	add("pod-create-delay-p99-seconds", q(toPod, 0.99))
-	add("pod-bind-delay-p50-seconds", q(toBind, 0.5))
-	add("pod-bind-delay-p99-seconds", q(toBind, 0.99))
-	add("pod-run-delay-p50-seconds", q(toRun, 0.5))
-	add("pod-run-delay-p99-seconds", q(toRun, 0.99))
-	return res
+	return o, win
+}
+
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
 }
 
 // failureRatioUnplayed says why the failure counts are not measured for CronJobs with a
@@ -906,21 +884,13 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 const failureRatioUnplayed = "the CronJobs' " + sim.AnnFailureRatio + " is played only by the simulator; real pods fail as their containers do (KWOK's: never)"
 
 // failureRatio reports whether any CronJob asks the simulator for app failures.
-func failureRatio(cronJobs []*batchv1.CronJob) bool {
-	for _, cj := range cronJobs {
-		if v, err := strconv.ParseFloat(cj.Annotations[sim.AnnFailureRatio], 64); err == nil && v > 0 {
+func failureRatio(cronJobs []cronJob) bool {
+	for _, c := range cronJobs {
+		if v, err := strconv.ParseFloat(c.cj.Annotations[sim.AnnFailureRatio], 64); err == nil && v > 0 {
 			return true
 		}
 	}
 	return false
-}
-
-// missedGrace is the simulator's: scheduled times in the last 10 minutes may not be decided yet
-// when the run ends, so missed-schedules counts up to end - 10 min (sim/cron.go).
-const missedGrace = 10 * time.Minute
-
-func metav1LabelSelector(d *appsv1.Deployment) (labels.Selector, error) {
-	return metav1.LabelSelectorAsSelector(d.Spec.Selector)
 }
 
 var errNoPods = errors.New("no pods selected")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -124,7 +125,7 @@ func caData(c *clientcmdapi.Cluster) []byte {
 		return c.CertificateAuthorityData
 	}
 	if c.CertificateAuthority != "" {
-		if b, err := readFile(c.CertificateAuthority); err == nil {
+		if b, err := os.ReadFile(c.CertificateAuthority); err == nil {
 			return b
 		}
 	}

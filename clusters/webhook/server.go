@@ -8,11 +8,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -25,6 +23,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/faultline-dev/faultline/internal/admission"
 )
 
 // Mode is how the server answers.
@@ -155,18 +155,11 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.calls.Add(1)
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	req, err := admission.ReadRequest(w, r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(w, "expected an admission.k8s.io/v1 AdmissionReview with a request", http.StatusBadRequest)
 		return
 	}
 	mode := s.Mode()
-	req := review.Request
 	s.logger.Debug("admission request", "mode", mode.String(), "path", r.URL.Path, "op", req.Operation,
 		"resource", req.Resource.Resource, "namespace", req.Namespace, "name", req.Name)
 	switch mode {
@@ -186,9 +179,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
 			Message: "denied by faultline's webhook backend (mode deny)"}
 	}
-	out := admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	admission.Respond(w, resp)
 }
 
 // selfSigned makes a CA and a serving certificate for 127.0.0.1 and localhost, valid a day.

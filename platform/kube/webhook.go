@@ -2,8 +2,6 @@ package kube
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -12,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/faultline-dev/faultline/internal/admission"
 	"github.com/faultline-dev/faultline/platform/placement"
 )
 
@@ -23,21 +22,15 @@ const SpreadPath = "/mutate-spread"
 // it cannot read is allowed unchanged (and logged), so a webhook bug cannot block deployments.
 func SpreadHandler(cfg placement.SpreadConfig, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+		req, err := admission.ReadRequest(w, r)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		var review admissionv1.AdmissionReview
-		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-			http.Error(w, fmt.Sprintf("expected an AdmissionReview: %v", err), http.StatusBadRequest)
-			return
-		}
-		resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
-		ops, why, err := spreadOps(cfg, review.Request)
+		resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+		ops, why, err := spreadOps(cfg, req)
 		switch {
 		case err != nil:
-			log.Warn("spread: object not read; allowed unchanged", "kind", review.Request.Kind.Kind, "name", review.Request.Name, "err", err)
+			log.Warn("spread: object not read; allowed unchanged", "kind", req.Kind.Kind, "name", req.Name, "err", err)
 		case len(ops) > 0:
 			patch, err := json.Marshal(ops)
 			if err != nil {
@@ -47,14 +40,9 @@ func SpreadHandler(cfg placement.SpreadConfig, log *slog.Logger) http.Handler {
 			pt := admissionv1.PatchTypeJSONPatch
 			resp.Patch, resp.PatchType = patch, &pt
 			resp.Warnings = []string{"faultline platform: " + why}
-			log.Info("spread", "kind", review.Request.Kind.Kind, "namespace", review.Request.Namespace, "name", review.Request.Name, "why", why)
+			log.Info("spread", "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "why", why)
 		}
-		out := admissionv1.AdmissionReview{
-			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-			Response: resp,
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(out)
+		admission.Respond(w, resp)
 	})
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/faultline-dev/faultline/sim"
+	"github.com/faultline-dev/faultline/measure"
 )
 
 // Row is one shared indicator, simulation against reality.
@@ -48,7 +48,7 @@ func (t Tolerance) allowed(unit string, simMedian float64) float64 {
 	return math.Max(t.Relative*math.Abs(simMedian), floor)
 }
 
-// Compare lines up every indicator present in both worlds, in the simulator's report order.
+// Compare lines up every indicator present in both worlds, in the registry's report order.
 func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 	var names []string
 	for n := range simVals {
@@ -56,16 +56,8 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 			names = append(names, n)
 		}
 	}
-	order := func(n string) int {
-		for i, d := range sim.Indicators {
-			if d.Name == n {
-				return i
-			}
-		}
-		return len(sim.Indicators)
-	}
 	slices.SortFunc(names, func(a, b string) int {
-		if d := order(a) - order(b); d != 0 {
+		if d := measure.Order(a) - measure.Order(b); d != 0 {
 			return d
 		}
 		return strings.Compare(a, b)
@@ -74,7 +66,7 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 	for _, n := range names {
 		s := slices.Sorted(slices.Values(simVals[n]))
 		r := slices.Sorted(slices.Values(realVals[n]))
-		doc, _ := sim.IndicatorByName(n)
+		doc, _ := measure.Lookup(n)
 		row := Row{Indicator: n, Unit: doc.Unit, Sim: s, Real: r,
 			SimMedian: stat.Quantile(0.5, stat.Empirical, s, nil), RealMedian: stat.Quantile(0.5, stat.Empirical, r, nil),
 			KS: stat.KolmogorovSmirnov(s, nil, r, nil)}
@@ -85,35 +77,9 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 			if row.SimMedian > row.RealMedian {
 				dir = "higher"
 			}
-			row.Calibrate = fmt.Sprintf("simulator %s than reality: calibrate %s", dir, calibration(n))
+			row.Calibrate = fmt.Sprintf("simulator %s than reality: calibrate %s", dir, doc.Calibration())
 		}
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// calibration names the model parameters behind an indicator (sim.Models field paths under
-// spec.cluster.models), the first to look at when the worlds disagree.
-func calibration(indicator string) string {
-	switch {
-	case strings.HasPrefix(indicator, "start-delay"):
-		return "the step rows (job-create, pod-create, pod-bind, pod-run delay) say which step differs; cronJob.requeueDelay, apiServer.controllerManagerQPS/Burst and requestLatency (the controllers' writes), scheduler.latency and apiServer.schedulerQPS (binding), podStart.* (the kubelet's part)"
-	case strings.HasPrefix(indicator, "job-create-delay"):
-		return "cronJob.requeueDelay, cronJob.workers, apiServer.controllerManagerQPS/Burst and requestLatency (the CronJob controller's writes)"
-	case strings.HasPrefix(indicator, "pod-create-delay"):
-		return "apiServer.controllerManagerQPS/Burst and requestLatency (the Job controller's pod creates)"
-	case strings.HasPrefix(indicator, "pod-bind-delay"):
-		return "podStart.admission, scheduler.latency, apiServer.schedulerQPS/Burst (binding)"
-	case strings.HasPrefix(indicator, "pod-run-delay"):
-		return "podStart.pullTime, podStart.sidecarStart, podStart.appStart (the kubelet's part)"
-	case indicator == "cron-runs-started" || indicator == "missed-schedules" || indicator == "skipped-runs":
-		return "cronJob.workers, cronJob.requeueDelay, apiServer.controllerManagerQPS/Burst"
-	case indicator == "failed-runs" || indicator == "failed-attempts":
-		return "job.backoffBase/backoffMax and the CronJobs' faultline.dev/failure-ratio"
-	case indicator == "max-replicas-per-node":
-		return "the scheduler model's scoring (sim/scheduler: PodTopologySpread system defaults, NodeResourcesFit) and scheduler.percentageOfNodesToScore, initialBackoff/maxBackoff"
-	case indicator == "evictions" || indicator == "pods-lost":
-		return "nodeLifecycle.gracePeriod, monitorPeriod, defaultTolerationSeconds and kernelPanic.rebootTime (a reset node's downtime)"
-	}
-	return "the model behind " + indicator
 }

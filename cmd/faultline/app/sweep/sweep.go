@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/results"
 	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/scenarios"
@@ -102,13 +103,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	// check every point before running any, so a bad value fails fast
 	scs := make([]*scenarios.Scenario, len(grid))
 	for i, values := range grid {
-		c := sc
-		for pi, p := range params {
-			if c, err = c.Set(p.path, values[pi]); err != nil {
-				return cli.BadInput(err)
-			}
+		if scs[i], err = point(sc, params, values); err != nil {
+			return cli.BadInput(err)
 		}
-		scs[i] = c
 	}
 	variants := f.variants
 	if len(variants) > 0 && !contains(variants, sc.Baseline()) {
@@ -166,6 +163,16 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d points that finished to %s", len(sw.Points), dir)}
 	}
 	return nil
+}
+
+// point is the scenario at one point of the grid: each parameter set as `run --set` and
+// `fidelity --set` set it (run.ApplySets: missing parents are created).
+func point(sc *scenarios.Scenario, params []param, values []string) (*scenarios.Scenario, error) {
+	sets := make([]string, len(params))
+	for i, p := range params {
+		sets[i] = p.path + "=" + values[i]
+	}
+	return run.ApplySets(sc, sets)
 }
 
 // parseSet parses PATH=V1,V2 or PATH=FROM:TO:STEP.

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/scenarios"
 )
 
 func TestParseSet(t *testing.T) {
@@ -67,5 +69,22 @@ func TestSweepWritesReportsAndJSON(t *testing.T) {
 	assert.NotEqual(t, sw.Points[0].Summary.Digest, sw.Points[1].Summary.Digest, "the overrides are in each point's digest")
 	for _, f := range []string{"report.html", "report.md", "sweep.json", "sweep.csv"} {
 		assert.FileExists(t, filepath.Join(dir, f))
+	}
+}
+
+// A sweep point sets its parameters as run --set and fidelity --set do: a model parameter
+// whose parent the scenario does not write is created, not refused.
+func TestPointSetsAsRunDoes(t *testing.T) {
+	sc, err := scenarios.Open("kernel-panic-stacking")
+	require.NoError(t, err)
+	p, err := parseSet("spec.cluster.models.podStart.pullTime=1s,3s")
+	require.NoError(t, err)
+	for _, v := range p.values {
+		c, err := point(sc, []param{p}, []string{v})
+		require.NoError(t, err, v)
+		base, err := c.Variant(c.Baseline())
+		require.NoError(t, err)
+		want, _ := time.ParseDuration(v)
+		assert.Equal(t, want, c.Compile(base).Models.PodStart.PullTime.Duration)
 	}
 }

@@ -1,0 +1,150 @@
+package measure
+
+import (
+	"slices"
+	"time"
+)
+
+// Compute turns one run's observations into its indicator values, in registry order (per-load
+// success ratios last), and lists, as "name: why", the indicators the scenario's scopes call for
+// that this world cannot measure. Both worlds call it, so both summarise alike: durations become
+// float32 seconds before their nearest-rank quantiles.
+func Compute(o *Observations, win Window) (values []Indicator, unmeasured []string) {
+	add := func(name string, v float64) {
+		d, _ := Lookup(name)
+		if !d.MeasuredIn(o.World) {
+			return
+		}
+		if _, omit := o.Omit[name]; omit {
+			return
+		}
+		values = append(values, Indicator{Name: name, Value: v})
+	}
+	ratio := func(ok, total float64) float64 {
+		if total == 0 {
+			return 1
+		}
+		return ok / total
+	}
+	first := win.Length
+	if o.Panics > 0 {
+		first = o.FirstPanic
+	}
+	add("request-success-ratio", ratio(o.Requests.Succeeded, o.Requests.Offered))
+	add("node-panics", float64(o.Panics))
+	add("nodes-panicked", float64(o.NodesPanicked))
+	add("cascade", b2f(o.NodesPanicked >= 2))
+	add("time-to-first-panic", first.Hours())
+	add("pods-lost", float64(o.PodsLost))
+	add("evictions", float64(o.Evictions))
+	add("max-replicas-per-node", float64(o.MaxColocated))
+	add("full-outage-minutes", o.Outage.Minutes())
+	add("degraded-minutes", o.Degraded.Minutes())
+	if o.Cron != nil {
+		cronIndicators(o.Cron, win, add)
+	}
+	for _, group := range [][]Indicator{o.Network, o.Rollout, o.ControlPlane} {
+		for _, in := range group {
+			add(in.Name, in.Value)
+		}
+	}
+	for _, t := range o.Requests.PerTarget {
+		add(PerLoadPrefix+t.Target, ratio(t.Succeeded, t.Offered))
+	}
+	if o.World != Simulated {
+		for _, d := range Indicators {
+			if !d.MeasuredIn(o.World) && o.Scopes&d.Scope == d.Scope {
+				unmeasured = append(unmeasured, d.Name+": "+d.Unmeasurable[o.World])
+			}
+		}
+	}
+	for name, why := range o.Omit {
+		unmeasured = append(unmeasured, name+": "+why)
+	}
+	slices.Sort(unmeasured)
+	return values, unmeasured
+}
+
+func cronIndicators(c *CronObservations, win Window, add func(string, float64)) {
+	cutoff := win.missedCutoff()
+	due := 0
+	for _, cj := range c.CronJobs {
+		if cj.Next != nil {
+			due += Due(cj.Next, win.Start.Add(cj.DueFrom), win.Start.Add(cutoff))
+		}
+	}
+	got, stalled := 0, 0
+	for _, cj := range c.CronJobs {
+		if cj.Stalled {
+			stalled++
+		}
+	}
+	secs := func(d time.Duration) float32 { return float32(d.Seconds()) }
+	const steps = JobCreated | PodCreated | PodBound | AppRunning
+	creates := make([]float32, 0, len(c.Runs))
+	var delays, toPod, toBind, toRun []float32
+	for i := range c.Runs {
+		r := &c.Runs[i]
+		if r.Scheduled < cutoff && !r.Deleted {
+			got++
+		}
+		if r.Seen&JobCreated != 0 {
+			creates = append(creates, secs(r.JobCreated-r.Scheduled))
+		}
+		if r.Seen&AppRunning == 0 || r.AppRunning > win.Length {
+			continue
+		}
+		delays = append(delays, secs(r.AppRunning-r.Scheduled))
+		// the steps, where each was observed (a step seen in the same event as the next
+		// counts as taking no time)
+		if r.Seen&steps == steps {
+			toPod = append(toPod, secs(max(0, r.PodCreated-r.JobCreated)))
+			toBind = append(toBind, secs(max(0, r.PodBound-r.PodCreated)))
+			toRun = append(toRun, secs(max(0, r.AppRunning-r.PodBound)))
+		}
+	}
+	ttd := 0.0
+	if c.AnyBad {
+		at := win.Length
+		if c.Detected {
+			at = c.DetectedAt
+		}
+		ttd = max(0, (at - c.FirstBad).Minutes())
+	}
+	span := 0.0
+	if c.AnyFailure {
+		span = (c.LastFailure - c.FirstFailure).Hours()
+	}
+	throttle := 0.0
+	if c.ThrottleFor > 0 {
+		throttle = c.ThrottleWait.Seconds() / float64(c.ThrottleFor)
+	}
+	add("cron-runs-started", float64(len(delays)))
+	add("start-delay-p50-seconds", Quantile(delays, 0.5))
+	add("start-delay-p99-seconds", Quantile(delays, 0.99))
+	add("start-delay-max-seconds", Quantile(delays, 1))
+	add("job-create-delay-p50-seconds", Quantile(creates, 0.5))
+	add("job-create-delay-p99-seconds", Quantile(creates, 0.99))
+	add("job-create-delay-max-seconds", Quantile(creates, 1))
+	add("pod-create-delay-p50-seconds", Quantile(toPod, 0.5))
+	add("pod-create-delay-p99-seconds", Quantile(toPod, 0.99))
+	add("pod-bind-delay-p50-seconds", Quantile(toBind, 0.5))
+	add("pod-bind-delay-p99-seconds", Quantile(toBind, 0.99))
+	add("pod-run-delay-p50-seconds", Quantile(toRun, 0.5))
+	add("pod-run-delay-p99-seconds", Quantile(toRun, 0.99))
+	add("skipped-runs", float64(c.Skipped))
+	add("missed-schedules", float64(max(0, due-got)))
+	add("failed-runs", float64(c.FailedRuns))
+	add("failed-attempts", float64(c.FailedAttempts))
+	add("stalled-cronjobs", float64(stalled))
+	add("time-to-detect-minutes", ttd)
+	add("failure-span-hours", span)
+	add("controller-throttle-seconds", throttle)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
