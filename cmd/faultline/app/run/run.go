@@ -33,6 +33,7 @@ type flags struct {
 	quiet     bool
 	precision float64
 	maxSeeds  int
+	checkInv  bool
 	real      realFlags // --cluster, --kubeconfig, --context: the real world (real.go)
 }
 
@@ -79,6 +80,7 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
+	fl.BoolVar(&f.checkInv, "check-invariants", false, "check the simulator's invariants after every event (requests fit allocatable, Ready endpoints are running pods, succeeded+failed=offered, no pod on a deleted node, every Job has its CronJob, the clock never goes back); the first violation fails the run, naming the invariant, virtual time, event and object. Costs about 2x run time; off, nothing")
 	addRealFlags(cmd, &f.real)
 	return cmd
 }
@@ -103,10 +105,13 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return cli.BadInput(err)
 	}
 	if f.real.enabled() {
+		if f.checkInv {
+			return cli.BadInput(errors.New("--check-invariants checks the simulator's state; a real cluster run has none to check"))
+		}
 		return executeReal(ctx, s, f, sc, variants)
 	}
 	seeds := runner.SeedRange(f.seed, count)
-	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers}
+	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, CheckInvariants: f.checkInv}
 	if f.trace {
 		cfg.Trace = s.Out
 		if count*len(variants) > 4 {
