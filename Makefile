@@ -8,7 +8,7 @@ SCENARIO ?= kernel-panic-stacking
 SEEDS ?=
 ARGS ?=
 
-.PHONY: help build scenario test test-short bench golden regress baselines clean
+.PHONY: help build scenario test test-short bench golden fuzz-sim regress baselines clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -52,6 +52,10 @@ GOLDEN_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {
 
 golden: ## regenerate every golden file (testdata/golden/*.trace: each library scenario's event log, the window and variants in its first line) after a deliberate model change; review the diff
 	$(GO) test -count=1 -run Golden $(GOLDEN_PKGS) -update
+
+FUZZTIME ?= 5m
+fuzz-sim: ## fuzz generated scenarios with the invariant checker on (FUZZTIME, default 5m); one input costs about 10 ms of CPU (the 54-input corpus in make test: 0.6 s); failures land in scenarios/runner/testdata/fuzz/
+	$(GO) test -run '^$$' -fuzz '^FuzzScenario$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 30s ./scenarios/runner/
 
 clean: ## remove the binary
 	rm -rf bin
