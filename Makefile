@@ -8,7 +8,7 @@ SCENARIO ?= kernel-panic-stacking
 SEEDS ?=
 ARGS ?=
 
-.PHONY: help build scenario test test-short bench golden regress baselines clean
+.PHONY: help build scenario test test-short bench golden fuzz-sim regress baselines clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -47,8 +47,15 @@ baselines: build ## store new regression baselines after a deliberate model or s
 	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n -q > /dev/null; \
 	  cp .cache/regress/$$n/summary.json results/baselines/$$n.json; echo "stored results/baselines/$$n.json"; done
 
-golden: ## regenerate golden traces after a deliberate model change; review the diff
-	$(GO) test ./sim/... ./scenarios/... -run Golden -update
+# the packages whose tests use internal/golden: only they define -update
+GOLDEN_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | awk '$$1 !~ /internal\/golden$$/ && / [^ ]*\/internal\/golden( |$$)/ {print $$1}')
+
+golden: ## regenerate every golden file (testdata/golden/*.trace: each library scenario's event log, the window and variants in its first line) after a deliberate model change; review the diff
+	$(GO) test -count=1 -run Golden $(GOLDEN_PKGS) -update
+
+FUZZTIME ?= 5m
+fuzz-sim: ## fuzz generated scenarios with the invariant checker on (FUZZTIME, default 5m); one input costs about 10 ms of CPU (the 54-input corpus in make test: 0.6 s); failures land in scenarios/runner/testdata/fuzz/
+	$(GO) test -run '^$$' -fuzz '^FuzzScenario$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 30s ./scenarios/runner/
 
 clean: ## remove the binary
 	rm -rf bin

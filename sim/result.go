@@ -171,7 +171,7 @@ func Run(in *Input, seed uint64, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return w.Run(), nil
+	return w.Run(), w.Violation()
 }
 
 // String prints the indicators on one line.

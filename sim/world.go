@@ -74,6 +74,13 @@ type Options struct {
 	// OnRun, when set, is called once per cron run when its app container first runs (T2),
 	// with the run's start-delay decomposition.
 	OnRun func(RunRecord)
+	// CheckInvariants runs the invariant checker (invariant.go) after every event; the run stops
+	// at the first violation, which Violation (and sim.Run) return. Off, it costs nothing.
+	CheckInvariants bool
+	// Until, when positive and before the end of the scenario, stops the run at this virtual
+	// time with the scenario unchanged (its faults and changes stay where they are); the Result
+	// covers the window only. For excerpts such as golden traces.
+	Until time.Duration
 }
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.
@@ -112,6 +119,7 @@ type World struct {
 	cp      *controlPlane           // nil without webhooks, control-plane upgrades or auto-repair
 	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
 	ext     *extWorld               // nil without extensions (extension.go)
+	inv     *invChecker             // nil unless Options.CheckInvariants (invariant.go)
 	opts    Options
 }
 
@@ -200,8 +208,16 @@ func (w *World) Run() Result {
 	w.startControlPlane()
 	w.startExtensions()
 	w.touch()
-	w.q.RunUntil(w.in.Duration)
-	w.acct.integrate(w, w.in.Duration)
+	end := w.in.Duration
+	if u := w.opts.Until; u > 0 && u < end {
+		end = u
+	}
+	if w.opts.CheckInvariants {
+		w.runChecked(end)
+	} else {
+		w.q.RunUntil(end)
+	}
+	w.acct.integrate(w, end)
 	return w.result()
 }
 

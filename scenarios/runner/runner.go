@@ -11,6 +11,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
@@ -26,6 +27,12 @@ type Config struct {
 	KeepSeries bool
 	// Trace receives the event log of every run; use with one seed and one variant.
 	Trace io.Writer
+	// Window, when positive and shorter than the scenario, ends every run at this virtual time
+	// (sim.Options.Until: a golden trace keeps the first minutes of a long scenario).
+	Window time.Duration
+	// CheckInvariants runs the simulator's invariant checker after every event of every run
+	// (sim.Options.CheckInvariants); the first violation is the run's error.
+	CheckInvariants bool
 	// Progress is called after each finished (variant, seed), from one goroutine at a time.
 	Progress func(done, total int)
 }
@@ -105,7 +112,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace}
+				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace, CheckInvariants: cfg.CheckInvariants, Until: cfg.Window}
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
 				}

@@ -221,6 +221,18 @@ func (q *Queue) Step() bool {
 	return false
 }
 
+// Peek returns the next live event (its time, handler and arg) without firing it, and false when
+// there is none. Like NextAt it drops cancelled entries on the way; it is for tools that watch a
+// run step by step (an invariant checker), not for the hot path.
+func (q *Queue) Peek() (at time.Duration, h HandlerID, arg uint32, ok bool) {
+	if _, ok := q.NextAt(); !ok {
+		return 0, 0, 0, false
+	}
+	top := &q.heap[0]
+	sl := &q.slots[top.key&slotMask]
+	return time.Duration(top.at), sl.hid, sl.arg, true
+}
+
 // NextAt returns the time of the next live event, and false when there is none.
 func (q *Queue) NextAt() (time.Duration, bool) {
 	for len(q.heap) > 0 {

@@ -34,6 +34,7 @@ type flags struct {
 	precision float64
 	maxSeeds  int
 	failOn    string     // --junit-fail-on
+	checkInv  bool       // --check-invariants
 	real      realFlags  // --cluster, --kubeconfig, --context: the real world (real.go)
 	shards    shardFlags // --shards: the seeds as a Kubernetes Indexed Job (shards.go)
 }
@@ -82,6 +83,7 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
 	fl.StringVar(&f.failOn, "junit-fail-on", "mitigations", "which variants' missed targets fail junit.xml: mitigations (all but the baseline, which reproduces the incident on purpose), all, or none")
+	fl.BoolVar(&f.checkInv, "check-invariants", false, "check the simulator's invariants after every event (requests fit allocatable, Ready endpoints are running pods, succeeded+failed=offered, no pod on a deleted node, every Job has its CronJob, the clock never goes back); the first violation fails the run, naming the invariant, virtual time, event and object. Costs about 2x run time; off, nothing")
 	addRealFlags(cmd, &f.real)
 	addShardFlags(cmd, &f.shards)
 	return cmd
@@ -116,10 +118,13 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return executeShards(ctx, s, f, sc, target, count)
 	}
 	if f.real.enabled() {
+		if f.checkInv {
+			return cli.BadInput(errors.New("--check-invariants checks the simulator's state; a real cluster run has none to check"))
+		}
 		return executeReal(ctx, s, f, sc, variants)
 	}
 	seeds := runner.SeedRange(f.seed, count)
-	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers}
+	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, CheckInvariants: f.checkInv}
 	if f.trace {
 		cfg.Trace = s.Out
 		if count*len(variants) > 4 {
