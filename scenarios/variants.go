@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -118,6 +119,18 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		}
 		v.Objects[idx] = o
 	}
+	report := s.at
+	if specPatched {
+		// errors in a patched spec belong to the variant, not to the lines of the base file
+		name := v.Name
+		report = func(field, format string, args ...any) error {
+			return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), Msg: fmt.Sprintf(format, args...)}
+		}
+	}
+	// the limits before anything is built from the numbers: patches and sets may change them
+	if err := s.variantLimits(i, v, report); err != nil {
+		return nil, err
+	}
 	expanded, err := expandTemplates(v.Spec.Templates)
 	if err != nil {
 		if i < 0 || !specPatched {
@@ -138,13 +151,8 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		}
 		v.Objects = append(v.Objects, expanded...)
 	}
-	report := s.at
-	if specPatched {
-		// errors in a patched spec belong to the variant, not to the lines of the base file
-		name := v.Name
-		report = func(field, format string, args ...any) error {
-			return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), Msg: fmt.Sprintf(format, args...)}
-		}
+	if err := podBudget(v.Objects); err != nil {
+		return nil, report("spec", "%v", err)
 	}
 	m, err := s.models(v.Spec.Cluster.Models, report)
 	if err != nil {
@@ -168,6 +176,26 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		return nil, s.simError(i, v.Name, specPatched, err)
 	}
 	return v, nil
+}
+
+// variantLimits checks the limits of a variant's spec and of the objects its patches changed (a
+// loaded file's own objects were checked where they were decoded).
+func (s *Scenario) variantLimits(i int, v *Variant, report reportFunc) error {
+	errs := specLimits(&v.Spec, report)
+	where := "spec"
+	if i >= 0 {
+		where = fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name)
+	}
+	for k := range v.Objects {
+		o := &v.Objects[k]
+		if s.root != nil && k < len(s.Objects) && bytes.Equal(o.JSON, s.Objects[k].JSON) {
+			continue
+		}
+		errs = append(errs, objectLimits(o.JSON, "", func(field, format string, args ...any) error {
+			return &Error{File: s.File, Path: where + " -> " + o.Ref() + ":" + field, Msg: fmt.Sprintf(format, args...)}
+		})...)
+	}
+	return joinErrors(errs)
 }
 
 // simError locates an error from the simulator where its message names a field path. Load and

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +26,7 @@ type flags struct {
 	seeds     int
 	variants  []string
 	out       string
+	overwrite bool
 	trace     bool
 	workers   int
 	json      bool
@@ -72,7 +72,8 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.Uint64Var(&f.seed, "seed", 1, "first seed; seeds are SEED, SEED+1, ...")
 	fl.IntVar(&f.seeds, "seeds", 0, "number of seeds per variant (default: the scenario's spec.seeds, else 100)")
 	fl.StringArrayVar(&f.variants, "variant", nil, "run only this variant (repeatable; the baseline is added for comparison)")
-	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>)")
+	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>, unique per run); refused if it holds files, unless --overwrite")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace a non-empty --out folder whole (the old files are deleted once the new run is in place)")
 	fl.BoolVar(&f.trace, "trace", false, "print the event log of every replay with virtual timestamps (use with --seeds 1)")
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores); results do not depend on it")
 	fl.BoolVar(&f.json, "json", false, "print summary.json to stdout instead of the table")
@@ -95,16 +96,32 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if count == 0 {
 		count = sc.Seeds()
 	}
-	if count < 0 {
-		return cli.BadInput(fmt.Errorf("--seeds %d: expected a positive number", count))
+	if err := scenarios.CheckSeeds(f.seed, count); err != nil {
+		return cli.BadInput(err)
+	}
+	if f.precision > 0 {
+		if err := scenarios.CheckSeeds(f.seed, f.maxSeeds); err != nil {
+			return cli.BadInput(fmt.Errorf("--max-seeds: %w", err))
+		}
 	}
 	variants, err := pickVariants(sc, f.variants)
 	if err != nil {
 		return cli.BadInput(err)
 	}
+	if f.out != "" {
+		if err := results.CheckOut(f.out, f.overwrite); err != nil {
+			return cli.BadInput(fmt.Errorf("--out %w", err))
+		}
+	}
 	if f.real.enabled() {
 		return executeReal(ctx, s, f, sc, variants)
 	}
+	// the results folder is staged before the run, so that a taken --out is refused at once
+	stage, err := stageOut(f, sc.Name(), "run-")
+	if err != nil {
+		return err
+	}
+	defer stage.Discard() // a no-op once published
 	seeds := runner.SeedRange(f.seed, count)
 	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers}
 	if f.trace {
@@ -144,21 +161,20 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err != nil {
 		return err
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
+	tmp := stage.Dir
+	if err := results.WriteDir(tmp, in, sum, out.Series()); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	if err := results.WriteMetrics(tmp, out.Metrics()); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := results.WriteMetrics(dir, out.Metrics()); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	reportErr := report.Render(tmp)
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
 	}
-	reportErr := report.Render(dir)
 	if f.out == "" {
-		latest := filepath.Join("results", sc.Name(), "latest")
-		_ = os.Remove(latest)
-		_ = os.Symlink(filepath.Base(dir), latest)
+		_ = results.SetLatest(dir)
 	}
 	if f.json {
 		b, _ := json.MarshalIndent(sum, "", "  ")
@@ -175,6 +191,17 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d replays that finished to %s", out.Complete(), dir)}
 	}
 	return nil
+}
+
+// stageOut prepares the run's results folder: --out, or results/<scenario>/<prefix><UTC time>
+// (a unique name: runs started in the same second get -2, -3, ...). A --out that holds files
+// is refused (execute checks it before the run) unless --overwrite.
+func stageOut(f *flags, scenario, prefix string) (*results.Staged, error) {
+	if f.out != "" {
+		return results.Stage(f.out, f.overwrite, false)
+	}
+	dir := filepath.Join("results", scenario, prefix+time.Now().UTC().Format("20060102T150405Z"))
+	return results.Stage(dir, false, true)
 }
 
 // refine adds seeds in doubling batches until the worst relative half-width is within
