@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -47,6 +48,15 @@ type Scenario struct {
 
 	fsys fs.FS
 	root *locate.Node
+	ctx  context.Context // while loading: stops the expansion of templates and the variants' checks
+}
+
+// stopped is the load's context error, if it was cancelled.
+func (s *Scenario) stopped() error {
+	if s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 // Name is metadata.name.
@@ -71,6 +81,10 @@ func (o *Object) Ref() string {
 // file's folder in fsys. Every error is a single line naming the file, line, field and what was
 // expected; it wraps *Error where the position is known.
 func LoadFS(fsys fs.FS, file, display string) (*Scenario, error) {
+	return loadFS(context.Background(), fsys, file, display)
+}
+
+func loadFS(ctx context.Context, fsys fs.FS, file, display string) (*Scenario, error) {
 	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display, err)
@@ -79,7 +93,8 @@ func LoadFS(fsys fs.FS, file, display string) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scenario{File: display, fsys: fsys, root: root}
+	s := &Scenario{File: display, fsys: fsys, root: root, ctx: ctx}
+	defer func() { s.ctx = nil }() // only loading is interruptible; a loaded scenario is whole
 	h := sha256.New()
 	h.Write(data)
 	if err := root.Decode("", &s.Spec); err != nil {

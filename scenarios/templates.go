@@ -57,8 +57,9 @@ type Choice struct {
 
 var randToken = regexp.MustCompile(`\{rand:(\d+)-(\d+)\}`)
 
-// expandTemplates turns spec.templates into objects, in template then index order.
-func expandTemplates(specs []Template) ([]Object, error) {
+// expandTemplates turns spec.templates into objects, in template then index order; it gives up
+// with stopped's error once that is not nil.
+func expandTemplates(specs []Template, stopped func() error) ([]Object, error) {
 	var out []Object
 	for ti, tp := range specs {
 		fp := fmt.Sprintf("spec.templates[%d]", ti)
@@ -111,6 +112,11 @@ func expandTemplates(specs []Template) ([]Object, error) {
 		}
 		width := len(strconv.Itoa(max(tp.Count-1, 0)))
 		for i := range tp.Count {
+			if i%1024 == 0 {
+				if err := stopped(); err != nil {
+					return nil, err
+				}
+			}
 			idx := fmt.Sprintf("%0*d", width, i)
 			doc := substitute(object, idx, tok)
 			ops := []map[string]any{{"op": "add", "path": "/metadata/name", "value": strings.ReplaceAll(tp.Name, "{i}", idx)}}

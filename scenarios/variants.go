@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,6 +90,9 @@ func (s *Scenario) Variant(name string) (*Variant, error) {
 
 // variant builds variant i (-1: the implicit baseline of a file without variants).
 func (s *Scenario) variant(i int) (*Variant, error) {
+	if err := s.stopped(); err != nil {
+		return nil, err
+	}
 	v := &Variant{Name: BaselineName, Spec: s.Spec.Spec, Objects: append([]Object(nil), s.Objects...)}
 	var patches []Patch
 	if i >= 0 {
@@ -131,7 +136,10 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 	if err := s.variantLimits(i, v, report); err != nil {
 		return nil, err
 	}
-	expanded, err := expandTemplates(v.Spec.Templates)
+	expanded, err := expandTemplates(v.Spec.Templates, s.stopped)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
 	if err != nil {
 		if i < 0 || !specPatched {
 			return nil, s.at("spec.templates", "%v", err)

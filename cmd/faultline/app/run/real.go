@@ -100,6 +100,9 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	}
 	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
 	if out == nil || out.Complete() == 0 {
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted before the first real run finished: nothing measured to write (%v)", runErr)}
+		}
 		if runErr == nil {
 			runErr = errors.New("no real run finished")
 		}

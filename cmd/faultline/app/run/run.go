@@ -85,8 +85,11 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 }
 
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
-	sc, err := scenarios.Open(target)
+	sc, err := scenarios.OpenContext(ctx, target)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted while loading %s; nothing was run", target)}
+		}
 		return cli.BadInput(err)
 	}
 	if sc, err = ApplySets(sc, f.real.sets); err != nil {

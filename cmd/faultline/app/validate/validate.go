@@ -27,7 +27,10 @@ expected, and the exit status is 2.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, a := range args {
-				sc, err := scenarios.Open(a)
+				sc, err := scenarios.OpenContext(cmd.Context(), a)
+				if err != nil && cmd.Context().Err() != nil {
+					return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted while loading %s", a)}
+				}
 				if err != nil {
 					fmt.Fprintln(s.Err, err)
 					bad++
