@@ -3,12 +3,13 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/faultline
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/faultline-dev/faultline/cmd/faultline/app/cli.Version=$(VERSION)
+# -s -w: no symbol table or DWARF (105 MB -> 75 MB); panics still print file:line traces
+LDFLAGS := -s -w -X github.com/faultline-dev/faultline/cmd/faultline/app/cli.Version=$(VERSION)
 SCENARIO ?= kernel-panic-stacking
 SEEDS ?=
 ARGS ?=
 
-.PHONY: help build scenario test test-short bench golden regress baselines clean
+.PHONY: help build scenario test test-short bench golden regress baselines clean fuzz-load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -29,6 +30,11 @@ test: tools ## gofmt, vet, every test (race detector on the seed fan-out, e2e ag
 
 test-short: ## the fast tests only
 	$(GO) test -short ./...
+
+FUZZTIME ?= 60s
+fuzz-load: ## fuzz the scenario loader, --set and the simulator's input, FUZZTIME (default 60s) each; new crashers land in scenarios/testdata/fuzz/
+	@set -e; for t in FuzzLoad FuzzSet FuzzSimulate; do \
+	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./scenarios/; done
 
 bench: build ## performance targets P1-P4 and the engine benchmarks; output kept under bench/ (commit it with performance changes)
 	@mkdir -p bench

@@ -129,7 +129,7 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		// errors in a patched spec belong to the variant, not to the lines of the base file
 		name := v.Name
 		report = func(field, format string, args ...any) error {
-			return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), Msg: fmt.Sprintf(format, args...)}
+			return s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), fmt.Sprintf(format, args...))
 		}
 	}
 	// the limits before anything is built from the numbers: patches and sets may change them
@@ -144,7 +144,7 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		if i < 0 || !specPatched {
 			return nil, s.at("spec.templates", "%v", err)
 		}
-		return nil, &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name), Msg: err.Error()}
+		return nil, s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name), err.Error())
 	}
 	if len(expanded) > 0 {
 		seen := make(map[string]bool, len(v.Objects)+len(expanded))
@@ -200,7 +200,7 @@ func (s *Scenario) variantLimits(i int, v *Variant, report reportFunc) error {
 			continue
 		}
 		errs = append(errs, objectLimits(o.JSON, "", func(field, format string, args ...any) error {
-			return &Error{File: s.File, Path: where + " -> " + o.Ref() + ":" + field, Msg: fmt.Sprintf(format, args...)}
+			return s.variantErr(i, where+" -> "+o.Ref()+":"+field, fmt.Sprintf(format, args...))
 		})...)
 	}
 	return joinErrors(errs)
@@ -218,9 +218,24 @@ func (s *Scenario) simError(i int, name string, specPatched bool, err error) err
 		return s.at("spec."+field, "%s", rest)
 	}
 	if i >= 0 {
-		return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, name), Msg: msg}
+		return s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s)", i, name), msg)
 	}
-	return &Error{File: s.File, Path: "spec", Msg: msg}
+	return s.variantErr(i, "spec", msg)
+}
+
+// variantErr is an error of variant i (-1: the implicit baseline) at a path that is not a
+// position of the file (a patched spec, a patched object); it is located at the variant's entry,
+// or at spec.
+func (s *Scenario) variantErr(i int, fieldPath, msg string) *Error {
+	e := &Error{File: s.File, Path: fieldPath, Msg: msg}
+	at := "spec"
+	if i >= 0 {
+		at = fmt.Sprintf("spec.variants[%d]", i)
+	}
+	if s.root != nil {
+		e.Line, e.Column, _ = s.root.Lookup(at)
+	}
+	return e
 }
 
 // findObject resolves KIND/NAME or KIND/NAMESPACE/NAME.
