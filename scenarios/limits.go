@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/faultline-dev/faultline/scenarios/internal/locate"
 )
 
 // The limits a scenario is held to. They are checked when a scenario is loaded, patched or set,
@@ -176,7 +178,7 @@ func objectLimits(raw []byte, base string, at reportFunc) []error {
 		switch x := v.(type) {
 		case map[string]any:
 			for _, k := range sortedKeys(x) {
-				walk(x[k], joinPath(fp, k), k, key)
+				walk(x[k], locate.JoinKey(fp, k), k, key)
 			}
 			if (key == "requests" || key == "limits") && parent == "resources" {
 				for _, name := range sortedKeys(x) {
@@ -192,7 +194,7 @@ func objectLimits(raw []byte, base string, at reportFunc) []error {
 						continue // the strict decoder reports it
 					}
 					if err := quantityLimit(name, &q); err != nil {
-						errs = append(errs, at(joinPath(fp, name), "%v", err))
+						errs = append(errs, at(locate.JoinKey(fp, name), "%v", err))
 					}
 				}
 			}
@@ -240,25 +242,6 @@ func podBudget(objs []Object) error {
 		return fmt.Errorf("the workloads ask for %d pods in all; expected at most %d", total, MaxPods)
 	}
 	return nil
-}
-
-// joinPath appends a key to a field path, in the syntax of located errors: a key that is not a
-// plain word goes in quoted brackets.
-func joinPath(fp, key string) string {
-	plain := key != ""
-	for _, r := range key {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_/$@", r)) {
-			plain = false
-			break
-		}
-	}
-	switch {
-	case !plain:
-		return fp + "[" + strconv.Quote(key) + "]"
-	case fp == "":
-		return key
-	}
-	return fp + "." + key
 }
 
 // joinErrors is errors.Join that keeps a single error as it is.
