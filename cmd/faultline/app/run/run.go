@@ -57,7 +57,9 @@ the first objective, replayed), report.md, a self-contained report.html with plo
 junit.xml (one test case per variant and objective) for CI.
 
 The same seed gives the same bytes: rerun with --seed S --seeds 1 --trace to see one replay's
-event log with virtual timestamps. Ctrl-C stops early and still writes what finished.`,
+event log with virtual timestamps. Ctrl-C stops early and still writes what finished; a second
+Ctrl-C quits at once. The run directory is written beside its final place and renamed into it
+whole; an existing --out that holds files is refused unless --overwrite.`,
 		Example: `  faultline run kernel-panic-stacking
   faultline run kernel-panic-stacking --seeds 1000 --workers 2
   faultline run kernel-panic-stacking --variant baseline --variant topology-spread

@@ -20,7 +20,8 @@ against the k8s.io/api types), every Chaos Mesh fault, every variant's patches a
 objectives, and checks that the simulator can run each variant. It runs nothing.
 
 A problem is reported as one line, FILE:LINE:COLUMN: FIELD: what is wrong and what was
-expected, and the exit status is 2.`,
+expected (every problem of a file at once, including numbers past the limits that the README's
+Limits section lists), and the exit status is 2.`,
 		Example: `  faultline validate scenarios/kernel-panic-stacking/scenario.yaml
   faultline validate kernel-panic-stacking`,
 		Args: cobra.MinimumNArgs(1),
