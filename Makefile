@@ -3,12 +3,13 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/faultline
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/faultline-dev/faultline/cmd/faultline/app/cli.Version=$(VERSION)
+# -s -w: no symbol table or DWARF (105 MB -> 75 MB); panics still print file:line traces
+LDFLAGS := -s -w -X github.com/faultline-dev/faultline/cmd/faultline/app/cli.Version=$(VERSION)
 SCENARIO ?= kernel-panic-stacking
 SEEDS ?=
 ARGS ?=
 
-.PHONY: help build scenario test test-short bench golden fuzz-sim regress baselines clean
+.PHONY: help build scenario test test-short bench golden fuzz-sim fuzz-load regress baselines clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -30,6 +31,11 @@ test: tools ## gofmt, vet, every test (race detector on the seed fan-out, e2e ag
 test-short: ## the fast tests only
 	$(GO) test -short ./...
 
+FUZZTIME ?= 60s
+fuzz-load: ## fuzz the scenario loader, --set and the simulator's input, FUZZTIME (default 60s) each; new crashers land in scenarios/testdata/fuzz/
+	@set -e; for t in FuzzLoad FuzzSet FuzzSimulate; do \
+	  $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./scenarios/; done
+
 bench: build ## performance targets P1-P4 and the engine benchmarks; output kept under bench/ (commit it with performance changes)
 	@mkdir -p bench
 	./$(BIN) bench | tee bench/targets-$$(date -u +%Y%m%d).txt
@@ -39,12 +45,12 @@ REGRESS_SEEDS ?= 100
 regress: build ## nightly: replay every library scenario at fixed seeds and fail on any regression against results/baselines/
 	@set -e; for d in scenarios/*/scenario.yaml; do n=$$(basename $$(dirname $$d)); \
 	  test -f results/baselines/$$n.json || { echo "no baseline for $$n: make baselines"; exit 1; }; \
-	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n -q > /dev/null; \
+	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n --overwrite -q > /dev/null; \
 	  ./$(BIN) check --baseline results/baselines/$$n.json .cache/regress/$$n; done
 
 baselines: build ## store new regression baselines after a deliberate model or scenario change (review the diff)
 	@mkdir -p results/baselines; set -e; for d in scenarios/*/scenario.yaml; do n=$$(basename $$(dirname $$d)); \
-	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n -q > /dev/null; \
+	  ./$(BIN) run $$n --seed 1 --seeds $(REGRESS_SEEDS) --out .cache/regress/$$n --overwrite -q > /dev/null; \
 	  cp .cache/regress/$$n/summary.json results/baselines/$$n.json; echo "stored results/baselines/$$n.json"; done
 
 # the packages whose tests use internal/golden: only they define -update

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -59,6 +60,15 @@ var ErrNotFound = errors.New("scenario not found")
 // name of a built-in scenario. A path on disk wins over a library name, so a checkout's edited
 // scenarios/NAME folder is what runs when invoked from the repository root.
 func Open(nameOrPath string) (*Scenario, error) {
+	return OpenContext(context.Background(), nameOrPath)
+}
+
+// OpenContext is Open that gives up when ctx is done (Ctrl-C while a large scenario loads),
+// returning ctx's error.
+func OpenContext(ctx context.Context, nameOrPath string) (*Scenario, error) {
+	load := func(fsys fs.FS, file, display string) (*Scenario, error) {
+		return loadFS(ctx, fsys, file, display)
+	}
 	if st, err := os.Stat(nameOrPath); err == nil {
 		file := nameOrPath
 		if st.IsDir() {
@@ -68,14 +78,14 @@ func Open(nameOrPath string) (*Scenario, error) {
 		if dir == "" {
 			dir = "."
 		}
-		return LoadFS(os.DirFS(dir), base, file)
+		return load(os.DirFS(dir), base, file)
 	}
 	if local := filepath.Join("scenarios", nameOrPath, ScenarioFile); fileExists(local) {
-		return LoadFS(os.DirFS(filepath.Dir(local)), ScenarioFile, local)
+		return load(os.DirFS(filepath.Dir(local)), ScenarioFile, local)
 	}
 	name := strings.TrimSuffix(nameOrPath, "/")
 	if _, err := fs.Stat(library, name+"/"+ScenarioFile); err == nil {
-		return LoadFS(library, name+"/"+ScenarioFile, "scenarios/"+name+"/"+ScenarioFile)
+		return load(library, name+"/"+ScenarioFile, "scenarios/"+name+"/"+ScenarioFile)
 	}
 	var names []string
 	if entries, err := Library(); err == nil {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -47,6 +48,15 @@ type Scenario struct {
 
 	fsys fs.FS
 	root *locate.Node
+	ctx  context.Context // while loading: stops the expansion of templates and the variants' checks
+}
+
+// stopped is the load's context error, if it was cancelled.
+func (s *Scenario) stopped() error {
+	if s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 // Name is metadata.name.
@@ -71,6 +81,10 @@ func (o *Object) Ref() string {
 // file's folder in fsys. Every error is a single line naming the file, line, field and what was
 // expected; it wraps *Error where the position is known.
 func LoadFS(fsys fs.FS, file, display string) (*Scenario, error) {
+	return loadFS(context.Background(), fsys, file, display)
+}
+
+func loadFS(ctx context.Context, fsys fs.FS, file, display string) (*Scenario, error) {
 	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display, err)
@@ -79,28 +93,38 @@ func LoadFS(fsys fs.FS, file, display string) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scenario{File: display, fsys: fsys, root: root}
+	s := &Scenario{File: display, fsys: fsys, root: root, ctx: ctx}
+	defer func() { s.ctx = nil }() // only loading is interruptible; a loaded scenario is whole
 	h := sha256.New()
 	h.Write(data)
 	if err := root.Decode("", &s.Spec); err != nil {
 		return nil, err
 	}
-	if err := s.checkHeader(); err != nil {
-		return nil, err
+	// every problem of the file at once; the variants (which build the simulator's input, sized
+	// by the numbers checked here) only when there is none
+	var errs []error
+	collect := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := s.loadObjects(path.Dir(file), display, h); err != nil {
-		return nil, err
+	if s.Spec.APIVersion != APIVersion || s.Spec.Kind != Kind {
+		return nil, s.checkHeader()
 	}
-	if _, err := s.models(s.Spec.Spec.Cluster.Models, s.at); err != nil {
-		return nil, err
-	}
+	collect(s.checkHeader())
+	errs = append(errs, specLimits(&s.Spec.Spec, s.at)...)
+	collect(s.loadObjects(path.Dir(file), display, h))
+	_, err = s.models(s.Spec.Spec.Cluster.Models, s.at)
+	collect(err)
 	faults, err := s.decodeFaults(s.Spec.Spec.Faults, s.root, "spec.faults")
-	if err != nil {
-		return nil, err
-	}
+	collect(err)
 	s.Faults = faults
-	if err := s.checkObjectives(); err != nil {
-		return nil, err
+	collect(s.checkObjectiveList())
+	if len(errs) == 0 {
+		collect(s.checkChanges()) // they need the objects
+	}
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
 	}
 	s.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if err := s.checkVariants(); err != nil {
@@ -135,34 +159,41 @@ func (s *Scenario) at(fieldPath, format string, args ...any) error {
 
 func (s *Scenario) checkHeader() error {
 	f := &s.Spec
-	switch {
-	case f.APIVersion != APIVersion:
+	// a file that is not a scenario gets one line, not one per missing field
+	if f.APIVersion != APIVersion {
 		return s.at("apiVersion", "got %q; expected %q", f.APIVersion, APIVersion)
-	case f.Kind != Kind:
+	}
+	if f.Kind != Kind {
 		return s.at("kind", "got %q; expected %q", f.Kind, Kind)
-	case f.Metadata.Name == "":
-		return s.at("metadata.name", "missing; expected the scenario's name")
-	case f.Spec.Duration.Duration <= 0:
-		return s.at("spec.duration", "missing or not positive; expected a duration such as 72h")
-	case f.Spec.Seeds < 0:
-		return s.at("spec.seeds", "%d; expected a positive number of seeds", f.Spec.Seeds)
-	case len(f.Spec.Cluster.NodePools) == 0:
-		return s.at("spec.cluster.nodePools", "missing; expected at least one node pool")
+	}
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	if f.Metadata.Name == "" {
+		add(s.at("metadata.name", "missing; expected the scenario's name"))
+	}
+	if f.Spec.Duration.Duration <= 0 {
+		add(s.at("spec.duration", "missing or not positive; expected a duration such as 72h"))
+	}
+	if f.Spec.Seeds < 0 {
+		add(s.at("spec.seeds", "%d; expected a positive number of seeds", f.Spec.Seeds))
+	}
+	if len(f.Spec.Cluster.NodePools) == 0 {
+		add(s.at("spec.cluster.nodePools", "missing; expected at least one node pool"))
 	}
 	for i, p := range f.Spec.Cluster.NodePools {
 		fp := fmt.Sprintf("spec.cluster.nodePools[%d]", i)
 		switch {
 		case p.Name == "":
-			return s.at(fp+".name", "missing; expected a pool name")
+			add(s.at(fp+".name", "missing; expected a pool name"))
 		case p.Count <= 0:
-			return s.at(fp+".count", "%d; expected a positive node count", p.Count)
+			add(s.at(fp+".count", "%d; expected a positive node count", p.Count))
 		case p.Capacity.Cpu().IsZero():
-			return s.at(fp+".capacity", "no cpu; expected capacity.cpu such as \"4\"")
+			add(s.at(fp+".capacity", "no cpu; expected capacity.cpu such as \"4\""))
 		case p.Capacity.Memory().IsZero():
-			return s.at(fp+".capacity", "no memory; expected capacity.memory such as 16Gi")
+			add(s.at(fp+".capacity", "no memory; expected capacity.memory such as 16Gi"))
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 // include is the form of an objects entry that pulls in manifests from files.
@@ -173,6 +204,7 @@ type include struct {
 var docSep = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
 func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (int, error) }) error {
+	var errs []error
 	seen := map[string]string{}
 	add := func(o Object, fieldPath string, report func(string, string, ...any) error) error {
 		if prev, ok := seen[o.Ref()]; ok {
@@ -188,13 +220,15 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 		if json.Unmarshal(raw, &inc) == nil && inc.Include != "" {
 			matches, err := fs.Glob(s.fsys, path.Join(dir, inc.Include))
 			if err != nil || len(matches) == 0 {
-				return s.at(fp+".include", "%q matches no file next to the scenario", inc.Include)
+				errs = append(errs, s.at(fp+".include", "%q matches no file next to the scenario", inc.Include))
+				continue
 			}
 			sort.Strings(matches)
 			for _, m := range matches {
 				data, err := fs.ReadFile(s.fsys, m)
 				if err != nil {
-					return s.at(fp+".include", "%v", err)
+					errs = append(errs, s.at(fp+".include", "%v", err))
+					continue
 				}
 				// the digest names the file relative to the scenario's folder, so that the same
 				// bytes give the same digest from disk and from the embedded library
@@ -204,7 +238,7 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 				mDisplay := path.Join(path.Dir(display), rel)
 				objs, err := decodeStream(mDisplay, data)
 				if err != nil {
-					return err
+					errs = append(errs, err)
 				}
 				for _, o := range objs {
 					report := func(_ string, format string, args ...any) error {
@@ -214,7 +248,7 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 						return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
 					}
 					if err := add(o, fp, report); err != nil {
-						return err
+						errs = append(errs, err)
 					}
 				}
 			}
@@ -222,21 +256,23 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 		}
 		o, err := decodeObject(s.root, fp, raw)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		line, _, _ := s.root.Lookup(fp)
 		o.Where = fmt.Sprintf("%s:%d", s.File, line)
 		if err := add(o, fp, s.at); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 // decodeStream decodes a multi-document YAML file of manifests. Each document is padded with
 // blank lines so that positions in errors are the file's own.
 func decodeStream(file string, data []byte) ([]Object, error) {
 	var out []Object
+	var errs []error
 	locs := docSep.FindAllIndex(data, -1)
 	start := 0
 	bounds := make([][2]int, 0, len(locs)+1)
@@ -254,15 +290,18 @@ func decodeStream(file string, data []byte) ([]Object, error) {
 		padded := append(bytes.Repeat([]byte("\n"), lineOffset), chunk...)
 		root, err := locate.Parse(file, padded)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		var raw json.RawMessage
 		if err := root.Decode("", &raw); err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		o, err := decodeObject(root, "", raw)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		line, _, _ := root.Lookup("")
 		if line == 0 {
@@ -271,7 +310,7 @@ func decodeStream(file string, data []byte) ([]Object, error) {
 		o.Where = fmt.Sprintf("%s:%d", file, line)
 		out = append(out, o)
 	}
-	return out, nil
+	return out, joinErrors(errs)
 }
 
 // cutLast is strings.Cut at the last occurrence of sep.
@@ -328,6 +367,14 @@ func decodeObject(root *locate.Node, fieldPath string, raw []byte) (Object, erro
 	}
 	if err := root.Decode(fieldPath, obj); err != nil {
 		return Object{}, err
+	}
+	located := func(f, format string, args ...any) error {
+		e := &Error{File: root.File(), Path: f, Msg: fmt.Sprintf(format, args...)}
+		e.Line, e.Column, _ = root.Lookup(f)
+		return e
+	}
+	if errs := objectLimits(raw, fieldPath, located); len(errs) > 0 {
+		return Object{}, joinErrors(errs)
 	}
 	mo, ok := obj.(metav1.Object)
 	if !ok || mo.GetName() == "" {

@@ -17,10 +17,13 @@ import (
 
 const goodDir = "testdata/good"
 
-// assertOneLine checks the promise every error keeps: one line, no panic, no Go stack trace.
+// assertOneLine checks the promise every error keeps: one line per problem (a file with several
+// problems reports them all, a line each), each naming its file, no panic, no Go stack trace.
 func assertOneLine(t *testing.T, msg string) {
 	t.Helper()
-	assert.NotContains(t, msg, "\n", "an error is one line")
+	for _, line := range strings.Split(msg, "\n") {
+		assert.Regexp(t, `^[^:]+(:\d+(:\d+)?)?: `, line, "every line is one problem, starting with its file")
+	}
 	// "panic" alone is a word of the domain (kernel panics), "panic: " is Go's
 	for _, bad := range []string{"goroutine ", "panic: ", ".go:", "runtime error"} {
 		assert.NotContains(t, msg, bad)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -20,8 +21,8 @@ func ParseTarget(s string) (Target, error) {
 	for _, op := range []string{">=", "<=", "==", ">", "<"} {
 		if rest, ok := strings.CutPrefix(s, op); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				return Target{}, fmt.Errorf("%q: expected a number after %s", s, op)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return Target{}, fmt.Errorf("%q: expected a finite number after %s", s, op)
 			}
 			return Target{Op: op, Value: v}, nil
 		}
@@ -88,14 +89,19 @@ func (s *Scenario) checkObjectives() error {
 	if err := s.checkChanges(); err != nil {
 		return err
 	}
+	return s.checkObjectiveList()
+}
+
+// checkObjectiveList checks spec.objectives and returns every problem.
+func (s *Scenario) checkObjectiveList() error {
+	var errs []error
 	seen := map[string]bool{}
 	for i, o := range s.Spec.Spec.Objectives {
 		fp := fmt.Sprintf("spec.objectives[%d]", i)
 		if o.Name == "" {
-			return s.at(fp+".name", "missing; expected an objective name")
-		}
-		if seen[o.Name] {
-			return s.at(fp+".name", "objective %q is defined twice", o.Name)
+			errs = append(errs, s.at(fp+".name", "missing; expected an objective name"))
+		} else if seen[o.Name] {
+			errs = append(errs, s.at(fp+".name", "objective %q is defined twice", o.Name))
 		}
 		seen[o.Name] = true
 		if _, ok := sim.IndicatorByName(o.Indicator); !ok {
@@ -103,19 +109,19 @@ func (s *Scenario) checkObjectives() error {
 			for _, d := range sim.Indicators {
 				names = append(names, d.Name)
 			}
-			return s.at(fp+".indicator", "unknown indicator %q; expected one of %s, or request-success-ratio/<load target>", o.Indicator, strings.Join(names, ", "))
+			errs = append(errs, s.at(fp+".indicator", "unknown indicator %q; expected one of %s, or request-success-ratio/<load target>", o.Indicator, strings.Join(names, ", ")))
 		}
 		if o.Target != "" {
 			if _, err := ParseTarget(o.Target); err != nil {
-				return s.at(fp+".target", "%v", err)
+				errs = append(errs, s.at(fp+".target", "%v", err))
 			}
 		}
 		if o.Better != "" && o.Better != "higher" && o.Better != "lower" {
-			return s.at(fp+".better", "%q; expected higher or lower", o.Better)
+			errs = append(errs, s.at(fp+".better", "%q; expected higher or lower", o.Better))
 		}
 		if o.Weight < 0 {
-			return s.at(fp+".weight", "negative; expected a weight >= 0")
+			errs = append(errs, s.at(fp+".weight", "negative; expected a weight >= 0"))
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }

@@ -27,8 +27,8 @@ func TestParseTarget(t *testing.T) {
 		{name: "empty", in: "", wantErr: "expected OP NUMBER"},
 		{name: "number without op", in: "0.9", wantErr: "expected OP NUMBER"},
 		{name: "reversed op", in: "=> 1", wantErr: "expected OP NUMBER"},
-		{name: "op without number", in: ">=", wantErr: "expected a number after >="},
-		{name: "op with text", in: "< lots", wantErr: `"< lots": expected a number after <`},
+		{name: "op without number", in: ">=", wantErr: "expected a finite number after >="},
+		{name: "op with text", in: "< lots", wantErr: `"< lots": expected a finite number after <`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

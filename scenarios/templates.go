@@ -57,13 +57,14 @@ type Choice struct {
 
 var randToken = regexp.MustCompile(`\{rand:(\d+)-(\d+)\}`)
 
-// expandTemplates turns spec.templates into objects, in template then index order.
-func expandTemplates(specs []Template) ([]Object, error) {
+// expandTemplates turns spec.templates into objects, in template then index order; it gives up
+// with stopped's error once that is not nil.
+func expandTemplates(specs []Template, stopped func() error) ([]Object, error) {
 	var out []Object
 	for ti, tp := range specs {
 		fp := fmt.Sprintf("spec.templates[%d]", ti)
-		if tp.Count < 0 || tp.Count > 1_000_000 {
-			return nil, fmt.Errorf("%s.count: %d; expected 0..1000000", fp, tp.Count)
+		if tp.Count < 0 || tp.Count > MaxTemplateObjects {
+			return nil, fmt.Errorf("%s.count: %d; expected 0..%d", fp, tp.Count, MaxTemplateObjects)
 		}
 		if !strings.Contains(tp.Name, "{i}") && tp.Count > 1 {
 			return nil, fmt.Errorf("%s.name: %q; expected {i} in the name so that objects differ", fp, tp.Name)
@@ -92,8 +93,8 @@ func expandTemplates(specs []Template) ([]Object, error) {
 				return nil, fmt.Errorf("%s.fields[%d].choices: expected at least one choice", fp, fi)
 			}
 			for ci, c := range f.Choices {
-				if c.Weight != nil && *c.Weight < 0 {
-					return nil, fmt.Errorf("%s.fields[%d].choices[%d].weight: negative", fp, fi, ci)
+				if w := weight(c); !(w >= 0 && w <= MaxChoiceWeight) {
+					return nil, fmt.Errorf("%s.fields[%d].choices[%d].weight: %g; expected a weight from 0 to %g", fp, fi, ci, w, float64(MaxChoiceWeight))
 				}
 				totals[fi] += weight(c)
 			}
@@ -111,6 +112,11 @@ func expandTemplates(specs []Template) ([]Object, error) {
 		}
 		width := len(strconv.Itoa(max(tp.Count-1, 0)))
 		for i := range tp.Count {
+			if i%1024 == 0 {
+				if err := stopped(); err != nil {
+					return nil, err
+				}
+			}
 			idx := fmt.Sprintf("%0*d", width, i)
 			doc := substitute(object, idx, tok)
 			ops := []map[string]any{{"op": "add", "path": "/metadata/name", "value": strings.ReplaceAll(tp.Name, "{i}", idx)}}
@@ -193,8 +199,11 @@ func substitute(doc []byte, idx string, rng *rand.Rand) []byte {
 	doc = bytes.ReplaceAll(doc, []byte("{i}"), []byte(idx))
 	return randToken.ReplaceAllFunc(doc, func(m []byte) []byte {
 		sm := randToken.FindSubmatch(m)
-		a, _ := strconv.Atoi(string(sm[1]))
-		b, _ := strconv.Atoi(string(sm[2]))
+		a, errA := strconv.Atoi(string(sm[1]))
+		b, errB := strconv.Atoi(string(sm[2]))
+		if errA != nil || errB != nil || a > MaxRandBound || b > MaxRandBound {
+			return m // refused by the limits (randLimits) before any expansion
+		}
 		if b < a {
 			a, b = b, a
 		}

@@ -1,7 +1,10 @@
 package scenarios
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -87,6 +90,9 @@ func (s *Scenario) Variant(name string) (*Variant, error) {
 
 // variant builds variant i (-1: the implicit baseline of a file without variants).
 func (s *Scenario) variant(i int) (*Variant, error) {
+	if err := s.stopped(); err != nil {
+		return nil, err
+	}
 	v := &Variant{Name: BaselineName, Spec: s.Spec.Spec, Objects: append([]Object(nil), s.Objects...)}
 	var patches []Patch
 	if i >= 0 {
@@ -118,12 +124,27 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		}
 		v.Objects[idx] = o
 	}
-	expanded, err := expandTemplates(v.Spec.Templates)
+	report := s.at
+	if specPatched {
+		// errors in a patched spec belong to the variant, not to the lines of the base file
+		name := v.Name
+		report = func(field, format string, args ...any) error {
+			return s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), fmt.Sprintf(format, args...))
+		}
+	}
+	// the limits before anything is built from the numbers: patches and sets may change them
+	if err := s.variantLimits(i, v, report); err != nil {
+		return nil, err
+	}
+	expanded, err := expandTemplates(v.Spec.Templates, s.stopped)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
 	if err != nil {
 		if i < 0 || !specPatched {
 			return nil, s.at("spec.templates", "%v", err)
 		}
-		return nil, &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name), Msg: err.Error()}
+		return nil, s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name), err.Error())
 	}
 	if len(expanded) > 0 {
 		seen := make(map[string]bool, len(v.Objects)+len(expanded))
@@ -138,13 +159,8 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 		}
 		v.Objects = append(v.Objects, expanded...)
 	}
-	report := s.at
-	if specPatched {
-		// errors in a patched spec belong to the variant, not to the lines of the base file
-		name := v.Name
-		report = func(field, format string, args ...any) error {
-			return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s) -> %s", i, name, field), Msg: fmt.Sprintf(format, args...)}
-		}
+	if err := podBudget(v.Objects); err != nil {
+		return nil, report("spec", "%v", err)
 	}
 	m, err := s.models(v.Spec.Cluster.Models, report)
 	if err != nil {
@@ -170,6 +186,26 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 	return v, nil
 }
 
+// variantLimits checks the limits of a variant's spec and of the objects its patches changed (a
+// loaded file's own objects were checked where they were decoded).
+func (s *Scenario) variantLimits(i int, v *Variant, report reportFunc) error {
+	errs := specLimits(&v.Spec, report)
+	where := "spec"
+	if i >= 0 {
+		where = fmt.Sprintf("spec.variants[%d] (%s)", i, v.Name)
+	}
+	for k := range v.Objects {
+		o := &v.Objects[k]
+		if s.root != nil && k < len(s.Objects) && bytes.Equal(o.JSON, s.Objects[k].JSON) {
+			continue
+		}
+		errs = append(errs, objectLimits(o.JSON, "", func(field, format string, args ...any) error {
+			return s.variantErr(i, where+" -> "+o.Ref()+":"+field, fmt.Sprintf(format, args...))
+		})...)
+	}
+	return joinErrors(errs)
+}
+
 // simError locates an error from the simulator where its message names a field path. Load and
 // fault paths are the base file's as long as the variant did not patch the spec.
 func (s *Scenario) simError(i int, name string, specPatched bool, err error) error {
@@ -182,9 +218,24 @@ func (s *Scenario) simError(i int, name string, specPatched bool, err error) err
 		return s.at("spec."+field, "%s", rest)
 	}
 	if i >= 0 {
-		return &Error{File: s.File, Path: fmt.Sprintf("spec.variants[%d] (%s)", i, name), Msg: msg}
+		return s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s)", i, name), msg)
 	}
-	return &Error{File: s.File, Path: "spec", Msg: msg}
+	return s.variantErr(i, "spec", msg)
+}
+
+// variantErr is an error of variant i (-1: the implicit baseline) at a path that is not a
+// position of the file (a patched spec, a patched object); it is located at the variant's entry,
+// or at spec.
+func (s *Scenario) variantErr(i int, fieldPath, msg string) *Error {
+	e := &Error{File: s.File, Path: fieldPath, Msg: msg}
+	at := "spec"
+	if i >= 0 {
+		at = fmt.Sprintf("spec.variants[%d]", i)
+	}
+	if s.root != nil {
+		e.Line, e.Column, _ = s.root.Lookup(at)
+	}
+	return e
 }
 
 // findObject resolves KIND/NAME or KIND/NAMESPACE/NAME.

@@ -4,6 +4,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -28,17 +29,59 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
 )
 
-// Main runs the command line and exits with its status.
+// Main runs the command line and exits with its status. The first Ctrl-C cancels the command's
+// context (a run stops and writes what finished, exit 130); a second Ctrl-C ends the process at
+// once with 130, and SIGTERM at once with 143. A panic of the command is one line and exit 3.
 func Main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := Run(ctx, cli.StdStreams(), os.Args[1:])
-	stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go watchSignals(sigs, cancel, os.Stderr, os.Exit)
+	err := runSafely(ctx, cli.StdStreams(), os.Args[1:])
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintln(os.Stderr, "faultline:", msg)
 		}
 	}
 	os.Exit(cli.Code(err))
+}
+
+// watchSignals turns signals into the behaviour Main documents: the first interrupt calls
+// cancel, the second calls exit(130); a SIGTERM calls exit(143).
+func watchSignals(sigs <-chan os.Signal, cancel func(), errw io.Writer, exit func(int)) {
+	interrupts := 0
+	for sig := range sigs {
+		if sig == syscall.SIGTERM {
+			fmt.Fprintln(errw, "faultline: terminated")
+			exit(cli.ExitTerminated)
+			return
+		}
+		interrupts++
+		if interrupts == 1 {
+			fmt.Fprintln(errw, "faultline: interrupted; stopping and writing what finished (Ctrl-C again to quit at once)")
+			cancel()
+			continue
+		}
+		fmt.Fprintln(errw, "faultline: interrupted again; quitting at once")
+		exit(cli.ExitInterrupted)
+		return
+	}
+}
+
+// runSafely is Run with a panic turned into an error with exit status 3: one line, the panic's
+// value and where to report it, no stack trace (FAULTLINE_TRACEBACK=1 keeps Go's).
+func runSafely(ctx context.Context, s cli.Streams, args []string) (err error) {
+	if os.Getenv("FAULTLINE_TRACEBACK") == "" {
+		defer func() {
+			if r := recover(); r != nil {
+				msg := strings.Join(strings.Fields(fmt.Sprint(r)), " ")
+				err = &cli.ExitError{Code: cli.ExitInternal, Err: fmt.Errorf("internal error (a bug; please report it with the command line): %s", msg)}
+			}
+		}()
+	}
+	return Run(ctx, s, args)
 }
 
 // Run executes one command line.

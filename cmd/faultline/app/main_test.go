@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -282,4 +285,93 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tinyScenario is a scenario that replays in milliseconds, for tests that run many times.
+const tinyScenario = `apiVersion: faultline.dev/v1alpha1
+kind: Scenario
+metadata: {name: tiny}
+spec:
+  duration: 10m
+  seeds: 2
+  cluster:
+    nodePools: [{name: p, count: 2, capacity: {cpu: "4", memory: 8Gi}}]
+  objects:
+    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        replicas: 2
+        selector: {matchLabels: {app: web}}
+        template:
+          metadata: {labels: {app: web}}
+          spec: {containers: [{name: web, image: web:1, resources: {requests: {cpu: "1", memory: 1Gi}}}]}
+  load:
+    - {target: deployment/web, requestsPerSecond: 10, cpuPerReplica: 500m}
+`
+
+// TestRunsAtOnce: 20 runs started together with the default --out leave 20 complete folders,
+// none holding another run's files, and no temporary folder.
+func TestRunsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.WriteFile("tiny.yaml", []byte(tinyScenario), 0o644))
+	const n = 20
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	outs := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			var out, errb bytes.Buffer
+			err := app.Run(context.Background(), cli.Streams{Out: &out, Err: &errb}, []string{"run", "tiny.yaml", "-q", "--workers", "1", "--seed", strconv.Itoa(i + 1), "--seeds", "1"})
+			codes[i], outs[i] = cli.Code(err), out.String()+errb.String()
+		})
+	}
+	wg.Wait()
+	wrote := map[string]bool{}
+	for i := range n {
+		require.Equal(t, cli.ExitOK, codes[i], outs[i])
+		_, after, ok := strings.Cut(outs[i], "\nwrote ")
+		require.True(t, ok, outs[i])
+		d, _, _ := strings.Cut(after, " ")
+		assert.False(t, wrote[d], "two runs wrote %s", d)
+		wrote[d] = true
+		b, err := os.ReadFile(filepath.Join(d, "summary.json"))
+		require.NoError(t, err)
+		var s summary
+		require.NoError(t, json.Unmarshal(b, &s))
+		assert.Equal(t, []uint64{uint64(i + 1)}, s.Seeds, "%s holds another run's summary", d)
+		for _, name := range []string{"seeds.csv", "report.md", "report.html", "junit.xml"} {
+			assert.FileExists(t, filepath.Join(d, name))
+		}
+		series, _ := filepath.Glob(filepath.Join(d, "series-*.csv"))
+		assert.Equal(t, []string{filepath.Join(d, fmt.Sprintf("series-baseline-seed%d.csv", i+1))}, series)
+	}
+	entries, err := os.ReadDir(filepath.Join("results", "tiny"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Len(t, names, n+1, "20 folders and latest, nothing else: %v", names)
+	assert.Contains(t, names, "latest")
+}
+
+// TestRunOut: a non-empty --out is refused before the run; --overwrite replaces it whole.
+func TestRunOut(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.WriteFile("tiny.yaml", []byte(tinyScenario), 0o644))
+	out := filepath.Join(dir, "out")
+	require.NoError(t, os.Mkdir(out, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "metrics-old-seed9.txt"), []byte("stale"), 0o644))
+	code, stdout, stderr := run(t, "run", "tiny.yaml", "-q", "--out", out)
+	assert.Equal(t, cli.ExitBadInput, code, stdout+stderr)
+	assert.NoFileExists(t, filepath.Join(out, "summary.json"))
+	code, stdout, stderr = run(t, "run", "tiny.yaml", "-q", "--out", out, "--overwrite")
+	require.Equal(t, cli.ExitOK, code, stdout+stderr)
+	assert.FileExists(t, filepath.Join(out, "summary.json"))
+	assert.NoFileExists(t, filepath.Join(out, "metrics-old-seed9.txt"), "no stale files")
+	entries, _ := os.ReadDir(dir)
+	assert.Len(t, entries, 2, "tiny.yaml and out, no temporary folder")
 }

@@ -103,6 +103,9 @@ func joinKey(path, key string) string {
 	return path + "." + key
 }
 
+// JoinKey appends a mapping key to a path in the syntax above.
+func JoinKey(path, key string) string { return joinKey(path, key) }
+
 func joinIndex(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }

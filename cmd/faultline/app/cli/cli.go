@@ -33,7 +33,9 @@ const (
 	ExitOK          = 0
 	ExitFailure     = 1   // a run failed
 	ExitBadInput    = 2   // the scenario or the command line is wrong
-	ExitInterrupted = 130 // stopped by a signal; partial results were written
+	ExitInternal    = 3   // a bug in faultline: a panic, reported as one line
+	ExitInterrupted = 130 // stopped by Ctrl-C; partial results were written
+	ExitTerminated  = 143 // ended at once by SIGTERM
 )
 
 // ExitError carries an exit code to Main.

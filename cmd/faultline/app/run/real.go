@@ -100,6 +100,9 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	}
 	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
 	if out == nil || out.Complete() == 0 {
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted before the first real run finished: nothing measured to write (%v)", runErr)}
+		}
 		if runErr == nil {
 			runErr = errors.New("no real run finished")
 		}
@@ -111,16 +114,21 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if err != nil {
 		return err
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "real-"+started.UTC().Format("20060102T150405Z"))
+	stage, err := stageOut(f, sc.Name(), "real-")
+	if err != nil {
+		return err
 	}
-	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	defer stage.Discard()
+	if err := results.WriteDir(stage.Dir, in, sum, out.Series()); err != nil {
+		return fmt.Errorf("write %s: %w", stage.Dir, err)
 	}
 	b, _ := json.MarshalIndent(reports, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	if err := os.WriteFile(filepath.Join(stage.Dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", stage.Dir, err)
+	}
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
 	}
 	if f.json {
 		b, _ := json.MarshalIndent(sum, "", "  ")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +26,7 @@ type flags struct {
 	seeds     int
 	variants  []string
 	out       string
+	overwrite bool
 	trace     bool
 	workers   int
 	json      bool
@@ -60,7 +60,9 @@ the first objective, replayed), report.md, a self-contained report.html with plo
 junit.xml (one test case per variant and objective) for CI.
 
 The same seed gives the same bytes: rerun with --seed S --seeds 1 --trace to see one replay's
-event log with virtual timestamps. Ctrl-C stops early and still writes what finished.`,
+event log with virtual timestamps. Ctrl-C stops early and still writes what finished; a second
+Ctrl-C quits at once. The run directory is written beside its final place and renamed into it
+whole; an existing --out that holds files is refused unless --overwrite.`,
 		Example: `  faultline run kernel-panic-stacking
   faultline run kernel-panic-stacking --seeds 1000 --workers 2
   faultline run kernel-panic-stacking --variant baseline --variant topology-spread
@@ -75,7 +77,8 @@ event log with virtual timestamps. Ctrl-C stops early and still writes what fini
 	fl.Uint64Var(&f.seed, "seed", 1, "first seed; seeds are SEED, SEED+1, ...")
 	fl.IntVar(&f.seeds, "seeds", 0, "number of seeds per variant (default: the scenario's spec.seeds, else 100)")
 	fl.StringArrayVar(&f.variants, "variant", nil, "run only this variant (repeatable; the baseline is added for comparison)")
-	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>)")
+	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>, unique per run); refused if it holds files, unless --overwrite")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace a non-empty --out folder whole (the old files are deleted once the new run is in place)")
 	fl.BoolVar(&f.trace, "trace", false, "print the event log of every replay with virtual timestamps (use with --seeds 1)")
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores); results do not depend on it")
 	fl.BoolVar(&f.json, "json", false, "print summary.json to stdout instead of the table")
@@ -96,8 +99,11 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if f.shards.worker {
 		return executeShardWorker(ctx, s, f, target)
 	}
-	sc, err := scenarios.Open(target)
+	sc, err := scenarios.OpenContext(ctx, target)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted while loading %s; nothing was run", target)}
+		}
 		return cli.BadInput(err)
 	}
 	if sc, err = ApplySets(sc, f.real.sets); err != nil {
@@ -107,12 +113,22 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if count == 0 {
 		count = sc.Seeds()
 	}
-	if count < 0 {
-		return cli.BadInput(fmt.Errorf("--seeds %d: expected a positive number", count))
+	if err := scenarios.CheckSeeds(f.seed, count); err != nil {
+		return cli.BadInput(err)
+	}
+	if f.precision > 0 {
+		if err := scenarios.CheckSeeds(f.seed, f.maxSeeds); err != nil {
+			return cli.BadInput(fmt.Errorf("--max-seeds: %w", err))
+		}
 	}
 	variants, err := pickVariants(sc, f.variants)
 	if err != nil {
 		return cli.BadInput(err)
+	}
+	if f.out != "" {
+		if err := results.CheckOut(f.out, f.overwrite); err != nil {
+			return cli.BadInput(fmt.Errorf("--out %w", err))
+		}
 	}
 	if f.shards.count > 0 {
 		return executeShards(ctx, s, f, sc, target, count)
@@ -123,6 +139,12 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		}
 		return executeReal(ctx, s, f, sc, variants)
 	}
+	// the results folder is staged before the run, so that a taken --out is refused at once
+	stage, err := stageOut(f, sc.Name(), "run-")
+	if err != nil {
+		return err
+	}
+	defer stage.Discard() // a no-op once published
 	seeds := runner.SeedRange(f.seed, count)
 	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, CheckInvariants: f.checkInv}
 	if f.trace {
@@ -163,29 +185,28 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err != nil {
 		return err
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
-	}
-	if err := results.WriteDir(dir, in, sum, out.Series()); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	tmp := stage.Dir
+	if err := results.WriteDir(tmp, in, sum, out.Series()); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	metrics, err := results.LabelMetrics(sc.Name(), out.Metrics())
 	if err != nil {
 		return err
 	}
-	if err := results.WriteMetrics(dir, metrics); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	if err := results.WriteMetrics(tmp, metrics); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	// how to make this scenario again: what 'faultline report merge' needs to merge shards
-	if err := results.WriteRunInfo(dir, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	if err := results.WriteRunInfo(tmp, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	reportErr := report.RenderWith(dir, report.Options{FailOn: report.FailOn(f.failOn)})
+	reportErr := report.RenderWith(tmp, report.Options{FailOn: report.FailOn(f.failOn)})
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
 	if f.out == "" {
-		latest := filepath.Join("results", sc.Name(), "latest")
-		_ = os.Remove(latest)
-		_ = os.Symlink(filepath.Base(dir), latest)
+		_ = results.SetLatest(dir)
 	}
 	if f.json {
 		b, _ := json.MarshalIndent(sum, "", "  ")
@@ -202,6 +223,17 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted: wrote the %d replays that finished to %s", out.Complete(), dir)}
 	}
 	return nil
+}
+
+// stageOut prepares the run's results folder: --out, or results/<scenario>/<prefix><UTC time>
+// (a unique name: runs started in the same second get -2, -3, ...). A --out that holds files
+// is refused (execute checks it before the run) unless --overwrite.
+func stageOut(f *flags, scenario, prefix string) (*results.Staged, error) {
+	if f.out != "" {
+		return results.Stage(f.out, f.overwrite, false)
+	}
+	dir := filepath.Join("results", scenario, prefix+time.Now().UTC().Format("20060102T150405Z"))
+	return results.Stage(dir, false, true)
 }
 
 // refine adds seeds in doubling batches until the worst relative half-width is within

@@ -21,7 +21,8 @@ against the k8s.io/api types), every Chaos Mesh fault, every variant's patches a
 objectives, and checks that the simulator can run each variant. It runs nothing.
 
 A problem is reported as one line, FILE:LINE:COLUMN: FIELD: what is wrong and what was
-expected, and the exit status is 2.`,
+expected (every problem of a file at once, including numbers past the limits that the README's
+Limits section lists), and the exit status is 2.`,
 		Example: `  faultline validate scenarios/kernel-panic-stacking/scenario.yaml
   faultline validate kernel-panic-stacking`,
 		Args: cobra.MinimumNArgs(1),
@@ -32,7 +33,10 @@ expected, and the exit status is 2.`,
 			bad := 0
 			var all []fileJSON // -o json: one entry per argument, printed at the end
 			for _, a := range args {
-				sc, err := scenarios.Open(a)
+				sc, err := scenarios.OpenContext(cmd.Context(), a)
+				if err != nil && cmd.Context().Err() != nil {
+					return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted while loading %s", a)}
+				}
 				if output == cli.OutputJSON {
 					all = append(all, resultOf(a, sc, err))
 					if err != nil {
