@@ -221,7 +221,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOptions) error {
 	dir := p.dir(st.Name)
 	extra := o.ExtraArgs
-	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK)
+	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK, pki.EtcdClient)
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -250,14 +250,20 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 		return err
 	}
 
-	etcdClient := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
-	etcdPeer := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
+	// etcd holds the whole cluster state, RBAC's included: TLS on both ports and a client
+	// certificate from the cluster's CA required, as for the API server
+	etcdClient := "https://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
+	etcdPeer := "https://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
 	if err := p.runWith(st, Etcd, extra[Etcd],
 		"--name=faultline",
 		"--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
 		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
 		"--initial-cluster=faultline="+etcdPeer, "--initial-cluster-state=new",
+		"--cert-file="+files.EtcdCert, "--key-file="+files.EtcdKey,
+		"--client-cert-auth", "--trusted-ca-file="+files.CACert,
+		"--peer-cert-file="+files.EtcdCert, "--peer-key-file="+files.EtcdKey,
+		"--peer-client-cert-auth", "--peer-trusted-ca-file="+files.CACert,
 		// a throwaway cluster: durability on power loss is not worth fsync's latency
 		"--unsafe-no-fsync",
 		"--log-level=warn",
@@ -270,6 +276,8 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 
 	if err := p.runWith(st, APIServer, extra[APIServer],
 		"--etcd-servers="+etcdClient,
+		"--etcd-cafile="+files.CACert,
+		"--etcd-certfile="+files.ClientCert(pki.EtcdClient), "--etcd-keyfile="+files.ClientKey(pki.EtcdClient),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(st.Ports[APIServer]),
 		"--tls-cert-file="+files.APIServerCert, "--tls-private-key-file="+files.APIServerKey,
