@@ -181,15 +181,24 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 	if _, err := os.Stat(dir); err == nil {
 		return fmt.Errorf("cluster %q: %w (%s)", name, clusters.ErrExists, dir)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return err
-	}
+	owner := proc.Self()
 	st := &state{
 		CreatedBy: createdBy, Provider: ProviderName, Name: name, Status: "creating",
 		Created: time.Now().UTC(), Versions: Versions(), BinRoot: p.CacheDir(),
-		KubeConfig: filepath.Join(dir, "kubeconfig"),
+		KubeConfig: filepath.Join(dir, "kubeconfig"), Owner: &owner,
 	}
-	if err := p.save(st); err != nil {
+	// the directory appears whole, with its owner recorded, or not at all: a creation killed
+	// before the rename leaves a scratch directory that names its owner (gc.go)
+	scratch := filepath.Join(p.stateRoot, scratchName(scratchCreating, owner, name))
+	if err := os.MkdirAll(filepath.Join(scratch, "logs"), 0o755); err != nil {
+		return err
+	}
+	if err := saveIn(scratch, st); err != nil {
+		_ = os.RemoveAll(scratch)
+		return err
+	}
+	if err := os.Rename(scratch, dir); err != nil {
+		_ = os.RemoveAll(scratch)
 		return err
 	}
 	defer func() {
@@ -198,6 +207,9 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 		}
 		p.stopAll(context.WithoutCancel(ctx), st)
 		st.Status = "failed"
+		if !o.Throwaway {
+			st.Owner = nil // reported to the caller, kept with its logs until `cluster down`
+		}
 		_ = p.save(st)
 		err = fmt.Errorf("create cluster %q: %w\n(logs in %s; `faultline cluster down --name %s` removes it)", name, err, filepath.Join(dir, "logs"), name)
 	}()
@@ -210,6 +222,9 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 		return err
 	}
 	st.Status = "running"
+	if !o.Throwaway {
+		st.Owner = nil // `cluster up`: the cluster outlives the command
+	}
 	if err := p.save(st); err != nil {
 		return err
 	}
@@ -416,11 +431,48 @@ func (p *Provider) lockedProcess(ctx context.Context, name, process string) (*st
 	return st, r, unlock, nil
 }
 
-// Delete stops the cluster's processes and removes its directory.
+// Delete stops the cluster's processes and removes its directory and its lock file.
 func (p *Provider) Delete(ctx context.Context, name string) error {
 	if _, err := p.load(name); err != nil {
 		return err
 	}
+	l, err := p.lockClusterFile(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	return p.deleteLocked(ctx, name, l)
+}
+
+// deleteLocked is Delete under the cluster's lock, which it releases (removing the lock file
+// once the directory is gone). The directory is renamed to a scratch name before it is removed,
+// so that a removal cut short never leaves half a cluster under its name without its
+// cluster.json.
+func (p *Provider) deleteLocked(ctx context.Context, name string, l *clusterLock) error {
+	st, err := p.load(name)
+	if err != nil {
+		l.unlock()
+		return err
+	}
+	if err := p.stopAll(ctx, st); err != nil {
+		l.unlock()
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	trash := filepath.Join(p.stateRoot, scratchName(scratchDeleting, proc.Self(), name))
+	if err := os.Rename(p.dir(name), trash); err != nil {
+		l.unlock()
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	l.remove()
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	p.logger.Info(fmt.Sprintf("deleted cluster %q", name))
+	return nil
+}
+
+// Keep makes a throwaway cluster outlive its owner (a run with --keep): it is no longer a
+// leftover when the run ends.
+func (p *Provider) Keep(ctx context.Context, name string) error {
 	unlock, err := p.lockCluster(ctx, name)
 	if err != nil {
 		return err
@@ -430,14 +482,8 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.stopAll(ctx, st); err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
-	}
-	if err := os.RemoveAll(p.dir(name)); err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
-	}
-	p.logger.Info(fmt.Sprintf("deleted cluster %q", name))
-	return nil
+	st.Owner = nil
+	return p.save(st)
 }
 
 // stopAll stops the cluster's processes, the recorded ones and any that a crashed run never
@@ -553,6 +599,9 @@ func (p *Provider) Status(ctx context.Context, name string) (*clusters.Status, e
 	s := &clusters.Status{
 		Name: name, Provider: ProviderName, State: st.Status, Created: st.Created,
 		StateDir: p.dir(name), KubeConfigPath: st.KubeConfig, Server: st.Server,
+	}
+	if st.Owner != nil && !st.Owner.Alive() {
+		s.Orphaned = fmt.Sprintf("a leftover: the faultline process that owns it (pid %d) is gone; `faultline cluster gc` removes it", st.Owner.PID)
 	}
 	for _, r := range st.Processes {
 		ps := clusters.ProcessStatus{Name: r.Name, PID: r.PID}
