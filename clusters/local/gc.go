@@ -124,3 +124,24 @@ func (p *Provider) GC(ctx context.Context) ([]string, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// NotRunning lists the cluster's recorded processes that are not running ("kube-apiserver
+// (pid 123)"), from /proc only: cheap enough to ask every second while a run watches the world
+// under it.
+func (p *Provider) NotRunning(name string) ([]string, error) {
+	st, err := p.load(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range st.Processes {
+		running, err := r.Running()
+		if err != nil {
+			return nil, err
+		}
+		if !running {
+			out = append(out, fmt.Sprintf("%s (pid %d)", r.Name, r.PID))
+		}
+	}
+	return out, nil
+}

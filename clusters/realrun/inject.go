@@ -72,7 +72,10 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		return
 	}
 	if err != nil {
-		r.note(false, "%s (%s): %v", f.Name, f.Action, err)
+		if revert != nil { // injected in part: what was injected is undone at the end
+			r.addRevert(revert)
+		}
+		r.injectFailed(f.Name, f.Action, err)
 		return
 	}
 	if revert == nil {
@@ -87,7 +90,7 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		return
 	}
 	if err := revert(context.WithoutCancel(ctx)); err != nil {
-		r.note(false, "%s: reverting: %v", f.Name, err)
+		r.revertFailed(f.Name, err)
 	}
 }
 
@@ -148,7 +151,7 @@ func (r *run) nodesUp(names []string) func(context.Context) error {
 func (r *run) realNodesDown(ctx context.Context, f sim.Fault) (func(context.Context) error, error) {
 	nf := r.opts.Real.Faults
 	if nf == nil {
-		return nil, fmt.Errorf("this %s cluster offers no node faults", r.opts.Real.Provider)
+		return nil, fmt.Errorf("this %s cluster offers no node faults: %w", r.opts.Real.Provider, ErrUnsupported)
 	}
 	var done []string
 	up := func(ctx context.Context) error {
@@ -372,9 +375,11 @@ func (r *run) setPodReady(ctx context.Context, ns, name string, ready bool) erro
 func (r *run) controllerManagerDown(ctx context.Context, f sim.Fault) (func(context.Context) error, error) {
 	cp := r.opts.ControlPlane
 	if cp == nil {
-		return nil, fmt.Errorf("faultline does not run this cluster's kube-controller-manager; use --cluster local")
+		return nil, fmt.Errorf("faultline does not run this cluster's kube-controller-manager; use --cluster local: %w", ErrUnsupported)
 	}
+	r.expectDown(ControllerManager)
 	if err := cp.Stop(ctx, ControllerManager); err != nil {
+		r.expectUp(ControllerManager)
 		return nil, err
 	}
 	r.note(true, "%s: kube-controller-manager stopped", f.Name)
@@ -382,6 +387,7 @@ func (r *run) controllerManagerDown(ctx context.Context, f sim.Fault) (func(cont
 		if err := cp.Start(ctx, ControllerManager); err != nil {
 			return err
 		}
+		r.expectUp(ControllerManager)
 		r.log.Info("kube-controller-manager started again")
 		return nil
 	}
@@ -412,11 +418,11 @@ func (r *run) chaosServed(ctx context.Context, name string) bool {
 func (r *run) applyChaos(ctx context.Context, f sim.Fault, raw []byte) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(raw); err != nil {
-		r.note(false, "%s: %v", f.Name, err)
+		r.injectFailed(f.Name, "Chaos Mesh", err)
 		return
 	}
 	if err := r.applyOne(ctx, u); err != nil {
-		r.note(false, "%s: %v", f.Name, err)
+		r.injectFailed(f.Name, "Chaos Mesh", err)
 		return
 	}
 	r.note(true, "%s: applied to Chaos Mesh as written", f.Name)

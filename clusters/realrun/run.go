@@ -98,6 +98,11 @@ type Report struct {
 	WebhookCalls int64
 	// Notes are differences between what the input models and what this cluster runs.
 	Notes []string `json:"notes,omitempty"`
+	// Invalid says why the run is invalid (validity.go): the world under it broke. Empty for a
+	// valid run.
+	Invalid []string `json:"invalid,omitempty"`
+	// RevertFailed names each fault that could not be undone, with the error.
+	RevertFailed []string `json:"revertFailed,omitempty"`
 }
 
 // Unmeasurable are the simulator's indicators a KWOK cluster cannot produce, with why.
@@ -139,12 +144,12 @@ var cronOnly = map[string]bool{"stalled-cronjobs": true, "time-to-detect-minutes
 // Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;
 // on cancellation the run stops early, reverts its faults and returns ctx.Err() with what it
 // measured so far.
-func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (sim.Result, *Report, error) {
+func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (_ sim.Result, _ *Report, err error) {
 	r, err := newRun(cfg, in, opts)
 	if err != nil {
 		return sim.Result{}, nil, err
 	}
-	defer r.finish()
+	defer func() { r.finish(); err = r.verdict(err) }() // an *InvalidError when the world broke
 	res, err := r.run(ctx)
 	return res, r.rep, err
 }
@@ -179,6 +184,9 @@ type run struct {
 	restore  []nodeRestore
 	factors  map[corev1.ResourceName]float64
 	images   []string // the scenario's images, replaced
+
+	began time.Time
+	down  map[string]int // components a fault stopped on purpose (validity.go)
 }
 
 func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
@@ -208,7 +216,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
 		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
-		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: time.Now(),
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false
@@ -228,6 +236,8 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 }
 
 func (r *run) run(ctx context.Context) (sim.Result, error) {
+	ctx, stopGuard := r.guard(ctx) // cancelled when the world under the run breaks
+	defer stopGuard()
 	if r.opts.Real != nil {
 		if err := r.useNodes(ctx); err != nil {
 			return sim.Result{}, err
@@ -644,7 +654,7 @@ func (r *run) finish() {
 	r.mu.Unlock()
 	for i := len(reverts) - 1; i >= 0; i-- {
 		if err := reverts[i](ctx); err != nil {
-			r.log.Warn("reverting a fault", "err", err)
+			r.revertFailed("", err)
 		}
 	}
 	if r.opts.Cleanup {

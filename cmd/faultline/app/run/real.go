@@ -100,6 +100,7 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	}
 	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
 	if out == nil || out.Complete() == 0 {
+		PrintReports(s.Out, reports, nil) // why: what broke, what was not injected
 		if runErr == nil {
 			runErr = errors.New("no real run finished")
 		}
@@ -184,12 +185,16 @@ func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.L
 // which indicators the real world does not measure.
 func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realrun.Report, dropped []string) {
 	seen := map[string]bool{}
-	var notInj, unmeasured, notes []string
-	for _, row := range reports {
-		for _, r := range row {
+	var notInj, unmeasured, notes, invalid, unreverted []string
+	for v, row := range reports {
+		for i, r := range row {
 			if r == nil {
 				continue
 			}
+			for _, n := range r.Invalid {
+				invalid = append(invalid, fmt.Sprintf("run %d.%d (%s): %s", v+1, i+1, r.Input, n))
+			}
+			unreverted = append(unreverted, r.RevertFailed...)
 			for _, n := range r.NotInjected {
 				if !seen["n"+n] {
 					seen["n"+n] = true
@@ -209,6 +214,12 @@ func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realru
 				}
 			}
 		}
+	}
+	if len(invalid) > 0 {
+		fmt.Fprintf(w, "\nINVALID runs (the cluster under them broke; not scored):\n  %s\n", strings.Join(invalid, "\n  "))
+	}
+	if len(unreverted) > 0 {
+		fmt.Fprintf(w, "\nfaults NOT reverted (the cluster may still have them):\n  %s\n", strings.Join(unreverted, "\n  "))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "\nnote:\n  %s\n", strings.Join(notes, "\n  "))
