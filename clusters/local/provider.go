@@ -97,6 +97,9 @@ func New(opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
+// Logger is where the provider logs progress.
+func (p *Provider) Logger() *slog.Logger { return p.logger }
+
 // StateDir is where the provider keeps its clusters.
 func (p *Provider) StateDir() string { return p.stateRoot }
 

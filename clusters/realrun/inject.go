@@ -117,6 +117,9 @@ func (r *run) nodesDown(ctx context.Context, f sim.Fault) (func(context.Context)
 	var done []string
 	for _, name := range f.Nodes {
 		lost := r.rec.nodeDown(name)
+		if err := r.ledgerLease(name); err != nil {
+			return r.nodesUp(done), err
+		}
 		if err := r.setLease(ctx, name, true); err != nil {
 			return r.nodesUp(done), fmt.Errorf("node %s: %w", name, err)
 		}
@@ -377,6 +380,9 @@ func (r *run) controllerManagerDown(ctx context.Context, f sim.Fault) (func(cont
 	if cp == nil {
 		return nil, fmt.Errorf("faultline does not run this cluster's kube-controller-manager; use --cluster local: %w", ErrUnsupported)
 	}
+	if err := r.ledgerProcess(ControllerManager); err != nil {
+		return nil, err
+	}
 	r.expectDown(ControllerManager)
 	if err := cp.Stop(ctx, ControllerManager); err != nil {
 		r.expectUp(ControllerManager)
@@ -418,6 +424,10 @@ func (r *run) chaosServed(ctx context.Context, name string) bool {
 func (r *run) applyChaos(ctx context.Context, f sim.Fault, raw []byte) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(raw); err != nil {
+		r.injectFailed(f.Name, "Chaos Mesh", err)
+		return
+	}
+	if err := r.ledgerObjects(u); err != nil {
 		r.injectFailed(f.Name, "Chaos Mesh", err)
 		return
 	}

@@ -76,7 +76,11 @@ type Options struct {
 	Cleanup bool
 	// Real: the cluster's nodes are real kubelets (kind); the pools are mapped onto them instead
 	// of KWOK nodes, images are substituted and requests scaled (see RealNodes, useNodes).
-	Real   *RealNodes
+	Real *RealNodes
+	// Ledger records what the run creates and changes before it does (an existing cluster's
+	// runs), so that the next faultline command undoes it if this process dies; nil: nothing is
+	// recorded (a throwaway cluster, recorded whole as the run's).
+	Ledger *Ledger
 	Logger *slog.Logger
 }
 
@@ -244,6 +248,8 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 		}
 	} else if err := r.createNodes(ctx); err != nil {
 		return sim.Result{}, err
+	} else if err := r.isolateNodes(ctx); err != nil {
+		return sim.Result{}, err
 	}
 	if err := r.watch(ctx); err != nil {
 		return sim.Result{}, err
@@ -353,6 +359,9 @@ func (r *run) scaled(d time.Duration) time.Duration { return time.Duration(float
 
 // createNodes makes the pools' KWOK nodes and waits until they are Ready and untainted.
 func (r *run) createNodes(ctx context.Context) error {
+	if err := r.ledgerPoolNodes(); err != nil {
+		return err
+	}
 	for _, pool := range r.in.Pools {
 		for i := 1; i <= pool.Count; i++ {
 			name := pool.Name + "-" + strconv.Itoa(i)
@@ -569,6 +578,9 @@ func toUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 
 // apply server-side-applies every object, namespaced ones into "default" when they name none.
 func (r *run) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+	if err := r.ledgerObjects(objs...); err != nil {
+		return err
+	}
 	for _, u := range objs {
 		if ns := u.GetNamespace(); ns != "" {
 			if err := r.waitNamespaceGone(ctx, ns); err != nil {
@@ -658,25 +670,28 @@ func (r *run) finish() {
 		}
 	}
 	if r.opts.Cleanup {
+		dirty := false
 		bg := metav1.DeletePropagationBackground
 		for i := len(r.applied) - 1; i >= 0; i-- {
 			u := r.applied[i]
 			if ri, err := r.resource(u); err == nil {
 				if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
 					r.log.Warn("clean-up", "kind", u.GetKind(), "name", u.GetName(), "err", err)
+					dirty = true
 				}
 			}
 		}
 		for _, ns := range r.madeNS {
-			_ = r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+			dirty = dirty || notGone(r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}))
 		}
 		if r.opts.Real != nil {
 			r.restoreNodes(ctx)
 		} else {
 			for _, n := range r.nodes {
-				_ = r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+				dirty = dirty || notGone(r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{}))
 			}
 		}
+		r.ledgerEnd(!dirty && len(r.rep.RevertFailed) == 0) // else the ledger keeps it for the next command
 	}
 	close(r.stopInf)
 	if r.hook != nil {

@@ -85,15 +85,31 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if f.quiet {
 		logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	ledger, err := CleanUpDeadRuns(ctx, logger)
+	if err != nil {
+		return err
+	}
 	src, err := RealSource(r.cluster, realrun.Target{KubeConfig: r.kubeconfig, Context: r.context, AllowContexts: r.allow}, r.keep, logger)
 	if err != nil {
 		return err
+	}
+	var led *realrun.Ledger
+	if ex, ok := src.(*realrun.Existing); ok {
+		// an existing cluster outlives this process: what the runs do to it is recorded first
+		if led, err = realrun.OpenLedger(ledger, ex.LedgerTarget(r.kubeconfig)); err != nil {
+			return err
+		}
+		defer func() {
+			if err := led.Close(); err != nil {
+				fmt.Fprintln(s.Err, "faultline:", err)
+			}
+		}()
 	}
 	reps := max(f.seeds, 1)
 	started := time.Now()
 	plan := realrun.Plan{
 		Variants: variants, Repetitions: reps, FirstSeed: f.seed,
-		Options: realrun.Options{TimeScale: r.timeScale, Logger: logger},
+		Options: realrun.Options{TimeScale: r.timeScale, Logger: logger, Ledger: led},
 		Progress: func(v string, rep, of int, cluster string) {
 			fmt.Fprintf(s.Err, "real run: variant %s, repetition %d/%d, cluster %s\n", v, rep, of, cluster)
 		},
@@ -137,6 +153,20 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 		return runErr
 	}
 	return nil
+}
+
+// CleanUpDeadRuns undoes what killed faultline processes left behind (realrun.CollectGarbage:
+// their changes to existing clusters, their throwaway clusters) and returns the directory of
+// the run ledgers. A failure to clean up is reported, not fatal: it concerns other runs.
+func CleanUpDeadRuns(ctx context.Context, logger *slog.Logger) (string, error) {
+	lp, err := local.New(local.WithLogger(logger))
+	if err != nil {
+		return "", err
+	}
+	if _, err := realrun.CollectGarbage(ctx, lp, logger); err != nil {
+		logger.Warn("cleaning up after dead faultline processes", "err", err)
+	}
+	return realrun.LedgerDir(lp), nil
 }
 
 // RealSource is where real runs happen: a throwaway local or kind cluster per run (cluster
