@@ -60,6 +60,12 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 	case sim.ControllerManagerDown:
 		window = f.Duration
 		revert, err = r.controllerManagerDown(ctx, f)
+	case sim.PodUnreachable:
+		window = f.Duration
+		revert, err = r.podUnreachable(ctx, f)
+	case sim.ControlPlaneUpgrade:
+		r.controlPlaneUpgrade(ctx, f) // runs its course, step by step (upgrade.go)
+		return
 	case sim.CPUStress:
 		if r.opts.Real != nil {
 			r.note(false, "%s (cpu-stress): the substituted containers burn no CPU on demand; a StressChaos needs Chaos Mesh, which is not installed (it cannot be installed offline)", f.Name)
