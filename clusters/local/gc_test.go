@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,16 +15,10 @@ import (
 	"github.com/faultline-dev/faultline/clusters/internal/proc"
 )
 
-// deadOwner is a process that ran and exited.
 func deadOwner(t *testing.T) proc.Owner {
 	t.Helper()
-	cmd := exec.Command("sleep", "300")
-	require.NoError(t, cmd.Start())
-	info, err := proc.Inspect(cmd.Process.Pid)
+	o, err := proc.ExitedOwner()
 	require.NoError(t, err)
-	o := proc.Owner{PID: cmd.Process.Pid, Start: info.Start, BootID: proc.Self().BootID}
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
 	require.False(t, o.Alive())
 	return o
 }

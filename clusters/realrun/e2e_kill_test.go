@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/faultline-dev/faultline/clusters"
@@ -155,12 +156,7 @@ func TestKilledThrowawayRunLeavesNothingAfterTheNextCommand(t *testing.T) {
 			p, err := local.New(local.WithStateDir(root))
 			require.NoError(t, err)
 			if point.run {
-				kc, err := p.KubeConfigPath(name)
-				require.NoError(t, err)
-				cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-				require.NoError(t, err)
-				cs, err := kubernetes.NewForConfig(cfg)
-				require.NoError(t, err)
+				_, cs := clientOf(t, p, name)
 				require.Eventually(t, func() bool {
 					d, err := cs.AppsV1().Deployments("default").Get(t.Context(), "web", metav1.GetOptions{})
 					return err == nil && d.Status.ReadyReplicas == 2
@@ -193,12 +189,7 @@ func TestKilledRunOnExistingClusterIsUndoneByTheNextCommand(t *testing.T) {
 	const name = "existing"
 	require.NoError(t, p.Create(t.Context(), name, clusters.WithNodes(2), clusters.WithWaitForReady(2*time.Minute)))
 	t.Cleanup(func() { assert.NoError(t, p.Delete(context.Background(), name)) })
-	kc, err := p.KubeConfigPath(name)
-	require.NoError(t, err)
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	require.NoError(t, err)
-	cs, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	cfg, cs := clientOf(t, p, name)
 
 	kill := startHelper(t, "existing", root, "FAULTLINE_REALRUN_CLUSTER="+name)
 	require.Eventually(t, func() bool {
@@ -248,4 +239,16 @@ func TestKilledRunOnExistingClusterIsUndoneByTheNextCommand(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, node.Spec.Unschedulable, "%s uncordoned after the run", n)
 	}
+}
+
+// clientOf connects to cluster name of p.
+func clientOf(t *testing.T, p *local.Provider, name string) (*rest.Config, kubernetes.Interface) {
+	t.Helper()
+	kc, err := p.KubeConfigPath(name)
+	require.NoError(t, err)
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	require.NoError(t, err)
+	cs, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return cfg, cs
 }

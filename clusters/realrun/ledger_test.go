@@ -3,7 +3,6 @@ package realrun
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,13 +15,10 @@ import (
 
 func deadOwner(t *testing.T) proc.Owner {
 	t.Helper()
-	cmd := exec.Command("sleep", "300")
-	require.NoError(t, cmd.Start())
-	info, err := proc.Inspect(cmd.Process.Pid)
+	o, err := proc.ExitedOwner()
 	require.NoError(t, err)
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	return proc.Owner{PID: cmd.Process.Pid, Start: info.Start, BootID: proc.Self().BootID}
+	require.False(t, o.Alive())
+	return o
 }
 
 func writeLedger(t *testing.T, dir, name string, lines ...ledgerLine) string {

@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 )
@@ -64,4 +65,24 @@ func bootID() string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// ExitedOwner starts a short-lived process and returns it as an Owner once it has exited and
+// been reaped: an owner that is certainly dead, for tests of what is done with leftovers.
+func ExitedOwner() (Owner, error) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		return Owner{}, err
+	}
+	cmd := exec.Command(sleep, "300")
+	if err := cmd.Start(); err != nil {
+		return Owner{}, err
+	}
+	info, err := Inspect(cmd.Process.Pid)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if err != nil {
+		return Owner{}, err
+	}
+	return Owner{PID: cmd.Process.Pid, Start: info.Start, BootID: bootID()}, nil
 }
