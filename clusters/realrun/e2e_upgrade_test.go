@@ -23,13 +23,13 @@ func TestWebhookScenarioFaultsInjectedOnLocalControlPlane(t *testing.T) {
 	requireE2E(t)
 	t.Parallel()
 	in := webhookInput(nil)
-	in.Duration = 50 * time.Second
+	in.Duration = 30 * time.Second
 	in.Models.ControlPlane.APIServers = 2
 	in.Models.ControlPlane.UpgradeInstanceTime = metav1.Duration{Duration: 2 * time.Second}
 	in.Faults = []sim.Fault{
 		{Name: "NetworkChaos/opa-unresponsive", Action: sim.PodUnreachable, At: 2 * time.Second,
 			Pods: sim.PodSelector{Namespaces: []string{"opa"}, Labels: labels.SelectorFromSet(labels.Set{"app": "opa"}), Mode: sim.ModeAll}},
-		{Name: "ControlPlaneUpgrade/master-upgrade", Action: sim.ControlPlaneUpgrade, At: 4 * time.Second, Version: "1.13.7-gke.8", Timeout: 40 * time.Second},
+		{Name: "ControlPlaneUpgrade/master-upgrade", Action: sim.ControlPlaneUpgrade, At: 4 * time.Second, Version: "1.13.7-gke.8", Timeout: 20 * time.Second},
 	}
 	cl := acquire(t, in)
 	pid := func() int {
