@@ -382,30 +382,35 @@ func newUndoer(cfg *rest.Config, tgt LedgerTarget, lp *local.Provider, logger *s
 	return &undoer{r: r, tgt: tgt, lp: lp}, nil
 }
 
-// undo reverses the entries: faults first, then objects (webhook configurations before anything
+// undo reverses the entries: stopped processes started, leases given back, then objects (webhook configurations before anything
 // else), then cordons and nodes. Every step is a no-op where there is nothing left to undo.
 func (u *undoer) undo(ctx context.Context, entries []ledgerLine) (int, error) {
 	var errs []error
 	n := 0
+	// stopped processes first: the API server may be one of them, and everything else needs it
 	for _, e := range slices.Backward(entries) {
-		switch e.Op {
-		case opLease:
-			for _, node := range e.Nodes {
-				if err := u.r.setLease(ctx, node, false); err != nil && !apierrors.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("node %s lease: %w", node, err))
-				}
-			}
-			n++
-		case opProcess:
-			if u.tgt.Local == "" || u.lp == nil {
-				errs = append(errs, fmt.Errorf("%s was stopped and faultline does not run this cluster", e.Comp))
-				continue
-			}
-			if err := u.lp.StartProcess(ctx, u.tgt.Local, e.Comp); err != nil {
-				errs = append(errs, err)
-			}
-			n++
+		if e.Op != opProcess {
+			continue
 		}
+		if u.tgt.Local == "" || u.lp == nil {
+			errs = append(errs, fmt.Errorf("%s was stopped and faultline does not run this cluster", e.Comp))
+			continue
+		}
+		if err := u.lp.StartProcess(ctx, u.tgt.Local, e.Comp); err != nil {
+			errs = append(errs, err)
+		}
+		n++
+	}
+	for _, e := range slices.Backward(entries) {
+		if e.Op != opLease {
+			continue
+		}
+		for _, node := range e.Nodes {
+			if err := u.r.setLease(ctx, node, false); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("node %s lease: %w", node, err))
+			}
+		}
+		n++
 	}
 	var objs []ObjectRef
 	for _, e := range slices.Backward(entries) {
