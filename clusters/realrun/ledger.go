@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -396,7 +397,10 @@ func (u *undoer) undo(ctx context.Context, entries []ledgerLine) (int, error) {
 			errs = append(errs, fmt.Errorf("%s was stopped and faultline does not run this cluster", e.Comp))
 			continue
 		}
-		if err := u.lp.StartProcess(ctx, u.tgt.Local, e.Comp); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // it may never get ready (a webhook of the run blocking it)
+		err := u.lp.StartProcess(sctx, u.tgt.Local, e.Comp)
+		cancel()
+		if err != nil {
 			errs = append(errs, err)
 		}
 		n++
