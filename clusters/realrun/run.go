@@ -682,13 +682,13 @@ func (r *run) finish() {
 			}
 		}
 		for _, ns := range r.madeNS {
-			dirty = dirty || notGone(r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}))
+			dirty = notGone(r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})) || dirty
 		}
 		if r.opts.Real != nil {
 			r.restoreNodes(ctx)
 		} else {
 			for _, n := range r.nodes {
-				dirty = dirty || notGone(r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{}))
+				dirty = notGone(r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})) || dirty
 			}
 		}
 		r.ledgerEnd(!dirty && len(r.rep.RevertFailed) == 0) // else the ledger keeps it for the next command
