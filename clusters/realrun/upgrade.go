@@ -31,8 +31,9 @@ import (
 // own server on 127.0.0.1, told to hang, not a pod behind a lossy network; KWOK pods carry no
 // traffic, so a loss on any other pod is reported as not injected.
 
-// crashBackOff is the kubelet's restart back-off of a crashing static pod: 10 s doubling to 5 min.
-const (
+// crashBackOff is the kubelet's restart back-off of a crashing static pod: 10 s doubling to 5 min
+// (variables for the tests).
+var (
 	crashBackOff    = 10 * time.Second
 	crashBackOffMax = 5 * time.Minute
 )
