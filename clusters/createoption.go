@@ -31,6 +31,11 @@ type CreateOptions struct {
 	// (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok); they come after the
 	// provider's own flags, so a flag given here wins.
 	ExtraArgs map[string][]string
+	// Throwaway: the cluster belongs to the process that creates it, for as long as it runs. If
+	// that process dies without deleting it (SIGKILL, a crash), the cluster is a leftover: status
+	// reports it as such and garbage collection removes it. Without it, only creation is owned (a
+	// creation cut short is a leftover) and the cluster outlives its creator.
+	Throwaway bool
 }
 
 // DefaultNodeCapacity is the capacity of nodes created by WithNodes.
@@ -98,6 +103,14 @@ func WithExtraArgs(process string, args ...string) CreateOption {
 			o.ExtraArgs = map[string][]string{}
 		}
 		o.ExtraArgs[process] = append(o.ExtraArgs[process], args...)
+		return nil
+	})
+}
+
+// WithThrowaway makes the cluster belong to the calling process (CreateOptions.Throwaway).
+func WithThrowaway() CreateOption {
+	return createOptionFunc(func(o *CreateOptions) error {
+		o.Throwaway = true
 		return nil
 	})
 }

@@ -41,11 +41,15 @@ type Status struct {
 	KubeConfigPath string
 	Server         string
 	Processes      []ProcessStatus
+	// Orphaned says why the cluster is a leftover ("its owner, pid 123, is gone"): a throwaway
+	// cluster whose run died, or a creation cut short. Empty for a cluster in use or kept.
+	Orphaned string
 }
 
-// Healthy reports whether every process is running and answers its health check.
+// Healthy reports whether every process is running and answers its health check, and the
+// cluster is not a leftover of a dead run.
 func (s *Status) Healthy() bool {
-	if len(s.Processes) == 0 {
+	if len(s.Processes) == 0 || s.Orphaned != "" {
 		return false
 	}
 	for _, p := range s.Processes {

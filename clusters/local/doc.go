@@ -2,7 +2,9 @@
 // containers and no root. etcd, kube-apiserver, kube-controller-manager and kube-scheduler are
 // built from Go modules (once per version, cached under os.UserCacheDir()/faultline/bin; see
 // internal/build), KWOK plays the kubelet of every node, and every process listens on 127.0.0.1
-// only, on free ports, in its own process group.
+// only, on free ports, in its own process group. Every connection is TLS with client
+// certificates from the cluster's own CA, etcd's included (its client and peer ports require a
+// certificate the CA signed; the API server presents apiserver-etcd-client).
 //
 // Each cluster lives in a state directory, by default $XDG_STATE_HOME/faultline/clusters/NAME
 // (~/.local/state/...), holding cluster.json (the marker that faultline created it, the ports,

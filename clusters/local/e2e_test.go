@@ -8,11 +8,19 @@ package local_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,6 +201,45 @@ func TestClusterUpStatusDown(t *testing.T) {
 			}
 			t.Logf("%s listens on %v", p.Name, addrs)
 		}
+	})
+
+	t.Run("etcd answers only TLS clients with a certificate of the cluster's CA", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(st.StateDir, "cluster.json"))
+		require.NoError(t, err)
+		var rec struct {
+			Ports map[string]int `json:"ports"`
+		}
+		require.NoError(t, json.Unmarshal(b, &rec))
+		port := rec.Ports["etcd-client"]
+		require.NotZero(t, port)
+		pkiDir := filepath.Join(st.StateDir, "pki")
+		ca, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
+		require.NoError(t, err)
+		pool := x509.NewCertPool()
+		require.True(t, pool.AppendCertsFromPEM(ca))
+		get := func(url string, certs ...tls.Certificate) (int, error) {
+			c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil,
+				TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12}}}
+			resp, err := c.Get(url)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		code, err := get("http://" + addr + "/v3/kv/range")
+		assert.True(t, err != nil || code != http.StatusOK, "plain HTTP to etcd answered %d", code)
+		_, err = get("https://" + addr + "/health")
+		assert.Error(t, err, "TLS without a client certificate must be refused")
+		// a certificate from another CA is refused too
+		_, err = get("https://"+addr+"/health", selfSignedClient(t))
+		assert.Error(t, err, "a client certificate from another CA must be refused")
+		mine, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "apiserver-etcd-client.crt"), filepath.Join(pkiDir, "apiserver-etcd-client.key"))
+		require.NoError(t, err)
+		code, err = get("https://"+addr+"/health", mine)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, code)
 	})
 
 	t.Run("a pod runs and a Job completes", func(t *testing.T) {
@@ -508,4 +555,19 @@ func decodeAddr(s string) string {
 		return fmt.Sprintf("[::]:%d", port)
 	}
 	return fmt.Sprintf("[%x]:%d", ip, port)
+}
+
+// selfSignedClient is a client certificate that no CA of any cluster signed.
+func selfSignedClient(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "stranger", Organization: []string{"system:masters"}},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

@@ -97,6 +97,9 @@ func New(opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
+// Logger is where the provider logs progress.
+func (p *Provider) Logger() *slog.Logger { return p.logger }
+
 // StateDir is where the provider keeps its clusters.
 func (p *Provider) StateDir() string { return p.stateRoot }
 
@@ -181,15 +184,24 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 	if _, err := os.Stat(dir); err == nil {
 		return fmt.Errorf("cluster %q: %w (%s)", name, clusters.ErrExists, dir)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return err
-	}
+	owner := proc.Self()
 	st := &state{
 		CreatedBy: createdBy, Provider: ProviderName, Name: name, Status: "creating",
 		Created: time.Now().UTC(), Versions: Versions(), BinRoot: p.CacheDir(),
-		KubeConfig: filepath.Join(dir, "kubeconfig"),
+		KubeConfig: filepath.Join(dir, "kubeconfig"), Owner: &owner,
 	}
-	if err := p.save(st); err != nil {
+	// the directory appears whole, with its owner recorded, or not at all: a creation killed
+	// before the rename leaves a scratch directory that names its owner (gc.go)
+	scratch := filepath.Join(p.stateRoot, scratchName(scratchCreating, owner, name))
+	if err := os.MkdirAll(filepath.Join(scratch, "logs"), 0o755); err != nil {
+		return err
+	}
+	if err := saveIn(scratch, st); err != nil {
+		_ = os.RemoveAll(scratch)
+		return err
+	}
+	if err := os.Rename(scratch, dir); err != nil {
+		_ = os.RemoveAll(scratch)
 		return err
 	}
 	defer func() {
@@ -198,6 +210,9 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 		}
 		p.stopAll(context.WithoutCancel(ctx), st)
 		st.Status = "failed"
+		if !o.Throwaway {
+			st.Owner = nil // reported to the caller, kept with its logs until `cluster down`
+		}
 		_ = p.save(st)
 		err = fmt.Errorf("create cluster %q: %w\n(logs in %s; `faultline cluster down --name %s` removes it)", name, err, filepath.Join(dir, "logs"), name)
 	}()
@@ -210,6 +225,9 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 		return err
 	}
 	st.Status = "running"
+	if !o.Throwaway {
+		st.Owner = nil // `cluster up`: the cluster outlives the command
+	}
 	if err := p.save(st); err != nil {
 		return err
 	}
@@ -221,7 +239,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOptions) error {
 	dir := p.dir(st.Name)
 	extra := o.ExtraArgs
-	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK)
+	files, err := pki.Write(filepath.Join(dir, "pki"), net.ParseIP(serviceIP), pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KWOK, pki.EtcdClient)
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -250,14 +268,20 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 		return err
 	}
 
-	etcdClient := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
-	etcdPeer := "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
+	// etcd holds the whole cluster state, RBAC's included: TLS on both ports and a client
+	// certificate from the cluster's CA required, as for the API server
+	etcdClient := "https://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"])
+	etcdPeer := "https://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-peer"])
 	if err := p.runWith(st, Etcd, extra[Etcd],
 		"--name=faultline",
 		"--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
 		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
 		"--initial-cluster=faultline="+etcdPeer, "--initial-cluster-state=new",
+		"--cert-file="+files.EtcdCert, "--key-file="+files.EtcdKey,
+		"--client-cert-auth", "--trusted-ca-file="+files.CACert,
+		"--peer-cert-file="+files.EtcdCert, "--peer-key-file="+files.EtcdKey,
+		"--peer-client-cert-auth", "--peer-trusted-ca-file="+files.CACert,
 		// a throwaway cluster: durability on power loss is not worth fsync's latency
 		"--unsafe-no-fsync",
 		"--log-level=warn",
@@ -270,6 +294,8 @@ func (p *Provider) start(ctx context.Context, st *state, o clusters.CreateOption
 
 	if err := p.runWith(st, APIServer, extra[APIServer],
 		"--etcd-servers="+etcdClient,
+		"--etcd-cafile="+files.CACert,
+		"--etcd-certfile="+files.ClientCert(pki.EtcdClient), "--etcd-keyfile="+files.ClientKey(pki.EtcdClient),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(st.Ports[APIServer]),
 		"--tls-cert-file="+files.APIServerCert, "--tls-private-key-file="+files.APIServerKey,
@@ -408,11 +434,48 @@ func (p *Provider) lockedProcess(ctx context.Context, name, process string) (*st
 	return st, r, unlock, nil
 }
 
-// Delete stops the cluster's processes and removes its directory.
+// Delete stops the cluster's processes and removes its directory and its lock file.
 func (p *Provider) Delete(ctx context.Context, name string) error {
 	if _, err := p.load(name); err != nil {
 		return err
 	}
+	l, err := p.lockClusterFile(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	return p.deleteLocked(ctx, name, l)
+}
+
+// deleteLocked is Delete under the cluster's lock, which it releases (removing the lock file
+// once the directory is gone). The directory is renamed to a scratch name before it is removed,
+// so that a removal cut short never leaves half a cluster under its name without its
+// cluster.json.
+func (p *Provider) deleteLocked(ctx context.Context, name string, l *clusterLock) error {
+	st, err := p.load(name)
+	if err != nil {
+		l.unlock()
+		return err
+	}
+	if err := p.stopAll(ctx, st); err != nil {
+		l.unlock()
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	trash := filepath.Join(p.stateRoot, scratchName(scratchDeleting, proc.Self(), name))
+	if err := os.Rename(p.dir(name), trash); err != nil {
+		l.unlock()
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	l.remove()
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("delete cluster %q: %w", name, err)
+	}
+	p.logger.Info(fmt.Sprintf("deleted cluster %q", name))
+	return nil
+}
+
+// Keep makes a throwaway cluster outlive its owner (a run with --keep): it is no longer a
+// leftover when the run ends.
+func (p *Provider) Keep(ctx context.Context, name string) error {
 	unlock, err := p.lockCluster(ctx, name)
 	if err != nil {
 		return err
@@ -422,14 +485,8 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.stopAll(ctx, st); err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
-	}
-	if err := os.RemoveAll(p.dir(name)); err != nil {
-		return fmt.Errorf("delete cluster %q: %w", name, err)
-	}
-	p.logger.Info(fmt.Sprintf("deleted cluster %q", name))
-	return nil
+	st.Owner = nil
+	return p.save(st)
 }
 
 // stopAll stops the cluster's processes, the recorded ones and any that a crashed run never
@@ -545,6 +602,9 @@ func (p *Provider) Status(ctx context.Context, name string) (*clusters.Status, e
 	s := &clusters.Status{
 		Name: name, Provider: ProviderName, State: st.Status, Created: st.Created,
 		StateDir: p.dir(name), KubeConfigPath: st.KubeConfig, Server: st.Server,
+	}
+	if st.Owner != nil && !st.Owner.Alive() {
+		s.Orphaned = fmt.Sprintf("a leftover: the faultline process that owns it (pid %d) is gone; `faultline cluster gc` removes it", st.Owner.PID)
 	}
 	for _, r := range st.Processes {
 		ps := clusters.ProcessStatus{Name: r.Name, PID: r.PID}

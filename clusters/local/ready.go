@@ -48,8 +48,8 @@ func writeKubeconfig(path, name, server string, f pki.Files, id pki.Identity) er
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
-// httpClient trusts the cluster's CA and, for the API server, presents the admin certificate.
-func (p *Provider) httpClient(st *state, withAdmin bool) (*http.Client, error) {
+// httpClient trusts the cluster's CA and presents the client certificate id (none when empty).
+func (p *Provider) httpClient(st *state, id string) (*http.Client, error) {
 	dir := p.dir(st.Name) + "/pki/"
 	ca, err := os.ReadFile(dir + "ca.crt")
 	if err != nil {
@@ -58,8 +58,8 @@ func (p *Provider) httpClient(st *state, withAdmin bool) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	if withAdmin {
-		c, err := tls.LoadX509KeyPair(dir+pki.Admin.File+".crt", dir+pki.Admin.File+".key")
+	if id != "" {
+		c, err := tls.LoadX509KeyPair(dir+id+".crt", dir+id+".key")
 		if err != nil {
 			return nil, err
 		}
@@ -70,19 +70,18 @@ func (p *Provider) httpClient(st *state, withAdmin bool) (*http.Client, error) {
 
 // healthy asks one process its health endpoint. KWOK serves none; it is healthy when running.
 func (p *Provider) healthy(ctx context.Context, st *state, name string) error {
-	var url string
-	admin := false
+	var url, id string
 	switch name {
 	case Etcd:
-		url = "http://127.0.0.1:" + strconv.Itoa(st.Ports["etcd-client"]) + "/health"
+		url, id = "https://127.0.0.1:"+strconv.Itoa(st.Ports["etcd-client"])+"/health", pki.EtcdClient.File
 	case APIServer:
-		url, admin = st.Server+"/readyz", true
+		url, id = st.Server+"/readyz", pki.Admin.File
 	case ControllerManager, Scheduler:
 		url = "https://127.0.0.1:" + strconv.Itoa(st.Ports[name]) + "/healthz"
 	default:
 		return nil
 	}
-	c, err := p.httpClient(st, admin)
+	c, err := p.httpClient(st, id)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,10 @@ type state struct {
 	Ports      map[string]int `json:"ports"`
 	// Processes in start order; stopped in reverse.
 	Processes []proc.Record `json:"processes"`
+	// Owner is the process the cluster belongs to while it is being created and, for a
+	// throwaway cluster (a run's), until it is deleted; nil for a cluster that outlives its
+	// creator (`faultline cluster up`). A cluster whose owner is dead is a leftover (gc.go).
+	Owner *proc.Owner `json:"owner,omitempty"`
 }
 
 func (s *state) process(name string) *proc.Record {
@@ -90,12 +94,15 @@ func (p *Provider) load(name string) (*state, error) {
 }
 
 // save writes cluster.json atomically.
-func (p *Provider) save(s *state) error {
+func (p *Provider) save(s *state) error { return saveIn(p.dir(s.Name), s) }
+
+// saveIn writes s as dir's cluster.json atomically.
+func saveIn(dir string, s *state) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(p.dir(s.Name), stateFile)
+	path := filepath.Join(dir, stateFile)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return err
@@ -103,31 +110,76 @@ func (p *Provider) save(s *state) error {
 	return os.Rename(tmp, path)
 }
 
-// lockCluster serialises Create and Delete of one name across processes. The lock file sits
-// beside the cluster's directory, so removing the directory leaves it usable.
+// lockPath is the lock file of cluster name, beside its directory.
+func (p *Provider) lockPath(name string) string { return filepath.Join(p.stateRoot, "."+name+".lock") }
+
+// clusterLock is a held lock on one cluster name.
+type clusterLock struct {
+	f    *os.File
+	path string
+}
+
+// unlock releases the lock, keeping the file for the cluster's next user.
+func (l *clusterLock) unlock() { _ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN); l.f.Close() }
+
+// remove deletes the lock file, then releases the lock: for Delete, so that lock files do not
+// pile up. A process waiting on the removed file finds, once it holds it, that the path names
+// another file or none (lockCluster checks) and locks again.
+func (l *clusterLock) remove() { _ = os.Remove(l.path); l.unlock() }
+
+// lockCluster serialises Create, Delete and process changes of one name across processes. The
+// lock file sits beside the cluster's directory; Delete removes it with the cluster.
 func (p *Provider) lockCluster(ctx context.Context, name string) (func(), error) {
-	if err := os.MkdirAll(p.stateRoot, 0o755); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(p.stateRoot, "."+name+".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	l, err := p.lockClusterFile(ctx, name, true)
 	if err != nil {
 		return nil, err
 	}
+	return l.unlock, nil
+}
+
+// lockClusterFile takes the lock of cluster name: waiting while wait, else failing at once with
+// errLocked when another process holds it.
+func (p *Provider) lockClusterFile(ctx context.Context, name string, wait bool) (*clusterLock, error) {
+	if err := os.MkdirAll(p.stateRoot, 0o755); err != nil {
+		return nil, err
+	}
+	path := p.lockPath(name)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
 		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if samePath(f, path) {
+				return &clusterLock{f: f, path: path}, nil
+			}
+			f.Close() // removed by a Delete while we waited: lock the current file
+			continue
+		}
+		f.Close()
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !wait {
+			return nil, errLocked
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, fmt.Errorf("cluster %q is being created or deleted by another faultline: %w", name, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+var errLocked = errors.New("locked by another process")
+
+// samePath reports whether the open file f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }

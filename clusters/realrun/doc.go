@@ -14,7 +14,9 @@
 //     lifecycle controller marks it Unknown and taints it, exactly as for a dead kubelet), pod
 //     kill (delete), pod failure (the pods' Ready condition False for the window), the webhook
 //     backend hanging when a fault selects the pods behind a webhook's Service, and
-//     kube-controller-manager stopped for a window when the cluster is faultline's own. With
+//     kube-controller-manager stopped for a window and kube-apiserver restarted step by step
+//     for a ControlPlaneUpgrade when the cluster is faultline's own (upgrade.go), NetworkChaos
+//     loss on a webhook's backend pods hanging the backend. With
 //     Chaos Mesh's CRDs in the cluster, the Chaos Mesh object is applied as written instead.
 //     What cannot be injected (CPU stress: KWOK pods use no CPU) is reported, never faked;
 //  5. records what happens from informers, timestamped when observed (Kubernetes timestamps have
@@ -45,6 +47,13 @@
 // world, what KWOK nodes and real kubelets still cannot measure (no traffic is generated; kernel
 // panics from CPU saturation are not reproduced), and measure.Compute turns the recorder's
 // observations into the indicators, as it does for the simulator.
+//
+// Validity (validity.go): a run whose cluster broke beneath it (a control-plane process died,
+// the API server went silent, a fault could not be injected or reverted) is invalid and not
+// scored. Clean-up that survives SIGKILL (ledger.go): throwaway clusters belong to their run's
+// process, runs on existing clusters record what they change before they change it, and
+// CollectGarbage undoes what dead processes left. On an existing cluster the cluster's own nodes
+// are cordoned for the run, so that pods run on the pool nodes (placement.go).
 //
 // Safety: Resolve refuses any kubeconfig context that does not point at a cluster faultline
 // created (recorded in the local or kind provider's state directory) unless the user named it with

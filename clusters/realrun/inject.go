@@ -60,6 +60,12 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 	case sim.ControllerManagerDown:
 		window = f.Duration
 		revert, err = r.controllerManagerDown(ctx, f)
+	case sim.PodUnreachable:
+		window = f.Duration
+		revert, err = r.podUnreachable(ctx, f)
+	case sim.ControlPlaneUpgrade:
+		r.controlPlaneUpgrade(ctx, f) // runs its course, step by step (upgrade.go)
+		return
 	case sim.CPUStress:
 		if r.opts.Real != nil {
 			r.note(false, "%s (cpu-stress): the substituted containers burn no CPU on demand; a StressChaos needs Chaos Mesh, which is not installed (it cannot be installed offline)", f.Name)
@@ -72,7 +78,10 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		return
 	}
 	if err != nil {
-		r.note(false, "%s (%s): %v", f.Name, f.Action, err)
+		if revert != nil { // injected in part: what was injected is undone at the end
+			r.addRevert(revert)
+		}
+		r.injectFailed(f.Name, f.Action, err)
 		return
 	}
 	if revert == nil {
@@ -87,7 +96,7 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		return
 	}
 	if err := revert(context.WithoutCancel(ctx)); err != nil {
-		r.note(false, "%s: reverting: %v", f.Name, err)
+		r.revertFailed(f.Name, err)
 	}
 }
 
@@ -101,6 +110,9 @@ func (r *run) nodesDown(ctx context.Context, f sim.Fault) (func(context.Context)
 	var done []string
 	for _, name := range f.Nodes {
 		lost := r.rec.nodeDown(name)
+		if err := r.ledgerLease(name); err != nil {
+			return r.nodesUp(done), err
+		}
 		if err := r.setLease(ctx, name, true); err != nil {
 			return r.nodesUp(done), fmt.Errorf("node %s: %w", name, err)
 		}
@@ -135,7 +147,7 @@ func (r *run) nodesUp(names []string) func(context.Context) error {
 func (r *run) realNodesDown(ctx context.Context, f sim.Fault) (func(context.Context) error, error) {
 	nf := r.opts.Real.Faults
 	if nf == nil {
-		return nil, fmt.Errorf("this %s cluster offers no node faults", r.opts.Real.Provider)
+		return nil, fmt.Errorf("this %s cluster offers no node faults: %w", r.opts.Real.Provider, ErrUnsupported)
 	}
 	var done []string
 	up := func(ctx context.Context) error {
@@ -359,9 +371,14 @@ func (r *run) setPodReady(ctx context.Context, ns, name string, ready bool) erro
 func (r *run) controllerManagerDown(ctx context.Context, f sim.Fault) (func(context.Context) error, error) {
 	cp := r.opts.ControlPlane
 	if cp == nil {
-		return nil, fmt.Errorf("faultline does not run this cluster's kube-controller-manager; use --cluster local")
+		return nil, fmt.Errorf("faultline does not run this cluster's kube-controller-manager; use --cluster local: %w", ErrUnsupported)
 	}
+	if err := r.ledgerProcess(ControllerManager); err != nil {
+		return nil, err
+	}
+	r.expectDown(ControllerManager)
 	if err := cp.Stop(ctx, ControllerManager); err != nil {
+		r.expectUp(ControllerManager)
 		return nil, err
 	}
 	r.note(true, "%s: kube-controller-manager stopped", f.Name)
@@ -369,6 +386,7 @@ func (r *run) controllerManagerDown(ctx context.Context, f sim.Fault) (func(cont
 		if err := cp.Start(ctx, ControllerManager); err != nil {
 			return err
 		}
+		r.expectUp(ControllerManager)
 		r.log.Info("kube-controller-manager started again")
 		return nil
 	}
@@ -399,11 +417,15 @@ func (r *run) chaosServed(ctx context.Context, name string) bool {
 func (r *run) applyChaos(ctx context.Context, f sim.Fault, raw []byte) {
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(raw); err != nil {
-		r.note(false, "%s: %v", f.Name, err)
+		r.injectFailed(f.Name, "Chaos Mesh", err)
+		return
+	}
+	if err := r.ledgerObjects(u); err != nil {
+		r.injectFailed(f.Name, "Chaos Mesh", err)
 		return
 	}
 	if err := r.applyOne(ctx, u); err != nil {
-		r.note(false, "%s: %v", f.Name, err)
+		r.injectFailed(f.Name, "Chaos Mesh", err)
 		return
 	}
 	r.note(true, "%s: applied to Chaos Mesh as written", f.Name)

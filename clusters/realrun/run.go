@@ -77,7 +77,11 @@ type Options struct {
 	Cleanup bool
 	// Real: the cluster's nodes are real kubelets (kind); the pools are mapped onto them instead
 	// of KWOK nodes, images are substituted and requests scaled (see RealNodes, useNodes).
-	Real   *RealNodes
+	Real *RealNodes
+	// Ledger records what the run creates and changes before it does (an existing cluster's
+	// runs), so that the next faultline command undoes it if this process dies; nil: nothing is
+	// recorded (a throwaway cluster, recorded whole as the run's).
+	Ledger *Ledger
 	Logger *slog.Logger
 	// Clock is the wall clock the run plays faults on and timestamps observations with; nil
 	// means the real one.
@@ -102,17 +106,22 @@ type Report struct {
 	WebhookCalls int64
 	// Notes are differences between what the input models and what this cluster runs.
 	Notes []string `json:"notes,omitempty"`
+	// Invalid says why the run is invalid (validity.go): the world under it broke. Empty for a
+	// valid run.
+	Invalid []string `json:"invalid,omitempty"`
+	// RevertFailed names each fault that could not be undone, with the error.
+	RevertFailed []string `json:"revertFailed,omitempty"`
 }
 
 // Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;
 // on cancellation the run stops early, reverts its faults and returns ctx.Err() with what it
 // measured so far.
-func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (sim.Result, *Report, error) {
+func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (_ sim.Result, _ *Report, err error) {
 	r, err := newRun(cfg, in, opts)
 	if err != nil {
 		return sim.Result{}, nil, err
 	}
-	defer r.finish()
+	defer func() { r.finish(); err = r.verdict(err) }() // an *InvalidError when the world broke
 	res, err := r.run(ctx)
 	return res, r.rep, err
 }
@@ -149,6 +158,9 @@ type run struct {
 	restore  []nodeRestore
 	factors  map[corev1.ResourceName]float64
 	images   []string // the scenario's images, replaced
+
+	began time.Time
+	down  map[string]int // components a fault stopped on purpose (validity.go)
 }
 
 func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
@@ -182,7 +194,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
-		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{},
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: time.Now(),
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false
@@ -207,11 +219,15 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 }
 
 func (r *run) run(ctx context.Context) (sim.Result, error) {
+	ctx, stopGuard := r.guard(ctx) // cancelled when the world under the run breaks
+	defer stopGuard()
 	if r.opts.Real != nil {
 		if err := r.useNodes(ctx); err != nil {
 			return sim.Result{}, err
 		}
 	} else if err := r.createNodes(ctx); err != nil {
+		return sim.Result{}, err
+	} else if err := r.isolateNodes(ctx); err != nil {
 		return sim.Result{}, err
 	}
 	if err := r.watch(ctx); err != nil {
@@ -322,6 +338,9 @@ func (r *run) scaled(d time.Duration) time.Duration { return time.Duration(float
 
 // createNodes makes the pools' KWOK nodes and waits until they are Ready and untainted.
 func (r *run) createNodes(ctx context.Context) error {
+	if err := r.ledgerPoolNodes(); err != nil {
+		return err
+	}
 	for _, pool := range r.in.Pools {
 		for i := 1; i <= pool.Count; i++ {
 			name := pool.Name + "-" + strconv.Itoa(i)
@@ -543,6 +562,9 @@ func toUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 
 // apply server-side-applies every object, namespaced ones into "default" when they name none.
 func (r *run) apply(ctx context.Context, objs []*unstructured.Unstructured) error {
+	if err := r.ledgerObjects(objs...); err != nil {
+		return err
+	}
 	for _, u := range objs {
 		if ns := u.GetNamespace(); ns != "" {
 			if err := r.waitNamespaceGone(ctx, ns); err != nil {
@@ -628,29 +650,32 @@ func (r *run) finish() {
 	r.mu.Unlock()
 	for i := len(reverts) - 1; i >= 0; i-- {
 		if err := reverts[i](ctx); err != nil {
-			r.log.Warn("reverting a fault", "err", err)
+			r.revertFailed("", err)
 		}
 	}
 	if r.opts.Cleanup {
+		dirty := false
 		bg := metav1.DeletePropagationBackground
 		for i := len(r.applied) - 1; i >= 0; i-- {
 			u := r.applied[i]
 			if ri, err := r.resource(u); err == nil {
 				if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
 					r.log.Warn("clean-up", "kind", u.GetKind(), "name", u.GetName(), "err", err)
+					dirty = true
 				}
 			}
 		}
 		for _, ns := range r.madeNS {
-			_ = r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+			dirty = notGone(r.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})) || dirty
 		}
 		if r.opts.Real != nil {
 			r.restoreNodes(ctx)
 		} else {
 			for _, n := range r.nodes {
-				_ = r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+				dirty = notGone(r.cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})) || dirty
 			}
 		}
+		r.ledgerEnd(!dirty && len(r.rep.RevertFailed) == 0) // else the ledger keeps it for the next command
 	}
 	close(r.stopInf)
 	if r.hook != nil {

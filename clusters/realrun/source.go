@@ -52,7 +52,8 @@ func createRunCluster(ctx context.Context, p clusters.Provider, prefix string, s
 	}
 	// random, so that runs started in the same instant (parallel tests) never share a name
 	name := fmt.Sprintf("%s-%s-%d", prefix, strconv.FormatUint(rand.Uint64()%space, 36), rep)
-	opts := []clusters.CreateOption{clusters.WithWaitForReady(wait)}
+	// throwaway: if this process dies without deleting it, the next faultline command does
+	opts := []clusters.CreateOption{clusters.WithWaitForReady(wait), clusters.WithThrowaway()}
 	for proc, args := range ComponentArgs(m) {
 		opts = append(opts, clusters.WithExtraArgs(proc, args...))
 	}
@@ -91,6 +92,9 @@ func (l *Local) Acquire(ctx context.Context, in *sim.Input, rep int) (*Cluster, 
 	c := &Cluster{Name: name, Config: cfg, Throwaway: true, ControlPlane: &localControlPlane{p: l.Provider, name: name}}
 	c.release = func(ctx context.Context) error {
 		if l.Keep {
+			if err := l.Provider.Keep(ctx, name); err != nil {
+				return err
+			}
 			if l.Logger != nil {
 				l.Logger.Info("keeping cluster", "name", name, "kubeconfig", kc, "stop", "faultline cluster down --name "+name)
 			}

@@ -103,3 +103,31 @@ func isZombie(pid int) bool {
 	info, err := Inspect(pid)
 	return err == nil && info.State == 'Z'
 }
+
+// An owner is dead when its PID is gone, when the PID now runs a process started at another
+// instant (reuse), or when the machine booted since; the running process itself is alive.
+func TestOwnerAlive(t *testing.T) {
+	me := Self()
+	require.Equal(t, os.Getpid(), me.PID)
+	require.NotZero(t, me.Start)
+	assert.True(t, me.Alive())
+	assert.NotEmpty(t, me.BootID)
+
+	reused := me
+	reused.Start++
+	assert.False(t, reused.Alive(), "the same PID started at another instant is another process")
+	rebooted := me
+	rebooted.BootID = "00000000-0000-0000-0000-000000000000"
+	assert.False(t, rebooted.Alive(), "a record from an earlier boot")
+
+	cmd := exec.Command(sleepBinary(t), "300")
+	require.NoError(t, cmd.Start())
+	info, err := Inspect(cmd.Process.Pid)
+	require.NoError(t, err)
+	child := Owner{PID: cmd.Process.Pid, Start: info.Start, BootID: me.BootID}
+	assert.True(t, child.Alive())
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	assert.False(t, child.Alive(), "an exited process")
+	assert.False(t, Owner{}.Alive())
+}

@@ -1,7 +1,9 @@
 // Package pki writes the local cluster's certificates and keys, generated with crypto/x509: one
 // CA, the API server's serving certificate (SANs 127.0.0.1, localhost and the kubernetes Service
-// names and IP), a serving certificate for the scheduler and controller-manager, client
-// certificates for each component and the admin, and the service-account signing key pair.
+// names and IP), a serving certificate for the scheduler and controller-manager, etcd's
+// certificate (serving its clients and its peer port, and presented as a client to its peers),
+// client certificates for each component, the admin and the API server's etcd client, and the
+// service-account signing key pair.
 // Keys are ECDSA P-256, which every component accepts and which is fast to generate.
 package pki
 
@@ -32,6 +34,9 @@ var (
 	// KWOK writes node and pod status, leases and pod deletions for every node it plays; there is
 	// no bootstrap role for that, so it is a member of system:masters.
 	KWOK = Identity{File: "kwok", CommonName: "faultline:kwok", Groups: []string{"system:masters"}}
+	// EtcdClient is the certificate kube-apiserver (and faultline's health check) present to etcd,
+	// which requires a client certificate signed by the cluster's CA (--client-cert-auth).
+	EtcdClient = Identity{File: "apiserver-etcd-client", CommonName: "kube-apiserver-etcd-client"}
 )
 
 // Identity is a client certificate's subject and its file name stem.
@@ -48,6 +53,7 @@ type Files struct {
 	APIServerCert           string
 	APIServerKey            string
 	ServingCert, ServingKey string // scheduler and controller-manager secure ports
+	EtcdCert, EtcdKey       string // etcd's client and peer ports (server and client usage)
 	SAPublic, SAPrivate     string
 }
 
@@ -63,6 +69,7 @@ func Write(dir string, serviceIP net.IP, clients ...Identity) (Files, error) {
 		CACert: filepath.Join(dir, "ca.crt"), CAKey: filepath.Join(dir, "ca.key"),
 		APIServerCert: filepath.Join(dir, "apiserver.crt"), APIServerKey: filepath.Join(dir, "apiserver.key"),
 		ServingCert: filepath.Join(dir, "serving.crt"), ServingKey: filepath.Join(dir, "serving.key"),
+		EtcdCert: filepath.Join(dir, "etcd.crt"), EtcdKey: filepath.Join(dir, "etcd.key"),
 		SAPublic: filepath.Join(dir, "sa.pub"), SAPrivate: filepath.Join(dir, "sa.key"),
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -97,16 +104,21 @@ func Write(dir string, serviceIP net.IP, clients ...Identity) (Files, error) {
 	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
 	apiDNS := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	if err := issue(ca, caKey, f.APIServerCert, f.APIServerKey, pkix.Name{CommonName: "kube-apiserver"},
-		x509.ExtKeyUsageServerAuth, apiDNS, append(loopback, serviceIP), now); err != nil {
+		[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, apiDNS, append(loopback, serviceIP), now); err != nil {
 		return f, err
 	}
 	if err := issue(ca, caKey, f.ServingCert, f.ServingKey, pkix.Name{CommonName: "faultline-local-serving"},
-		x509.ExtKeyUsageServerAuth, []string{"localhost"}, loopback, now); err != nil {
+		[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, []string{"localhost"}, loopback, now); err != nil {
+		return f, err
+	}
+	// etcd dials its peers with the same certificate it serves them with
+	if err := issue(ca, caKey, f.EtcdCert, f.EtcdKey, pkix.Name{CommonName: "faultline-etcd"},
+		[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, []string{"localhost"}, loopback, now); err != nil {
 		return f, err
 	}
 	for _, id := range clients {
 		if err := issue(ca, caKey, f.ClientCert(id), f.ClientKey(id), pkix.Name{CommonName: id.CommonName, Organization: id.Groups},
-			x509.ExtKeyUsageClientAuth, nil, nil, now); err != nil {
+			[]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil, now); err != nil {
 			return f, err
 		}
 	}
@@ -126,7 +138,7 @@ func Write(dir string, serviceIP net.IP, clients ...Identity) (Files, error) {
 }
 
 func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, certPath, keyPath string, subject pkix.Name,
-	usage x509.ExtKeyUsage, dns []string, ips []net.IP, now time.Time) error {
+	usage []x509.ExtKeyUsage, dns []string, ips []net.IP, now time.Time) error {
 	key, err := newKey()
 	if err != nil {
 		return err
@@ -137,7 +149,7 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, certPath, keyPath stri
 		NotBefore:    now,
 		NotAfter:     now.Add(Validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		ExtKeyUsage:  usage,
 		DNSNames:     dns,
 		IPAddresses:  ips,
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/kind"
 	"github.com/faultline-dev/faultline/clusters/local"
+	"github.com/faultline-dev/faultline/clusters/realrun"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/scenarios"
 )
@@ -66,6 +67,11 @@ kept in ~/.local/state/faultline/clusters/NAME ($XDG_STATE_HOME). 'down' stops e
 recorded processes, and also cleans up after an 'up' that crashed; it never touches a cluster
 that faultline did not create.
 
+A run's throwaway cluster belongs to the run's process. If that process dies (SIGKILL, a crash),
+the cluster is a leftover: 'status' says so, and the next 'faultline run' on a real cluster, 'up',
+'down' or 'gc' removes it, and undoes what dead runs left in existing clusters (objects, nodes,
+cordons and faults, recorded in ~/.local/state/faultline/runs before they were made).
+
 The kind provider (--provider kind) runs real nodes (kubelet, containerd, kube-proxy) in Docker
 containers named faultline-NAME-*: kind's official node image where it can be pulled, else
 faultline's offline image (make kind-image, built from Debian packages and Go modules). Unless
@@ -88,7 +94,7 @@ with the last cluster; 'down' leaves no container, network, iptables rule or pro
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.provider, "provider", local.ProviderName, "cluster provider: local or kind")
 	pf.BoolVarP(&f.verbose, "verbose", "v", false, "also show each process as it starts")
-	cmd.AddCommand(upCommand(s, f), downCommand(s, f), statusCommand(s, f), buildCommand(s, f))
+	cmd.AddCommand(upCommand(s, f), downCommand(s, f), statusCommand(s, f), buildCommand(s, f), gcCommand(s, f))
 	return cmd
 }
 
@@ -110,6 +116,7 @@ type=kwok and kubernetes.io/hostname=node-N.`,
 			if err != nil {
 				return err
 			}
+			collect(cmd.Context(), p)
 			capacity := corev1.ResourceList{}
 			for res, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: f.nodeCPU, corev1.ResourceMemory: f.nodeMem} {
 				v, err := resource.ParseQuantity(q)
@@ -182,6 +189,7 @@ Nothing of the cluster is left running. Only clusters that faultline created are
 			if err != nil {
 				return err
 			}
+			collect(cmd.Context(), p)
 			names := []string{f.name}
 			if f.all {
 				if names, err = p.List(); err != nil {
@@ -255,6 +263,9 @@ The exit status is 1 if a process is down or unhealthy.`,
 				}
 				fmt.Fprintf(s.Out, "Cluster %q (%s, %s, %s, created %s)\n  kubeconfig: %s\n", st.Name, st.Provider, st.State, health,
 					st.Created.Local().Format(time.DateTime), st.KubeConfigPath)
+				if st.Orphaned != "" {
+					fmt.Fprintf(s.Out, "  LEFTOVER: %s\n", st.Orphaned)
+				}
 				tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "  PROCESS\tPID\tRUNNING\tHEALTHY\tDETAIL")
 				for _, ps := range st.Processes {
@@ -308,6 +319,56 @@ run this as a CI step of its own, with ~/.cache/faultline/bin (and the Go caches
 			fmt.Fprintf(s.Out, "Binaries cached under %s\n", lp.CacheDir())
 			return nil
 		},
+	}
+}
+
+func gcCommand(s cli.Streams, f *flags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Remove what killed faultline runs left behind",
+		Long: `gc cleans up after faultline processes that died without cleaning up (SIGKILL, a crash,
+a power cut):
+
+  - throwaway clusters of runs whose process is gone (and clusters whose creation was cut
+    short): their processes stopped, their state directory removed;
+  - what runs on existing clusters recorded in their ledger (~/.local/state/faultline/runs)
+    before doing it: webhook configurations and the other objects they applied deleted, node
+    leases given back, stopped control-plane processes started again, cordoned nodes
+    uncordoned, the KWOK nodes they created deleted;
+  - lock files of clusters that no longer exist.
+
+A process counts as gone when its PID no longer runs the process that was recorded (its start
+time and the boot are compared, so a reused PID is not mistaken for it). Clusters from
+'faultline cluster up', and anything of a process still running, are never touched. Real runs,
+'up' and 'down' do the same first.`,
+		Example: `  faultline cluster gc`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lp, err := local.New(local.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				return err
+			}
+			done, err := realrun.CollectGarbage(cmd.Context(), lp, nil)
+			for _, d := range done {
+				fmt.Fprintln(s.Out, "removed:", d)
+			}
+			if len(done) == 0 && err == nil {
+				fmt.Fprintln(s.Out, "Nothing left behind by dead faultline processes.")
+			}
+			return err
+		},
+	}
+}
+
+// collect cleans up after dead faultline processes before a local cluster command; what it does
+// is logged, and a failure does not stop the command (it concerns other clusters).
+func collect(ctx context.Context, p clusters.Provider) {
+	lp, ok := p.(*local.Provider)
+	if !ok {
+		return
+	}
+	if _, err := realrun.CollectGarbage(ctx, lp, lp.Logger()); err != nil {
+		lp.Logger().Warn("cleaning up after dead faultline processes: " + err.Error())
 	}
 }
 

@@ -43,6 +43,8 @@ func TestClusterCommand(t *testing.T) {
 		{"node pools need the kind provider", []string{"up", "--scenario", "kernel-panic-stacking"}, "", cli.ExitBadInput},
 		{"kind: a scenario that does not exist", []string{"up", "--provider", "kind", "--scenario", "no-such-scenario"}, "", cli.ExitBadInput},
 		{"bad node size", []string{"up", "--node-cpu", "lots"}, "", cli.ExitBadInput},
+		{"gc with nothing to do", []string{"gc"}, "Nothing left behind by dead faultline processes.", cli.ExitOK},
+		{"gc help says what it removes", []string{"gc", "--help"}, "a reused PID is not mistaken", cli.ExitOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,4 +74,20 @@ func TestDownRefusesForeignState(t *testing.T) {
 	assert.Contains(t, err.Error(), "not created by faultline")
 	_, statErr := os.Stat(dir)
 	assert.NoError(t, statErr, "the directory was removed")
+}
+
+// gc removes a lock file left by a cluster that is gone, and says nothing of clusters in use.
+func TestGCRemovesStaleLockFiles(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	root := filepath.Join(state, "faultline", "clusters")
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	lock := filepath.Join(root, ".gone.lock")
+	require.NoError(t, os.WriteFile(lock, nil, 0o644))
+	var out bytes.Buffer
+	cmd := cluster.NewCommand(cli.Streams{Out: &out, Err: &out})
+	cmd.SetArgs([]string{"gc"})
+	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	_, err := os.Stat(lock)
+	assert.True(t, os.IsNotExist(err), "stale lock file kept")
 }

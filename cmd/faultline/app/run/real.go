@@ -85,21 +85,38 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if f.quiet {
 		logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	ledger, err := CleanUpDeadRuns(ctx, logger)
+	if err != nil {
+		return err
+	}
 	src, err := RealSource(r.cluster, realrun.Target{KubeConfig: r.kubeconfig, Context: r.context, AllowContexts: r.allow}, r.keep, logger)
 	if err != nil {
 		return err
+	}
+	var led *realrun.Ledger
+	if ex, ok := src.(*realrun.Existing); ok {
+		// an existing cluster outlives this process: what the runs do to it is recorded first
+		if led, err = realrun.OpenLedger(ledger, ex.LedgerTarget(r.kubeconfig)); err != nil {
+			return err
+		}
+		defer func() {
+			if err := led.Close(); err != nil {
+				fmt.Fprintln(s.Err, "faultline:", err)
+			}
+		}()
 	}
 	reps := max(f.seeds, 1)
 	started := time.Now()
 	plan := realrun.Plan{
 		Variants: variants, Repetitions: reps, FirstSeed: f.seed,
-		Options: realrun.Options{TimeScale: r.timeScale, Logger: logger},
+		Options: realrun.Options{TimeScale: r.timeScale, Logger: logger, Ledger: led},
 		Progress: func(v string, rep, of int, cluster string) {
 			fmt.Fprintf(s.Err, "real run: variant %s, repetition %d/%d, cluster %s\n", v, rep, of, cluster)
 		},
 	}
 	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
 	if out == nil || out.Complete() == 0 {
+		PrintReports(s.Out, reports, nil) // why: what broke, what was not injected
 		if ctx.Err() != nil {
 			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted before the first real run finished: nothing measured to write (%v)", runErr)}
 		}
@@ -145,6 +162,20 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 		return runErr
 	}
 	return nil
+}
+
+// CleanUpDeadRuns undoes what killed faultline processes left behind (realrun.CollectGarbage:
+// their changes to existing clusters, their throwaway clusters) and returns the directory of
+// the run ledgers. A failure to clean up is reported, not fatal: it concerns other runs.
+func CleanUpDeadRuns(ctx context.Context, logger *slog.Logger) (string, error) {
+	lp, err := local.New(local.WithLogger(logger))
+	if err != nil {
+		return "", err
+	}
+	if _, err := realrun.CollectGarbage(ctx, lp, logger); err != nil {
+		logger.Warn("cleaning up after dead faultline processes", "err", err)
+	}
+	return realrun.LedgerDir(lp), nil
 }
 
 // RealSource is where real runs happen: a throwaway local or kind cluster per run (cluster
@@ -193,12 +224,16 @@ func RealSource(cluster string, target realrun.Target, keep bool, logger *slog.L
 // which indicators the real world does not measure.
 func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realrun.Report, dropped []string) {
 	seen := map[string]bool{}
-	var notInj, unmeasured, notes []string
-	for _, row := range reports {
-		for _, r := range row {
+	var notInj, unmeasured, notes, invalid, unreverted []string
+	for v, row := range reports {
+		for i, r := range row {
 			if r == nil {
 				continue
 			}
+			for _, n := range r.Invalid {
+				invalid = append(invalid, fmt.Sprintf("run %d.%d (%s): %s", v+1, i+1, r.Input, n))
+			}
+			unreverted = append(unreverted, r.RevertFailed...)
 			for _, n := range r.NotInjected {
 				if !seen["n"+n] {
 					seen["n"+n] = true
@@ -218,6 +253,12 @@ func PrintReports(w interface{ Write([]byte) (int, error) }, reports [][]*realru
 				}
 			}
 		}
+	}
+	if len(invalid) > 0 {
+		fmt.Fprintf(w, "\nINVALID runs (the cluster under them broke; not scored):\n  %s\n", strings.Join(invalid, "\n  "))
+	}
+	if len(unreverted) > 0 {
+		fmt.Fprintf(w, "\nfaults NOT reverted (the cluster may still have them):\n  %s\n", strings.Join(unreverted, "\n  "))
 	}
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "\nnote:\n  %s\n", strings.Join(notes, "\n  "))

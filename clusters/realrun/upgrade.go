@@ -1,0 +1,138 @@
+package realrun
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline-dev/faultline/clusters/webhook"
+	"github.com/faultline-dev/faultline/sim"
+)
+
+// The control-plane faults of the webhook scenarios, on a control plane faultline runs.
+//
+// ControlPlaneUpgrade (faultline.dev/v1alpha1) restarts kube-apiserver as each step of a managed
+// upgrade would. What is real: the API server process is stopped, stays down for the model's
+// upgradeInstanceTime, is started again with its recorded command line and must pass its own
+// post-start hooks (the client-CA hook writes kube-system/extension-apiserver-authentication
+// through the admission chain, webhooks included) before it answers /readyz; if it exits it is
+// started again after a kubelet-like back-off (10 s doubling to 5 min). What is set: one real
+// process plays each of the model's apiServers instances in turn (no load balancer: the API is
+// unavailable while it restarts, where a regional cluster keeps the other instances serving);
+// the version is a label, the same binary comes back; the upgrade's time-out is a deadline at
+// which the report says the upgrade would be reported failed.
+//
+// NetworkChaos loss of 100 % on the pods behind a webhook's Service makes faultline's webhook
+// backend hang for the window: the API server's calls to it get no answer and wait for the
+// webhook's timeoutSeconds, as calls into a black hole do. What is real: the API server's calls,
+// their time-outs and the failure policy applied to them. What is set: the backend is faultline's
+// own server on 127.0.0.1, told to hang, not a pod behind a lossy network; KWOK pods carry no
+// traffic, so a loss on any other pod is reported as not injected.
+
+// crashBackOff is the kubelet's restart back-off of a crashing static pod: 10 s doubling to 5 min
+// (variables for the tests).
+var (
+	crashBackOff    = 10 * time.Second
+	crashBackOffMax = 5 * time.Minute
+)
+
+// podUnreachable hangs the webhook backend of the selected pods for the fault's window.
+func (r *run) podUnreachable(_ context.Context, f sim.Fault) (func(context.Context) error, error) {
+	backends := r.hookBackends(f.Pods)
+	if len(backends) == 0 || r.hook == nil {
+		return nil, fmt.Errorf("KWOK pods carry no traffic; only the pods behind a webhook's Service (faultline's webhook backend) can be cut off: %w", ErrUnsupported)
+	}
+	prev := r.hook.Mode()
+	r.hook.SetMode(webhook.Hang)
+	r.note(true, "%s (NetworkChaos loss): the webhook backend of %s gets no packets: faultline's backend hangs, the API server's calls wait for the webhook's timeoutSeconds",
+		f.Name, strings.Join(backends, ", "))
+	return func(context.Context) error { r.hook.SetMode(prev); return nil }, nil
+}
+
+// controlPlaneUpgrade plays a managed upgrade: kube-apiserver restarted once per modelled
+// instance, one after the other, each step starting once the previous instance is ready. It
+// runs its course on its own (playFault returns at once) until the run ends.
+func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
+	cp := r.opts.ControlPlane
+	if cp == nil {
+		r.injectFailed(f.Name, f.Action, fmt.Errorf("faultline does not run this cluster's kube-apiserver; use --cluster local: %w", ErrUnsupported))
+		return
+	}
+	cpm := r.in.Models.ControlPlane
+	steps := max(cpm.APIServers, 1)
+	replace := r.scaled(cpm.UpgradeInstanceTime.Duration)
+	timeout := f.Timeout
+	if timeout <= 0 {
+		timeout = cpm.UpgradeTimeout.Duration
+	}
+	began := r.clock.Now()
+	var upgraded atomic.Int32
+	reported := time.AfterFunc(r.scaled(timeout), func() {
+		if n := int(upgraded.Load()); n < steps {
+			r.note(true, "%s: the upgrade's time-out (%s) passed with %d of %d instances upgraded: the client would report it failed", f.Name, timeout, n, steps)
+		}
+	})
+	defer reported.Stop()
+	if err := r.ledgerProcess(APIServer); err != nil {
+		r.injectFailed(f.Name, f.Action, err)
+		return
+	}
+	r.note(true, "%s: kube-apiserver restarted as each of %d instances of a managed upgrade to %s would be (down %s each; one real process plays every instance)",
+		f.Name, steps, f.Version, replace)
+	for i := 1; i <= steps; i++ {
+		r.expectDown(APIServer)
+		if err := cp.Stop(ctx, APIServer); err != nil {
+			r.expectUp(APIServer)
+			r.injectFailed(f.Name, f.Action, fmt.Errorf("step %d of %d: stop kube-apiserver: %w", i, steps, err))
+			return
+		}
+		r.log.Info("upgrade: kube-apiserver stopped", "step", i, "of", steps)
+		r.addRevert(r.apiServerBack) // undone at the end if the run ends mid-step
+		r.sleepUntil(ctx, r.clock.Now().Add(replace))
+		if err := r.startCrashLooping(ctx, cp); err != nil {
+			r.log.Warn("upgrade: kube-apiserver did not come back before the end of the run", "step", i, "err", err)
+			return // the revert above starts it for the clean-up
+		}
+		r.expectUp(APIServer)
+		upgraded.Add(1)
+		r.log.Info("upgrade: kube-apiserver ready", "step", i, "of", steps, "after", r.clock.Since(began).Round(time.Second).String())
+	}
+	r.note(true, "%s: upgrade complete: %d of %d instances in %s", f.Name, steps, steps, r.clock.Since(began).Round(time.Second))
+}
+
+// startCrashLooping starts kube-apiserver and waits until it is ready; if it exits, it is
+// started again after the kubelet's back-off, until ctx ends.
+func (r *run) startCrashLooping(ctx context.Context, cp ControlPlane) error {
+	backoff := crashBackOff
+	for {
+		err := cp.Start(ctx, APIServer) // returns once healthy, at once if it exits
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		r.log.Warn("upgrade: kube-apiserver exited before it was ready; restarting after the back-off", "backoff", backoff, "err", firstLine(err))
+		if !r.sleepUntil(ctx, r.clock.Now().Add(backoff)) {
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, crashBackOffMax)
+	}
+}
+
+// apiServerBack starts kube-apiserver again if it is down (a run that ended mid-upgrade): the
+// clean-up and the next run need it.
+func (r *run) apiServerBack(ctx context.Context) error {
+	if err := r.opts.ControlPlane.Start(ctx, APIServer); err != nil {
+		return fmt.Errorf("start kube-apiserver again after the upgrade: %w", err)
+	}
+	r.expectUp(APIServer)
+	return nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
