@@ -49,6 +49,29 @@ type Result struct {
 	Live     map[string]int
 	Source   string
 	Imported map[string]int // kind → count of manifests written
+
+	wls  []workloadPods
+	bare map[string]bool // namespace/name of the bare pods played
+}
+
+// PlacedOn counts the pods of the imported workloads (and bare pods) per scenario node: where the
+// cluster put them. Pods on nodes the scenario does not have, finished and terminating pods are
+// left out.
+func (r *Result) PlacedOn(pods []corev1.Pod) map[string]int {
+	out := map[string]int{}
+	for i := range pods {
+		p := &pods[i]
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if ownerWorkload(p, r.wls) < 0 && (metav1.GetControllerOf(p) != nil || !r.bare[p.Namespace+"/"+p.Name]) {
+			continue
+		}
+		if sn, ok := r.SimNode[p.Spec.NodeName]; ok {
+			out[sn]++
+		}
+	}
+	return out
 }
 
 // workloadPods selects the pods an imported workload owns.
@@ -214,15 +237,13 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 			r.SimNode[n] = fmt.Sprintf("%s-%d", p.Name, i+1)
 		}
 	}
-	r.Live = map[string]int{}
-	for i := range pods {
-		p := &pods[i]
-		if _, ok := podOwner[p.Namespace+"/"+p.Name]; ok && p.Spec.NodeName != "" {
-			if sn, ok := r.SimNode[p.Spec.NodeName]; ok {
-				r.Live[sn]++
-			}
+	r.wls, r.bare = wls, map[string]bool{}
+	for k, w := range podOwner {
+		if w < 0 {
+			r.bare[k] = true
 		}
 	}
+	r.Live = r.PlacedOn(pods)
 	load, how := loads(wls, pods, podOwner, s.CPUUse)
 	r.Notes = append(r.Notes, how)
 

@@ -29,8 +29,11 @@ type Placement struct {
 	Live, Sim []int
 	// KS is the Kolmogorov-Smirnov distance between the two per-node distributions (0: the same
 	// counts of nodes hold the same counts of pods; 1: disjoint).
-	KS   float64
-	Seed uint64
+	KS float64
+	// StartSeconds are, for the Deployments' pods created after the start (scaling, rollouts),
+	// the seconds from creation to containers running, in the simulation.
+	StartSeconds []float64
+	Seed         uint64
 	At   time.Duration
 }
 
@@ -66,7 +69,11 @@ func ComparePlacement(dir string, live map[string]int, seed uint64, at time.Dura
 	w.Run()
 	st := w.State()
 	simCount := map[string]int{}
+	var starts []float64
 	for _, p := range st.Pods {
+		if p.Created > 0 && p.Started >= p.Created && p.Phase != cluster.PodPending && strings.HasPrefix(p.Owner, "deployment/") {
+			starts = append(starts, (p.Started - p.Created).Seconds())
+		}
 		if p.Node == nil || p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
 			continue
 		}
@@ -75,7 +82,7 @@ func ComparePlacement(dir string, live map[string]int, seed uint64, at time.Dura
 		}
 		simCount[p.Node.Name]++
 	}
-	out := &Placement{Seed: seed, At: in.Duration}
+	out := &Placement{Seed: seed, At: in.Duration, StartSeconds: starts}
 	groups := map[[2]string]*PoolZone{}
 	nodes := append([]*cluster.Node(nil), st.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Resource is one kind the importer reads from a live cluster.
@@ -109,4 +110,31 @@ func shortErr(err error) string {
 		return string(s)
 	}
 	return err.Error()
+}
+
+// RESTConfig loads a kubeconfig (empty: $KUBECONFIG or ~/.kube/config) with an optional context,
+// and names what was loaded ("context C of FILE") for the README and the trace header.
+func RESTConfig(kubeconfig, context string) (*rest.Config, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	raw, err := cc.RawConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	name := context
+	if name == "" {
+		name = raw.CurrentContext
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	file := kubeconfig
+	if file == "" {
+		file = "the default kubeconfig"
+	}
+	return cfg, fmt.Sprintf("context %q of %s", name, file), nil
 }

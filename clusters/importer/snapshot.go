@@ -118,6 +118,9 @@ func ReadFiles(path string, f Filter) (*Snapshot, error) {
 	return s, nil
 }
 
+// Add takes one object, or a List of objects, into the snapshot (filtered by s.Filter).
+func (s *Snapshot) Add(u *unstructured.Unstructured) error { return s.add(u, s.Filter) }
+
 // addStream decodes a YAML or JSON stream of objects and Lists.
 func (s *Snapshot) addStream(file string, data []byte, f Filter) error {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 1<<16)

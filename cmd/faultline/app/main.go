@@ -17,8 +17,10 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cluster"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
+	importcmd "github.com/faultline-dev/faultline/cmd/faultline/app/import"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/record"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
@@ -83,6 +85,8 @@ gives the same bytes out.`,
 	root.AddCommand(platform.NewCommand(s))
 	root.AddCommand(cron.NewCommand(s))
 	root.AddCommand(fidelity.NewCommand(s))
+	root.AddCommand(importcmd.NewCommand(s))
+	root.AddCommand(record.NewCommand(s))
 	return root
 }
 
