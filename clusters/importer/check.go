@@ -34,7 +34,7 @@ type Placement struct {
 	// the seconds from creation to containers running, in the simulation.
 	StartSeconds []float64
 	Seed         uint64
-	At   time.Duration
+	At           time.Duration
 }
 
 // Equal reports whether every pool and zone holds the same number of pods in both.
