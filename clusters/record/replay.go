@@ -20,6 +20,10 @@ import (
 // rollouts the recording saw finish can finish in the simulation too.
 const Settle = 5 * time.Minute
 
+// MinCalibrationSamples is how many pod starts a recording needs before import sets the
+// simulator's container start time from them.
+const MinCalibrationSamples = 3
+
 // Replay is a trace imported as a scenario.
 type Replay struct {
 	*importer.Result
@@ -173,17 +177,31 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	nodesLeft := map[string]bool{}
+	for _, u := range final {
+		if u.GetKind() == "Node" {
+			nodesLeft[u.GetName()] = true
+		}
+	}
 	for _, k := range keys {
 		if u := final[k]; u.GetKind() == "Pod" {
 			var p corev1.Pod
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
-			pods = append(pods, p)
+			if nodesLeft[p.Spec.NodeName] {
+				pods = append(pods, p) // a pod whose node was deleted is gone, whatever the trace last saw
+			}
 		}
 	}
 	r.Final = res.PlacedOn(pods)
 	r.Recorded = recordedStartUp(t)
+	if n := len(r.Recorded.Run); n >= MinCalibrationSamples {
+		// the kubelet's share (bound to Running) is what models.pods.containerStart stands for
+		cs := time.Duration(Quantile(r.Recorded.Run, 0.5) * float64(time.Second)).Round(time.Millisecond)
+		r.Scenario.Spec.Cluster.Models = json.RawMessage(fmt.Sprintf(`{"pods":{"containerStart":%q}}`, cs.String()))
+		r.Notes = append(r.Notes, fmt.Sprintf("models.pods.containerStart is %v: the median time from bound to Running of the %d pods started during the recording", cs, n))
+	}
 	r.Notes = append(r.Notes, fmt.Sprintf("recording: %v of changes after the cluster was listed (%s), ended by %s; %d changes replayed as spec.changes and spec.faults at their offsets",
 		length.Round(time.Millisecond), t.Synced.UTC().Format(time.RFC3339), t.Reason, r.Changes))
 	var why []string
@@ -226,8 +244,7 @@ func change(prev, next *unstructured.Unstructured, at time.Duration) *scenarios.
 	if !reflect.DeepEqual(pt, nt) {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/template", "value": nt})
 	}
-	pr, _, _ := unstructured.NestedInt64(prev.Object, "spec", "replicas")
-	nr, _, _ := unstructured.NestedInt64(next.Object, "spec", "replicas")
+	pr, nr := replicas(prev), replicas(next)
 	if pr != nr {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/spec/replicas", "value": nr})
 	}
@@ -241,6 +258,23 @@ func change(prev, next *unstructured.Unstructured, at time.Duration) *scenarios.
 	}
 	return &scenarios.ChangeSpec{At: metav1.Duration{Duration: at},
 		Patch: scenarios.Patch{Target: "deployment/" + ns + "/" + next.GetName(), Type: "json", Patch: b}}
+}
+
+// replicas is spec.replicas (1 when unset), whether decoded as an integer or, from JSON, a float.
+func replicas(u *unstructured.Unstructured) int64 {
+	v, ok, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "replicas")
+	if !ok {
+		return 1
+	}
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return 1
 }
 
 func cleanTemplate(t map[string]any) {

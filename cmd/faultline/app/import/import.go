@@ -158,9 +158,9 @@ func (f *flags) run(cmd *cobra.Command, s cli.Streams, args []string) error {
 	}
 	p.Write(s.Out)
 	if rep != nil {
-		fmt.Fprintf(s.Out, "start-up of pods created during the recording (first seen to Running): recorded p50 %.2f s p99 %.2f s (%d pods); simulated p50 %.2f s p99 %.2f s (%d pods)\n",
+		fmt.Fprintf(s.Out, "start-up of pods created during the recording (created to Running): recorded p50 %.2f s p99 %.2f s (%d pods); simulated p50 %.2f s p99 %.2f s (%d pods)\n",
 			rep.Recorded.Quantile(0.5), rep.Recorded.Quantile(0.99), len(rep.Recorded.Seconds),
-			record.StartUp{Seconds: p.StartSeconds}.Quantile(0.5), record.StartUp{Seconds: p.StartSeconds}.Quantile(0.99), len(p.StartSeconds))
+			record.Quantile(p.StartSeconds, 0.5), record.Quantile(p.StartSeconds, 0.99), len(p.StartSeconds))
 	}
 	return nil
 }
