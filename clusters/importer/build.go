@@ -274,6 +274,9 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 	if len(r.Manifests) == 0 {
 		r.Scenario.Spec.Objects = nil
 	}
+	if err := r.AddWhatIfs(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -155,6 +155,9 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			r.Unplayed[kind+" "+e.Op+"d: not replayed (only Deployment and StatefulSet changes and node deletions are)"]++
 		}
 	}
+	if err := r.AddWhatIfs(); err != nil { // again: with the recorded node deletions
+		return nil, err
+	}
 	sort.SliceStable(r.Scenario.Spec.Changes, func(i, j int) bool {
 		return r.Scenario.Spec.Changes[i].At.Duration < r.Scenario.Spec.Changes[j].At.Duration
 	})
