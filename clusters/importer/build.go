@@ -46,7 +46,9 @@ type Result struct {
 	Played []string
 	Notes  []string
 	// Live is where the cluster placed the imported workloads' pods, per scenario node.
-	Live     map[string]int
+	Live map[string]int
+	// WhatIfs are variants for capacity planning (AddWhatIfs), written to what-ifs.yaml.
+	WhatIfs  []scenarios.VariantSpec
 	Source   string
 	Imported map[string]int // kind → count of manifests written
 

@@ -16,18 +16,19 @@ import (
 // WhatIfAt is when the what-if variants' faults strike: after the imported workloads have settled.
 const WhatIfAt = 10 * time.Minute
 
-// AddWhatIfs sets the scenario's variants to the baseline and the capacity planner's usual
-// questions, each a patch of the scenario spec: every zone lost in turn (down-ZONE: its nodes stop at
+// AddWhatIfs sets WhatIfs to the capacity planner's usual questions, each a patch of the scenario
+// spec, written as a second scenario file (what-ifs.yaml) so that scenario.yaml stays free to
+// sweep over its pools' counts (a what-if names nodes that a smaller pool would not have): every zone lost in turn (down-ZONE: its nodes stop at
 // WhatIfAt), two nodes of the largest pool lost, and the load 50 % higher. A resized pool needs no
 // variant: `--set 'spec.cluster.nodePools[I].count=N'`, or a sweep over the count. The faults the
 // scenario already has (a recording's node deletions) stay in every variant.
 func (r *Result) AddWhatIfs() error {
 	spec := &r.Scenario.Spec
+	r.WhatIfs = nil
 	if spec.Duration.Duration <= WhatIfAt {
-		spec.Variants = []scenarios.VariantSpec{{Name: "baseline", Description: "the cluster as imported"}}
 		return nil
 	}
-	variants := []scenarios.VariantSpec{{Name: "baseline", Description: "the cluster as imported"}}
+	var variants []scenarios.VariantSpec
 	byZone := map[string][]string{}
 	var zones []string
 	for _, p := range r.Pools {
@@ -80,7 +81,7 @@ func (r *Result) AddWhatIfs() error {
 		variants = append(variants, scenarios.VariantSpec{Name: "load-plus-50", Description: "every workload uses 50 % more CPU (and gets 50 % more requests)",
 			Patches: []scenarios.Patch{{Target: "spec", Type: "merge", Patch: b}}})
 	}
-	spec.Variants = variants
+	r.WhatIfs = variants
 	return nil
 }
 

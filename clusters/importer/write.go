@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/faultline-dev/faultline/scenarios"
 )
 
 // Write writes the scenario folder: scenario.yaml, manifests.yaml, nodes.csv (which cluster node
@@ -18,7 +20,7 @@ func (r *Result) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	sc, err := scenarioYAML(r)
+	sc, err := scenarioYAML(r.Scenario, "# Written by faultline import; see README.md for what was imported and left out.\n")
 	if err != nil {
 		return err
 	}
@@ -48,6 +50,16 @@ func (r *Result) Write(dir string) error {
 	if len(r.Manifests) > 0 {
 		files["manifests.yaml"] = man.Bytes()
 	}
+	if len(r.WhatIfs) > 0 {
+		w := r.Scenario
+		w.Metadata.Name += "-what-ifs"
+		w.Spec.Variants = append(append([]scenarios.VariantSpec(nil), w.Spec.Variants...), r.WhatIfs...)
+		b, err := scenarioYAML(w, "# Written by faultline import: scenario.yaml with what-if variants for capacity planning.\n")
+		if err != nil {
+			return err
+		}
+		files["what-ifs.yaml"] = b
+	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err
@@ -57,8 +69,8 @@ func (r *Result) Write(dir string) error {
 }
 
 // scenarioYAML marshals the scenario without the empty fields metav1 types write as null.
-func scenarioYAML(r *Result) ([]byte, error) {
-	b, err := json.Marshal(r.Scenario)
+func scenarioYAML(f scenarios.File, header string) ([]byte, error) {
+	b, err := json.Marshal(f)
 	if err != nil {
 		return nil, err
 	}
@@ -73,14 +85,15 @@ func scenarioYAML(r *Result) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte("# Written by faultline import; see README.md for what was imported and left out.\n"), out...), nil
+	return append([]byte(header), out...), nil
 }
 
 // readme is the folder's README stub.
 func (r *Result) readme() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\nImported by `faultline import` from `%s`. Run it with `faultline run %s` (the folder);\n"+
-		"compare its placement with the cluster's with `faultline import ... --check`.\n\n", r.Scenario.Metadata.Name, r.Source, "DIR")
+		"compare its placement with the cluster's with `faultline import ... --check`. `what-ifs.yaml` is the same\n"+
+		"scenario with what-if variants (each zone down, two nodes lost, 50 %% more load): `faultline run %s/what-ifs.yaml`.\n\n", r.Scenario.Metadata.Name, r.Source, "DIR", "DIR")
 	b.WriteString("## Imported\n\n")
 	total := 0
 	for _, p := range r.Pools {
