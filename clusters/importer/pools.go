@@ -104,7 +104,7 @@ func InferPools(nodes []corev1.Node, reserved map[string]corev1.ResourceList) []
 		for _, zs := range split {
 			name := base
 			if len(split) > 1 {
-				name = base + "-" + dnsLabel(zs[0])
+				name = base + "-" + DNSLabel(zs[0])
 			}
 			for i := 2; used[name]; i++ {
 				name = fmt.Sprintf("%s-%d", base, i)
@@ -216,7 +216,7 @@ func capacity(n *corev1.Node, nodes []string, reserved map[string]corev1.Resourc
 
 func poolBaseName(n *corev1.Node, i int) string {
 	for _, k := range poolNameLabels {
-		if v := dnsLabel(n.Labels[k]); v != "" {
+		if v := DNSLabel(n.Labels[k]); v != "" {
 			return v
 		}
 	}
@@ -225,8 +225,9 @@ func poolBaseName(n *corev1.Node, i int) string {
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// dnsLabel lower-cases s and replaces what a DNS label cannot hold with '-'.
-func dnsLabel(s string) string {
+// DNSLabel lower-cases s and replaces what a DNS label cannot hold with '-' (at most 40
+// characters); "" when nothing is left.
+func DNSLabel(s string) string {
 	s = strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
 	if len(s) > 40 {
 		s = strings.TrimRight(s[:40], "-")

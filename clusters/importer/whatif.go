@@ -46,7 +46,7 @@ func (r *Result) AddWhatIfs() error {
 	sort.Strings(zones)
 	if len(zones) > 1 {
 		for _, z := range zones {
-			v, err := r.stopNodes("down-"+dnsLabel(z), fmt.Sprintf("zone %s is lost at %v: its %d nodes stop", z, WhatIfAt, len(byZone[z])), byZone[z])
+			v, err := r.stopNodes("down-"+DNSLabel(z), fmt.Sprintf("zone %s is lost at %v: its %d nodes stop", z, WhatIfAt, len(byZone[z])), byZone[z])
 			if err != nil {
 				return err
 			}

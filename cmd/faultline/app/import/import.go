@@ -95,7 +95,7 @@ func (f *flags) run(cmd *cobra.Command, s cli.Streams, args []string) error {
 	name := f.name
 	if name == "" {
 		abs, _ := filepath.Abs(f.out)
-		name = dnsName(filepath.Base(abs))
+		name = importer.DNSLabel(filepath.Base(abs))
 	}
 	opts := importer.Options{Name: name, Duration: f.duration}
 	var res *importer.Result
@@ -174,27 +174,4 @@ func isGzip(path string) bool {
 	defer fh.Close()
 	_, err = gzip.NewReader(io.LimitReader(fh, 1<<10))
 	return err == nil
-}
-
-func dnsName(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			out = append(out, r)
-		case r >= 'A' && r <= 'Z':
-			out = append(out, r+'a'-'A')
-		default:
-			if len(out) > 0 && out[len(out)-1] != '-' {
-				out = append(out, '-')
-			}
-		}
-	}
-	for len(out) > 0 && out[len(out)-1] == '-' {
-		out = out[:len(out)-1]
-	}
-	if len(out) == 0 {
-		return "imported"
-	}
-	return string(out)
 }
