@@ -52,8 +52,9 @@ type Result struct {
 	Source   string
 	Imported map[string]int // kind → count of manifests written
 
-	wls  []workloadPods
-	bare map[string]bool // namespace/name of the bare pods played
+	wls    []workloadPods
+	byName map[string]int
+	bare   map[string]bool // namespace/name of the bare pods played
 }
 
 // PlacedOn counts the pods of the imported workloads (and bare pods) per scenario node: where the
@@ -66,7 +67,7 @@ func (r *Result) PlacedOn(pods []corev1.Pod) map[string]int {
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		if ownerWorkload(p, r.wls) < 0 && (metav1.GetControllerOf(p) != nil || !r.bare[p.Namespace+"/"+p.Name]) {
+		if ownerWorkload(p, r.wls, r.byName) < 0 && (metav1.GetControllerOf(p) != nil || !r.bare[p.Namespace+"/"+p.Name]) {
 			continue
 		}
 		if sn, ok := r.SimNode[p.Spec.NodeName]; ok {
@@ -109,6 +110,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 		}
 	}
 	var wls []workloadPods
+	byName := map[string]int{} // namespace/name → index in wls
 	cronJobs, ownedJobs, ownedRS := 0, 0, 0
 	for _, u := range objs {
 		kind, ns, name := u.GetKind(), u.GetNamespace(), u.GetName()
@@ -136,6 +138,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 				leave(fmt.Sprintf("spec.selector: %v", err))
 				continue
 			}
+			byName[namespaceOr(ns)+"/"+name] = len(wls)
 			wls = append(wls, workloadPods{key: "deployment/" + namespaceOr(ns) + "/" + name, ns: namespaceOr(ns), sel: sel,
 				cpu: podCPURequests(&d.Spec.Template.Spec)})
 			r.add(m)
@@ -188,7 +191,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 			continue
 		}
 		key := p.Namespace + "/" + p.Name
-		if w := ownerWorkload(p, wls); w >= 0 {
+		if w := ownerWorkload(p, wls, byName); w >= 0 {
 			podOwner[key] = w
 			continue
 		}
@@ -239,7 +242,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 			r.SimNode[n] = fmt.Sprintf("%s-%d", p.Name, i+1)
 		}
 	}
-	r.wls, r.bare = wls, map[string]bool{}
+	r.wls, r.byName, r.bare = wls, byName, map[string]bool{}
 	for k, w := range podOwner {
 		if w < 0 {
 			r.bare[k] = true
@@ -328,13 +331,26 @@ func owner(u *unstructured.Unstructured) string {
 	return ""
 }
 
-// ownerWorkload is the index of the imported workload whose selector matches the pod, or -1.
-func ownerWorkload(p *corev1.Pod, wls []workloadPods) int {
-	if ref := metav1.GetControllerOf(p); ref == nil || ref.Kind != "ReplicaSet" && ref.Kind != "StatefulSet" {
+// ownerWorkload is the index of the imported workload that owns the pod, or -1: by name (a
+// ReplicaSet is named <deployment>-<hash>, a StatefulSet's pods are owned by it directly), then,
+// when the names do not tell, by selector.
+func ownerWorkload(p *corev1.Pod, wls []workloadPods, byName map[string]int) int {
+	ref := metav1.GetControllerOf(p)
+	if ref == nil || ref.Kind != "ReplicaSet" && ref.Kind != "StatefulSet" {
 		return -1
 	}
+	ns := namespaceOr(p.Namespace)
+	name := ref.Name
+	if ref.Kind == "ReplicaSet" {
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+	}
+	if i, ok := byName[ns+"/"+name]; ok && wls[i].sel.Matches(labels.Set(p.Labels)) {
+		return i
+	}
 	for i, w := range wls {
-		if w.ns == namespaceOr(p.Namespace) && w.sel.Matches(labels.Set(p.Labels)) {
+		if w.ns == ns && w.sel.Matches(labels.Set(p.Labels)) {
 			return i
 		}
 	}
