@@ -49,7 +49,11 @@ func TestImportAndRecordAgainstALocalCluster(t *testing.T) {
 		t.Skip("end-to-end test against a real control plane; skipped with -short")
 	}
 	ctx := t.Context()
-	p, err := local.New(local.WithStateDir(t.TempDir()), local.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	// a short state path: the control plane's sockets live under it
+	state, err := os.MkdirTemp("", "fl-import-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(state) })
+	p, err := local.New(local.WithStateDir(state), local.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	require.NoError(t, err)
 	// the binaries are built once (by `make tools` or the clusters/local tests); this waits for
 	// a build in progress and builds them if none is
