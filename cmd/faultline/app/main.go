@@ -19,9 +19,11 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cron"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/explore"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
+	importcmd "github.com/faultline-dev/faultline/cmd/faultline/app/import"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/list"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/optimize"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/platform"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/record"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/report"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/shrink"
@@ -132,6 +134,8 @@ gives the same bytes out.`,
 	root.AddCommand(optimize.NewCommand(s))
 	root.AddCommand(shrink.NewCommand(s))
 	root.AddCommand(explore.NewCommand(s))
+	root.AddCommand(importcmd.NewCommand(s))
+	root.AddCommand(record.NewCommand(s))
 	return root
 }
 

@@ -1,0 +1,128 @@
+package record
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Format names the trace format in its header line.
+const Format = "faultline.dev/trace/v1alpha1"
+
+// Line is one line of a trace. The first line is the header (Format, Source, Started), then
+// events (Op, Kind, Object, Time), a Synced line when every informer has listed, and a last line
+// with End and Reason.
+type Line struct {
+	Format  string     `json:"format,omitempty"`
+	Source  string     `json:"source,omitempty"`
+	Started *time.Time `json:"started,omitempty"`
+
+	// Time is when the event was observed.
+	Time *time.Time `json:"t,omitempty"`
+	// Op is add, update or delete.
+	Op   string `json:"op,omitempty"`
+	Kind string `json:"kind,omitempty"`
+	// Initial marks the adds of the informers' first list: the cluster as it was.
+	Initial bool           `json:"initial,omitempty"`
+	Object  map[string]any `json:"object,omitempty"`
+
+	Synced *time.Time `json:"synced,omitempty"`
+
+	End    *time.Time `json:"end,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	Events int        `json:"events,omitempty"`
+}
+
+// Event ops.
+const (
+	OpAdd    = "add"
+	OpUpdate = "update"
+	OpDelete = "delete"
+)
+
+// Trace is a recording, read back.
+type Trace struct {
+	Source  string
+	Started time.Time
+	// Synced is when every informer had listed: the instant the scenario starts from.
+	Synced time.Time
+	End    time.Time
+	Reason string
+	Events []Event
+}
+
+// Event is one observed change.
+type Event struct {
+	Time    time.Time
+	Op      string
+	Initial bool
+	Object  *unstructured.Unstructured
+}
+
+// MaxTraceBytes bounds what ReadTrace decompresses.
+const MaxTraceBytes = 8 << 30
+
+// ReadTrace reads a gzip'd trace written by Record. A trace cut short (no end line, a torn last
+// line) is read up to its last whole line; Reason says so.
+func ReadTrace(path string) (*Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a gzip'd trace: %w", path, err)
+	}
+	sc := bufio.NewScanner(io.LimitReader(zr, MaxTraceBytes))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	t := &Trace{}
+	for n := 1; sc.Scan(); n++ {
+		var l Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", path, n, err)
+		}
+		switch {
+		case n == 1:
+			if l.Format != Format || l.Started == nil {
+				return nil, fmt.Errorf("%s: line 1: format %q; expected a header with format %q and started", path, l.Format, Format)
+			}
+			t.Source, t.Started = l.Source, *l.Started
+		case l.Synced != nil:
+			t.Synced = *l.Synced
+		case l.End != nil:
+			t.End, t.Reason = *l.End, l.Reason
+		case l.Op != "":
+			if l.Time == nil || l.Object == nil || l.Kind == "" {
+				return nil, fmt.Errorf("%s: line %d: an event needs t, kind and object", path, n)
+			}
+			u := &unstructured.Unstructured{Object: l.Object}
+			t.Events = append(t.Events, Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Object: u})
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if t.Started.IsZero() {
+		return nil, fmt.Errorf("%s: empty; expected a trace written by faultline record", path)
+	}
+	if t.Synced.IsZero() {
+		return nil, fmt.Errorf("%s: the recording stopped before the informers had listed the cluster", path)
+	}
+	if t.End.IsZero() {
+		t.Reason = "cut short (no end line)"
+		if n := len(t.Events); n > 0 {
+			t.End = t.Events[n-1].Time
+		} else {
+			t.End = t.Synced
+		}
+	}
+	return t, nil
+}
