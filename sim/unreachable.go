@@ -92,6 +92,11 @@ func (w *World) syncUnreachable() {
 	}
 	slices.Sort(keys)
 	for _, pi := range keys {
+		if n := w.net; n != nil && n.path && pi < len(n.pods) && n.pods[pi].tracked {
+			// the network path owns this pod's readiness (its probes see the pod not serving);
+			// setting it here too made the two models undo each other forever at one instant
+			continue
+		}
 		u := w.unreach[pi]
 		p := w.st.Pods[pi]
 		ps := w.pods[pi]

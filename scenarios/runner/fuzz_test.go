@@ -130,14 +130,12 @@ func genScenario(data []byte) string {
 			i, p.of("20s", "90s", "4m"), p.of("0", "0.3"), p.of("* * * * *", "*/2 * * * *", "*/5 * * * *"), p.of("Allow", "Forbid", "Replace"))
 	}
 	w("  load:")
-	netPath := ingress
 	for i := range apps {
 		line := fmt.Sprintf("    - {target: deployment/app-%d, requestsPerSecond: %s, cpuPerReplica: %s", i, p.of("10", "100", "0"), p.of("200m", "900m", "3"))
 		if i > 0 && p.n(2) == 1 {
 			line += fmt.Sprintf(", dependsOn: [deployment/app-%d]", i-1)
 		}
 		if ingress || p.n(3) == 0 {
-			netPath = true
 			line += ", onSIGTERM: " + p.of("exit", "keep-serving", "connection-close")
 			if probed[i] { // a deep check runs in the readiness probe
 				line += ", readiness: " + p.of("shallow", "deep")
@@ -169,14 +167,6 @@ func genScenario(data []byte) string {
 		case 4:
 			w("        kind: StressChaos\n        metadata: {name: f%d}\n        spec: {mode: all, selector: {labelSelectors: {app: %s}}, stressors: {cpu: {workers: 2, load: 100}}, duration: 5m}", i, app)
 		case 5:
-			if netPath {
-				// Known defect, left out until fixed: NetworkChaos on a pod whose readiness the
-				// network path also models livelocks the simulator at one instant (endpoints.go
-				// sets Ready=false after a failed probe, unreachable.go's syncUnreachable sets it
-				// back and touches, forever). A pod kill stands in.
-				w("        kind: PodChaos\n        metadata: {name: f%d}\n        spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: %s}}}", i, app)
-				break
-			}
 			w("        kind: NetworkChaos\n        metadata: {name: f%d}\n        spec: {action: loss, mode: all, selector: {labelSelectors: {app: %s}}, loss: {loss: \"100\"}, direction: both, duration: 4m}", i, app)
 		}
 	}
