@@ -52,7 +52,15 @@ func TestWebhookScenarioFaultsInjectedOnLocalControlPlane(t *testing.T) {
 	assert.Contains(t, joined, "NetworkChaos/opa-unresponsive (NetworkChaos loss): the webhook backend of opa/opa gets no packets")
 	assert.Contains(t, joined, "ControlPlaneUpgrade/master-upgrade: kube-apiserver restarted")
 	assert.NotEqual(t, before, pid(), "kube-apiserver was restarted")
-	st, err := provider.Status(t.Context(), cl.Name)
-	require.NoError(t, err)
-	assert.True(t, st.Healthy(), "%+v", st.Processes)
+	// the run's revert starts kube-apiserver again; it takes a few seconds to serve /readyz
+	var last any
+	assert.Eventually(t, func() bool {
+		st, err := provider.Status(t.Context(), cl.Name)
+		if err != nil {
+			last = err
+			return false
+		}
+		last = st.Processes
+		return st.Healthy()
+	}, 90*time.Second, time.Second, "the cluster is healthy again after the run: %+v", &last)
 }
