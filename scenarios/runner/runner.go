@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,10 +118,13 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
 				}
-				r, err := sim.Run(inputs[j.v], cfg.Seeds[j.i], opts)
+				r, err := runSafely(inputs[j.v], cfg.Seeds[j.i], opts, names[j.v])
 				mu.Lock()
 				if err != nil {
-					if firstErr == nil {
+					var pe *PanicError
+					if firstErr == nil && errors.As(err, &pe) {
+						firstErr = err
+					} else if firstErr == nil {
 						firstErr = fmt.Errorf("variant %s seed %d: %w", names[j.v], cfg.Seeds[j.i], err)
 					}
 				} else {
@@ -185,4 +190,29 @@ func (out *Outcome) Append(more *Outcome) error {
 	}
 	out.Interrupted = out.Interrupted || more.Interrupted
 	return nil
+}
+
+// PanicError is a panic inside one simulation, caught in its worker so that it ends the run as
+// an error naming the variant and seed that replay it, instead of crashing the process with a
+// goroutine's stack trace.
+type PanicError struct {
+	Variant string
+	Seed    uint64
+	Value   any
+	Stack   []byte // the panicking goroutine's stack, for FAULTLINE_TRACEBACK=1
+}
+
+func (e *PanicError) Error() string {
+	msg := strings.Join(strings.Fields(fmt.Sprint(e.Value)), " ")
+	return fmt.Sprintf("variant %s seed %d: panic in the simulator: %s (replay: --seed %d --seeds 1 --variant %s --trace)", e.Variant, e.Seed, msg, e.Seed, e.Variant)
+}
+
+// runSafely plays one seed of one variant, turning a panic into a *PanicError.
+func runSafely(in *sim.Input, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Variant: variant, Seed: seed, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return sim.Run(in, seed, opts)
 }

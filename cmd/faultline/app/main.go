@@ -3,6 +3,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/faultline-dev/faultline/cmd/faultline/app/shrink"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/sweep"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/validate"
+	"github.com/faultline-dev/faultline/scenarios/runner"
 )
 
 // Main runs the command line and exits with its status. The first Ctrl-C cancels the command's
@@ -83,7 +85,16 @@ func runSafely(ctx context.Context, s cli.Streams, args []string) (err error) {
 			}
 		}()
 	}
-	return Run(ctx, s, args)
+	err = Run(ctx, s, args)
+	// a panic in a simulation worker is caught there (it cannot unwind into this goroutine)
+	var pe *runner.PanicError
+	if errors.As(err, &pe) {
+		if os.Getenv("FAULTLINE_TRACEBACK") != "" {
+			fmt.Fprintf(s.Err, "%s\n", pe.Stack)
+		}
+		return &cli.ExitError{Code: cli.ExitInternal, Err: fmt.Errorf("internal error (a bug; please report it with the command line): %w", err)}
+	}
+	return err
 }
 
 // Run executes one command line.
