@@ -82,6 +82,9 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 	r.note(true, "%s: kube-apiserver restarted as each of %d instances of a managed upgrade to %s would be (down %s each; one real process plays every instance)",
 		f.Name, steps, f.Version, replace)
 	for i := 1; i <= steps; i++ {
+		if ctx.Err() != nil {
+			return // the run ended mid-upgrade: no new step (the time-out note says how far it got)
+		}
 		r.expectDown(APIServer)
 		if err := cp.Stop(ctx, APIServer); err != nil {
 			r.expectUp(APIServer)

@@ -156,7 +156,9 @@ func Stop(ctx context.Context, r Record, grace time.Duration) error {
 			return fmt.Errorf("kill %s (pid %d): %w", r.Name, r.PID, err)
 		}
 	}
-	if !waitGone(ctx, r, 10*time.Second) {
+	// once SIGKILL is sent, wait for the exit even if ctx has ended: the caller must not go on
+	// believing the process is still there (or gone) when it is merely being reaped
+	if !waitGone(context.WithoutCancel(ctx), r, 10*time.Second) {
 		return fmt.Errorf("%s (pid %d) is still running after SIGKILL", r.Name, r.PID)
 	}
 	return nil
