@@ -48,9 +48,9 @@ type Find struct {
 	Objective string              `json:"objective"`
 	Seed      uint64              `json:"seed"`
 	Value     float64             `json:"value"`
-	Faults    []json.RawMessage   `json:"faults"` // the generated schedule, before shrinking
-	Shrunk    []json.RawMessage   `json:"shrunk"` // spec.faults of the shrunk scenario
-	Dir       string              `json:"dir,omitempty"`
+	Faults    []json.RawMessage   `json:"faults"`        // the generated schedule, before shrinking
+	Shrunk    []json.RawMessage   `json:"shrunk"`        // spec.faults of the shrunk scenario
+	Dir       string              `json:"dir,omitempty"` // its folder; in explore.json relative to explore.json
 	Runs      int                 `json:"shrinkRuns"`
 	Scenario  *scenarios.Scenario `json:"-"`
 	shrunk    *ShrinkResult

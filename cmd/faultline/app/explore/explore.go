@@ -27,7 +27,7 @@ type flags struct {
 	maxFinds     int
 	shrinkBudget int
 	workers      int
-	out          string
+	out          cli.OutFolder
 	json         bool
 	quiet        bool
 }
@@ -73,7 +73,7 @@ order, whatever --workers is. Ctrl-C keeps the finds written so far.`,
 	fl.IntVar(&f.maxFinds, "max-finds", 5, "stop after this many distinct finds")
 	fl.IntVar(&f.shrinkBudget, "shrink-budget", 500, "most runs spent shrinking one find")
 	fl.IntVar(&f.workers, "workers", 0, "parallel runs (default: all cores)")
-	fl.StringVar(&f.out, "out", "", "output directory (default results/<scenario>/explore-<UTC time>)")
+	f.out.AddFlags(fl, "explore-")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	return cmd
@@ -95,13 +95,18 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if f.budget <= 0 || f.seeds <= 0 {
 		return cli.BadInput(fmt.Errorf("--budget %d and --seeds %d: expected positive numbers", f.budget, f.seeds))
 	}
-	started := time.Now()
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "explore-"+started.UTC().Format("20060102T150405Z"))
+	if err := f.out.Check(); err != nil {
+		return cli.BadInput(fmt.Errorf("--out %w", err))
 	}
+	started := time.Now()
+	// the finds are written as they are found, into a staged folder published whole at the end
+	stage, err := f.out.Stage(sc.Name(), "explore-", started)
+	if err != nil {
+		return err
+	}
+	defer stage.Discard()
 	cfg := search.ExploreConfig{Scenario: sc, Variant: variant, Objectives: objs, Budget: f.budget, Seed: f.seed,
-		Seeds: f.seeds, MaxFaults: f.maxFaults, MaxFinds: f.maxFinds, ShrinkBudget: f.shrinkBudget, Workers: f.workers, Out: dir, Against: f.against}
+		Seeds: f.seeds, MaxFaults: f.maxFaults, MaxFinds: f.maxFinds, ShrinkBudget: f.shrinkBudget, Workers: f.workers, Out: stage.Dir, Against: f.against}
 	if !f.quiet {
 		cfg.Progress = func(line string) { fmt.Fprintln(s.Err, line) }
 	}
@@ -109,8 +114,23 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err != nil {
 		return cli.BadInput(err)
 	}
-	if err := search.WriteExplore(dir, res); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	// explore.json names each find's folder relative to itself, so the folder can move
+	for i := range res.Finds {
+		if res.Finds[i].Dir != "" {
+			res.Finds[i].Dir = filepath.Base(res.Finds[i].Dir)
+		}
+	}
+	if err := search.WriteExplore(stage.Dir, res); err != nil {
+		return fmt.Errorf("write %s: %w", stage.Dir, err)
+	}
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	for i := range res.Finds {
+		if res.Finds[i].Dir != "" {
+			res.Finds[i].Dir = filepath.Join(dir, res.Finds[i].Dir)
+		}
 	}
 	if f.json {
 		b, err := json.Marshal(res)

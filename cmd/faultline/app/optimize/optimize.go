@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +27,7 @@ type flags struct {
 	minSeeds   int
 	maxSeeds   int
 	workers    int
-	out        string
+	out        cli.OutFolder
 	json       bool
 	quiet      bool
 }
@@ -77,7 +76,7 @@ object whose "setting" maps each knob's PATH to the value chosen.`,
 	fl.IntVar(&f.minSeeds, "min-seeds", 4, "first batch of seeds at a setting")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 256, "most seeds at one setting; still undecided then counts as missing")
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores)")
-	fl.StringVar(&f.out, "out", "", "output directory (default results/<scenario>/optimize-<UTC time>)")
+	f.out.AddFlags(fl, "optimize-")
 	fl.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	return cmd
@@ -124,16 +123,25 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if !f.quiet {
 		cfg.Progress = func(line string) { fmt.Fprintln(s.Err, line) }
 	}
+	if err := f.out.Check(); err != nil {
+		return cli.BadInput(fmt.Errorf("--out %w", err))
+	}
+	started := time.Now()
 	res, err := search.Optimize(ctx, cfg)
 	if err != nil {
 		return cli.BadInput(err)
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "optimize-"+time.Now().UTC().Format("20060102T150405Z"))
+	stage, err := f.out.Stage(sc.Name(), "optimize-", started)
+	if err != nil {
+		return err
 	}
-	if err := search.WriteOptimize(dir, res); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	defer stage.Discard()
+	if err := search.WriteOptimize(stage.Dir, res); err != nil {
+		return fmt.Errorf("write %s: %w", stage.Dir, err)
+	}
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
 	}
 	if f.json {
 		b, err := json.Marshal(res)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,7 @@ import (
 
 func newMergeCommand(s cli.Streams) *cobra.Command {
 	cfg := shard.MergeConfig{}
-	var quiet bool
+	var quiet, overwrite bool
 	cmd := &cobra.Command{
 		Use:   "merge DIR... --out DIR",
 		Short: "Merge shard run directories (seed ranges run anywhere) into one run directory",
@@ -46,22 +47,23 @@ name works anywhere; for a scenario file from another machine pass --scenario wi
 			if cfg.Out == "" {
 				return cli.BadInput(fmt.Errorf("--out DIR is required: the merged run directory"))
 			}
-			sum, err := shard.Merge(cfg)
+			sum, dir, err := run.MergeOut(cfg, cli.OutFolder{Out: cfg.Out, Overwrite: overwrite}, "", time.Now())
 			if err != nil {
-				if sum != nil {
+				if dir != "" {
 					return err // the figures are written; only the report failed
 				}
 				return cli.BadInput(err)
 			}
 			if !quiet {
 				results.PrintTable(s.Out, sum)
-				fmt.Fprintf(s.Out, "\nmerged %d shards into %s (%d seeds)\n", len(args), cfg.Out, len(sum.Seeds))
+				fmt.Fprintf(s.Out, "\nmerged %d shards into %s (%d seeds)\n", len(args), dir, len(sum.Seeds))
 			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cfg.Out, "out", "", "the merged run directory (created; files of the same names are replaced)")
+	fl.StringVar(&cfg.Out, "out", "", "the merged run directory (written whole; refused if it holds files, unless --overwrite)")
+	fl.BoolVar(&overwrite, "overwrite", false, "replace a non-empty --out folder whole")
 	fl.StringVar(&cfg.Source, "scenario", "", "open the shards' scenario from this NAME|PATH instead of run.json's source")
 	fl.BoolVar(&cfg.AllowGaps, "allow-gaps", false, "merge although seeds are missing between the shards")
 	fl.BoolVar(&cfg.AllowPartial, "allow-partial", false, "merge interrupted shards; the merged run is marked interrupted")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -126,7 +125,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return cli.BadInput(err)
 	}
 	if f.out != "" {
-		if err := results.CheckOut(f.out, f.overwrite); err != nil {
+		if err := (cli.OutFolder{Out: f.out, Overwrite: f.overwrite}).Check(); err != nil {
 			return cli.BadInput(fmt.Errorf("--out %w", err))
 		}
 	}
@@ -225,15 +224,11 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	return nil
 }
 
-// stageOut prepares the run's results folder: --out, or results/<scenario>/<prefix><UTC time>
-// (a unique name: runs started in the same second get -2, -3, ...). A --out that holds files
-// is refused (execute checks it before the run) unless --overwrite.
+// stageOut prepares the run's results folder (cli.OutFolder.Stage): --out, or a unique
+// results/<scenario>/<prefix><UTC time>. A --out that holds files is refused (execute checks it
+// before the run) unless --overwrite.
 func stageOut(f *flags, scenario, prefix string) (*results.Staged, error) {
-	if f.out != "" {
-		return results.Stage(f.out, f.overwrite, false)
-	}
-	dir := filepath.Join("results", scenario, prefix+time.Now().UTC().Format("20060102T150405Z"))
-	return results.Stage(dir, false, true)
+	return cli.OutFolder{Out: f.out, Overwrite: f.overwrite}.Stage(scenario, prefix, time.Now())
 }
 
 // refine adds seeds in doubling batches until the worst relative half-width is within

@@ -151,12 +151,13 @@ func executeShards(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.S
 		}
 		return fmt.Errorf("%w (collected shards kept in %s: 'faultline report merge --allow-gaps' merges them)", err, tmp)
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "run-"+started.UTC().Format("20060102T150405Z"))
-	}
-	sum, err := shard.Merge(shard.MergeConfig{Dirs: dirs, Out: dir, Version: cli.Version, Open: OpenWithSets})
+	sum, dir, err := MergeOut(shard.MergeConfig{Dirs: dirs, Version: cli.Version, Open: OpenWithSets},
+		cli.OutFolder{Out: f.out, Overwrite: f.overwrite}, sc.Name(), started)
 	if err != nil {
+		if dir != "" {
+			_ = os.RemoveAll(tmp)
+			return fmt.Errorf("merged into %s, but: %w", dir, err)
+		}
 		return fmt.Errorf("merge the shards (kept in %s): %w", tmp, err)
 	}
 	_ = os.RemoveAll(tmp)
@@ -173,4 +174,37 @@ func OpenWithSets(source string, sets []string) (*scenarios.Scenario, error) {
 		return nil, err
 	}
 	return ApplySets(sc, sets)
+}
+
+// MergeOut merges shard directories as shard.Merge does, into a staged folder published whole
+// (cli.OutFolder): the merged run appears complete or not at all, and never mixes with files a
+// folder already held. scenario names the default folder when --out is empty. It returns the
+// summary and where the run went; a summary with an error means the figures are written and only
+// the report failed.
+func MergeOut(cfg shard.MergeConfig, of cli.OutFolder, scenario string, now time.Time) (*results.Summary, string, error) {
+	if of.Out != "" {
+		for _, d := range cfg.Dirs {
+			if filepath.Clean(d) == filepath.Clean(of.Out) {
+				return nil, "", fmt.Errorf("--out %s is one of the shards: merge into a new directory", of.Out)
+			}
+		}
+	}
+	if err := of.Check(); err != nil {
+		return nil, "", fmt.Errorf("--out %w", err)
+	}
+	stage, err := of.Stage(scenario, "run-", now)
+	if err != nil {
+		return nil, "", err
+	}
+	defer stage.Discard()
+	cfg.Out = stage.Dir
+	sum, mergeErr := shard.Merge(cfg)
+	if sum == nil {
+		return nil, "", mergeErr
+	}
+	dir, err := stage.Publish()
+	if err != nil {
+		return sum, "", err
+	}
+	return sum, dir, mergeErr
 }

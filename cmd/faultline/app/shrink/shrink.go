@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,7 +20,7 @@ type flags struct {
 	variant   string
 	objective string
 	budget    int
-	out       string
+	out       cli.OutFolder
 	quiet     bool
 }
 
@@ -51,7 +50,7 @@ shrink.diff (a unified diff between them) and trace.log (the shrunk run's event 
 	fl.StringVar(&f.variant, "variant", "", "the variant (default: the baseline)")
 	fl.StringVar(&f.objective, "objective", "", "the objective missed (required; it must have a target)")
 	fl.IntVar(&f.budget, "budget", 2000, "most simulation runs to spend")
-	fl.StringVar(&f.out, "out", "", "output directory (default results/<scenario>/shrink-<UTC time>)")
+	f.out.AddFlags(fl, "shrink-")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	return cmd
 }
@@ -76,6 +75,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return cli.BadInput(err)
 	}
 	cfg := search.ShrinkConfig{Scenario: sc, Seed: f.seed, Variant: variant, Objective: objs[0], Budget: f.budget}
+	if err := f.out.Check(); err != nil {
+		return cli.BadInput(fmt.Errorf("--out %w", err))
+	}
 	started := time.Now()
 	if !f.quiet {
 		cfg.Progress = func(line string) {
@@ -86,12 +88,17 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err != nil {
 		return cli.BadInput(err)
 	}
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "shrink-"+started.UTC().Format("20060102T150405Z"))
+	stage, err := f.out.Stage(sc.Name(), "shrink-", started)
+	if err != nil {
+		return err
 	}
-	if err := search.WriteShrink(dir, res, variant, f.seed); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
+	defer stage.Discard()
+	if err := search.WriteShrink(stage.Dir, res, variant, f.seed); err != nil {
+		return fmt.Errorf("write %s: %w", stage.Dir, err)
+	}
+	dir, err := stage.Publish()
+	if err != nil {
+		return fmt.Errorf("write results: %w", err)
 	}
 	fmt.Fprintf(s.Out, "%s on seed %d still misses %s (%s %s: %g) after shrinking:\n", variant, f.seed, objs[0].Name, objs[0].Indicator, objs[0].Target, res.Value)
 	for _, k := range []string{"faults", "changes", "variants", "load", "objects", "templates", "cluster.nodePools"} {
