@@ -59,7 +59,10 @@ func TestWrittenSummariesMatchTheSchema(t *testing.T) {
 	interrupted.Done[1] = []bool{true, false, false, false}
 	withSets := twoVariants()
 	withSets.Sets = []string{"spec.duration=1h"}
-	for name, in := range map[string]Input{"complete": twoVariants(), "interrupted": interrupted, "with --set": withSets} {
+	withInvalid := twoVariants()
+	withInvalid.Done[1][0] = false
+	withInvalid.Invalid = []InvalidRun{{Variant: withInvalid.Variants[1], Seed: withInvalid.Seeds[0], Reasons: []string{"kube-apiserver (pid 7) died 20s into the run"}}}
+	for name, in := range map[string]Input{"complete": twoVariants(), "interrupted": interrupted, "with --set": withSets, "with an invalid run": withInvalid} {
 		t.Run(name, func(t *testing.T) {
 			s, err := Summarize(in)
 			require.NoError(t, err)

@@ -70,6 +70,16 @@ type Input struct {
 	Sets []string
 	// Alpha is the family-wise error rate for verdicts (default 0.05).
 	Alpha float64
+	// Invalid lists the runs that were not scored because the world under them broke (real
+	// runs only: a control-plane process died, a fault could not be injected or reverted).
+	Invalid []InvalidRun
+}
+
+// InvalidRun is one run left out of the figures, with why.
+type InvalidRun struct {
+	Variant string   `json:"variant"`
+	Seed    uint64   `json:"seed"`
+	Reasons []string `json:"reasons"`
 }
 
 // Summary is the content of summary.json.
@@ -83,6 +93,7 @@ type Summary struct {
 	Baseline    string           `json:"baseline"`
 	Alpha       float64          `json:"alpha"`
 	Interrupted bool             `json:"interrupted"`
+	Invalid     []InvalidRun     `json:"invalid,omitempty"`
 	Objectives  []Objective      `json:"objectives"`
 	Variants    []VariantSummary `json:"variants"`
 	Indicators  []string         `json:"indicators"`
@@ -189,7 +200,7 @@ func Summarize(in Input) (*Summary, error) {
 	s := &Summary{
 		Schema: SchemaVersion, Faultline: in.Version, Scenario: in.Scenario, Digest: FoldSets(in.Digest, in.Sets),
 		Sets: in.Sets, Seeds: in.Seeds, Baseline: in.Baseline, Alpha: in.Alpha, Interrupted: in.Interrupted,
-		Objectives: in.Objectives, Indicators: in.Indicators, Resamples: resamples,
+		Invalid: in.Invalid, Objectives: in.Objectives, Indicators: in.Indicators, Resamples: resamples,
 	}
 	column := func(v, k int) []float64 {
 		var out []float64

@@ -111,6 +111,10 @@ type Report struct {
 	Invalid []string `json:"invalid,omitempty"`
 	// RevertFailed names each fault that could not be undone, with the error.
 	RevertFailed []string `json:"revertFailed,omitempty"`
+	// Partial is what a run cut short (interrupted) had measured when it stopped, from Start
+	// to End: kept so that nothing measured is lost, never scored (its window is short of the
+	// scenario's).
+	Partial []sim.Indicator `json:"partial,omitempty"`
 }
 
 // Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;

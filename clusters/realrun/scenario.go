@@ -73,6 +73,9 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, plan Plan, src Sou
 				err = fmt.Errorf("delete cluster %s: %w", cl.Name, rerr)
 			}
 			reports[v][i] = rep
+			if err != nil && rep != nil && ctx.Err() != nil && rep.Invalid == nil {
+				rep.Partial = res.Indicators // cut short by the user: kept, not scored
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("variant %s repetition %d: %w", name, i+1, err)
@@ -110,8 +113,18 @@ func Measured(out *runner.Outcome) []string {
 
 // Scores is runner.Outcome.Scores for a real run: the objectives whose indicator the real world
 // did not measure are dropped (and returned), rather than scored as zeros.
-func Scores(out *runner.Outcome, version string) (results.Input, []string) {
+//
+// Runs the reports mark invalid (the world under them broke) are listed in the input's Invalid
+// with their reasons, so that summary.json says which runs are missing and why.
+func Scores(out *runner.Outcome, reports [][]*Report, version string) (results.Input, []string) {
 	in := out.Scores(version)
+	for v := range reports {
+		for i, rep := range reports[v] {
+			if rep != nil && len(rep.Invalid) > 0 && v < len(out.Done) && !out.Done[v][i] {
+				in.Invalid = append(in.Invalid, results.InvalidRun{Variant: out.Variants[v], Seed: out.Seeds[i], Reasons: rep.Invalid})
+			}
+		}
+	}
 	var kept []results.Objective
 	var dropped []string
 	for _, o := range in.Objectives {

@@ -117,15 +117,27 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	out, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
 	if out == nil || out.Complete() == 0 {
 		PrintReports(s.Out, reports, nil) // why: what broke, what was not injected
+		// nothing to score, but what the runs saw (what broke, a cut-short run's partial
+		// measurements) is kept: written whole as real-runs.json alone
+		dir, werr := writeReportsOnly(f, sc.Name(), reports)
+		where := "nothing measured to write"
+		if werr != nil {
+			where = fmt.Sprintf("the run reports could not be written: %v", werr)
+		} else if dir != "" {
+			where = "what the runs saw, not scored, is in " + filepath.Join(dir, "real-runs.json")
+		}
 		if ctx.Err() != nil {
-			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted before the first real run finished: nothing measured to write (%v)", runErr)}
+			return &cli.ExitError{Code: cli.ExitInterrupted, Err: fmt.Errorf("interrupted before the first real run finished: %s (%v)", where, runErr)}
 		}
 		if runErr == nil {
 			runErr = errors.New("no real run finished")
 		}
+		if dir != "" {
+			return fmt.Errorf("%w; %s", runErr, where)
+		}
 		return runErr
 	}
-	in, dropped := realrun.Scores(out, cli.Version)
+	in, dropped := realrun.Scores(out, reports, cli.Version)
 	in.Sets = r.sets
 	sum, err := results.Summarize(in)
 	if err != nil {
@@ -162,6 +174,30 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 		return runErr
 	}
 	return nil
+}
+
+// writeReportsOnly publishes a folder holding only real-runs.json when some run left a report;
+// it returns "" when there was none.
+func writeReportsOnly(f *flags, scenario string, reports [][]*realrun.Report) (string, error) {
+	any := false
+	for _, row := range reports {
+		for _, r := range row {
+			any = any || r != nil
+		}
+	}
+	if !any {
+		return "", nil
+	}
+	stage, err := stageOut(f, scenario, "real-")
+	if err != nil {
+		return "", err
+	}
+	defer stage.Discard()
+	b, _ := json.MarshalIndent(reports, "", "  ")
+	if err := os.WriteFile(filepath.Join(stage.Dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	return stage.Publish()
 }
 
 // CleanUpDeadRuns undoes what killed faultline processes left behind (realrun.CollectGarbage:
