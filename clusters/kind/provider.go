@@ -387,6 +387,12 @@ func (p *Provider) Create(ctx context.Context, name string, opts ...clusters.Cre
 	if err := os.MkdirAll(filepath.Dir(p.KubeConfigPath(name)), 0o755); err != nil {
 		return err
 	}
+	if o.Throwaway {
+		// before kind makes anything: a kill from here on leaves a cluster GC can find (owner.go)
+		if err := p.recordOwner(name); err != nil {
+			return err
+		}
+	}
 	p.logger.Info("creating kind cluster", "name", ClusterPrefix+name, "workers", Workers(cfg), "image", image)
 	start := time.Now()
 	err = p.kind.Create(ClusterPrefix+name,
@@ -488,7 +494,8 @@ func (p *Provider) LoadImage(ctx context.Context, name, image string) error {
 // Status reports the cluster's node containers and the daemon.
 func (p *Provider) Status(ctx context.Context, name string) (*clusters.Status, error) {
 	p.env()
-	st := &clusters.Status{Name: name, Provider: ProviderName, State: "running", StateDir: filepath.Join(p.stateRoot, name), KubeConfigPath: p.KubeConfigPath(name)}
+	st := &clusters.Status{Name: name, Provider: ProviderName, State: "running", StateDir: filepath.Join(p.stateRoot, name), KubeConfigPath: p.KubeConfigPath(name),
+		Orphaned: p.orphaned(name)}
 	if !p.external {
 		ok := p.daemon.Running(ctx)
 		st.Processes = append(st.Processes, clusters.ProcessStatus{Name: "dockerd", PID: p.daemon.PID(), Running: ok, Healthy: ok, Detail: p.daemon.Host()})

@@ -42,6 +42,9 @@ func (k *Kind) Acquire(ctx context.Context, in *sim.Input, rep int) (*Cluster, e
 	c := &Cluster{Name: kind.ClusterPrefix + name, Throwaway: true}
 	c.release = func(ctx context.Context) error {
 		if k.Keep {
+			if err := p.Keep(name); err != nil {
+				return err
+			}
 			if k.Logger != nil {
 				k.Logger.Info("keeping cluster", "name", name, "kubeconfig", p.KubeConfigPath(name), "stop", "faultline cluster down --provider kind --name "+name)
 			}

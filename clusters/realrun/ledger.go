@@ -516,11 +516,25 @@ func (e *Existing) LedgerTarget(kubeconfig string) LedgerTarget {
 	return t
 }
 
+// Collector removes the leftovers of dead faultline processes that it knows of (the kind
+// provider's throwaway clusters, say) and returns what it removed.
+type Collector interface {
+	GC(ctx context.Context) ([]string, error)
+}
+
 // CollectGarbage is what every real-world command does first: it undoes what runs of dead
 // faultline processes left in existing clusters (Collect, the ledgers) and removes the leftover
-// clusters of dead processes (local.Provider.GC). It returns what it did, one line each.
-func CollectGarbage(ctx context.Context, lp *local.Provider, logger *slog.Logger) ([]string, error) {
+// clusters of dead processes (local.Provider.GC, then each of more, such as kind's). It returns
+// what it did, one line each.
+func CollectGarbage(ctx context.Context, lp *local.Provider, logger *slog.Logger, more ...Collector) ([]string, error) {
 	undone, err1 := Collect(ctx, LedgerDir(lp), lp, logger)
 	removed, err2 := lp.GC(ctx)
-	return append(undone, removed...), errors.Join(err1, err2)
+	errs := []error{err1, err2}
+	done := append(undone, removed...)
+	for _, c := range more {
+		r, err := c.GC(ctx)
+		done = append(done, r...)
+		errs = append(errs, err)
+	}
+	return done, errors.Join(errs...)
 }

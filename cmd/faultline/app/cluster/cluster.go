@@ -330,7 +330,8 @@ func gcCommand(s cli.Streams, f *flags) *cobra.Command {
 a power cut):
 
   - throwaway clusters of runs whose process is gone (and clusters whose creation was cut
-    short): their processes stopped, their state directory removed;
+    short): their processes stopped, their state directory removed; throwaway kind clusters
+    (run --cluster kind) of dead runs deleted;
   - what runs on existing clusters recorded in their ledger (~/.local/state/faultline/runs)
     before doing it: webhook configurations and the other objects they applied deleted, node
     leases given back, stopped control-plane processes started again, cordoned nodes
@@ -348,7 +349,11 @@ time and the boot are compared, so a reused PID is not mistaken for it). Cluster
 			if err != nil {
 				return err
 			}
-			done, err := realrun.CollectGarbage(cmd.Context(), lp, nil)
+			kp, err := kind.New(kind.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				return err
+			}
+			done, err := realrun.CollectGarbage(cmd.Context(), lp, nil, kp)
 			for _, d := range done {
 				fmt.Fprintln(s.Out, "removed:", d)
 			}

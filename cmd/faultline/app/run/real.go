@@ -201,14 +201,18 @@ func writeReportsOnly(f *flags, scenario string, reports [][]*realrun.Report) (s
 }
 
 // CleanUpDeadRuns undoes what killed faultline processes left behind (realrun.CollectGarbage:
-// their changes to existing clusters, their throwaway clusters) and returns the directory of
+// their changes to existing clusters, their throwaway local and kind clusters) and returns the directory of
 // the run ledgers. A failure to clean up is reported, not fatal: it concerns other runs.
 func CleanUpDeadRuns(ctx context.Context, logger *slog.Logger) (string, error) {
 	lp, err := local.New(local.WithLogger(logger))
 	if err != nil {
 		return "", err
 	}
-	if _, err := realrun.CollectGarbage(ctx, lp, logger); err != nil {
+	kp, err := kind.New(kind.WithLogger(logger))
+	if err != nil {
+		return "", err
+	}
+	if _, err := realrun.CollectGarbage(ctx, lp, logger, kp); err != nil {
 		logger.Warn("cleaning up after dead faultline processes", "err", err)
 	}
 	return realrun.LedgerDir(lp), nil
