@@ -129,8 +129,13 @@ type nodeImages struct {
 // cronWorld is the batch side of the cluster: CronJob controller (v1 or v2), Job controller,
 // the pod start pipeline of Job pods, the image registry and the cron metrics.
 type cronWorld struct {
-	cjs         []*cronJob
+	cjs []*cronJob
+	// runs are the runs from index runBase on, in creation order, nil once retired: a finished
+	// run is folded into folded and dropped (retireRun), so memory follows the runs in flight,
+	// not the simulated time. Use run(i) for run index i.
 	runs        []*cronRun
+	runBase     int
+	folded      measure.CronRunSummary
 	v2          bool
 	cmDown      bool
 	passMissed  bool // v1: a pass fell in a controller-manager outage
@@ -345,9 +350,13 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 		c.idle++
 		w.cronDispatch(now)
 	case evJobCreated:
-		w.jobCreated(c.runs[i], now)
+		if r := c.run(i); r != nil {
+			w.jobCreated(r, now)
+		}
 	case evJobPod:
-		w.jobPod(c.runs[i], now)
+		if r := c.run(i); r != nil {
+			w.jobPod(r, now)
+		}
 	case evPodAdmitted:
 		w.podAdmitted(i, now)
 	case evPullRetry:
@@ -357,8 +366,7 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 	case evAppExit:
 		w.appExit(i, now)
 	case evJobDeadline:
-		r := c.runs[i]
-		if !r.done {
+		if r := c.run(i); r != nil && !r.done {
 			w.trace("job deadline exceeded", "job", r.name)
 			w.killRunPod(r)
 			w.jobFinish(r, now, false, "DeadlineExceeded")
@@ -445,9 +453,14 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		t = cl.do(t)
 	}
 	sched, create, replace := w.cronDecide(cj, t)
+	// the runs to replace, taken while all are active: finishing one may requeue the CronJob,
+	// and a sync within that can finish (and retire) the others before this loop reaches them
+	var victims []*cronRun
 	for _, ri := range replace {
+		victims = append(victims, c.run(ri))
+	}
+	for _, r := range victims {
 		t = cl.do(t)
-		r := c.runs[ri]
 		w.trace("job replaced", "job", r.name)
 		w.killRunPod(r)
 		w.jobFinish(r, t, false, "")
@@ -456,10 +469,9 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		t = cl.do(t)
 	}
 	if create {
-		r := &cronRun{idx: len(c.runs), cj: cj, sched: sched.Sub(w.in.Start), pod: -1}
+		r := c.addRun(&cronRun{cj: cj, sched: sched.Sub(w.in.Start), pod: -1})
 		r.name = cj.name + "-" + strconv.FormatInt(sched.Unix()/60, 10)
 		r.image = w.resolveImage(cj, t)
-		c.runs = append(c.runs, r)
 		cj.active = append(cj.active, r.idx)
 		cj.lastSched = sched
 		cj.nextAfter = cj.sched.Next(sched)
@@ -656,22 +668,64 @@ func (w *World) controllerManagerUp(now time.Duration) {
 		w.q.AtID(now, w.hid, pack(evCronPass, 0))
 	}
 	// the Job controller catches up; its in-memory back-off is lost
-	for _, r := range c.runs[c.firstLive():] {
-		if r.backlog && !r.done {
+	for _, r := range c.runs {
+		if r != nil && r.backlog && !r.done {
 			r.backlog = false
 			w.jobSync(r, now)
 		}
 	}
 }
 
-// firstLive is a lower bound on the index of runs not done (runs are created in order).
-func (c *cronWorld) firstLive() int {
-	for i, r := range c.runs {
-		if !r.done {
-			return i
-		}
+// run is run index i, nil once retired.
+func (c *cronWorld) run(i int) *cronRun {
+	if i < c.runBase || i >= c.runBase+len(c.runs) {
+		return nil
 	}
-	return len(c.runs)
+	return c.runs[i-c.runBase]
+}
+
+// addRun gives r the next run index and keeps it.
+func (c *cronWorld) addRun(r *cronRun) *cronRun {
+	r.idx = c.runBase + len(c.runs)
+	c.runs = append(c.runs, r)
+	return r
+}
+
+// retireRun folds a finished run into the summary the indicators are computed from and drops
+// it: nothing refers to it any more (it left its CronJob's active list, its deadline timer is
+// cancelled, its pod released; events still queued for its index find no run and do nothing, as
+// they did for a finished one). The history limits need only the counts (cronJob.oks, fails).
+// A run an extension created stays: the extension may still delete its Job, which changes its
+// record.
+func (w *World) retireRun(r *cronRun) {
+	c := w.cron
+	if r.ext != nil {
+		return
+	}
+	if w.inv != nil && w.checkRetired(r) {
+		return
+	}
+	rec := r.record()
+	c.folded.Add(&rec, w.window())
+	c.runs[r.idx-c.runBase] = nil
+	n := 0
+	for n < len(c.runs) && c.runs[n] == nil {
+		n++
+	}
+	c.runs = c.runs[n:]
+	c.runBase += n
+}
+
+// record is the run as package measure observes it: every run the simulator keeps has its Job;
+// the later steps once the app started.
+func (r *cronRun) record() measure.CronRun {
+	run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
+		Deleted: r.ext.dropped()}
+	if r.started {
+		run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
+		run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
+	}
+	return run
 }
 
 // --- Job controller and the pod start pipeline --------------------------------------------------
@@ -985,6 +1039,7 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 	} else if c.v2 && !c.cmDown {
 		w.cronEnqueue(cj, now)
 	}
+	w.retireRun(r)
 }
 
 // --- image registry -----------------------------------------------------------------------------
@@ -1042,7 +1097,8 @@ func (w *World) cronObservations() *measure.CronObservations {
 	c := w.cron
 	o := &measure.CronObservations{
 		CronJobs: make([]measure.CronJobObservation, len(c.cjs)),
-		Runs:     make([]measure.CronRun, len(c.runs)),
+		Runs:     make([]measure.CronRun, 0, len(c.runs)),
+		Folded:   &c.folded,
 		Skipped:  int(c.skips[0] + c.skips[1] + c.skips[2]), FailedRuns: int(c.fail), FailedAttempts: int(c.attemptFails),
 		AnyBad: c.anyBad, FirstBad: c.firstBad, Detected: c.detected, DetectedAt: c.detectAt,
 		AnyFailure: c.anyFail, FirstFailure: c.firstFail, LastFailure: c.lastFail,
@@ -1054,15 +1110,10 @@ func (w *World) cronObservations() *measure.CronObservations {
 			o.CronJobs[i].Next = func(t time.Time) time.Time { return cj.sched.Next(t.In(cj.loc)) }
 		}
 	}
-	for i, r := range c.runs {
-		// every run the simulator keeps has its Job; the later steps once the app started
-		run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
-			Deleted: r.ext.dropped()}
-		if r.started {
-			run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
-			run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
+	for _, r := range c.runs {
+		if r != nil {
+			o.Runs = append(o.Runs, r.record())
 		}
-		o.Runs[i] = run
 	}
 	return o
 }
