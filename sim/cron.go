@@ -53,6 +53,9 @@ type cronJob struct {
 	policy      batchv1.ConcurrencyPolicy
 	suspend     bool
 	podSpec     *corev1.PodSpec
+	req         cluster.Resources // cluster.PodRequests(podSpec), the same for every pod
+	nonZero     cluster.Resources
+	limCPU      int64
 	labels      map[string]string
 	image       string // the app container's image (containers[0])
 	alwaysPull  bool
@@ -226,6 +229,7 @@ func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
 		failLimit: 1,
 		rng:       w.streams.Stream("cronjob/" + key),
 	}
+	cj.req, cj.nonZero, cj.limCPU = cluster.PodRequests(cj.podSpec)
 	c0 := &js.Template.Spec.Containers[0]
 	cj.alwaysPull = c0.ImagePullPolicy == corev1.PullAlways || (c0.ImagePullPolicy == "" && imageTagLatest(c0.Image))
 	if cj.policy == "" {
@@ -699,7 +703,7 @@ func (c *cronWorld) addRun(r *cronRun) *cronRun {
 // record.
 func (w *World) retireRun(r *cronRun) {
 	c := w.cron
-	if r.ext != nil {
+	if r.ext != nil || w.retain {
 		return
 	}
 	if w.inv != nil && w.checkRetired(r) {
@@ -792,13 +796,13 @@ func (w *World) jobPod(r *cronRun, now time.Duration) {
 	for j := range sfx {
 		sfx[j] = nameRunes[cj.rng.IntN(len(nameRunes))]
 	}
-	p := w.newPod(r.name+"-"+string(sfx[:]), cj.ns, cj.labels, cj.podSpec, "job/"+cj.ns+"/"+r.name, nil, 0)
+	p := w.newJobPod(r.name+"-"+string(sfx[:]), cj.ns, cj.labels, cj.podSpec, "job/"+cj.ns+"/"+r.name, cj.req, cj.nonZero, cj.limCPU)
 	ps := w.pods[p.Index]
 	ps.run = r
 	r.pod = p.Index
 	r.pulls = 0
 	r.podCreated = now
-	ps.start = w.q.AtID(now+w.m.PodStart.Admission.Duration, w.hid, pack(evPodAdmitted, p.Index))
+	ps.start = w.podAt(now+w.m.PodStart.Admission.Duration, evPodAdmitted, p.Index)
 }
 
 func (w *World) podAdmitted(pi int, now time.Duration) {
@@ -817,7 +821,7 @@ func (w *World) cronPodBound(pi int, now time.Duration) {
 	ps := w.pods[pi]
 	t := w.cron.schedClient.do(now)
 	ps.run.bound = t
-	ps.start = w.q.AtID(t, w.hid, pack(evPullRetry, pi))
+	ps.start = w.podAt(t, evPullRetry, pi)
 }
 
 // cronPull pulls the pod's images on its node, then starts sidecars and the app container.
@@ -848,7 +852,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 			if r.pulls == 1 {
 				w.trace("ErrImagePull", "pod", p.Name, "image", img)
 			}
-			ps.start = w.q.AtID(start+back, w.hid, pack(evPullRetry, pi))
+			ps.start = w.podAt(start+back, evPullRetry, pi)
 			return false
 		}
 		if cached {
@@ -885,7 +889,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 	t += time.Duration(sidecars) * m.SidecarStart.Duration
 	r.sidecars = t
 	t += m.AppStart.Duration
-	ps.start = w.q.AtID(t, w.hid, pack(evAppStart, pi))
+	ps.start = w.podAt(t, evAppStart, pi)
 }
 
 func (w *World) appStart(pi int, now time.Duration) {
@@ -920,7 +924,7 @@ func (w *World) appStart(pi int, now time.Duration) {
 	cj := r.cj
 	run := time.Duration(float64(cj.runMean) * (0.5 + cj.rng.Float64()))
 	r.exitFail = cj.failRatio > 0 && cj.rng.Float64() < cj.failRatio
-	ps.start = w.q.AtID(now+run, w.hid, pack(evAppExit, pi))
+	ps.start = w.podAt(now+run, evAppExit, pi)
 }
 
 func (w *World) appExit(pi int, now time.Duration) {
@@ -970,7 +974,8 @@ func (w *World) releaseRunPod(r *cronRun) {
 	pi := r.pod
 	r.pod = -1
 	ps := w.pods[pi]
-	w.q.Cancel(ps.start)
+	ps.run = nil // the run may be retired; the pod's slot may be reused (newJobPod)
+	w.podCancel(ps, &ps.start)
 	w.unpark(pi)
 	if ps.p.Phase != cluster.PodGone {
 		w.st.Release(ps.p)
