@@ -315,11 +315,13 @@ func (w *World) newJobPod(name, ns string, lbl map[string]string, spec *corev1.P
 
 // sweepJobPods moves the slots of gone Job pods that nothing refers to (no queued event, not in
 // the scheduling queue, not parked, not held by a fault or the network path) to the free list.
+// It runs when the free list is empty, so no slot is listed twice.
 func (w *World) sweepJobPods() {
 	jp := &w.jobPods
 	jp.since = 0
+	jp.free = jp.free[:0]
 	for _, pi := range jp.slots {
-		if w.jobPodSlotFree(pi) && !slices.Contains(jp.free, pi) {
+		if w.jobPodSlotFree(pi) {
 			jp.free = append(jp.free, pi)
 		}
 	}
