@@ -1,9 +1,6 @@
 package measure
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // Compute turns one run's observations into its indicator values, in registry order (per-load
 // success ratios last), and lists, as "name: why", the indicators the scenario's scopes call for
@@ -79,29 +76,24 @@ func cronIndicators(c *CronObservations, win Window, add func(string, float64)) 
 			stalled++
 		}
 	}
-	secs := func(d time.Duration) float32 { return float32(d.Seconds()) }
-	const steps = JobCreated | PodCreated | PodBound | AppRunning
-	creates := make([]float32, 0, len(c.Runs))
-	var delays, toPod, toBind, toRun []float32
+	// the runs' durations by series: those folded as they finished (c.Folded) and those kept
+	var extra [nSeries][]float32
+	extra[seriesCreate] = make([]float32, 0, len(c.Runs))
 	for i := range c.Runs {
-		r := &c.Runs[i]
-		if r.Scheduled < cutoff && !r.Deleted {
+		if foldRun(&c.Runs[i], win, cutoff, func(s int, v float32) { extra[s] = append(extra[s], v) }) {
 			got++
 		}
-		if r.Seen&JobCreated != 0 {
-			creates = append(creates, secs(r.JobCreated-r.Scheduled))
+	}
+	quantile := func(s int, q float64) float64 {
+		if c.Folded == nil {
+			return Quantile(extra[s], q)
 		}
-		if r.Seen&AppRunning == 0 || r.AppRunning > win.Length {
-			continue
-		}
-		delays = append(delays, secs(r.AppRunning-r.Scheduled))
-		// the steps, where each was observed (a step seen in the same event as the next
-		// counts as taking no time)
-		if r.Seen&steps == steps {
-			toPod = append(toPod, secs(max(0, r.PodCreated-r.JobCreated)))
-			toBind = append(toBind, secs(max(0, r.PodBound-r.PodCreated)))
-			toRun = append(toRun, secs(max(0, r.AppRunning-r.PodBound)))
-		}
+		return c.Folded.series[s].Quantile(q, extra[s])
+	}
+	started := len(extra[seriesDelay])
+	if c.Folded != nil {
+		got += c.Folded.got
+		started += c.Folded.series[seriesDelay].Len()
 	}
 	ttd := 0.0
 	if c.AnyBad {
@@ -119,19 +111,19 @@ func cronIndicators(c *CronObservations, win Window, add func(string, float64)) 
 	if c.ThrottleFor > 0 {
 		throttle = c.ThrottleWait.Seconds() / float64(c.ThrottleFor)
 	}
-	add("cron-runs-started", float64(len(delays)))
-	add("start-delay-p50-seconds", Quantile(delays, 0.5))
-	add("start-delay-p99-seconds", Quantile(delays, 0.99))
-	add("start-delay-max-seconds", Quantile(delays, 1))
-	add("job-create-delay-p50-seconds", Quantile(creates, 0.5))
-	add("job-create-delay-p99-seconds", Quantile(creates, 0.99))
-	add("job-create-delay-max-seconds", Quantile(creates, 1))
-	add("pod-create-delay-p50-seconds", Quantile(toPod, 0.5))
-	add("pod-create-delay-p99-seconds", Quantile(toPod, 0.99))
-	add("pod-bind-delay-p50-seconds", Quantile(toBind, 0.5))
-	add("pod-bind-delay-p99-seconds", Quantile(toBind, 0.99))
-	add("pod-run-delay-p50-seconds", Quantile(toRun, 0.5))
-	add("pod-run-delay-p99-seconds", Quantile(toRun, 0.99))
+	add("cron-runs-started", float64(started))
+	add("start-delay-p50-seconds", quantile(seriesDelay, 0.5))
+	add("start-delay-p99-seconds", quantile(seriesDelay, 0.99))
+	add("start-delay-max-seconds", quantile(seriesDelay, 1))
+	add("job-create-delay-p50-seconds", quantile(seriesCreate, 0.5))
+	add("job-create-delay-p99-seconds", quantile(seriesCreate, 0.99))
+	add("job-create-delay-max-seconds", quantile(seriesCreate, 1))
+	add("pod-create-delay-p50-seconds", quantile(seriesToPod, 0.5))
+	add("pod-create-delay-p99-seconds", quantile(seriesToPod, 0.99))
+	add("pod-bind-delay-p50-seconds", quantile(seriesToBind, 0.5))
+	add("pod-bind-delay-p99-seconds", quantile(seriesToBind, 0.99))
+	add("pod-run-delay-p50-seconds", quantile(seriesToRun, 0.5))
+	add("pod-run-delay-p99-seconds", quantile(seriesToRun, 0.99))
 	add("skipped-runs", float64(c.Skipped))
 	add("missed-schedules", float64(max(0, due-got)))
 	add("failed-runs", float64(c.FailedRuns))

@@ -1,6 +1,9 @@
 package measure
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Indicator is one measured figure of a run. Objectives in a scenario name indicators.
 type Indicator struct {
@@ -78,6 +81,10 @@ type TargetRequests struct {
 type CronObservations struct {
 	CronJobs []CronJobObservation
 	Runs     []CronRun
+	// Folded are runs already summarised as they finished, nil when every run is in Runs: a
+	// world that runs for a simulated year folds its finished runs rather than keep a record of
+	// each (CronRunSummary). Compute counts Folded and Runs together.
+	Folded *CronRunSummary
 	// Skipped counts skip decisions (concurrencyPolicy, missedDeadline, error), once per CronJob
 	// and scheduled time.
 	Skipped int
@@ -128,4 +135,149 @@ type CronRun struct {
 	Seen       Step
 	// Deleted: the Job was deleted before its app started, so its scheduled time got no run.
 	Deleted bool
+}
+
+// The series of a cron run's durations that Compute takes quantiles of.
+const (
+	seriesCreate = iota // scheduled → Job created, every run
+	seriesDelay         // scheduled → app running (the start delay), runs started in the window
+	seriesToPod         // Job → pod, started runs with every step seen
+	seriesToBind        // pod → bound
+	seriesToRun         // bound → app running
+	nSeries
+)
+
+// CronRunSummary is cron runs folded into what Compute needs of them: how many count against the
+// due times, and the durations of their steps. It is exact: every indicator computed from a
+// summary equals the one computed from the same runs kept one by one (Sample keeps every value).
+// A simulated year of 500 CronJobs (10.5 million runs) costs about 8 bytes a run for the two
+// series whose values are mostly distinct (Job creation, start delay: half or more of the values
+// differ) and little for the other three, which take few distinct values; the runs themselves
+// are not kept. Exact values are cheap enough at that scale, so no approximate sketch (and no
+// error bound) is needed.
+type CronRunSummary struct {
+	got    int
+	series [nSeries]Sample
+}
+
+// Add folds one finished run (one whose record will not change) in. win is the window Compute
+// will be given.
+func (s *CronRunSummary) Add(r *CronRun, win Window) {
+	if foldRun(r, win, win.missedCutoff(), func(i int, v float32) { s.series[i].Add(v) }) {
+		s.got++
+	}
+}
+
+// foldRun passes each duration run r contributes to add, by series, and reports whether it
+// counts against the due times (scheduled before the cutoff and not deleted). Compute and
+// CronRunSummary both classify runs here, so that they cannot differ.
+func foldRun(r *CronRun, win Window, cutoff time.Duration, add func(series int, v float32)) (got bool) {
+	secs := func(d time.Duration) float32 { return float32(d.Seconds()) }
+	const steps = JobCreated | PodCreated | PodBound | AppRunning
+	got = r.Scheduled < cutoff && !r.Deleted
+	if r.Seen&JobCreated != 0 {
+		add(seriesCreate, secs(r.JobCreated-r.Scheduled))
+	}
+	if r.Seen&AppRunning == 0 || r.AppRunning > win.Length {
+		return got
+	}
+	add(seriesDelay, secs(r.AppRunning-r.Scheduled))
+	// the steps, where each was observed (a step seen in the same event as the next counts as
+	// taking no time)
+	if r.Seen&steps == steps {
+		add(seriesToPod, secs(max(0, r.PodCreated-r.JobCreated)))
+		add(seriesToBind, secs(max(0, r.PodBound-r.PodCreated)))
+		add(seriesToRun, secs(max(0, r.AppRunning-r.PodBound)))
+	}
+	return got
+}
+
+// Sample is a multiset of float32 values that answers nearest-rank quantiles exactly: the same
+// value Quantile gives over the same values. It is not an approximate sketch, so indicators
+// computed from it need no error bound. While few of its values are distinct it keeps each
+// distinct value once with a count (the pod-binding and image-pull steps of cron runs take a few
+// dozen values over a year); once more than a quarter of at least sampleDistinct values are
+// distinct, a count saves nothing and it keeps the values one by one, 4 bytes each.
+type Sample struct {
+	counts map[float32]uint32 // while counting
+	raw    []float32          // once the values are mostly distinct
+	n      int
+}
+
+// sampleDistinct is how many distinct values a Sample counts before it may switch to keeping
+// values one by one.
+const sampleDistinct = 1024
+
+// Add puts x in the sample.
+func (s *Sample) Add(x float32) {
+	s.n++
+	if s.raw != nil {
+		s.raw = append(s.raw, x)
+		return
+	}
+	if s.counts == nil {
+		s.counts = map[float32]uint32{}
+	}
+	s.counts[x]++
+	if len(s.counts) > sampleDistinct && len(s.counts) > s.n/4 {
+		keys := s.keys()
+		s.raw = make([]float32, 0, 2*s.n)
+		for _, k := range keys {
+			for range s.counts[k] {
+				s.raw = append(s.raw, k)
+			}
+		}
+		s.counts = nil
+	}
+}
+
+// Len is how many values the sample holds.
+func (s *Sample) Len() int { return s.n }
+
+func (s *Sample) keys() []float32 {
+	keys := make([]float32, 0, len(s.counts))
+	for k := range s.counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Quantile is the q-quantile by nearest rank (Quantile's rule) of the sample's values together
+// with extra, which it sorts in place; the sample's own values may be reordered too.
+func (s *Sample) Quantile(q float64, extra []float32) float64 {
+	total := s.n + len(extra)
+	if total == 0 {
+		return 0
+	}
+	slices.Sort(extra)
+	rank := int(q*float64(total)+0.999999) - 1
+	rank = max(0, min(rank, total-1))
+	// the sample's values in order, as (value, count) runs
+	var vals []float32
+	var cnt func(i int) int
+	if s.raw != nil {
+		slices.Sort(s.raw)
+		vals, cnt = s.raw, func(int) int { return 1 }
+	} else {
+		vals = s.keys()
+		cnt = func(i int) int { return int(s.counts[vals[i]]) }
+	}
+	i, j := 0, 0
+	for {
+		if j < len(extra) && (i >= len(vals) || extra[j] < vals[i]) {
+			if rank == 0 {
+				return float64(extra[j])
+			}
+			rank--
+			j++
+			continue
+		}
+		c := cnt(i)
+		if rank < c {
+			return float64(vals[i])
+		}
+		rank -= c
+		i++
+	}
 }

@@ -53,6 +53,9 @@ type cronJob struct {
 	policy      batchv1.ConcurrencyPolicy
 	suspend     bool
 	podSpec     *corev1.PodSpec
+	req         cluster.Resources // cluster.PodRequests(podSpec), the same for every pod
+	nonZero     cluster.Resources
+	limCPU      int64
 	labels      map[string]string
 	image       string // the app container's image (containers[0])
 	alwaysPull  bool
@@ -129,8 +132,13 @@ type nodeImages struct {
 // cronWorld is the batch side of the cluster: CronJob controller (v1 or v2), Job controller,
 // the pod start pipeline of Job pods, the image registry and the cron metrics.
 type cronWorld struct {
-	cjs         []*cronJob
+	cjs []*cronJob
+	// runs are the runs from index runBase on, in creation order, nil once retired: a finished
+	// run is folded into folded and dropped (retireRun), so memory follows the runs in flight,
+	// not the simulated time. Use run(i) for run index i.
 	runs        []*cronRun
+	runBase     int
+	folded      measure.CronRunSummary
 	v2          bool
 	cmDown      bool
 	passMissed  bool // v1: a pass fell in a controller-manager outage
@@ -221,6 +229,7 @@ func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
 		failLimit: 1,
 		rng:       w.streams.Stream("cronjob/" + key),
 	}
+	cj.req, cj.nonZero, cj.limCPU = cluster.PodRequests(cj.podSpec)
 	c0 := &js.Template.Spec.Containers[0]
 	cj.alwaysPull = c0.ImagePullPolicy == corev1.PullAlways || (c0.ImagePullPolicy == "" && imageTagLatest(c0.Image))
 	if cj.policy == "" {
@@ -345,9 +354,13 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 		c.idle++
 		w.cronDispatch(now)
 	case evJobCreated:
-		w.jobCreated(c.runs[i], now)
+		if r := c.run(i); r != nil {
+			w.jobCreated(r, now)
+		}
 	case evJobPod:
-		w.jobPod(c.runs[i], now)
+		if r := c.run(i); r != nil {
+			w.jobPod(r, now)
+		}
 	case evPodAdmitted:
 		w.podAdmitted(i, now)
 	case evPullRetry:
@@ -357,8 +370,7 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 	case evAppExit:
 		w.appExit(i, now)
 	case evJobDeadline:
-		r := c.runs[i]
-		if !r.done {
+		if r := c.run(i); r != nil && !r.done {
 			w.trace("job deadline exceeded", "job", r.name)
 			w.killRunPod(r)
 			w.jobFinish(r, now, false, "DeadlineExceeded")
@@ -445,9 +457,14 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		t = cl.do(t)
 	}
 	sched, create, replace := w.cronDecide(cj, t)
+	// the runs to replace, taken while all are active: finishing one may requeue the CronJob,
+	// and a sync within that can finish (and retire) the others before this loop reaches them
+	var victims []*cronRun
 	for _, ri := range replace {
+		victims = append(victims, c.run(ri))
+	}
+	for _, r := range victims {
 		t = cl.do(t)
-		r := c.runs[ri]
 		w.trace("job replaced", "job", r.name)
 		w.killRunPod(r)
 		w.jobFinish(r, t, false, "")
@@ -456,10 +473,9 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 		t = cl.do(t)
 	}
 	if create {
-		r := &cronRun{idx: len(c.runs), cj: cj, sched: sched.Sub(w.in.Start), pod: -1}
+		r := c.addRun(&cronRun{cj: cj, sched: sched.Sub(w.in.Start), pod: -1})
 		r.name = cj.name + "-" + strconv.FormatInt(sched.Unix()/60, 10)
 		r.image = w.resolveImage(cj, t)
-		c.runs = append(c.runs, r)
 		cj.active = append(cj.active, r.idx)
 		cj.lastSched = sched
 		cj.nextAfter = cj.sched.Next(sched)
@@ -656,22 +672,64 @@ func (w *World) controllerManagerUp(now time.Duration) {
 		w.q.AtID(now, w.hid, pack(evCronPass, 0))
 	}
 	// the Job controller catches up; its in-memory back-off is lost
-	for _, r := range c.runs[c.firstLive():] {
-		if r.backlog && !r.done {
+	for _, r := range c.runs {
+		if r != nil && r.backlog && !r.done {
 			r.backlog = false
 			w.jobSync(r, now)
 		}
 	}
 }
 
-// firstLive is a lower bound on the index of runs not done (runs are created in order).
-func (c *cronWorld) firstLive() int {
-	for i, r := range c.runs {
-		if !r.done {
-			return i
-		}
+// run is run index i, nil once retired.
+func (c *cronWorld) run(i int) *cronRun {
+	if i < c.runBase || i >= c.runBase+len(c.runs) {
+		return nil
 	}
-	return len(c.runs)
+	return c.runs[i-c.runBase]
+}
+
+// addRun gives r the next run index and keeps it.
+func (c *cronWorld) addRun(r *cronRun) *cronRun {
+	r.idx = c.runBase + len(c.runs)
+	c.runs = append(c.runs, r)
+	return r
+}
+
+// retireRun folds a finished run into the summary the indicators are computed from and drops
+// it: nothing refers to it any more (it left its CronJob's active list, its deadline timer is
+// cancelled, its pod released; events still queued for its index find no run and do nothing, as
+// they did for a finished one). The history limits need only the counts (cronJob.oks, fails).
+// A run an extension created stays: the extension may still delete its Job, which changes its
+// record.
+func (w *World) retireRun(r *cronRun) {
+	c := w.cron
+	if r.ext != nil || w.retain {
+		return
+	}
+	if w.inv != nil && w.checkRetired(r) {
+		return
+	}
+	rec := r.record()
+	c.folded.Add(&rec, w.window())
+	c.runs[r.idx-c.runBase] = nil
+	n := 0
+	for n < len(c.runs) && c.runs[n] == nil {
+		n++
+	}
+	c.runs = c.runs[n:]
+	c.runBase += n
+}
+
+// record is the run as package measure observes it: every run the simulator keeps has its Job;
+// the later steps once the app started.
+func (r *cronRun) record() measure.CronRun {
+	run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
+		Deleted: r.ext.dropped()}
+	if r.started {
+		run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
+		run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
+	}
+	return run
 }
 
 // --- Job controller and the pod start pipeline --------------------------------------------------
@@ -738,13 +796,13 @@ func (w *World) jobPod(r *cronRun, now time.Duration) {
 	for j := range sfx {
 		sfx[j] = nameRunes[cj.rng.IntN(len(nameRunes))]
 	}
-	p := w.newPod(r.name+"-"+string(sfx[:]), cj.ns, cj.labels, cj.podSpec, "job/"+cj.ns+"/"+r.name, nil, 0)
+	p := w.newJobPod(r.name+"-"+string(sfx[:]), cj.ns, cj.labels, cj.podSpec, "job/"+cj.ns+"/"+r.name, cj.req, cj.nonZero, cj.limCPU)
 	ps := w.pods[p.Index]
 	ps.run = r
 	r.pod = p.Index
 	r.pulls = 0
 	r.podCreated = now
-	ps.start = w.q.AtID(now+w.m.PodStart.Admission.Duration, w.hid, pack(evPodAdmitted, p.Index))
+	ps.start = w.podAt(now+w.m.PodStart.Admission.Duration, evPodAdmitted, p.Index)
 }
 
 func (w *World) podAdmitted(pi int, now time.Duration) {
@@ -763,7 +821,7 @@ func (w *World) cronPodBound(pi int, now time.Duration) {
 	ps := w.pods[pi]
 	t := w.cron.schedClient.do(now)
 	ps.run.bound = t
-	ps.start = w.q.AtID(t, w.hid, pack(evPullRetry, pi))
+	ps.start = w.podAt(t, evPullRetry, pi)
 }
 
 // cronPull pulls the pod's images on its node, then starts sidecars and the app container.
@@ -794,7 +852,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 			if r.pulls == 1 {
 				w.trace("ErrImagePull", "pod", p.Name, "image", img)
 			}
-			ps.start = w.q.AtID(start+back, w.hid, pack(evPullRetry, pi))
+			ps.start = w.podAt(start+back, evPullRetry, pi)
 			return false
 		}
 		if cached {
@@ -831,7 +889,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 	t += time.Duration(sidecars) * m.SidecarStart.Duration
 	r.sidecars = t
 	t += m.AppStart.Duration
-	ps.start = w.q.AtID(t, w.hid, pack(evAppStart, pi))
+	ps.start = w.podAt(t, evAppStart, pi)
 }
 
 func (w *World) appStart(pi int, now time.Duration) {
@@ -866,7 +924,7 @@ func (w *World) appStart(pi int, now time.Duration) {
 	cj := r.cj
 	run := time.Duration(float64(cj.runMean) * (0.5 + cj.rng.Float64()))
 	r.exitFail = cj.failRatio > 0 && cj.rng.Float64() < cj.failRatio
-	ps.start = w.q.AtID(now+run, w.hid, pack(evAppExit, pi))
+	ps.start = w.podAt(now+run, evAppExit, pi)
 }
 
 func (w *World) appExit(pi int, now time.Duration) {
@@ -916,7 +974,8 @@ func (w *World) releaseRunPod(r *cronRun) {
 	pi := r.pod
 	r.pod = -1
 	ps := w.pods[pi]
-	w.q.Cancel(ps.start)
+	ps.run = nil // the run may be retired; the pod's slot may be reused (newJobPod)
+	w.podCancel(ps, &ps.start)
 	w.unpark(pi)
 	if ps.p.Phase != cluster.PodGone {
 		w.st.Release(ps.p)
@@ -985,6 +1044,7 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 	} else if c.v2 && !c.cmDown {
 		w.cronEnqueue(cj, now)
 	}
+	w.retireRun(r)
 }
 
 // --- image registry -----------------------------------------------------------------------------
@@ -1042,7 +1102,8 @@ func (w *World) cronObservations() *measure.CronObservations {
 	c := w.cron
 	o := &measure.CronObservations{
 		CronJobs: make([]measure.CronJobObservation, len(c.cjs)),
-		Runs:     make([]measure.CronRun, len(c.runs)),
+		Runs:     make([]measure.CronRun, 0, len(c.runs)),
+		Folded:   &c.folded,
 		Skipped:  int(c.skips[0] + c.skips[1] + c.skips[2]), FailedRuns: int(c.fail), FailedAttempts: int(c.attemptFails),
 		AnyBad: c.anyBad, FirstBad: c.firstBad, Detected: c.detected, DetectedAt: c.detectAt,
 		AnyFailure: c.anyFail, FirstFailure: c.firstFail, LastFailure: c.lastFail,
@@ -1054,15 +1115,10 @@ func (w *World) cronObservations() *measure.CronObservations {
 			o.CronJobs[i].Next = func(t time.Time) time.Time { return cj.sched.Next(t.In(cj.loc)) }
 		}
 	}
-	for i, r := range c.runs {
-		// every run the simulator keeps has its Job; the later steps once the app started
-		run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
-			Deleted: r.ext.dropped()}
-		if r.started {
-			run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
-			run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
+	for _, r := range c.runs {
+		if r != nil {
+			o.Runs = append(o.Runs, r.record())
 		}
-		o.Runs[i] = run
 	}
 	return o
 }

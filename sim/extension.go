@@ -233,11 +233,10 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 		}
 		sched = t.Sub(w.in.Start)
 	}
-	r := &cronRun{idx: len(c.runs), cj: cj, name: j.Name, sched: sched, pod: -1, image: cj.image, ext: &extRun{job: j}}
+	r := c.addRun(&cronRun{cj: cj, name: j.Name, sched: sched, pod: -1, image: cj.image, ext: &extRun{job: j}})
 	if cs := j.Spec.Template.Spec.Containers; len(cs) > 0 {
 		r.image = cs[0].Image
 	}
-	c.runs = append(c.runs, r)
 	cj.active = append(cj.active, r.idx)
 	w.ext.jobs[key] = append(w.ext.jobs[key], r)
 	w.ext.byName[cj.ns+"/"+j.Name] = r

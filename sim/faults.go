@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -91,6 +92,16 @@ func selectCount(mode SelectMode, value string, n int, rng *rand.Rand) (int, err
 }
 
 // selectPods applies the selector to the live pods, in creation order, then the mode.
+// creationOrder sorts pod indices in the order the pods were created: their indices' order until
+// a Job pod's slot is reused (newJobPod).
+func (w *World) creationOrder(pis []int) {
+	if !w.jobPods.reuse {
+		slices.Sort(pis)
+		return
+	}
+	slices.SortFunc(pis, func(a, b int) int { return cmp.Compare(w.pods[a].seq, w.pods[b].seq) })
+}
+
 func (w *World) selectPods(fs *faultState) []int {
 	sel := fs.f.Pods
 	var cand []int
@@ -109,11 +120,12 @@ func (w *World) selectPods(fs *faultState) []int {
 		}
 		cand = append(cand, p.Index)
 	}
+	w.creationOrder(cand)
 	k, _ := selectCount(sel.Mode, sel.Value, len(cand), fs.rng)
 	if k < len(cand) {
 		fs.rng.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
 		cand = cand[:k]
-		slices.Sort(cand)
+		w.creationOrder(cand)
 	}
 	return cand
 }
@@ -197,8 +209,8 @@ func (w *World) faultEnd(i int) {
 			ps.failed = false
 			p := ps.p
 			if p.Phase == cluster.PodRunning && !ps.dead {
-				w.q.Cancel(ps.ready)
-				ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
+				w.podCancel(ps, &ps.ready)
+				ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
 			}
 		}
 	case CPUStress:

@@ -102,7 +102,7 @@ func (w *World) runChecked(end time.Duration) {
 		w.q.Step()
 		c.event = w.eventName(hid, arg)
 		w.shadow(c, hid, arg)
-		if w.checkStep(c) {
+		if c.err != nil || w.checkStep(c) { // the event itself may have found one (checkRetired)
 			return
 		}
 	}
@@ -257,12 +257,15 @@ func (w *World) checkJobs(c *invChecker) bool {
 	if cw == nil {
 		return false
 	}
-	for ; c.seenRun < len(cw.runs); c.seenRun++ {
+	for ; c.seenRun < cw.runBase+len(cw.runs); c.seenRun++ {
 		c.runs = append(c.runs, c.seenRun)
 	}
 	kept := c.runs[:0]
 	for _, ri := range c.runs {
-		r := cw.runs[ri]
+		r := cw.run(ri)
+		if r == nil {
+			continue // retired: checked as done when it was (checkRetired)
+		}
 		cj := r.cj
 		if cj == nil || cj.idx >= len(cw.cjs) || cw.cjs[cj.idx] != cj {
 			return c.fail(w, InvJobOwned, "job/"+r.name, "its CronJob is not in the cluster")
@@ -274,11 +277,8 @@ func (w *World) checkJobs(c *invChecker) bool {
 			}
 		}
 		if r.done {
-			if n != 0 {
-				return c.fail(w, InvJobOwned, "job/"+r.name, "finished but still in CronJob %s's active list", cj.key)
-			}
-			if r.pod >= 0 {
-				return c.fail(w, InvJobOwned, "job/"+r.name, "finished but holds pod %s", w.st.Pods[r.pod].Name)
+			if c.doneFail(w, r, n) {
+				return true
 			}
 			continue
 		}
@@ -293,15 +293,46 @@ func (w *World) checkJobs(c *invChecker) bool {
 			return c.fail(w, InvJobOwned, "cronjob/"+cj.key, "%d Jobs to collect", cj.pendingDel)
 		}
 		for _, a := range cj.active {
-			if a < 0 || a >= len(cw.runs) || cw.runs[a].cj != cj {
+			if r := cw.run(a); r == nil || r.cj != cj {
 				return c.fail(w, InvJobOwned, "cronjob/"+cj.key, "active list names run %d, not one of its Jobs", a)
 			}
-			if r := cw.runs[a]; r.done {
+			if r := cw.run(a); r.done {
 				return c.fail(w, InvJobOwned, "job/"+r.name, "finished but still in CronJob %s's active list", cj.key)
 			}
 		}
 	}
 	return false
+}
+
+// doneFail checks a finished run, listed n times in its CronJob's active list.
+func (c *invChecker) doneFail(w *World, r *cronRun, n int) bool {
+	if n != 0 {
+		return c.fail(w, InvJobOwned, "job/"+r.name, "finished but still in CronJob %s's active list", r.cj.key)
+	}
+	if r.pod >= 0 {
+		return c.fail(w, InvJobOwned, "job/"+r.name, "finished but holds pod %s", w.st.Pods[r.pod].Name)
+	}
+	return false
+}
+
+// checkRetired checks a run about to be retired (retireRun) as checkJobs checks a finished one:
+// after retirement checkJobs no longer sees it. It reports a violation like the checks do (the
+// run then stops at the end of the event).
+func (w *World) checkRetired(r *cronRun) bool {
+	c := w.inv
+	if c.err != nil {
+		return true
+	}
+	n := 0
+	for _, a := range r.cj.active {
+		if a == r.idx {
+			n++
+		}
+	}
+	if !r.done {
+		return c.fail(w, InvJobOwned, "job/"+r.name, "retired while running")
+	}
+	return c.doneFail(w, r, n)
 }
 
 func nodeName(n *cluster.Node) string {

@@ -42,7 +42,7 @@ func invariantInput() *Input {
 func TestInvariantsHoldOnAModelRun(t *testing.T) {
 	w := checkedWorld(t, invariantInput())
 	assert.Equal(t, 40*time.Minute, w.q.Now(), "the checked loop ends at the end of the run, as RunUntil")
-	assert.NotEmpty(t, w.cron.runs, "the run had Jobs to check")
+	assert.Positive(t, w.cron.runBase+len(w.cron.runs), "the run had Jobs to check")
 	assert.True(t, w.net.path, "the run had the network path to check")
 }
 
@@ -104,17 +104,25 @@ func TestInvariantViolations(t *testing.T) {
 			busyNode(w).Pods[0].Phase = cluster.PodGone
 		}, (*World).checkStep, InvNoPodOnDeletedNode, ""},
 		{"running Job left its CronJob's active list", func(w *World) {
-			r := w.cron.runs[len(w.cron.runs)-1]
+			r := someRun(w)
 			r.done = false // still running, as far as the checker knows
 			w.inv.runs = append(w.inv.runs, r.idx)
 			r.cj.active = nil
 		}, (*World).checkStep, InvJobOwned, "job/"},
 		{"finished Job still active", func(w *World) {
-			r := w.cron.runs[0]
+			r := someRun(w)
+			r.done = true
 			r.cj.active = append(r.cj.active, r.idx)
 		}, (*World).checkStep, InvJobOwned, "job/"},
+		{"finished Job still active when retired", func(*World) {}, func(w *World, c *invChecker) bool {
+			r := someRun(w)
+			r.done = true
+			r.cj.active = append(r.cj.active, r.idx)
+			w.retireRun(r)
+			return c.err != nil && w.cron.run(r.idx) == r
+		}, InvJobOwned, "job/"},
 		{"Job of a CronJob not in the cluster", func(w *World) {
-			r := w.cron.runs[len(w.cron.runs)-1]
+			r := someRun(w)
 			r.done = false
 			w.inv.runs = append(w.inv.runs, r.idx)
 			r.cj = &cronJob{idx: 99, key: "default/gone"}
@@ -139,6 +147,17 @@ func TestInvariantViolations(t *testing.T) {
 			assert.Contains(t, err.Error(), "invariant "+tc.invariant+" violated at +00d00:40:00.000 after event test: ")
 		})
 	}
+}
+
+// someRun is a run the checker still sees: the last one kept, else a finished one added (finished
+// runs are retired).
+func someRun(w *World) *cronRun {
+	for i := len(w.cron.runs) - 1; i >= 0; i-- {
+		if r := w.cron.runs[i]; r != nil {
+			return r
+		}
+	}
+	return w.cron.addRun(&cronRun{cj: w.cron.cjs[0], name: "tick-added", pod: -1, done: true})
 }
 
 func busyNode(w *World) *cluster.Node {

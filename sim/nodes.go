@@ -182,8 +182,8 @@ func (w *World) nodeDown(ns *nodeState) {
 			w.acct.podsLost++
 		}
 		ps.dead = true
-		w.q.Cancel(ps.start)
-		w.q.Cancel(ps.ready)
+		w.podCancel(ps, &ps.start)
+		w.podCancel(ps, &ps.ready)
 	}
 	period := w.m.NodeLifecycle.StatusUpdateFrequency.Duration
 	phase := time.Duration(n.Index*7919) % period // fixed per node, deterministic
@@ -256,8 +256,8 @@ func (w *World) taintForEviction(ns *nodeState) {
 			continue
 		}
 		ps := w.pods[p.Index]
-		w.q.Cancel(ps.eviction)
-		ps.eviction = w.q.AfterID(time.Duration(secs)*time.Second, w.hid, pack(evEvict, p.Index))
+		w.podCancel(ps, &ps.eviction)
+		ps.eviction = w.podAfter(time.Duration(secs)*time.Second, evEvict, p.Index)
 	}
 }
 
@@ -304,7 +304,7 @@ func (w *World) checkDisruption() {
 		for _, ns := range w.nodes {
 			removeTaint(ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 			for _, p := range ns.n.Pods {
-				w.q.Cancel(w.pods[p.Index].eviction)
+				w.podCancel(w.pods[p.Index], &w.pods[p.Index].eviction)
 			}
 		}
 		return
@@ -351,7 +351,7 @@ func (w *World) nodeBoot(i int) {
 		ps.dead = false
 		p.Phase = cluster.PodPending
 		p.Ready = false
-		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, p.Index))
+		ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, p.Index)
 	}
 	if n.Ready && w.apiReporting(ns) {
 		// back before the controller noticed: nothing to undo in the control plane
@@ -381,7 +381,7 @@ func (w *World) nodeReadyReport(i int) {
 	now := w.q.Now()
 	for _, p := range n.Pods {
 		ps := w.pods[p.Index]
-		w.q.Cancel(ps.eviction)
+		w.podCancel(ps, &ps.eviction)
 		if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Started+ps.readyWait <= now {
 			p.Ready = true
 		}

@@ -93,7 +93,12 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok})
 		}
 	}
-	return o, measure.Window{Start: w.in.Start, Length: w.in.Duration}
+	return o, w.window()
+}
+
+// window is the stretch of the run that is measured: the whole scenario.
+func (w *World) window() measure.Window {
+	return measure.Window{Start: w.in.Start, Length: w.in.Duration}
 }
 
 // inputOrderLoads returns the loads in the order the scenario lists them.

@@ -145,8 +145,8 @@ func (w *World) probeFails(pi int) {
 		p.Ready = false
 		if p.Phase == cluster.PodRunning && !ps.dead {
 			p.Phase = cluster.PodPending
-			w.q.Cancel(ps.ready)
-			ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, pi))
+			w.podCancel(ps, &ps.ready)
+			ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
 		}
 		w.trace("liveness probe failed: container restarted", "pod", p.Name)
 		w.touch()
@@ -177,8 +177,8 @@ func (w *World) unreachableEnd(fi int) {
 		ps.failed = false
 		p := ps.p
 		if p.Phase == cluster.PodRunning && !ps.dead && !p.Ready {
-			w.q.Cancel(ps.ready)
-			ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
+			w.podCancel(ps, &ps.ready)
+			ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
 		}
 	}
 	w.touch()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,11 @@ type podState struct {
 	readyWait time.Duration // readiness delay after containers start
 	run       *cronRun      // the Job run this pod belongs to; nil for other pods
 	rev       int           // the workload's template revision it was created from
+	// pending counts the world's queued events that name this pod (podAt, podAfter; fired or
+	// cancelled with podCancel), queued its entries in the scheduling queue: a gone Job pod's
+	// slot is reused only when both are 0 (jobPodSlot).
+	pending, queued int32
+	seq             int // creation order among all pods, which a reused slot no longer shows
 }
 
 // workload is a Deployment reduced to what the ReplicaSet controller needs.
@@ -233,8 +239,111 @@ func (w *World) newPod(name, ns string, lbl map[string]string, spec *corev1.PodS
 		Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner, OwnerSelector: sel,
 		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending,
 	})
-	w.pods = append(w.pods, &podState{p: p, readyWait: readyWait})
+	w.pods = append(w.pods, &podState{p: p, readyWait: readyWait, seq: w.jobPods.created})
+	w.jobPods.created++
 	return p
+}
+
+// The world's events that name a pod go through podAt, podAfter and podCancel, which count them
+// per pod (podState.pending); Fire counts them down as they fire.
+
+func (w *World) podAt(at time.Duration, kind uint32, pi int) engine.Timer {
+	w.pods[pi].pending++
+	return w.q.AtID(at, w.hid, pack(kind, pi))
+}
+
+func (w *World) podAfter(d time.Duration, kind uint32, pi int) engine.Timer {
+	w.pods[pi].pending++
+	return w.q.AfterID(d, w.hid, pack(kind, pi))
+}
+
+// podCancel cancels ps's timer *t if it is pending.
+func (w *World) podCancel(ps *podState, t *engine.Timer) {
+	if w.q.Cancel(*t) {
+		ps.pending--
+	}
+}
+
+// podEvent reports whether events of kind name a pod (and are counted in podState.pending).
+func podEvent(kind uint32) bool {
+	switch kind {
+	case evFlushUnschedulable, evContainersStarted, evPodReady, evEvict, evPodAdmitted, evPullRetry, evAppStart, evAppExit:
+		return true
+	}
+	return false
+}
+
+// jobPods recycles the slots of gone Job pods. A Job pod is created for every attempt of every
+// cron run, and keeping each one made memory grow with simulated time (a simulated month of 500
+// CronJobs kept 900,000 pods). Only Job pods' slots are reused, and only by Job pods, so other
+// pods keep their creation order in State.Pods; selectPods restores it for Job pods (seq).
+type jobPods struct {
+	slots   []int // slots holding Job pods, live or gone
+	free    []int // gone Job pods' slots nothing refers to any more
+	since   int   // Job pods created since slots was last swept
+	reuse   bool  // a slot has been reused: State.Pods is no longer in creation order
+	created int   // pods created so far, Job pods or not: the next podState.seq
+}
+
+// newJobPod creates a Job's pod as newPod does, in the slot of a gone Job pod when one is free.
+func (w *World) newJobPod(name, ns string, lbl map[string]string, spec *corev1.PodSpec, owner string, req, nz cluster.Resources, lim int64) *cluster.Pod {
+	jp := &w.jobPods
+	if len(jp.free) == 0 && jp.since >= len(jp.slots)/2 && !w.retain {
+		w.sweepJobPods()
+	}
+	jp.since++
+	p := &cluster.Pod{Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner,
+		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending}
+	if n := len(jp.free); n > 0 {
+		pi := jp.free[n-1]
+		jp.free = jp.free[:n-1]
+		jp.reuse = true
+		w.st.ReusePod(pi, p)
+		w.pods[pi] = &podState{p: p, seq: jp.created}
+		jp.created++
+		if w.inv != nil {
+			w.inv.pods = append(w.inv.pods, pi) // it checks pods until they are gone
+		}
+		return p
+	}
+	w.st.AddPod(p)
+	w.pods = append(w.pods, &podState{p: p, seq: jp.created})
+	jp.created++
+	jp.slots = append(jp.slots, p.Index)
+	return p
+}
+
+// sweepJobPods moves the slots of gone Job pods that nothing refers to (no queued event, not in
+// the scheduling queue, not parked, not held by a fault or the network path) to the free list.
+// It runs when the free list is empty, so no slot is listed twice.
+func (w *World) sweepJobPods() {
+	jp := &w.jobPods
+	jp.since = 0
+	jp.free = jp.free[:0]
+	for _, pi := range jp.slots {
+		if w.jobPodSlotFree(pi) {
+			jp.free = append(jp.free, pi)
+		}
+	}
+}
+
+func (w *World) jobPodSlotFree(pi int) bool {
+	p, ps := w.st.Pods[pi], w.pods[pi]
+	if p.Phase != cluster.PodGone || ps.pending != 0 || ps.queued != 0 || ps.parked {
+		return false
+	}
+	if _, ok := w.unreach[pi]; ok {
+		return false
+	}
+	if n := w.net; n != nil && pi < len(n.pods) && n.pods[pi].tracked {
+		return false
+	}
+	for _, fs := range w.faults {
+		if slices.Contains(fs.pods, pi) {
+			return false
+		}
+	}
+	return true
 }
 
 const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
@@ -317,10 +426,10 @@ func (w *World) deletePod(pi int, reason string) {
 	if p.Phase == cluster.PodTerminating || p.Phase == cluster.PodGone {
 		return
 	}
-	w.q.Cancel(ps.start)
-	w.q.Cancel(ps.ready)
-	w.q.Cancel(ps.eviction)
-	w.q.Cancel(ps.flush)
+	w.podCancel(ps, &ps.start)
+	w.podCancel(ps, &ps.ready)
+	w.podCancel(ps, &ps.eviction)
+	w.podCancel(ps, &ps.flush)
 	w.unpark(pi)
 	w.trace("pod deleted", "pod", p.Name, "reason", reason)
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
@@ -352,6 +461,7 @@ func (w *World) deletePod(pi int, reason string) {
 // and preemption, the separate backoffQ flush period (1 s).
 
 func (w *World) enqueue(pi int) {
+	w.pods[pi].queued++
 	w.schedQueue = append(w.schedQueue, pi)
 	if !w.schedBusy {
 		w.schedBusy = true
@@ -367,6 +477,7 @@ func (w *World) scheduleNext(now time.Duration) {
 	pi := w.schedQueue[0]
 	copy(w.schedQueue, w.schedQueue[1:])
 	w.schedQueue = w.schedQueue[:len(w.schedQueue)-1]
+	w.pods[pi].queued--
 	w.attempt(pi, now)
 	if len(w.schedQueue) > 0 {
 		w.q.AfterID(w.m.Scheduler.Latency.Duration, w.hid, pack(evScheduleNext, 0))
@@ -389,7 +500,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 		w.trace("pod unschedulable", "pod", p.Name, "attempt", p.Attempts, "reason", strings.TrimPrefix(err.Error(), "unschedulable: "))
 		ps.parked = true
 		w.unschedulable = append(w.unschedulable, pi)
-		ps.flush = w.q.AfterID(w.m.Scheduler.MaxInUnschedulable.Duration, w.hid, pack(evFlushUnschedulable, pi))
+		ps.flush = w.podAfter(w.m.Scheduler.MaxInUnschedulable.Duration, evFlushUnschedulable, pi)
 		return
 	}
 	w.st.Bind(p, d.Node)
@@ -401,7 +512,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 		return
 	}
 	if w.nodes[d.Node.Index].n.Up {
-		ps.start = w.q.AfterID(w.m.Pods.ContainerStart.Duration, w.hid, pack(evContainersStarted, pi))
+		ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
 	}
 	w.touch()
 }
@@ -423,7 +534,7 @@ func (w *World) unpark(pi int) {
 		return
 	}
 	ps.parked = false
-	w.q.Cancel(ps.flush)
+	w.podCancel(ps, &ps.flush)
 	for i, q := range w.unschedulable {
 		if q == pi {
 			w.unschedulable = append(w.unschedulable[:i], w.unschedulable[i+1:]...)
@@ -441,12 +552,12 @@ func (w *World) moveUnschedulable() {
 	for _, pi := range w.unschedulable {
 		ps := w.pods[pi]
 		ps.parked = false
-		w.q.Cancel(ps.flush)
+		w.podCancel(ps, &ps.flush)
 		at := ps.lastTry + w.backoff(w.st.Pods[pi].Attempts)
 		if at <= now {
 			w.enqueue(pi)
 		} else {
-			ps.flush = w.q.AtID(at, w.hid, pack(evFlushUnschedulable, pi))
+			ps.flush = w.podAt(at, evFlushUnschedulable, pi)
 		}
 	}
 	w.unschedulable = w.unschedulable[:0]
@@ -473,7 +584,7 @@ func (w *World) containersStarted(pi int) {
 	p.Started = w.q.Now()
 	ps.dead = false
 	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
-	ps.ready = w.q.AfterID(ps.readyWait, w.hid, pack(evPodReady, pi))
+	ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
 	w.netStarted(pi) // on the network path, probes decide readiness (probes.go)
 	w.touch()
 }

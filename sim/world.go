@@ -107,6 +107,7 @@ type World struct {
 	schedQueue    []int // pods waiting for a scheduling cycle, FIFO
 	schedBusy     bool
 	unschedulable []int // pods parked after a failed attempt, in park order
+	jobPods       jobPods
 
 	dirty          bool
 	fullDisruption bool
@@ -120,7 +121,10 @@ type World struct {
 	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
 	ext     *extWorld               // nil without extensions (extension.go)
 	inv     *invChecker             // nil unless Options.CheckInvariants (invariant.go)
-	opts    Options
+	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
+	// with it to the same run without.
+	retain bool
+	opts   Options
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -232,19 +236,21 @@ func (w *World) settle() {
 	for len(w.schedQueue) > 0 {
 		pi := w.schedQueue[0]
 		w.schedQueue = w.schedQueue[1:]
+		w.pods[pi].queued--
 		w.attempt(pi, 0)
 	}
 	w.schedQueue = nil
 	w.q = w.resetQueue()
 	for _, p := range w.st.Pods {
 		ps := w.pods[p.Index]
+		ps.pending = 0 // the new queue holds none of their events
 		if p.Bound() {
 			p.Phase = cluster.PodRunning
 			p.Ready = true
 			ps.start, ps.ready = engine.Timer{}, engine.Timer{}
 		} else if ps.parked {
 			// unschedulable from the start: retried as the queue would be
-			ps.flush = w.q.AtID(w.backoff(p.Attempts), w.hid, pack(evFlushUnschedulable, p.Index))
+			ps.flush = w.podAt(w.backoff(p.Attempts), evFlushUnschedulable, p.Index)
 		}
 	}
 }
@@ -266,6 +272,9 @@ func (w *World) resetQueue() *engine.Queue {
 // Fire dispatches the world's events.
 func (w *World) Fire(now time.Duration, arg uint32) {
 	kind, i := unpack(arg)
+	if podEvent(kind) {
+		w.pods[i].pending--
+	}
 	switch kind {
 	case evRecompute:
 		w.recompute(now)

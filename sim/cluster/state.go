@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -118,7 +119,9 @@ func (p *Pod) Bound() bool { return p.Node != nil }
 // State is the whole simulated cluster.
 type State struct {
 	Nodes []*Node
-	Pods  []*Pod // every pod ever created, in creation order; check Phase for PodGone
+	// Pods are the pods by Index: every pod created, in creation order, except that a gone pod's
+	// slot may be reused (ReusePod). Check Phase for PodGone.
+	Pods []*Pod
 
 	observers []Observer
 }
@@ -168,6 +171,19 @@ func (s *State) AddNode(n *Node) *Node {
 func (s *State) AddPod(p *Pod) *Pod {
 	p.Index = len(s.Pods)
 	s.Pods = append(s.Pods, p)
+	return p
+}
+
+// ReusePod puts a pending pod in slot i, which a gone pod holds (Release took it off its node),
+// and returns it: a simulation that creates pods without end (a Job's pod per run) reuses the
+// slots of those gone. The caller makes sure that nothing still refers to the old pod by its
+// index.
+func (s *State) ReusePod(i int, p *Pod) *Pod {
+	if old := s.Pods[i]; old.Phase != PodGone {
+		panic(fmt.Sprintf("cluster: reuse of slot %d, which pod %s still holds", i, old.Name))
+	}
+	p.Index = i
+	s.Pods[i] = p
 	return p
 }
 
