@@ -32,6 +32,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters/importer"
 	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/clusters/record"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/scenarios"
 )
 
@@ -162,11 +163,19 @@ func TestImportAndRecordAgainstALocalCluster(t *testing.T) {
 		assert.Equal(t, 9+4+3+3, sum(pl.Live))
 		assert.LessOrEqual(t, pl.KS, 0.5)
 
-		rec, simulated := record.Quantile(rep.Recorded.Seconds, 0.5), record.Quantile(pl.StartSeconds, 0.5)
+		rec, simulated := rep.Recorded.Startup.P(0.5), pl.Startup.P(0.5)
 		t.Logf("start-up, created to Running: recorded p50 %.3f s (bind %.3f s, run %.3f s; %d pods), simulated p50 %.3f s (%d pods)",
-			rec, record.Quantile(rep.Recorded.Bind, 0.5), record.Quantile(rep.Recorded.Run, 0.5), len(rep.Recorded.Seconds), simulated, len(pl.StartSeconds))
-		require.GreaterOrEqual(t, len(rep.Recorded.Seconds), 3+4+3, "the scaled, rolled-out and new pods")
-		assert.Len(t, pl.StartSeconds, len(rep.Recorded.Seconds), "the same pods start in both")
+			rec, measure.Quantile(rep.Recorded.Startup.Bind, 0.5), measure.Quantile(rep.Recorded.Startup.Run, 0.5), rep.Recorded.Startup.Started, simulated, pl.Startup.Started)
+		t.Logf("per-node pods: Kolmogorov-Smirnov distance %.3f over %d nodes", pl.KS, len(pl.Nodes))
+		for _, in := range rep.Recorded.Indicators {
+			for _, s := range pl.Indicators {
+				if s.Name == in.Name {
+					t.Logf("indicator %s: recorded %.3f, simulated %.3f", in.Name, in.Value, s.Value)
+				}
+			}
+		}
+		require.GreaterOrEqual(t, rep.Recorded.Startup.Started, 3+4+3, "the scaled, rolled-out and new pods")
+		assert.Equal(t, pl.Startup.Started, rep.Recorded.Startup.Started, "the same pods start in both")
 		tol := max(startUpTolerance*rec, startUpSlack.Seconds())
 		assert.InDelta(t, rec, simulated, tol, "start-up p50: recorded %.3f s, simulated %.3f s", rec, simulated)
 	})
