@@ -43,7 +43,9 @@ func NewCommand(s cli.Streams) *cobra.Command {
     priorityclasses,svc,ingress,validatingwebhookconfigurations,ns -A -o yaml), or any YAML stream;
   - DIR: every *.yaml, *.yml and *.json file under it;
   - TRACE: a gzip'd trace written by 'faultline record': the cluster as it was when the recording
-    began, and its recorded Deployment scaling and rollouts as spec.changes at their offsets.
+    began, and its recorded Deployment scaling and rollouts as spec.changes at their offsets,
+    node deletions and additions as node faults (an added node joins its pool at its offset),
+    and Jobs created as CronJobs that run once, in the minute they were created.
 
 Node pools are inferred by grouping the nodes (instance type, allocatable CPU and memory, taints,
 labels; a group with unequal counts per zone is split per zone). Workloads become plain
@@ -57,7 +59,8 @@ take their nodes' capacity.
 --check runs the scenario for one seed and compares the simulator's placement of the imported
 workloads with the cluster's: pods per pool and zone, and the Kolmogorov-Smirnov distance
 between the pods-per-node distributions (for a trace: at the end of the recording, and the
-start-up time of the pods created during it, recorded against simulated).`,
+start-up time of the pods created during it and every indicator both measured, recorded
+against simulated, with faultline fidelity's tolerance).`,
 		Example: `  faultline import --context prod -o my-cluster                  # a live cluster
   faultline import --context prod --namespace shop -o shop --check
   kubectl get nodes,pods,deploy,sts,ds,cronjobs,svc,ns -A -o yaml > cluster.yaml
