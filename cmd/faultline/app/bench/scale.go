@@ -115,49 +115,63 @@ func synthPod(dep *appsv1.Deployment, rev, r int, node string) *corev1.Pod {
 		Spec: corev1.PodSpec{NodeName: node, Containers: dep.Spec.Template.Spec.Containers}}
 }
 
+// benchCluster is a throwaway local control plane with the bench's namespace, and a client at
+// --populate-qps.
+type benchCluster struct {
+	p    *local.Provider
+	cs   kubernetes.Interface
+	cfg  *rest.Config
+	stop func()
+}
+
 // localCluster starts a throwaway local control plane with KWOK nodes, or says why it cannot.
 // Its leases are renewed every 5 minutes instead of every 10 s (and the node controller waits 20
 // minutes for them): thousands of KWOK nodes would otherwise keep two cores busy renewing.
-func localCluster(ctx context.Context, name string, extra ...clusters.CreateOption) (*local.Provider, kubernetes.Interface, *rest.Config, func(), error) {
+func localCluster(ctx context.Context, name string, qps float64, extra ...clusters.CreateOption) (*benchCluster, error) {
 	state, err := os.MkdirTemp("", "fl-bench-")
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, err
 	}
 	p, err := local.New(local.WithStateDir(state), local.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, err
 	}
 	if !p.BinariesCached() {
 		_ = os.RemoveAll(state)
-		return nil, nil, nil, nil, errNoControlPlane
+		return nil, errNoControlPlane
 	}
 	opts := append([]clusters.CreateOption{clusters.WithThrowaway(), clusters.WithWaitForReady(3 * time.Minute),
 		clusters.WithExtraArgs(local.KWOK, "--node-lease-duration-seconds=1200"),
 		clusters.WithExtraArgs(local.ControllerManager, "--node-monitor-grace-period=20m"),
 		clusters.WithExtraArgs(local.APIServer, "--max-requests-inflight=1000", "--max-mutating-requests-inflight=500"),
 	}, extra...)
-	stop := func() {
+	bc := &benchCluster{p: p, stop: func() {
 		if err := p.Delete(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, clusters.ErrNotFound) {
 			fmt.Fprintf(os.Stderr, "bench: delete cluster %s: %v\n", name, err)
 		}
 		_ = os.RemoveAll(state)
-	}
-	if err := p.Create(ctx, name, opts...); err != nil {
-		stop()
-		return nil, nil, nil, nil, err
-	}
-	kc, err := p.KubeConfigPath(name)
+	}}
+	err = p.Create(ctx, name, opts...)
+	var kc string
 	if err == nil {
-		var cfg *rest.Config
-		if cfg, err = clientcmd.BuildConfigFromFlags("", kc); err == nil {
-			var cs *kubernetes.Clientset
-			if cs, err = kubernetes.NewForConfig(cfg); err == nil {
-				return p, cs, cfg, stop, nil
-			}
-		}
+		kc, err = p.KubeConfigPath(name)
 	}
-	stop()
-	return nil, nil, nil, nil, err
+	if err == nil {
+		bc.cfg, err = clientcmd.BuildConfigFromFlags("", kc)
+	}
+	if err == nil {
+		c := rest.CopyConfig(bc.cfg)
+		c.QPS, c.Burst = float32(qps), int(2*qps)
+		bc.cs, err = kubernetes.NewForConfig(c)
+	}
+	if err == nil {
+		_, err = bc.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		bc.stop()
+		return nil, err
+	}
+	return bc, nil
 }
 
 var errNoControlPlane = errors.New("the local control plane's binaries are not built (make tools)")
@@ -232,12 +246,6 @@ func populateNodes(ctx context.Context, cs kubernetes.Interface, nodes []corev1.
 	}
 }
 
-func fastClient(cfg *rest.Config, qps float64) (kubernetes.Interface, error) {
-	c := rest.CopyConfig(cfg)
-	c.QPS, c.Burst = float32(qps), int(2*qps)
-	return kubernetes.NewForConfig(c)
-}
-
 // s1 imports a cluster of --scale-nodes KWOK nodes and 30 pods a node from the local control
 // plane. The bench populates it itself: the nodes, Deployments of 100 replicas, and every pod
 // created already bound (spec.nodeName) and owned by a ReplicaSet name, at --populate-qps; the
@@ -250,7 +258,7 @@ func s1(ctx context.Context, f *flags) (Result, error) {
 	if n < 1 || n > 100_000 {
 		return Result{}, fmt.Errorf("--scale-nodes: want 1 to 100000, got %d", n)
 	}
-	_, _, cfg, stop, err := localCluster(ctx, "bench-import",
+	bc, err := localCluster(ctx, "bench-import", f.scale.qps,
 		clusters.WithExtraArgs(local.ControllerManager, "--controllers=*,-deployment-controller,-replicaset-controller,-garbage-collector-controller"))
 	if errors.Is(err, errNoControlPlane) {
 		return notMeasured(id, what, target, err), nil
@@ -258,15 +266,9 @@ func s1(ctx context.Context, f *flags) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer stop()
-	fc, err := fastClient(cfg, f.scale.qps)
-	if err != nil {
-		return Result{}, err
-	}
+	defer bc.stop()
+	fc, cfg := bc.cs, bc.cfg
 	t0 := time.Now()
-	if _, err := fc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}, metav1.CreateOptions{}); err != nil {
-		return Result{}, err
-	}
 	nodes := synthNodes(n)
 	if err := populateNodes(ctx, fc, nodes); err != nil {
 		return Result{}, err
@@ -740,7 +742,7 @@ func s4(ctx context.Context, f *flags) (Result, error) {
 		}
 	}
 
-	p, cs, cfg, stop, err := localCluster(ctx, "bench-sched",
+	bc, err := localCluster(ctx, "bench-sched", f.scale.qps,
 		clusters.WithExtraArgs(local.Scheduler, "--kube-api-qps=500", "--kube-api-burst=1000"))
 	if errors.Is(err, errNoControlPlane) {
 		return notMeasured(id, what, target, err), nil
@@ -748,14 +750,8 @@ func s4(ctx context.Context, f *flags) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer stop()
-	fc, err := fastClient(cfg, f.scale.qps)
-	if err != nil {
-		return Result{}, err
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNS}}, metav1.CreateOptions{}); err != nil {
-		return Result{}, err
-	}
+	defer bc.stop()
+	p, fc := bc.p, bc.cs
 	if err := populateNodes(ctx, fc, nodes); err != nil {
 		return Result{}, err
 	}
@@ -780,7 +776,7 @@ func s4(ctx context.Context, f *flags) (Result, error) {
 			}
 		}
 	}
-	inf := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(benchNS)).Core().V1().Pods().Informer()
+	inf := informers.NewSharedInformerFactoryWithOptions(fc, 0, informers.WithNamespace(benchNS)).Core().V1().Pods().Informer()
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, obj any) { seen(obj) }}); err != nil {
 		return Result{}, err
 	}
