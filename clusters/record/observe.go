@@ -246,11 +246,19 @@ func controllerRef(u *unstructured.Unstructured) ref {
 	return ref{}
 }
 
-func jobFailed(u *unstructured.Unstructured) bool {
+func jobFailed(u *unstructured.Unstructured) bool { return hasCondition(u, "Failed", "") }
+
+// evictedByTaint reports the taint eviction controller's DisruptionTarget condition.
+func evictedByTaint(u *unstructured.Unstructured) bool {
+	return hasCondition(u, "DisruptionTarget", "DeletionByTaintManager")
+}
+
+// hasCondition reports a true status condition of the type (and the reason, unless "").
+func hasCondition(u *unstructured.Unstructured, typ, reason string) bool {
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)
-		if m["type"] == "Failed" && m["status"] == "True" {
+		if m["type"] == typ && m["status"] == "True" && (reason == "" || m["reason"] == reason) {
 			return true
 		}
 	}
@@ -264,18 +272,6 @@ func appStarted(u *unstructured.Unstructured) bool {
 		m, _ := c.(map[string]any)
 		state, _ := m["state"].(map[string]any)
 		if state["running"] != nil || state["terminated"] != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// evictedByTaint reports the taint eviction controller's DisruptionTarget condition.
-func evictedByTaint(u *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "DisruptionTarget" && m["status"] == "True" && m["reason"] == "DeletionByTaintManager" {
 			return true
 		}
 	}
