@@ -199,6 +199,9 @@ func (w *World) faultEnd(i int) {
 	switch f.Action {
 	case NodeStop:
 		for _, ns := range fs.nodes {
+			if f.At == 0 {
+				ns.n.Unschedulable = false // joined (holdJoiningNodes)
+			}
 			if ns.stopped {
 				w.nodeBoot(ns.n.Index)
 			}
@@ -221,6 +224,20 @@ func (w *World) faultEnd(i int) {
 		w.unreachableEnd(i)
 	}
 	w.touch()
+}
+
+// holdJoiningNodes keeps the nodes of a node-stop fault that starts at 0 out of the cluster's
+// settling: such a node is not there at the start (an imported recording's node that joins
+// later, at the fault's end), so nothing is placed on it before it stops. It stays unschedulable
+// until the fault ends.
+func (w *World) holdJoiningNodes() {
+	for _, fs := range w.faults {
+		if fs.f.Action == NodeStop && fs.f.At == 0 {
+			for _, ns := range fs.nodes {
+				ns.n.Unschedulable = true
+			}
+		}
+	}
 }
 
 // controllerManagerRestart is how long kube-controller-manager is gone when its pod is killed

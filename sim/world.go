@@ -201,6 +201,7 @@ func (w *World) trace(msg string, args ...any) {
 
 // Run simulates to the end of the scenario and returns the result.
 func (w *World) Run() Result {
+	w.holdJoiningNodes()
 	w.settle()
 	w.startNet()
 	w.scheduleProfileStep()

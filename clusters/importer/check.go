@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
 	"github.com/faultline-dev/faultline/sim/cluster"
@@ -30,11 +31,13 @@ type Placement struct {
 	// KS is the Kolmogorov-Smirnov distance between the two per-node distributions (0: the same
 	// counts of nodes hold the same counts of pods; 1: disjoint).
 	KS float64
-	// StartSeconds are, for the Deployments' pods created after the start (scaling, rollouts),
-	// the seconds from creation to containers running, in the simulation.
-	StartSeconds []float64
-	Seed         uint64
-	At           time.Duration
+	// Startup is the start-up of the Deployments' pods created after the start (scaling,
+	// rollouts) in the simulation, summarised by package measure as for any world.
+	Startup measure.PodStartup
+	// Indicators are the simulated run's indicators (measure.Compute).
+	Indicators []measure.Indicator
+	Seed       uint64
+	At         time.Duration
 }
 
 // Equal reports whether every pool and zone holds the same number of pods in both.
@@ -66,13 +69,14 @@ func ComparePlacement(dir string, live map[string]int, seed uint64, at time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.File, err)
 	}
-	w.Run()
+	res := w.Run()
 	st := w.State()
 	simCount := map[string]int{}
-	var starts []float64
+	var starts []measure.PodStart
 	for _, p := range st.Pods {
 		if p.Created > 0 && p.Started >= p.Created && p.Phase != cluster.PodPending && strings.HasPrefix(p.Owner, "deployment/") {
-			starts = append(starts, (p.Started - p.Created).Seconds())
+			// the simulator keeps no binding time: created and running are what both worlds share
+			starts = append(starts, measure.PodStart{Created: p.Created, Running: p.Started, Seen: measure.PodCreated | measure.AppRunning})
 		}
 		if p.Node == nil || p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
 			continue
@@ -82,7 +86,7 @@ func ComparePlacement(dir string, live map[string]int, seed uint64, at time.Dura
 		}
 		simCount[p.Node.Name]++
 	}
-	out := &Placement{Seed: seed, At: in.Duration, StartSeconds: starts}
+	out := &Placement{Seed: seed, At: in.Duration, Startup: measure.SummarisePodStarts(starts), Indicators: res.Indicators}
 	groups := map[[2]string]*PoolZone{}
 	nodes := append([]*cluster.Node(nil), st.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })

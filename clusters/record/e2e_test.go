@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters/importer"
 	"github.com/faultline-dev/faultline/clusters/local"
 	"github.com/faultline-dev/faultline/clusters/record"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/scenarios"
 )
 
@@ -132,6 +134,7 @@ func TestImportAndRecordAgainstALocalCluster(t *testing.T) {
 		waitRolledOut(t, cs, "api")
 		apply(t, cs, deployment("worker", 3, "250m", false)) // a Deployment created
 		waitRolledOut(t, cs, "worker")
+		runJob(t, cs, "report") // a Job
 		t.Logf("changes made in %s", time.Since(start).Round(time.Millisecond))
 		require.NoError(t, <-done)
 		require.NoError(t, f.Close())
@@ -162,11 +165,27 @@ func TestImportAndRecordAgainstALocalCluster(t *testing.T) {
 		assert.Equal(t, 9+4+3+3, sum(pl.Live))
 		assert.LessOrEqual(t, pl.KS, 0.5)
 
-		rec, simulated := record.Quantile(rep.Recorded.Seconds, 0.5), record.Quantile(pl.StartSeconds, 0.5)
+		rec, simulated := rep.Recorded.Startup.P(0.5), pl.Startup.P(0.5)
 		t.Logf("start-up, created to Running: recorded p50 %.3f s (bind %.3f s, run %.3f s; %d pods), simulated p50 %.3f s (%d pods)",
-			rec, record.Quantile(rep.Recorded.Bind, 0.5), record.Quantile(rep.Recorded.Run, 0.5), len(rep.Recorded.Seconds), simulated, len(pl.StartSeconds))
-		require.GreaterOrEqual(t, len(rep.Recorded.Seconds), 3+4+3, "the scaled, rolled-out and new pods")
-		assert.Len(t, pl.StartSeconds, len(rep.Recorded.Seconds), "the same pods start in both")
+			rec, measure.Quantile(rep.Recorded.Startup.Bind, 0.5), measure.Quantile(rep.Recorded.Startup.Run, 0.5), rep.Recorded.Startup.Started, simulated, pl.Startup.Started)
+		t.Logf("per-node pods: Kolmogorov-Smirnov distance %.3f over %d nodes", pl.KS, len(pl.Nodes))
+		simRuns := -1.0
+		for _, in := range rep.Recorded.Indicators {
+			for _, s := range pl.Indicators {
+				if s.Name == in.Name {
+					t.Logf("indicator %s: recorded %.3f, simulated %.3f", in.Name, in.Value, s.Value)
+				}
+				if s.Name == "cron-runs-started" {
+					simRuns = s.Value
+				}
+			}
+		}
+		assert.Equal(t, 1.0, simRuns, "the recorded Job ran once in the simulation")
+		assert.Equal(t, 1, rep.Jobs, "the Job, played as a CronJob that runs once")
+		recRuns, _ := rep.Recorded.Get("cron-runs-started")
+		assert.Equal(t, 1.0, recRuns, "the recording saw the Job run: %v", rep.Recorded.Indicators)
+		require.GreaterOrEqual(t, rep.Recorded.Startup.Started, 3+4+3, "the scaled, rolled-out and new pods")
+		assert.Equal(t, pl.Startup.Started, rep.Recorded.Startup.Started, "the same pods start in both")
 		tol := max(startUpTolerance*rec, startUpSlack.Seconds())
 		assert.InDelta(t, rec, simulated, tol, "start-up p50: recorded %.3f s, simulated %.3f s", rec, simulated)
 	})
@@ -241,6 +260,21 @@ func waitRolledOut(t *testing.T, cs kubernetes.Interface, name string) {
 		pods, err := cs.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "app=" + name})
 		return err == nil && len(pods.Items) == int(*d.Spec.Replicas)
 	}, time.Minute, 100*time.Millisecond, "deployment %s not rolled out: %s", name, &last)
+}
+
+// runJob creates a Job of one pod and waits until it completes.
+func runJob(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: batchv1.JobSpec{BackoffLimit: ptr.To(int32(0)), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: name, Image: "example.com/" + name + ":1",
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}}}}}
+	_, err := cs.BatchV1().Jobs(ns).Create(t.Context(), j, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		j, err := cs.BatchV1().Jobs(ns).Get(t.Context(), name, metav1.GetOptions{})
+		return err == nil && j.Status.Succeeded > 0
+	}, time.Minute, 100*time.Millisecond, "job %s completes", name)
 }
 
 func logPlacement(t *testing.T, p *importer.Placement) {

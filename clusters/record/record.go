@@ -1,9 +1,7 @@
 package record
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,10 +79,8 @@ func Record(ctx context.Context, cfg *rest.Config, w io.Writer, o Options) (Summ
 		return Summary{}, err
 	}
 	began := o.Now()
-	cw := &countingWriter{w: w}
-	zw := gzip.NewWriter(cw)
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(Line{Format: Format, Source: o.Source, Started: &began}); err != nil {
+	tw, err := NewWriter(w, o.Source, began)
+	if err != nil {
 		return Summary{}, err
 	}
 
@@ -157,15 +153,7 @@ func Record(ctx context.Context, cfg *rest.Config, w io.Writer, o Options) (Summ
 
 	sum := Summary{}
 	var deadline <-chan time.Time
-	write := func(l Line) error {
-		if err := enc.Encode(l); err != nil {
-			return err
-		}
-		if l.Op != "" {
-			sum.Events++
-		}
-		return nil
-	}
+	write := tw.Line
 	reason := ""
 	for reason == "" {
 		select {
@@ -173,7 +161,7 @@ func Record(ctx context.Context, cfg *rest.Config, w io.Writer, o Options) (Summ
 			if err := write(l); err != nil {
 				return sum, err
 			}
-			if cw.n >= o.MaxBytes {
+			if tw.Bytes() >= o.MaxBytes {
 				reason = "max-bytes"
 			}
 		case ok := <-syncDone:
@@ -193,10 +181,10 @@ func Record(ctx context.Context, cfg *rest.Config, w io.Writer, o Options) (Summ
 				}
 			}
 			now := o.Now()
-			if err := write(Line{Synced: &now}); err != nil {
+			if err := tw.Synced(now); err != nil {
 				return sum, err
 			}
-			o.Logger.Info("cluster listed; recording changes", "objects", sum.Events, "for", o.Duration)
+			o.Logger.Info("cluster listed; recording changes", "objects", tw.Events(), "for", o.Duration)
 			deadline = time.After(o.Duration)
 		case <-deadline:
 			reason = "duration"
@@ -206,13 +194,11 @@ func Record(ctx context.Context, cfg *rest.Config, w io.Writer, o Options) (Summ
 	}
 	cancel()
 	end := o.Now()
-	if err := enc.Encode(Line{End: &end, Reason: reason, Events: sum.Events}); err != nil {
+	sum.Events = tw.Events()
+	if err := tw.Close(end, reason); err != nil {
 		return sum, err
 	}
-	if err := zw.Close(); err != nil {
-		return sum, err
-	}
-	sum.Bytes, sum.Reason, sum.Took = cw.n, reason, end.Sub(began)
+	sum.Bytes, sum.Reason, sum.Took = tw.Bytes(), reason, end.Sub(began)
 	return sum, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/faultline-dev/faultline/clusters/importer"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/scenarios"
 )
 
@@ -32,8 +34,12 @@ type Replay struct {
 	// Final is where the cluster had placed the imported workloads' pods at the end of the
 	// recording, per scenario node.
 	Final map[string]int
-	// Recorded is the recording's own start-up indicator.
-	Recorded StartUp
+	// Recorded is what the recording itself measured (Observe, measure.Compute).
+	Recorded Recorded
+	// Joined are the nodes added during the recording, by scenario node, with when they joined.
+	Joined map[string]time.Duration
+	// Jobs are the Jobs created during the recording, played as CronJobs that run once.
+	Jobs int
 	// Changes counts the recorded changes replayed, Unplayed those the scenario cannot replay,
 	// by reason.
 	Changes  int
@@ -44,7 +50,12 @@ type Replay struct {
 // package importer builds it from a snapshot), and the Deployments' (and StatefulSets')
 // recorded scaling, rollouts, creations and deletions as spec.changes at their offsets; a node
 // deleted during the recording stops at its offset (a GCPChaos node-stop). Deployments created
-// during the recording start with 0 replicas and scale up when they were created.
+// during the recording start with 0 replicas and scale up when they were created. A node added
+// during the recording is in its pool from the start but held out of it (a node-stop from 0
+// whose duration is its offset: the simulator places nothing on it until it joins). A Job
+// created during the recording (not by a CronJob) becomes a CronJob that runs it once, in the
+// minute of its offset (spec.start is the recording's sync time; schedules have minute
+// resolution), with the run time the trace saw.
 func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	length := t.End.Sub(t.Synced)
 	if length < 0 {
@@ -78,6 +89,29 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			later = append(later, e)
 		}
 	}
+	joined := map[string]time.Duration{} // cluster node name → offset
+	var joinOrder []string
+	jobs := map[string]*unstructured.Unstructured{} // namespace/name → the Job as last seen
+	var jobOrder []string
+	jobAt := map[string]time.Duration{}
+	for _, e := range later {
+		k, kind := key(e.Object), e.Object.GetKind()
+		switch {
+		case kind == "Node" && e.Op == OpAdd && state[k] == nil:
+			if _, ok := joined[e.Object.GetName()]; !ok {
+				joined[e.Object.GetName()] = e.Time.Sub(t.Synced).Round(time.Millisecond)
+				joinOrder = append(joinOrder, k)
+				state[k] = e.Object // in its pool from the start, held out until it joins
+				order = append(order, k)
+			}
+		case kind == "Job" && owner(e.Object) != "CronJob" && f.Keep(e.Object.GetNamespace()) && state[k] == nil && e.Op != OpDelete:
+			if _, ok := jobs[k]; !ok {
+				jobOrder = append(jobOrder, k)
+				jobAt[k] = e.Time.Sub(t.Synced)
+			}
+			jobs[k] = e.Object
+		}
+	}
 	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f}
 	for _, k := range order {
 		if u, ok := state[k]; ok {
@@ -100,11 +134,35 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			added[k] = true
 		}
 	}
+	for _, k := range jobOrder {
+		cj, err := jobAsCronJob(jobs[k], t.Synced.Add(jobAt[k]))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if err := snap.Add(cj); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
 	res, err := importer.Build(snap, o)
 	if err != nil {
 		return nil, err
 	}
-	r := &Replay{Result: res, Length: length, Unplayed: map[string]int{}}
+	r := &Replay{Result: res, Length: length, Unplayed: map[string]int{}, Joined: map[string]time.Duration{}, Jobs: len(jobOrder)}
+	start := metav1.NewTime(t.Synced.UTC().Truncate(time.Second))
+	r.Scenario.Spec.Start = &start
+	for _, k := range joinOrder {
+		name := strings.TrimPrefix(k, "Node//")
+		sn := res.SimNode[name]
+		if sn == "" {
+			continue
+		}
+		r.Joined[sn] = joined[name]
+		r.Scenario.Spec.Faults = append(r.Scenario.Spec.Faults, nodeJoin(sn, joined[name]))
+		r.Changes++
+	}
+	if len(jobOrder) > 0 {
+		r.Played = append(r.Played, fmt.Sprintf("%d Jobs created during the recording as CronJobs named job-<name> that run once, in the minute of the Job's creation", len(jobOrder)))
+	}
 
 	// the changes
 	cur := map[string]*unstructured.Unstructured{}
@@ -145,12 +203,14 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			r.Scenario.Spec.Faults = append(r.Scenario.Spec.Faults, nodeStop(sn, at))
 			r.Changes++
 		case kind == "Node" && e.Op == OpAdd:
-			r.Unplayed["Node added: a scenario's pools are fixed at the start"]++
-		case (kind == "Job" || kind == "CronJob") && e.Op == OpAdd:
-			if kind == "Job" && owner(e.Object) == "CronJob" {
-				continue // a run of an imported CronJob: the simulation makes its own
+			if _, ok := joined[e.Object.GetName()]; !ok {
+				r.Unplayed["Node added again after its deletion: a scenario node joins once"]++
 			}
-			r.Unplayed[kind+" created: a scenario cannot create objects during the run"]++
+		case kind == "Job" && e.Op == OpAdd:
+			// a run of an imported CronJob (the simulation makes its own), or a Job played as a
+			// CronJob that runs once
+		case kind == "CronJob" && e.Op == OpAdd:
+			r.Unplayed["CronJob created: a scenario cannot create objects during the run"]++
 		case e.Op != OpUpdate && kind != "Pod":
 			r.Unplayed[kind+" "+e.Op+"d: not replayed (only Deployment and StatefulSet changes and node deletions are)"]++
 		}
@@ -198,10 +258,10 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		}
 	}
 	r.Final = res.PlacedOn(pods)
-	r.Recorded = recordedStartUp(t)
-	if n := len(r.Recorded.Run); n >= MinCalibrationSamples {
+	r.Recorded = measureTrace(t)
+	if n := len(r.Recorded.Startup.Run); n >= MinCalibrationSamples {
 		// the kubelet's share (bound to Running) is what models.pods.containerStart stands for
-		cs := time.Duration(Quantile(r.Recorded.Run, 0.5) * float64(time.Second)).Round(time.Millisecond)
+		cs := time.Duration(measure.Quantile(r.Recorded.Startup.Run, 0.5) * float64(time.Second)).Round(time.Millisecond)
 		r.Scenario.Spec.Cluster.Models = json.RawMessage(fmt.Sprintf(`{"pods":{"containerStart":%q}}`, cs.String()))
 		r.Notes = append(r.Notes, fmt.Sprintf("models.pods.containerStart is %v: the median time from bound to Running of the %d pods started during the recording", cs, n))
 	}
@@ -295,4 +355,71 @@ func nodeStop(simNode string, at time.Duration) scenarios.FaultSpec {
 	}
 	b, _ := json.Marshal(obj)
 	return scenarios.FaultSpec{At: metav1.Duration{Duration: at}, Object: b}
+}
+
+// nodeJoin is the fault that holds a node added during the recording out of the cluster until
+// its offset: a node-stop from 0 for that long (the simulator places nothing on it meanwhile).
+func nodeJoin(simNode string, at time.Duration) scenarios.FaultSpec {
+	obj := map[string]any{
+		"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "GCPChaos",
+		"metadata": map[string]any{"name": "joins-" + simNode, "namespace": "chaos-mesh"},
+		"spec":     map[string]any{"action": "node-stop", "project": "recorded", "zone": "recorded", "instance": simNode, "duration": max(at, time.Millisecond).String()},
+	}
+	b, _ := json.Marshal(obj)
+	return scenarios.FaultSpec{At: metav1.Duration{}, Object: b}
+}
+
+// jobServerLabels are set on a Job's pod template by the API server.
+var jobServerLabels = []string{"batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name", "controller-uid", "job-name"}
+
+// jobAsCronJob is a CronJob job-<name> that runs the Job once, in the minute of at (UTC), with
+// the Job's pod template, backoffLimit and activeDeadlineSeconds, and its run time when the
+// trace saw it complete (status.startTime to status.completionTime).
+func jobAsCronJob(job *unstructured.Unstructured, at time.Time) (*unstructured.Unstructured, error) {
+	spec, _, _ := unstructured.NestedMap(job.Object, "spec")
+	tmpl, _, _ := unstructured.NestedMap(spec, "template")
+	if tmpl == nil {
+		return nil, fmt.Errorf("spec.template: missing; expected the Job's pod template")
+	}
+	if md, ok := tmpl["metadata"].(map[string]any); ok {
+		if l, ok := md["labels"].(map[string]any); ok {
+			for _, k := range jobServerLabels {
+				delete(l, k)
+			}
+		}
+		delete(md, "creationTimestamp")
+	}
+	jspec := map[string]any{"template": tmpl}
+	for _, k := range []string{"backoffLimit", "activeDeadlineSeconds"} {
+		if v, ok := spec[k]; ok {
+			jspec[k] = v
+		}
+	}
+	// the first minute boundary at or after the creation: the run cannot start before it
+	m := at.UTC().Truncate(time.Minute)
+	if m.Before(at) {
+		m = m.Add(time.Minute)
+	}
+	ann := map[string]any{"faultline.dev/recorded-job": job.GetName()}
+	started, _, _ := unstructured.NestedString(job.Object, "status", "startTime")
+	done, _, _ := unstructured.NestedString(job.Object, "status", "completionTime")
+	if s, err1 := time.Parse(time.RFC3339, started); err1 == nil {
+		if d, err2 := time.Parse(time.RFC3339, done); err2 == nil && d.After(s) {
+			ann["faultline.dev/run-time"] = d.Sub(s).String()
+		}
+	}
+	name := "job-" + job.GetName()
+	if len(name) > 52 { // a CronJob's name leaves room for its Jobs' suffix
+		name = strings.TrimRight(name[:52], "-.")
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "batch/v1", "kind": "CronJob",
+		"metadata": map[string]any{"name": name, "namespace": job.GetNamespace(), "annotations": ann},
+		"spec": map[string]any{
+			"schedule":          fmt.Sprintf("%d %d %d %d *", m.Minute(), m.Hour(), m.Day(), int(m.Month())),
+			"timeZone":          "Etc/UTC",
+			"concurrencyPolicy": "Forbid",
+			"jobTemplate":       map[string]any{"spec": jspec},
+		},
+	}}, nil
 }

@@ -126,3 +126,55 @@ func ReadTrace(path string) (*Trace, error) {
 	}
 	return t, nil
 }
+
+// Writer writes a trace: a header, events, the Synced line and the end line, gzip'd, counting
+// the compressed bytes that reach the underlying writer. Record writes through it; so can a tool
+// that makes a synthetic trace (faultline bench), so that both are read back alike.
+type Writer struct {
+	cw     *countingWriter
+	zw     *gzip.Writer
+	enc    *json.Encoder
+	events int
+}
+
+// NewWriter starts a trace on w with its header line.
+func NewWriter(w io.Writer, source string, started time.Time) (*Writer, error) {
+	cw := &countingWriter{w: w}
+	zw := gzip.NewWriter(cw)
+	tw := &Writer{cw: cw, zw: zw, enc: json.NewEncoder(zw)}
+	return tw, tw.enc.Encode(Line{Format: Format, Source: source, Started: &started})
+}
+
+// Line writes one line; an event line (Op set) counts towards Events.
+func (w *Writer) Line(l Line) error {
+	if err := w.enc.Encode(l); err != nil {
+		return err
+	}
+	if l.Op != "" {
+		w.events++
+	}
+	return nil
+}
+
+// Event writes one observed event.
+func (w *Writer) Event(at time.Time, op string, initial bool, obj map[string]any) error {
+	kind, _ := obj["kind"].(string)
+	return w.Line(Line{Time: &at, Op: op, Kind: kind, Initial: initial, Object: obj})
+}
+
+// Synced writes the line that ends the initial listing.
+func (w *Writer) Synced(at time.Time) error { return w.Line(Line{Synced: &at}) }
+
+// Close writes the end line and flushes the gzip stream (not the underlying writer).
+func (w *Writer) Close(end time.Time, reason string) error {
+	if err := w.enc.Encode(Line{End: &end, Reason: reason, Events: w.events}); err != nil {
+		return err
+	}
+	return w.zw.Close()
+}
+
+// Events is how many event lines were written.
+func (w *Writer) Events() int { return w.events }
+
+// Bytes is how many compressed bytes have reached the underlying writer.
+func (w *Writer) Bytes() int64 { return w.cw.n }

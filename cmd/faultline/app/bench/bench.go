@@ -56,6 +56,7 @@ type flags struct {
 	p9Days     int
 	cpuProfile string
 	memProfile string
+	scale      scaleFlags // scale.go
 }
 
 // NewCommand returns the bench verb.
@@ -94,6 +95,7 @@ the 10,000-node one then reports the projected total from the rate it reached. '
 	cmd.Flags().IntVar(&f.p4Rounds, "p4-rounds", 7, "P4: interleaved rounds of 1 and 2 workers for the speed-up (the median round counts)")
 	cmd.Flags().IntVar(&f.p9Days, "p9-days", 365, "P9: simulated days (365 is the target; fewer for a quick look, with the time target scaled)")
 	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the targets run to this file (go tool pprof)")
+	addScaleFlags(cmd, &f.scale)
 	cmd.Flags().StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the targets run to this file (go tool pprof -sample_index=alloc_space)")
 	return cmd
 }
@@ -105,8 +107,9 @@ func execute(ctx context.Context, s cli.Streams, f *flags) error {
 			want[id] = true
 		}
 	}
-	// P9 runs only when named: a simulated year takes minutes.
-	run := func(id string) bool { return want[id] || len(want) == 0 && id != "P9" }
+	// P9 (a simulated year takes minutes) and the scale targets (a local control plane, minutes
+	// to hours) run only when named.
+	run := func(id string) bool { return want[id] || len(want) == 0 && !onlyWhenNamed(id) }
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -132,6 +135,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags) error {
 		id string
 		fn func(context.Context, *flags) (Result, error)
 	}{{"P1", p1}, {"P2", p2}, {"P3", p3}, {"P4", p4}, {"P9", p9}}
+	steps = append(steps, scaleSteps...)
 	for _, st := range steps {
 		if !run(st.id) {
 			continue

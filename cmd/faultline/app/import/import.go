@@ -17,6 +17,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters/importer"
 	"github.com/faultline-dev/faultline/clusters/record"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
+	"github.com/faultline-dev/faultline/cmd/faultline/app/fidelity"
 	"github.com/faultline-dev/faultline/scenarios"
 )
 
@@ -42,7 +43,9 @@ func NewCommand(s cli.Streams) *cobra.Command {
     priorityclasses,svc,ingress,validatingwebhookconfigurations,ns -A -o yaml), or any YAML stream;
   - DIR: every *.yaml, *.yml and *.json file under it;
   - TRACE: a gzip'd trace written by 'faultline record': the cluster as it was when the recording
-    began, and its recorded Deployment scaling and rollouts as spec.changes at their offsets.
+    began, and its recorded Deployment scaling and rollouts as spec.changes at their offsets,
+    node deletions and additions as node faults (an added node joins its pool at its offset),
+    and Jobs created as CronJobs that run once, in the minute they were created.
 
 Node pools are inferred by grouping the nodes (instance type, allocatable CPU and memory, taints,
 labels; a group with unequal counts per zone is split per zone). Workloads become plain
@@ -56,7 +59,8 @@ take their nodes' capacity.
 --check runs the scenario for one seed and compares the simulator's placement of the imported
 workloads with the cluster's: pods per pool and zone, and the Kolmogorov-Smirnov distance
 between the pods-per-node distributions (for a trace: at the end of the recording, and the
-start-up time of the pods created during it, recorded against simulated).`,
+start-up time of the pods created during it and every indicator both measured, recorded
+against simulated, with faultline fidelity's tolerance).`,
 		Example: `  faultline import --context prod -o my-cluster                  # a live cluster
   faultline import --context prod --namespace shop -o shop --check
   kubectl get nodes,pods,deploy,sts,ds,cronjobs,svc,ns -A -o yaml > cluster.yaml
@@ -158,11 +162,37 @@ func (f *flags) run(cmd *cobra.Command, s cli.Streams, args []string) error {
 	}
 	p.Write(s.Out)
 	if rep != nil {
-		fmt.Fprintf(s.Out, "start-up of pods created during the recording (created to Running): recorded p50 %.2f s p99 %.2f s (%d pods); simulated p50 %.2f s p99 %.2f s (%d pods)\n",
-			rep.Recorded.Quantile(0.5), rep.Recorded.Quantile(0.99), len(rep.Recorded.Seconds),
-			record.Quantile(p.StartSeconds, 0.5), record.Quantile(p.StartSeconds, 0.99), len(p.StartSeconds))
+		writeFidelity(s.Out, rep.Recorded, p)
 	}
 	return nil
+}
+
+// writeFidelity holds the recording's own figures against its simulated replay, as `faultline
+// fidelity` holds a real run against the simulator: the start-up of the pods created during the
+// recording, then every indicator both measured (package measure computed both), with
+// fidelity's tolerance.
+func writeFidelity(w io.Writer, rec record.Recorded, p *importer.Placement) {
+	fmt.Fprintf(w, "start-up of pods created during the recording (created to Running): recorded p50 %.2f s p99 %.2f s (%d pods); simulated p50 %.2f s p99 %.2f s (%d pods)\n",
+		rec.Startup.P(0.5), rec.Startup.P(0.99), rec.Startup.Started, p.Startup.P(0.5), p.Startup.P(0.99), p.Startup.Started)
+	simVals, recVals := map[string][]float64{}, map[string][]float64{}
+	for _, in := range p.Indicators {
+		simVals[in.Name] = []float64{in.Value}
+	}
+	for _, in := range rec.Indicators {
+		recVals[in.Name] = []float64{in.Value}
+	}
+	rows := fidelity.Compare(simVals, recVals, fidelity.DefaultTolerance())
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%-32s %10s %10s %10s  %s\n", "INDICATOR", "RECORDED", "SIMULATED", "ALLOWED", "")
+	for _, r := range rows {
+		mark := "within"
+		if !r.Within {
+			mark = r.Calibrate
+		}
+		fmt.Fprintf(w, "%-32s %10.3g %10.3g %10.3g  %s\n", r.Indicator, r.RealMedian, r.SimMedian, r.Allowed, mark)
+	}
 }
 
 // isGzip reports whether the file starts with gzip's magic bytes.

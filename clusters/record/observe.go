@@ -1,0 +1,279 @@
+package record
+
+// The recording's own indicators: the trace becomes package measure's observation record, and
+// measure.Compute (and measure.SummarisePodStarts for the workloads' pod start-up) turn it into
+// figures, as they do for the simulator and for faultline's real runs.
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/faultline-dev/faultline/measure"
+)
+
+// RecordedWorld is the column of the indicator registry a recording is read as: a cluster of
+// real kubelets, without faultline's load generator (what it measures, a recording measures).
+const RecordedWorld = measure.Kind
+
+// Recorded is what the recording measured.
+type Recorded struct {
+	// Startup is the start-up of the Deployments' pods created during the recording.
+	Startup measure.PodStartup
+	// Indicators are measure.Compute's figures over the recording (Job start delays and their
+	// steps, failed runs, evictions, pods lost with deleted nodes, replicas per node).
+	Indicators []measure.Indicator
+}
+
+// scheduledAnnotation is where the CronJob controller writes a Job's scheduled time.
+const scheduledAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+
+// Observe reads a trace as observations: offsets from the sync, the window up to the end. Pod
+// starts are those of the Deployments' (and StatefulSets') pods first seen after the sync.
+func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStart) {
+	win := measure.Window{Start: t.Synced, Length: max(0, t.End.Sub(t.Synced))}
+	o := &measure.Observations{World: RecordedWorld}
+	off := func(at time.Time) time.Duration { return at.Sub(t.Synced) }
+
+	type podSeen struct {
+		start   int // index in starts, -1: not a start observed from its creation
+		run     int // index in cron runs, -1: not a Job's pod
+		node    string
+		active  bool // bound, not deleted, not finished
+		running bool
+		evicted bool
+		owner   string // namespace/deployment of a ReplicaSet's pod
+	}
+	pods := map[string]*podSeen{}
+	var starts []measure.PodStart
+	cron := &measure.CronObservations{}
+	runOf := map[string]int{} // namespace/job → index in cron.Runs
+	failedJobs := map[string]bool{}
+	cronJobs := map[string]int{}          // namespace/name → index in cron.CronJobs
+	want := map[string]int64{}            // replicas per Deployment
+	onNode := map[string]map[string]int{} // deployment → node → active pods
+	colocate := func(dep string) {
+		if want[dep] < 2 {
+			return
+		}
+		for _, c := range onNode[dep] {
+			o.MaxColocated = max(o.MaxColocated, c)
+		}
+	}
+	place := func(s *podSeen, node string, active bool) {
+		if s.owner == "" {
+			return
+		}
+		m := onNode[s.owner]
+		if m == nil {
+			m = map[string]int{}
+			onNode[s.owner] = m
+		}
+		if s.node != "" && s.active {
+			m[s.node]--
+		}
+		if active && node != "" {
+			m[node]++
+		}
+		colocate(s.owner)
+	}
+	for _, e := range t.Events {
+		u := e.Object
+		ns, name := u.GetNamespace(), u.GetName()
+		after := !e.Initial && e.Time.After(t.Synced)
+		switch u.GetKind() {
+		case "Deployment", "StatefulSet":
+			dep := ns + "/" + name
+			if e.Op == OpDelete {
+				want[dep] = 0
+			} else {
+				want[dep] = replicas(u)
+			}
+			colocate(dep)
+		case "CronJob":
+			key := ns + "/" + name
+			if _, ok := cronJobs[key]; ok || e.Op == OpDelete {
+				continue
+			}
+			obs := measure.CronJobObservation{Key: key}
+			schedule, _, _ := unstructured.NestedString(u.Object, "spec", "schedule")
+			tz, _, _ := unstructured.NestedString(u.Object, "spec", "timeZone")
+			suspended, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend")
+			if s, err := measure.ParseSchedule(schedule, &tz); err == nil && !suspended {
+				obs.Next = s.Next
+			}
+			if after {
+				obs.DueFrom = off(e.Time)
+			}
+			cronJobs[key] = len(cron.CronJobs)
+			cron.CronJobs = append(cron.CronJobs, obs)
+		case "Job":
+			key := ns + "/" + name
+			i, ok := runOf[key]
+			if !ok {
+				if !after || e.Op != OpAdd {
+					continue // a run from before the recording
+				}
+				run := measure.CronRun{JobCreated: off(e.Time), Seen: measure.JobCreated, Scheduled: off(e.Time)}
+				if owner(u) == "CronJob" {
+					for _, ref := range u.GetOwnerReferences() {
+						if ref.Kind == "CronJob" {
+							run.CronJob = ns + "/" + ref.Name
+						}
+					}
+					if ts, err := time.Parse(time.RFC3339, u.GetAnnotations()[scheduledAnnotation]); err == nil {
+						run.Scheduled = off(ts)
+					}
+				}
+				i = len(cron.Runs)
+				runOf[key] = i
+				cron.Runs = append(cron.Runs, run)
+			}
+			if jobFailed(u) && !failedJobs[key] {
+				failedJobs[key] = true
+				cron.FailedRuns++
+			}
+		case "Pod":
+			key := ns + "/" + name
+			s := pods[key]
+			if s == nil {
+				s = &podSeen{start: -1, run: -1}
+				pods[key] = s
+				switch ref := controllerRef(u); {
+				case ref.Kind == "Job":
+					if i, ok := runOf[ns+"/"+ref.Name]; ok {
+						s.run = i
+					}
+				case ref.Kind == "ReplicaSet" || ref.Kind == "StatefulSet":
+					dep := ref.Name
+					if ref.Kind == "ReplicaSet" {
+						if j := strings.LastIndexByte(dep, '-'); j > 0 {
+							dep = dep[:j]
+						}
+					}
+					s.owner = ns + "/" + dep
+					if after && e.Op == OpAdd {
+						s.start = len(starts)
+						starts = append(starts, measure.PodStart{Created: off(e.Time), Seen: measure.PodCreated})
+					}
+				}
+				if s.run >= 0 {
+					r := &cron.Runs[s.run]
+					if r.Seen&measure.PodCreated == 0 {
+						r.PodCreated, r.Seen = off(e.Time), r.Seen|measure.PodCreated
+					}
+				}
+			}
+			node, _, _ := unstructured.NestedString(u.Object, "spec", "nodeName")
+			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+			deleting := u.GetDeletionTimestamp() != nil || e.Op == OpDelete
+			if s.start >= 0 {
+				ps := &starts[s.start]
+				if node != "" && ps.Seen&measure.PodBound == 0 {
+					ps.Bound, ps.Seen = off(e.Time), ps.Seen|measure.PodBound
+				}
+				if phase == "Running" && ps.Seen&measure.PodBound != 0 && ps.Seen&measure.AppRunning == 0 {
+					ps.Running, ps.Seen = off(e.Time), ps.Seen|measure.AppRunning
+				}
+			}
+			if s.run >= 0 {
+				r := &cron.Runs[s.run]
+				if node != "" && r.Seen&measure.PodBound == 0 {
+					r.PodBound, r.Seen = off(e.Time), r.Seen|measure.PodBound
+				}
+				if (phase == "Running" || phase == "Succeeded" || phase == "Failed" && appStarted(u)) && r.Seen&measure.AppRunning == 0 {
+					r.AppRunning, r.Seen = off(e.Time), r.Seen|measure.AppRunning
+				}
+				if phase == "Failed" && e.Op != OpDelete {
+					cron.FailedAttempts++
+				}
+			}
+			if deleting && !s.evicted && evictedByTaint(u) {
+				s.evicted = true
+				o.Evictions++
+			}
+			running := !deleting && node != "" && phase == "Running"
+			active := !deleting && node != "" && phase != "Succeeded" && phase != "Failed"
+			place(s, node, active)
+			s.node, s.active, s.running = node, active, running
+			if e.Op == OpDelete {
+				delete(pods, key)
+			}
+		case "Node":
+			if e.Op != OpDelete || !after {
+				continue
+			}
+			for _, s := range pods {
+				if s.node == u.GetName() && s.running {
+					o.PodsLost++
+				}
+			}
+		}
+	}
+	if len(cron.CronJobs) > 0 || len(cron.Runs) > 0 {
+		o.Scopes |= measure.Cron
+		o.Cron = cron
+	}
+	return o, win, starts
+}
+
+// measureTrace computes the recording's indicators.
+func measureTrace(t *Trace) Recorded {
+	o, win, starts := Observe(t)
+	vals, _ := measure.Compute(o, win)
+	return Recorded{Startup: measure.SummarisePodStarts(starts), Indicators: vals}
+}
+
+// Get returns the recorded value of an indicator.
+func (r Recorded) Get(name string) (float64, bool) {
+	i := slices.IndexFunc(r.Indicators, func(in measure.Indicator) bool { return in.Name == name })
+	if i < 0 {
+		return 0, false
+	}
+	return r.Indicators[i].Value, true
+}
+
+type ref struct{ Kind, Name string }
+
+func controllerRef(u *unstructured.Unstructured) ref {
+	for _, r := range u.GetOwnerReferences() {
+		if r.Controller != nil && *r.Controller {
+			return ref{r.Kind, r.Name}
+		}
+	}
+	return ref{}
+}
+
+func jobFailed(u *unstructured.Unstructured) bool { return hasCondition(u, "Failed", "") }
+
+// evictedByTaint reports the taint eviction controller's DisruptionTarget condition.
+func evictedByTaint(u *unstructured.Unstructured) bool {
+	return hasCondition(u, "DisruptionTarget", "DeletionByTaintManager")
+}
+
+// hasCondition reports a true status condition of the type (and the reason, unless "").
+func hasCondition(u *unstructured.Unstructured, typ, reason string) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" && (reason == "" || m["reason"] == reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// appStarted reports whether the pod's first container ran (running or terminated).
+func appStarted(u *unstructured.Unstructured) bool {
+	st, _, _ := unstructured.NestedSlice(u.Object, "status", "containerStatuses")
+	for _, c := range st {
+		m, _ := c.(map[string]any)
+		state, _ := m["state"].(map[string]any)
+		if state["running"] != nil || state["terminated"] != nil {
+			return true
+		}
+	}
+	return false
+}
