@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,9 +26,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/clusters/echoapp"
 )
 
 func main() {
@@ -44,6 +49,11 @@ func main() {
 	}
 	if *get != "" {
 		os.Exit(client(*get, *want, *timeout))
+	}
+	if cfg, err := echoapp.FromEnv(); err == nil {
+		os.Exit(serveApp(cfg))
+	} else if !errors.Is(err, echoapp.ErrNoConfig) {
+		log.Fatal(err)
 	}
 	name := os.Getenv("POD_NAME")
 	if name == "" {
@@ -138,4 +148,27 @@ func expectText(url, text string, timeout time.Duration) int {
 	}
 	fmt.Fprintf(os.Stderr, "no answer from %s held %q within %s; last: %s\n", url, text, timeout, last)
 	return 1
+}
+
+// serveApp runs the scenario's app until SIGTERM's policy says to exit (or SIGINT).
+func serveApp(cfg echoapp.Config) int {
+	a, err := echoapp.New(cfg)
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	if err := a.Start(); err != nil {
+		log.Print(err)
+		return 1
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	for s := range sig {
+		if s == syscall.SIGINT || a.Terminate() {
+			a.Close()
+			return 0
+		}
+		log.Printf("SIGTERM: %s, serving until killed", cfg.OnSIGTERM)
+	}
+	return 0
 }
