@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/faultline-dev/faultline/clusters/echoapp"
+	"github.com/faultline-dev/faultline/clusters/loadgen"
 )
 
 func main() {
@@ -43,7 +44,11 @@ func main() {
 	want := flag.Int("want", 2, "client: how many different pods must answer")
 	timeout := flag.Duration("timeout", time.Minute, "client: give up after this long")
 	expect := flag.String("expect", "", "client: request until an answer holds this text")
+	load := flag.Bool("load", false, "load generator: send the traffic of FAULTLINE_LOAD (a JSON loadgen.Config) and print its record")
 	flag.Parse()
+	if *load {
+		os.Exit(runLoad())
+	}
 	if *get != "" && *expect != "" {
 		os.Exit(expectText(*get, *expect, *timeout))
 	}
@@ -169,6 +174,27 @@ func serveApp(cfg echoapp.Config) int {
 			return 0
 		}
 		log.Printf("SIGTERM: %s, serving until killed", cfg.OnSIGTERM)
+	}
+	return 0
+}
+
+// runLoad is the load generator's Job: it sends until the configured end and exits.
+func runLoad() int {
+	cfg, err := loadgen.FromEnv()
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	g, err := loadgen.New(cfg, os.Stdout)
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := g.Run(ctx); err != nil {
+		log.Print(err)
+		return 1
 	}
 	return 0
 }
