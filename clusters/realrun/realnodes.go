@@ -312,7 +312,11 @@ func (r *run) adaptForRealNodes(o runtime.Object) {
 	if spec == nil {
 		return
 	}
+	keepImages(o, spec) // before substitution: a new image must still roll out (changes.go)
 	replaced, changed := SubstituteImage(spec, r.opts.Real.Image, job)
+	if r.net != nil && job == nil {
+		r.net.adaptApp(o, spec) // the load's app behaviour (netpath.go)
+	}
 	for _, img := range replaced {
 		if !slices.Contains(r.images, img) {
 			r.images = append(r.images, img)
