@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/faultline-dev/faultline/clusters/echoapp"
+	"github.com/faultline-dev/faultline/clusters/ingressfeed"
 	"github.com/faultline-dev/faultline/clusters/loadgen"
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
@@ -80,6 +81,9 @@ type netPlan struct {
 
 	mu   sync.Mutex
 	noEP map[string][]epChange // Service key → ready-endpoint counts over time
+
+	ingress *ingressfeed.Config // the ingress proxy (ingress.go); nil without Ingresses
+	gated   bool                // a NEG readiness gate was removed
 }
 
 // netLoad is one load entry with traffic.
@@ -118,7 +122,7 @@ func loadKey(target string) (string, error) {
 
 // planNet builds the network plan of an input for real nodes; nil when no load has traffic or
 // behaviour.
-func planNet(in *sim.Input) (*netPlan, error) {
+func planNet(in *sim.Input, seed uint64) (*netPlan, error) {
 	deps := map[string]*appsv1.Deployment{}
 	var services []*corev1.Service
 	var ingresses []*networkingv1.Ingress
@@ -212,6 +216,10 @@ func planNet(in *sim.Input) (*netPlan, error) {
 		p.loads = append(p.loads, netLoad{target: l.Target, key: key, svc: svc.ns + "/" + svc.name, faulted: needs(key, in, faulted, map[string]bool{})})
 		p.streams = append(p.streams, loadgen.Stream{Target: l.Target, URL: svc.url("/"), RPS: rps, Via: loadgen.ViaService})
 	}
+	var err error
+	if p.ingress, err = p.planIngress(ingresses, in.Models.Network, seed); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -262,6 +270,10 @@ func needs(key string, in *sim.Input, faulted map[string]bool, seen map[string]b
 func (p *netPlan) adaptApp(o runtime.Object, spec *corev1.PodSpec) {
 	if len(spec.Containers) == 0 {
 		return
+	}
+	if stripNEGGate(spec) && !p.gated {
+		p.gated = true
+		p.notes = append(p.notes, "the readiness gate "+negGate+" is removed: on GKE the NEG controller sets it once the load balancer has the pod, and nothing sets it on kind (the pods would never be Ready); so a rollout here does not wait for the load balancer")
 	}
 	c := &spec.Containers[0]
 	cfg := echoapp.Config{}
@@ -405,7 +417,24 @@ func (r *run) netStart(ctx context.Context) (time.Time, error) {
 	if err := p.watchEndpoints(r); err != nil {
 		return time.Time{}, err
 	}
-	if err := r.waitAvailable(ctx, 4*time.Minute); err != nil {
+	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: loadNamespace, Labels: map[string]string{RunLabel: r.id}}}
+	if err := r.applyExtra(ctx, ns); err != nil {
+		return time.Time{}, err
+	}
+	extra := []string{}
+	if p.ingress != nil {
+		if r.opts.Real.LoadIngress == nil {
+			return time.Time{}, fmt.Errorf("the scenario has an Ingress and this %s cluster offers no ingress proxy", r.opts.Real.Provider)
+		}
+		if err := r.opts.Real.LoadIngress(ctx); err != nil {
+			return time.Time{}, fmt.Errorf("ingress proxy image: %w", err)
+		}
+		if err := r.applyExtra(ctx, ingressObjects(p.ingress, r.opts.Real.IngressImage, r.id)...); err != nil {
+			return time.Time{}, err
+		}
+		extra = append(extra, loadNamespace+"/"+ingressName)
+	}
+	if err := r.waitAvailable(ctx, 4*time.Minute, extra...); err != nil {
 		return time.Time{}, err
 	}
 	if len(p.streams) == 0 {
@@ -417,8 +446,7 @@ func (r *run) netStart(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: loadNamespace, Labels: map[string]string{RunLabel: r.id}}}
-	if err := r.applyExtra(ctx, ns, job); err != nil {
+	if err := r.applyExtra(ctx, job); err != nil {
 		return time.Time{}, err
 	}
 	r.rep.Notes = append(r.rep.Notes, p.notes...)
@@ -453,13 +481,18 @@ func (r *run) applyExtra(ctx context.Context, objs ...runtime.Object) error {
 	return nil
 }
 
-// waitAvailable waits until every Deployment with a load has all its replicas available.
-func (r *run) waitAvailable(ctx context.Context, limit time.Duration) error {
+// waitAvailable waits until every Deployment with a load, and the extra ones (namespace/name),
+// has all its replicas available.
+func (r *run) waitAvailable(ctx context.Context, limit time.Duration, extra ...string) error {
 	deadline := r.clock.Now().Add(limit)
+	keys := slices.Clone(extra)
+	for _, l := range r.in.Load {
+		key, _ := loadKey(l.Target)
+		keys = append(keys, key)
+	}
 	for {
 		var waiting []string
-		for _, l := range r.in.Load {
-			key, _ := loadKey(l.Target)
+		for _, key := range keys {
 			ns, name, _ := strings.Cut(key, "/")
 			d, err := r.cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

@@ -35,7 +35,7 @@ func TestPlanNetDeepReadiness(t *testing.T) {
 	}{{"baseline", true, 0}, {"shallow", false, 0}, {"shallow-retries", false, 3}} {
 		t.Run(tc.variant, func(t *testing.T) {
 			in := compileVariant(t, "deep-readiness-cascade", tc.variant)
-			p, err := planNet(in)
+			p, err := planNet(in, 1)
 			require.NoError(t, err)
 			require.NotNil(t, p)
 			assert.True(t, p.path, "an Ingress and network behaviour: the Network scope")
@@ -67,7 +67,7 @@ func TestPlanNetDeepReadiness(t *testing.T) {
 
 func TestAdaptAppGivesTheLoadsBehaviour(t *testing.T) {
 	in := compileVariant(t, "ingress-502-graceful-shutdown", "keep-serving")
-	p, err := planNet(in)
+	p, err := planNet(in, 1)
 	require.NoError(t, err)
 	var api *appsv1.Deployment
 	for _, o := range in.Objects {
@@ -94,6 +94,11 @@ func TestAdaptAppGivesTheLoadsBehaviour(t *testing.T) {
 	assert.Equal(t, ":15999", cfg.Admin)
 	assert.Equal(t, appStateDir, cfg.StateDir)
 	assert.Equal(t, "api=ravelin/api:v1", api.Spec.Template.Annotations[imagesAnnotation], "the original image stays in the template: a new one rolls out")
+	assert.Empty(t, spec.ReadinessGates, "nothing on kind sets the NEG gate")
+	assert.True(t, p.gated)
+	require.NotNil(t, p.ingress)
+	assert.Equal(t, 10*time.Second, p.ingress.Lag.Min, "models.network.ingressLag")
+	assert.Equal(t, 40*time.Second, p.ingress.Lag.Max)
 	assert.Contains(t, spec.Volumes, corev1.Volume{Name: "faultline-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	var checkout echoapp.Config = p.apps["default/checkout"]
 	assert.Equal(t, []string{"http://api.default.svc.cluster.local:80/"}, checkout.Deps)
@@ -101,9 +106,18 @@ func TestAdaptAppGivesTheLoadsBehaviour(t *testing.T) {
 
 func TestObserveClassifiesOutcomes(t *testing.T) {
 	in := compileVariant(t, "ingress-502-graceful-shutdown", "baseline")
-	p, err := planNet(in)
+	p, err := planNet(in, 1)
 	require.NoError(t, err)
 	require.Len(t, p.streams, 2)
+	assert.Equal(t, loadgen.ViaIngress, p.streams[0].Via, "the api's traffic arrives through the Ingress")
+	assert.Equal(t, "http://faultline-ingress.faultline-net.svc.cluster.local:80/", p.streams[0].URL)
+	assert.Equal(t, loadgen.ViaService, p.streams[1].Via, "checkout's through its Service")
+	// through a proxy its answers say what happened: a refused connection behind it is its 502
+	var viaProxy loadgen.Counts
+	viaProxy[loadgen.Proxy502], viaProxy[loadgen.Proxy503], viaProxy[loadgen.ProxyOther] = 3, 2, 1
+	e502, e503 := p.classify(0, 0, time.Time{}, viaProxy)
+	assert.Equal(t, [2]float64{4, 2}, [2]float64{e502, e503}, "502 and 504 (no answer from the pod) are 502s, 503 a 503")
+	p.streams[0].Via = loadgen.ViaService // the rest: as if through kube-proxy
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	// the api Service: ready endpoints, none from second 2 to 3, then back
 	p.noEP["default/api"] = []epChange{{t0.Add(-time.Minute), 4}, {t0.Add(2 * time.Second), 0}, {t0.Add(3 * time.Second), 4}}

@@ -55,6 +55,10 @@ type RealNodes struct {
 	Image string
 	// Describe says how Down and Up act, for the report ("docker pause ... / unpause").
 	Describe string
+	// IngressImage is the ingress proxy's image (ingress.go), put on the nodes by LoadIngress
+	// when a scenario has an Ingress; nil: such scenarios are refused.
+	IngressImage string
+	LoadIngress  func(context.Context) error
 }
 
 // nodeRestore is what a run changed on a real node of an existing cluster, undone at the end.

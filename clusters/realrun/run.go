@@ -219,7 +219,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 	}
 	r.rec = newRecorder(deps)
 	if opts.Real != nil {
-		if r.net, err = planNet(in); err != nil {
+		if r.net, err = planNet(in, opts.Seed); err != nil {
 			return nil, fmt.Errorf("%s: %w", in.Name, err)
 		}
 	}
