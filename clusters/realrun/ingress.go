@@ -70,7 +70,7 @@ func (p *netPlan) planIngress(ingresses []*networkingv1.Ingress, m sim.Network, 
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("objects: the Ingresses' routes: %w", err)
 	}
-	url := fmt.Sprintf("http://%s.%s.svc.cluster.local:80", ingressName, loadNamespace)
+	url := fmt.Sprintf("http://%s.%s.svc.cluster.local.:80", ingressName, loadNamespace)
 	for i, l := range p.loads {
 		for _, r := range cfg.Routes {
 			if r.Service == l.svc {

@@ -40,10 +40,10 @@ func TestPlanNetDeepReadiness(t *testing.T) {
 			require.NotNil(t, p)
 			assert.True(t, p.path, "an Ingress and network behaviour: the Network scope")
 			rates := p.apps["default/rates"]
-			assert.Equal(t, []string{"http://db.default.svc.cluster.local:80/"}, rates.Deps, "a rates request needs only the database")
+			assert.Equal(t, []string{"http://db.default.svc.cluster.local.:80/"}, rates.Deps, "a rates request needs only the database")
 			assert.Equal(t, tc.deep, rates.Deep)
 			if tc.deep {
-				assert.Equal(t, []string{"http://auth.default.svc.cluster.local:80/", "http://db.default.svc.cluster.local:80/"}, rates.Checks, "the shared health library also calls auth")
+				assert.Equal(t, []string{"http://auth.default.svc.cluster.local.:80/", "http://db.default.svc.cluster.local.:80/"}, rates.Checks, "the shared health library also calls auth")
 			}
 			assert.Equal(t, tc.retry, rates.Retry.Attempts)
 			// streams: the four loads with a request rate, in input order
@@ -101,7 +101,7 @@ func TestAdaptAppGivesTheLoadsBehaviour(t *testing.T) {
 	assert.Equal(t, 40*time.Second, p.ingress.Lag.Max)
 	assert.Contains(t, spec.Volumes, corev1.Volume{Name: "faultline-state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	var checkout echoapp.Config = p.apps["default/checkout"]
-	assert.Equal(t, []string{"http://api.default.svc.cluster.local:80/"}, checkout.Deps)
+	assert.Equal(t, []string{"http://api.default.svc.cluster.local.:80/"}, checkout.Deps)
 }
 
 func TestObserveClassifiesOutcomes(t *testing.T) {
@@ -110,7 +110,7 @@ func TestObserveClassifiesOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.streams, 2)
 	assert.Equal(t, loadgen.ViaIngress, p.streams[0].Via, "the api's traffic arrives through the Ingress")
-	assert.Equal(t, "http://faultline-ingress.faultline-net.svc.cluster.local:80/", p.streams[0].URL)
+	assert.Equal(t, "http://faultline-ingress.faultline-net.svc.cluster.local.:80/", p.streams[0].URL)
 	assert.Equal(t, loadgen.ViaService, p.streams[1].Via, "checkout's through its Service")
 	// through a proxy its answers say what happened: a refused connection behind it is its 502
 	var viaProxy loadgen.Counts
