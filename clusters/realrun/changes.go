@@ -112,7 +112,9 @@ func (r *run) playChanges(ctx context.Context, end time.Time) {
 			r.note(false, "change %s: %v", c.Name, err)
 			continue
 		}
-		r.note(true, "change %s applied (generation %d)%s", c.Name, gen, map[bool]string{true: ": a rollout", false: ""}[rollout])
+		r.mu.Lock() // a change is not a fault: the report's notes say it happened
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("change %s applied at %s (generation %d)%s", c.Name, c.At, gen, map[bool]string{true: ": a rollout", false: ""}[rollout]))
+		r.mu.Unlock()
 		if !rollout {
 			continue
 		}
