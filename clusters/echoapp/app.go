@@ -153,6 +153,8 @@ type App struct {
 
 	mu      sync.Mutex
 	mode    string
+	until   time.Time      // the fault mode ends by itself then (zero: when told)
+	expiry  *time.Timer    // ... armed here
 	servers []*http.Server // app servers while listening (nil in fail mode)
 	admin   *http.Server
 	closing atomic.Bool // connection-close after SIGTERM
@@ -191,12 +193,26 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.StateDir != "" {
 		if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "mode")); err == nil {
-			if m := strings.TrimSpace(string(b)); m == ModeFail || m == ModeHang {
-				a.mode = m
+			m, until := parseState(string(b))
+			if (m == ModeFail || m == ModeHang) && (until.IsZero() || time.Now().Before(until)) {
+				a.mode, a.until = m, until
 			}
 		}
 	}
 	return a, nil
+}
+
+// parseState reads the state file: the mode, and when it ends (RFC 3339; absent: when told).
+func parseState(s string) (string, time.Time) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ModeOK, time.Time{}
+	}
+	var until time.Time
+	if len(f) > 1 {
+		until, _ = time.Parse(time.RFC3339Nano, f[1])
+	}
+	return f[0], until
 }
 
 // Start binds the admin address and, unless the kept mode is fail, the app's addresses.
@@ -212,10 +228,32 @@ func (a *App) Start() error {
 		go a.admin.Serve(ln)
 		a.cfg.Admin = ln.Addr().String()
 	}
+	a.armLocked()
 	if a.mode != ModeFail {
 		return a.listenLocked()
 	}
 	return nil
+}
+
+// armLocked makes a fault mode with an end go back to ok then, whether or not anyone can reach
+// the admin address at that moment (the container may be restarting).
+func (a *App) armLocked() {
+	if a.expiry != nil {
+		a.expiry.Stop()
+		a.expiry = nil
+	}
+	if a.mode == ModeOK || a.until.IsZero() {
+		return
+	}
+	until := a.until
+	a.expiry = time.AfterFunc(time.Until(until), func() {
+		a.mu.Lock()
+		current := a.until.Equal(until)
+		a.mu.Unlock()
+		if current {
+			_ = a.SetMode(ModeOK, time.Time{})
+		}
+	})
 }
 
 func (a *App) listenLocked() error {
@@ -266,8 +304,9 @@ func (a *App) Mode() string {
 	return a.mode
 }
 
-// SetMode switches the fault mode and keeps it in StateDir.
-func (a *App) SetMode(m string) error {
+// SetMode switches the fault mode and keeps it in StateDir; a fail or hang mode with an until
+// ends by itself then, also across container restarts.
+func (a *App) SetMode(m string, until time.Time) error {
 	switch m {
 	case ModeOK, ModeFail, ModeHang:
 	default:
@@ -275,13 +314,21 @@ func (a *App) SetMode(m string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	state := m
+	if !until.IsZero() && m != ModeOK {
+		state += " " + until.UTC().Format(time.RFC3339Nano)
+	}
 	if a.cfg.StateDir != "" {
-		if err := os.WriteFile(filepath.Join(a.cfg.StateDir, "mode"), []byte(m+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(a.cfg.StateDir, "mode"), []byte(state+"\n"), 0o644); err != nil {
 			return err
 		}
 	}
 	prev := a.mode
-	a.mode = m
+	a.mode, a.until = m, until
+	if m == ModeOK {
+		a.until = time.Time{}
+	}
+	a.armLocked()
 	switch {
 	case m == ModeFail && prev != ModeFail:
 		for _, s := range a.servers {
@@ -320,6 +367,9 @@ func (a *App) Close() {
 		s.Close()
 	}
 	a.servers = nil
+	if a.expiry != nil {
+		a.expiry.Stop()
+	}
 	if a.admin != nil {
 		a.admin.Close()
 	}
@@ -409,12 +459,21 @@ func (a *App) call(ctx context.Context, u string) error {
 	return nil
 }
 
-// serveAdmin: POST /mode?set=ok|fail|hang, GET /mode, GET /stats.
+// serveAdmin: POST /mode?set=ok|fail|hang[&until=RFC3339], GET /mode, GET /stats.
 func (a *App) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/mode":
 		if r.Method == http.MethodPost || r.URL.Query().Has("set") {
-			if err := a.SetMode(r.URL.Query().Get("set")); err != nil {
+			var until time.Time
+			if u := r.URL.Query().Get("until"); u != "" {
+				t, err := time.Parse(time.RFC3339Nano, u)
+				if err != nil {
+					http.Error(w, "until: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+				until = t
+			}
+			if err := a.SetMode(r.URL.Query().Get("set"), until); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}

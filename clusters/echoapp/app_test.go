@@ -207,3 +207,30 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Duration(100*time.Millisecond), c.Retry.Backoff)
 }
+
+func TestFaultModeEndsByItself(t *testing.T) {
+	dir := t.TempDir()
+	a := start(t, Config{Name: "auth", StateDir: dir})
+	until := time.Now().Add(300 * time.Millisecond)
+	code, _, err := get(t, "http://"+a.AdminAddr()+"/mode?set=fail&until="+until.UTC().Format(time.RFC3339Nano))
+	require.NoError(t, err)
+	require.Equal(t, 200, code)
+	_, _, err = get(t, "http://"+a.Addrs()[0]+"/")
+	require.Error(t, err, "failed")
+	// a container restarting now reads the fault with its end
+	b, err := New(Config{Name: "auth", StateDir: dir, Listen: []string{"127.0.0.1:0"}})
+	require.NoError(t, err)
+	assert.Equal(t, ModeFail, b.Mode())
+	require.Eventually(t, func() bool { return a.Mode() == ModeOK }, 3*time.Second, 20*time.Millisecond, "the fault ends at until without being told")
+	code, _, err = get(t, "http://"+a.Addrs()[0]+"/")
+	require.NoError(t, err)
+	assert.Equal(t, 200, code)
+	// ... and a container restarting after the end starts healthy
+	c, err := New(Config{Name: "auth", StateDir: dir, Listen: []string{"127.0.0.1:0"}})
+	require.NoError(t, err)
+	assert.Equal(t, ModeOK, c.Mode())
+	os.WriteFile(filepath.Join(dir, "mode"), []byte("hang "+time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)+"\n"), 0o644)
+	d, err := New(Config{Name: "auth", StateDir: dir, Listen: []string{"127.0.0.1:0"}})
+	require.NoError(t, err)
+	assert.Equal(t, ModeOK, d.Mode(), "a fault whose end has passed is over")
+}

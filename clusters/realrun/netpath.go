@@ -531,16 +531,26 @@ func (r *run) appFault(ctx context.Context, f sim.Fault, mode string) (func(cont
 	if len(pods) == 0 {
 		return nil, errNoPods
 	}
+	// the app ends the fault by itself at the window's end, also when its container is restarting
+	// then (failed liveness probes restart it) and no revert could reach it
+	var until time.Time
+	if f.Duration > 0 {
+		until = r.clock.Now().Add(r.scaled(f.Duration))
+	}
 	var done []corev1.Pod
-	set := func(ctx context.Context, p corev1.Pod, m string) error {
-		res := r.cs.CoreV1().RESTClient().Post().Namespace(p.Namespace).Resource("pods").
-			Name(p.Name+":"+strconv.Itoa(AppAdminPort)).SubResource("proxy").Suffix("mode").Param("set", m).Do(ctx)
-		return res.Error()
+	set := func(ctx context.Context, p corev1.Pod, m string, until time.Time) error {
+		req := r.cs.CoreV1().RESTClient().Post().Namespace(p.Namespace).Resource("pods").
+			Name(p.Name + ":" + strconv.Itoa(AppAdminPort)).SubResource("proxy").Suffix("mode").Param("set", m)
+		if !until.IsZero() {
+			req = req.Param("until", until.UTC().Format(time.RFC3339Nano))
+		}
+		return req.Do(ctx).Error()
 	}
 	revert := func(ctx context.Context) error {
 		var errs []string
 		for _, p := range done {
-			if err := set(ctx, p, echoapp.ModeOK); err != nil && !apierrors.IsNotFound(err) {
+			err := set(ctx, p, echoapp.ModeOK, time.Time{})
+			if err != nil && !apierrors.IsNotFound(err) && until.IsZero() {
 				errs = append(errs, p.Name+": "+err.Error())
 			}
 		}
@@ -550,7 +560,7 @@ func (r *run) appFault(ctx context.Context, f sim.Fault, mode string) (func(cont
 		return nil
 	}
 	for _, p := range pods {
-		if err := set(ctx, p, mode); err != nil {
+		if err := set(ctx, p, mode, until); err != nil {
 			return revert, fmt.Errorf("pod %s/%s fault switch: %w", p.Namespace, p.Name, err)
 		}
 		done = append(done, p)
