@@ -540,7 +540,7 @@ func (r *run) appFault(ctx context.Context, f sim.Fault, mode string) (func(cont
 	var done []corev1.Pod
 	set := func(ctx context.Context, p corev1.Pod, m string, until time.Time) error {
 		req := r.cs.CoreV1().RESTClient().Post().Namespace(p.Namespace).Resource("pods").
-			Name(p.Name + ":" + strconv.Itoa(AppAdminPort)).SubResource("proxy").Suffix("mode").Param("set", m)
+			Name(p.Name+":"+strconv.Itoa(AppAdminPort)).SubResource("proxy").Suffix("mode").Param("set", m)
 		if !until.IsZero() {
 			req = req.Param("until", until.UTC().Format(time.RFC3339Nano))
 		}
