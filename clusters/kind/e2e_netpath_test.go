@@ -23,6 +23,11 @@ import (
 // kubelet's, kube-proxy's and the proxy's real timings), so the runs keep real time and shorten
 // the story instead: the rollout 1 minute in, 4 minutes in all; the auth outage from minute 2 for
 // 3 minutes of 6. Rates are lowered so that a shared 2-core machine keeps up.
+//
+// Cost, from the runs of this test's pieces on a loaded 2-core machine (not yet timed as a whole):
+// each variant is a throwaway cluster (about 2 min up), about 1 min to settle, then its length (4
+// or 6 min): about 30 min for the ingress scenario's four variants and 20 for the two deep-
+// readiness ones, the first also building the ingress image (minutes of client-go compile cold).
 var (
 	ingressSets = []string{"spec.changes[0].at=1m", "spec.duration=4m",
 		"spec.load[0].requestsPerSecond=50", "spec.load[1].requestsPerSecond=20"}
