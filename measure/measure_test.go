@@ -90,5 +90,27 @@ func TestRegistryIsComplete(t *testing.T) {
 	d, ok := measure.Lookup("request-success-ratio/deployment/web")
 	require.True(t, ok)
 	assert.Equal(t, "ratio", d.Unit)
-	assert.False(t, d.MeasuredIn(measure.Kind))
+	assert.False(t, d.MeasuredIn(measure.KWOK), "KWOK pods serve no traffic")
+	assert.True(t, d.MeasuredIn(measure.Kind), "kind runs send the loads' traffic")
+}
+
+func TestNetworkCounts(t *testing.T) {
+	c := measure.NetworkCounts{Total: 1000, E502: 30, E503: 10, App: 60, CollTotal: 400, CollOK: 380, CallErrors: 70, Retries: 20, RetryWaitSecs: 5, Restarts: 2}
+	got := map[string]float64{}
+	var names []string
+	for _, in := range c.Indicators() {
+		got[in.Name] = in.Value
+		names = append(names, in.Name)
+	}
+	for i := 1; i < len(names); i++ {
+		assert.Less(t, measure.Order(names[i-1]), measure.Order(names[i]), "registry order")
+	}
+	assert.InDelta(t, 0.05, got["collateral-loss-ratio"], 1e-12)
+	delete(got, "collateral-loss-ratio")
+	assert.Equal(t, map[string]float64{"requests-502": 30, "requests-503": 10, "error-ratio-502": 0.03, "error-ratio-503": 0.01,
+		"error-ratio-app": 0.06, "dependency-call-errors": 70, "retries": 20,
+		"retry-wait-seconds": 0.005, "container-restarts": 2}, got)
+	for _, in := range (measure.NetworkCounts{}).Indicators() {
+		assert.False(t, in.Value != in.Value, "%s: no NaN without traffic", in.Name)
+	}
 }

@@ -11,8 +11,8 @@ const (
 	// KWOK is a real control plane with KWOK nodes (faultline's local clusters): real
 	// apiserver, scheduler and controllers; nodes and pods only animated.
 	KWOK
-	// Kind is a cluster of real kubelets (kind): real containers, probes and node lifecycle,
-	// but no load generator.
+	// Kind is a cluster of real kubelets (kind): real containers, probes, node lifecycle and
+	// data planes, with faultline's load generator sending the loads' traffic (package realrun).
 	Kind
 	numWorlds
 )
@@ -74,7 +74,6 @@ func (d Doc) Calibration() string {
 // reasons shared by several indicators
 const (
 	noTrafficKWOK  = "KWOK pods serve no traffic"
-	noTrafficKind  = "no load generator: the scenario's traffic (load.requestsPerSecond) is not sent"
 	noPanicKWOK    = "kernel panics come from real CPU saturation; KWOK pods use no CPU"
 	noPanicKind    = "kernel panics from CPU saturation are not reproduced: the substituted containers use no CPU and a node container cannot panic the host's kernel (node faults freeze the node instead)"
 	v1Stall        = "the v1 CronJob controller's stall; Kubernetes 1.34 runs only v2"
@@ -86,7 +85,7 @@ const (
 func simOnly(kwok, kind string) [numWorlds]string { return [numWorlds]string{"", kwok, kind} }
 
 var (
-	traffic   = simOnly(noTrafficKWOK, noTrafficKind)
+	traffic   = simOnly(noTrafficKWOK, "")
 	panics    = simOnly(noPanicKWOK, noPanicKind)
 	unwatched = simOnly(notObserved, notObserved)
 )
@@ -149,10 +148,10 @@ var Indicators = []Doc{
 	{Name: "dependency-call-errors", Unit: "count", Scope: Network, Doc: "failed dependency call attempts, retries included (what a caller's error counter counts)", Unmeasurable: traffic},
 	{Name: "retries", Unit: "count", Scope: Network, Doc: "dependency call retries", Unmeasurable: traffic},
 	{Name: "retry-wait-seconds", Unit: "seconds", Scope: Network, Doc: "mean back-off wait per request", Unmeasurable: traffic},
-	{Name: "container-restarts", Unit: "count", Scope: Network, Doc: "containers restarted after failed liveness or startup probes", Unmeasurable: simOnly("KWOK runs no probes", notObserved)},
+	{Name: "container-restarts", Unit: "count", Scope: Network, Doc: "containers restarted after failed liveness or startup probes", Unmeasurable: simOnly("KWOK runs no probes", "")},
 
-	{Name: "rollout-minutes", Unit: "minutes", Scope: Rollout, Doc: "mean time from a template change to the rollout completing (to the end of the run when it did not)", Unmeasurable: unwatched},
-	{Name: "rollouts-incomplete", Unit: "count", Scope: Rollout, Doc: "rollouts not complete at the end of the run", Unmeasurable: unwatched},
+	{Name: "rollout-minutes", Unit: "minutes", Scope: Rollout, Doc: "mean time from a template change to the rollout completing (to the end of the run when it did not)"},
+	{Name: "rollouts-incomplete", Unit: "count", Scope: Rollout, Doc: "rollouts not complete at the end of the run"},
 
 	{Name: "api-availability", Unit: "ratio", HigherIsBetter: true, Scope: ControlPlane, Doc: "share of API requests (client mix and kubelet lease renewals) that succeeded, weighted by rate", Unmeasurable: unwatched},
 	{Name: "api-write-availability", Unit: "ratio", HigherIsBetter: true, Scope: ControlPlane, Doc: "share of mutating API requests that succeeded", Unmeasurable: unwatched},

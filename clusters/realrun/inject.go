@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/faultline-dev/faultline/clusters/echoapp"
 	"github.com/faultline-dev/faultline/clusters/webhook"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -56,13 +57,21 @@ func (r *run) playFault(ctx context.Context, f sim.Fault, end time.Time) {
 		err = r.podKill(ctx, f)
 	case sim.PodFailure:
 		window = f.Duration
-		revert, err = r.podFailure(ctx, f)
+		if r.net != nil {
+			revert, err = r.appFault(ctx, f, echoapp.ModeFail) // netpath.go
+		} else {
+			revert, err = r.podFailure(ctx, f)
+		}
 	case sim.ControllerManagerDown:
 		window = f.Duration
 		revert, err = r.controllerManagerDown(ctx, f)
 	case sim.PodUnreachable:
 		window = f.Duration
-		revert, err = r.podUnreachable(ctx, f)
+		if r.net != nil {
+			revert, err = r.appFault(ctx, f, echoapp.ModeHang) // netpath.go
+		} else {
+			revert, err = r.podUnreachable(ctx, f)
+		}
 	case sim.ControlPlaneUpgrade:
 		r.controlPlaneUpgrade(ctx, f) // runs its course, step by step (upgrade.go)
 		return

@@ -72,10 +72,12 @@ func KindNodes(p *kind.Provider, name string) func(context.Context) (*RealNodes,
 			return nil, fmt.Errorf("load %s: %w", kind.EchoImage, err)
 		}
 		return &RealNodes{
-			Provider: kind.ProviderName,
-			Faults:   kindNodeFaults{p: p, name: name},
-			Image:    kind.EchoImage,
-			Describe: "freezing its node container (docker pause; thawed by docker unpause)",
+			Provider:     kind.ProviderName,
+			Faults:       kindNodeFaults{p: p, name: name},
+			Image:        kind.EchoImage,
+			Describe:     "freezing its node container (docker pause; thawed by docker unpause)",
+			IngressImage: kind.IngressImage,
+			LoadIngress:  func(ctx context.Context) error { return p.LoadIngress(ctx, name) },
 		}, nil
 	}
 }

@@ -55,6 +55,10 @@ type RealNodes struct {
 	Image string
 	// Describe says how Down and Up act, for the report ("docker pause ... / unpause").
 	Describe string
+	// IngressImage is the ingress proxy's image (ingress.go), put on the nodes by LoadIngress
+	// when a scenario has an Ingress; nil: such scenarios are refused.
+	IngressImage string
+	LoadIngress  func(context.Context) error
 }
 
 // nodeRestore is what a run changed on a real node of an existing cluster, undone at the end.
@@ -312,7 +316,11 @@ func (r *run) adaptForRealNodes(o runtime.Object) {
 	if spec == nil {
 		return
 	}
+	keepImages(o, spec) // before substitution: a new image must still roll out (changes.go)
 	replaced, changed := SubstituteImage(spec, r.opts.Real.Image, job)
+	if r.net != nil && job == nil {
+		r.net.adaptApp(o, spec) // the load's app behaviour (netpath.go)
+	}
 	for _, img := range replaced {
 		if !slices.Contains(r.images, img) {
 			r.images = append(r.images, img)

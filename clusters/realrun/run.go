@@ -165,6 +165,9 @@ type run struct {
 
 	began time.Time
 	down  map[string]int // components a fault stopped on purpose (validity.go)
+
+	net *netPlan // the network path on real nodes (netpath.go); nil without loads or on KWOK
+	ros []*rolloutWatch
 }
 
 func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
@@ -219,6 +222,11 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		}
 	}
 	r.rec = newRecorder(deps)
+	if opts.Real != nil {
+		if r.net, err = planNet(in, opts.Seed); err != nil {
+			return nil, fmt.Errorf("%s: %w", in.Name, err)
+		}
+	}
 	return r, nil
 }
 
@@ -248,7 +256,13 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	if err := r.apply(ctx, objs); err != nil {
 		return sim.Result{}, err
 	}
-	if r.t0, err = r.startInstant(applyStart, r.clock.Now()); err != nil {
+	applyEnd := r.clock.Now()
+	if r.net != nil {
+		if applyEnd, err = r.netStart(ctx); err != nil { // time 0 once the loads are served
+			return sim.Result{}, err
+		}
+	}
+	if r.t0, err = r.startInstant(applyStart, applyEnd); err != nil {
 		return sim.Result{}, err
 	}
 	r.rep.Start = r.t0
@@ -263,6 +277,13 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 		go func() {
 			defer wg.Done()
 			r.playFault(fctx, r.in.Faults[i], end)
+		}()
+	}
+	if len(r.in.Changes) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.playChanges(fctx, end)
 		}()
 	}
 	series := &sim.Series{}
@@ -836,8 +857,12 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		world = measure.Kind
 	}
 	obs, win := r.rec.observations(world, r.t0, end, r.scale, r.cronJobs, created, skipped)
+	if r.net != nil {
+		r.netObserve(ctx, obs)
+	}
 	if r.hasChanges() {
 		obs.Scopes |= measure.Rollout
+		obs.Rollout = r.rolloutIndicators(end)
 	}
 	res := sim.Result{Seed: r.opts.Seed}
 	res.Indicators, r.rep.Unmeasured = measure.Compute(obs, win)

@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,9 +26,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/faultline-dev/faultline/clusters/echoapp"
+	"github.com/faultline-dev/faultline/clusters/loadgen"
 )
 
 func main() {
@@ -38,12 +44,21 @@ func main() {
 	want := flag.Int("want", 2, "client: how many different pods must answer")
 	timeout := flag.Duration("timeout", time.Minute, "client: give up after this long")
 	expect := flag.String("expect", "", "client: request until an answer holds this text")
+	load := flag.Bool("load", false, "load generator: send the traffic of FAULTLINE_LOAD (a JSON loadgen.Config) and print its record")
 	flag.Parse()
+	if *load {
+		os.Exit(runLoad())
+	}
 	if *get != "" && *expect != "" {
 		os.Exit(expectText(*get, *expect, *timeout))
 	}
 	if *get != "" {
 		os.Exit(client(*get, *want, *timeout))
+	}
+	if cfg, err := echoapp.FromEnv(); err == nil {
+		os.Exit(serveApp(cfg))
+	} else if !errors.Is(err, echoapp.ErrNoConfig) {
+		log.Fatal(err)
 	}
 	name := os.Getenv("POD_NAME")
 	if name == "" {
@@ -138,4 +153,48 @@ func expectText(url, text string, timeout time.Duration) int {
 	}
 	fmt.Fprintf(os.Stderr, "no answer from %s held %q within %s; last: %s\n", url, text, timeout, last)
 	return 1
+}
+
+// serveApp runs the scenario's app until SIGTERM's policy says to exit (or SIGINT).
+func serveApp(cfg echoapp.Config) int {
+	a, err := echoapp.New(cfg)
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	if err := a.Start(); err != nil {
+		log.Print(err)
+		return 1
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	for s := range sig {
+		if s == syscall.SIGINT || a.Terminate() {
+			a.Close()
+			return 0
+		}
+		log.Printf("SIGTERM: %s, serving until killed", cfg.OnSIGTERM)
+	}
+	return 0
+}
+
+// runLoad is the load generator's Job: it sends until the configured end and exits.
+func runLoad() int {
+	cfg, err := loadgen.FromEnv()
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	g, err := loadgen.New(cfg, os.Stdout)
+	if err != nil {
+		log.Print(err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := g.Run(ctx); err != nil {
+		log.Print(err)
+		return 1
+	}
+	return 0
 }
