@@ -272,3 +272,107 @@ func (f *readyFlips) stop() string {
 	defer f.mu.Unlock()
 	return strings.Join(f.changes, ", ")
 }
+
+// The mitigations of the webhook scenario on the same restart (Kubernetes 1.34), one after the
+// other on one cluster: which of the writes the model cares about get through. The client-CA
+// ConfigMap is made stale before each restart; a node's Lease is KWOK's heartbeat.
+//
+//	webhook               client-CA write   node Lease renewals   (model, variant kubernetes-1.34)
+//	catch-all Fail        blocked           blocked               upgrade completes; nodes blocked
+//	exclude kube-system   through           blocked               the same, the write is exempt
+//	scoped namespaces     through           through               nothing blocked
+//	failurePolicy Ignore  through after 10 s  measured, logged    admitted after the time-out
+//
+// Nightly (FAULTLINE_E2E_NIGHTLY=1): about 3 minutes of wall time.
+func TestAPIServerRestartMitigations(t *testing.T) {
+	requireE2E(t)
+	if os.Getenv("FAULTLINE_E2E_NIGHTLY") == "" {
+		t.Skip("nightly: set FAULTLINE_E2E_NIGHTLY=1 (about 3 minutes)")
+	}
+	cl := acquire(t, &sim.Input{Name: "apiserver-mitigations", Duration: time.Minute, Models: sim.DefaultModels()})
+	ctx := t.Context()
+	cs, err := kubernetes.NewForConfig(cl.Config)
+	require.NoError(t, err)
+	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")}
+	_, err = cs.CoreV1().Nodes().Create(ctx, clusters.FakeNode("node-a", capacity, nil, nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return readyNodes(ctx, cs) == 1 }, 60*time.Second, 500*time.Millisecond)
+	me, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	hook, err := webhook.Start(webhook.WithMode(webhook.Hang))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = hook.Close(context.Background()) })
+
+	const ns, name = "kube-system", "extension-apiserver-authentication"
+	caWritten := func() bool {
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && cm.Data["client-ca-file"] != ""
+	}
+	renewed := func() time.Time {
+		l, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, "node-a", metav1.GetOptions{})
+		if err != nil || l.Spec.RenewTime == nil {
+			return time.Time{}
+		}
+		return l.Spec.RenewTime.Time
+	}
+	ignore := admissionregistrationv1.Ignore
+	for _, tc := range []struct {
+		name           string
+		edit           func(*admissionregistrationv1.ValidatingWebhook)
+		caThrough      bool
+		leaseAssertion bool // whether the Lease outcome is asserted (false: only logged)
+		leaseThrough   bool
+	}{
+		{"catch-all", func(*admissionregistrationv1.ValidatingWebhook) {}, false, true, false},
+		{"exclude-kube-system", func(w *admissionregistrationv1.ValidatingWebhook) {
+			w.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system"}}}}
+		}, true, true, false},
+		{"scoped-namespaces", func(w *admissionregistrationv1.ValidatingWebhook) {
+			w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"opa.example.com/policy": "enforce"}}
+		}, true, true, true},
+		{"failure-policy-ignore", func(w *admissionregistrationv1.ValidatingWebhook) { w.FailurePolicy = &ignore }, true, false, false},
+	} {
+		vwc := catchAll(hook, me.Status.UserInfo.Username)
+		tc.edit(&vwc.Webhooks[0])
+		_, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{})
+		require.NoError(t, err, tc.name)
+		time.Sleep(3 * time.Second) // the apiserver's webhook informer picks the configuration up
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		delete(cm.Data, "client-ca-file")
+		_, err = cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		if !tc.caThrough {
+			time.Sleep(time.Second)
+			require.False(t, caWritten(), "%s: the running apiserver cannot put it back either", tc.name)
+		}
+		require.NoError(t, cl.ControlPlane.Stop(ctx, local.APIServer))
+		start := time.Now()
+		require.NoError(t, cl.ControlPlane.Start(ctx, local.APIServer), "%s: ready after the restart", tc.name)
+		ready := time.Since(start)
+		before := renewed()
+		var caAt time.Duration
+		for time.Since(start) < 30*time.Second && caAt == 0 {
+			if caWritten() {
+				caAt = time.Since(start)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		leaseAt := time.Duration(0)
+		for time.Since(start) < 35*time.Second && leaseAt == 0 {
+			if renewed().After(before) {
+				leaseAt = time.Since(start)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Logf("%s: ready %s after the restart; client-CA write through: %v (at %s); node Lease renewed: %v (at %s)",
+			tc.name, ready.Round(10*time.Millisecond), caAt > 0, caAt.Round(100*time.Millisecond), leaseAt > 0, leaseAt.Round(100*time.Millisecond))
+		assert.Equal(t, tc.caThrough, caAt > 0, "%s: client-CA write", tc.name)
+		if tc.leaseAssertion {
+			assert.Equal(t, tc.leaseThrough, leaseAt > 0, "%s: node Lease renewal", tc.name)
+		}
+		require.NoError(t, cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, vwc.Name, metav1.DeleteOptions{}))
+		require.Eventually(t, caWritten, 60*time.Second, 500*time.Millisecond, "%s: the write gets through once the webhook is gone", tc.name)
+	}
+}
