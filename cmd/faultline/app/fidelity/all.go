@@ -36,9 +36,12 @@ type libraryPlan struct {
 var libraryPlans = map[string]libraryPlan{
 	// 40 of the 400 per-app CronJobs, every minute, 5 minutes: before the consolidation (3 h in),
 	// so the matrix holds the CronJob path (KWOK runs every Job pod to success, and no image is
-	// pulled, so the deletions could not fail a run anyway)
+	// pulled, so the deletions could not fail a run anyway). Runs of 1 s, as KWOK's pods end at
+	// once: with the scenario's 40 s the simulated Jobs would still run at the next minute
+	// (Forbid skips) and their completions would miss the busy second the real ones load.
 	"cron-deleted-images": {Sets: []string{"spec.templates[0].count=40",
-		`spec.templates[0].fields[0].choices=[{"value":"* * * * *","weight":1}]`, "spec.duration=5m"}},
+		`spec.templates[0].fields[0].choices=[{"value":"* * * * *","weight":1}]`,
+		`spec.templates[0].object.metadata.annotations={"faultline.dev/run-time":"1s"}`, "spec.duration=5m"}},
 	// the storm in miniature (the v2 controller, the only one Kubernetes 1.34 has): 120 CronJobs
 	// every minute, 1 s runs, 4 minutes, without the controller-manager outage
 	"cron-missed-start-storm": {Variant: "v2", Sets: []string{"spec.templates[0].count=120",
