@@ -128,6 +128,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 			return // the run ended mid-upgrade: no new step (the time-out note says how far it got)
 		}
 		r.expectDown(APIServer)
+		out := r.clock.Now() // the instance is out from here: its stop is part of its replacement
 		if err := cp.Stop(ctx, APIServer); err != nil {
 			r.expectUp(APIServer)
 			r.injectFailed(f.Name, f.Action, fmt.Errorf("step %d of %d: stop kube-apiserver: %w", i, steps, err))
@@ -135,7 +136,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 		}
 		r.log.Info("upgrade: kube-apiserver stopped", "step", i, "of", steps)
 		r.addRevert(r.apiServerBack) // undone at the end if the run ends mid-step
-		r.sleepUntil(ctx, r.clock.Now().Add(replace))
+		r.sleepUntil(ctx, out.Add(replace))
 		if err := r.startCrashLooping(ctx, cp); err != nil {
 			r.log.Warn("upgrade: kube-apiserver did not come back before the end of the run", "step", i, "err", err)
 			return // the revert above starts it for the clean-up
