@@ -66,6 +66,12 @@ fuzz-sim: ## fuzz generated scenarios with the invariant checker on (FUZZTIME, d
 clean: ## remove the binary
 	rm -rf bin
 
+.PHONY: fidelity
+FIDELITY_REPS ?= 1
+FIDELITY_SEEDS ?= 20
+fidelity: build tools ## nightly: every library scenario in both worlds on local control planes (compressed plans, one cluster at a time; about 30 min on 2 cores); the matrix in results/fidelity-<time>/fidelity.{json,md,html}
+	./$(BIN) fidelity --all --reps $(FIDELITY_REPS) --seeds $(FIDELITY_SEEDS) -q $(ARGS)
+
 .PHONY: tools test-cluster
 
 # tools runs before `go test` in `make test`, so the cold build (about 8 min on 2 cores, cached in

@@ -88,6 +88,9 @@ var (
 	traffic   = simOnly(noTrafficKWOK, "")
 	panics    = simOnly(noPanicKWOK, noPanicKind)
 	unwatched = simOnly(notObserved, notObserved)
+	// a real run plays the control-plane upgrade on a local control plane, whose kube-apiserver
+	// faultline runs (clusters/realrun upgrade.go)
+	upgradeOnly = simOnly("", "faultline does not run a kind cluster's kube-apiserver, so it cannot restart it as an upgrade would")
 )
 
 const (
@@ -157,9 +160,9 @@ var Indicators = []Doc{
 	{Name: "api-write-availability", Unit: "ratio", HigherIsBetter: true, Scope: ControlPlane, Doc: "share of mutating API requests that succeeded", Unmeasurable: unwatched},
 	{Name: "api-latency-p99-max-seconds", Unit: "seconds", Scope: ControlPlane, Doc: "highest latency quantile (latencyAlert.quantile) of mutating requests at any instant", Unmeasurable: unwatched},
 	{Name: "latency-alert-detect-minutes", Unit: "minutes", Scope: ControlPlane, Doc: "time the API was impaired (a request failing, or the latency quantile above the alert threshold) before the latency alert first fired: the time to detect of one continuous impairment; all impaired time when it never fired", Unmeasurable: unwatched},
-	{Name: "apiserver-exits", Unit: "count", Scope: ControlPlane, Doc: "apiserver exits because the client-CA post-start hook could not write its ConfigMap", Unmeasurable: unwatched},
-	{Name: "upgrade-completed", Unit: "0/1", HigherIsBetter: true, Scope: ControlPlane, Doc: "1 when the control-plane upgrade completed before its time-out (1 without an upgrade)", Unmeasurable: unwatched},
-	{Name: "upgrade-minutes", Unit: "minutes", Scope: ControlPlane, Doc: "from the upgrade's start to its completion; to the end of the run when it never completed", Unmeasurable: unwatched},
+	{Name: "apiserver-exits", Unit: "count", Scope: ControlPlane, Doc: "apiserver exits because the client-CA post-start hook could not write its ConfigMap", Unmeasurable: upgradeOnly},
+	{Name: "upgrade-completed", Unit: "0/1", HigherIsBetter: true, Scope: ControlPlane, Doc: "1 when the control-plane upgrade completed before its time-out (1 without an upgrade)", Unmeasurable: upgradeOnly},
+	{Name: "upgrade-minutes", Unit: "minutes", Scope: ControlPlane, Doc: "from the upgrade's start to its completion; to the end of the run when it never completed", Unmeasurable: upgradeOnly},
 	{Name: "nodes-recreated", Unit: "count", Scope: ControlPlane, Doc: "nodes recreated by auto-repair", Unmeasurable: unwatched},
 	{Name: "repair-cadence-minutes", Unit: "minutes", Scope: ControlPlane, Doc: "mean time between successive recreations of the same node; 0 when no node was recreated twice", Unmeasurable: unwatched},
 }

@@ -18,13 +18,16 @@ import (
 //   - An instance serves requests once its post-start hooks have completed (its readiness, which
 //     the load balancer follows at once). Requests go to any ready instance; with none, every
 //     request fails.
-//   - The client-CA hook (pkg/controlplane/client_ca_hook.go) writes ConfigMap
+//   - With ClientCAWriter "hook" (Kubernetes up to 1.16), the client-CA hook
+//     (pkg/controlplane/client_ca_hook.go) writes ConfigMap
 //     kube-system/extension-apiserver-authentication with wait.Poll(1s, 30s): the first try one
 //     interval after the start, the next one interval later or when the previous try returns,
 //     whichever is later. The write is an UPDATE that goes through the instance's own admission
 //     chain, so a Fail-policy webhook matching it with a dead backend fails every try; after the
 //     timeout the apiserver exits ("unable to initialize client CA configmap") and the kubelet
-//     restarts its static pod after the CrashLoopBackOff (10 s doubling to 5 min).
+//     restarts its static pod after the CrashLoopBackOff (10 s doubling to 5 min). With
+//     "controller" (1.17 on) a background controller retries the write and the instance is
+//     ready once started, whatever the webhooks do.
 //   - A managed upgrade replaces one instance at a time: out of the load balancer, replaced for
 //     UpgradeInstanceTime, then the new process starts and must pass its hooks; the next instance
 //     follows once it is ready. The client reports the upgrade failed when it is not complete
@@ -405,6 +408,12 @@ func (w *World) instanceStep(i int) {
 	case instStarting:
 		in.state = instHook
 		in.hookStart = w.q.Now()
+		if w.m.ControlPlane.ClientCAWriter == ClientCAController {
+			// the write is the background controller's: the hooks complete at once
+			in.hookOK = true
+			w.hookDone(i)
+			return
+		}
 		in.timer = w.q.AfterID(w.m.ControlPlane.HookPollInterval.Duration, w.hid, pack(evCPHookTry, i))
 	case instCrashed:
 		w.instanceStart(in)

@@ -16,9 +16,21 @@ type ControlPlane struct {
 	APIServers int `json:"apiServers"`
 	// StartTime is from the process starting to its post-start hooks running (faultline choice).
 	StartTime metav1.Duration `json:"startTime"`
+	// ClientCAWriter is how a starting apiserver writes ConfigMap
+	// kube-system/extension-apiserver-authentication, which an upgrade changing the
+	// authentication data makes it write (through its own admission chain, webhooks included):
+	//   - "hook" (Kubernetes up to 1.16, the incident's 1.13): the client-CA post-start hook
+	//     (client_ca_hook.go) retries it with wait.Poll(HookPollInterval, HookTimeout); the
+	//     apiserver is not ready until it succeeds and exits when it has not within the timeout.
+	//   - "controller" (Kubernetes 1.17 on; measured on 1.34, clusters/realrun
+	//     TestAPIServerRestartUnderHangingWebhook): the post-start hook only starts the
+	//     cluster-authentication-trust controller, which retries the write in the background;
+	//     a blocked write neither delays readiness nor stops the process.
+	// Empty means "hook".
+	ClientCAWriter string `json:"clientCAWriter,omitempty"`
 	// HookPollInterval and HookTimeout are the client-CA post-start hook's wait.Poll(1s, 30s):
 	// it writes ConfigMap kube-system/extension-apiserver-authentication and the apiserver exits
-	// when it has not succeeded within the timeout.
+	// when it has not succeeded within the timeout (ClientCAWriter "hook").
 	HookPollInterval metav1.Duration `json:"hookPollInterval"`
 	HookTimeout      metav1.Duration `json:"hookTimeout"`
 	// RestartBackoffBase and RestartBackoffMax are the kubelet's CrashLoopBackOff for the
@@ -68,6 +80,12 @@ type AutoRepair struct {
 	RecreateTime metav1.Duration `json:"recreateTime"`
 }
 
+// The values of ControlPlane.ClientCAWriter.
+const (
+	ClientCAHook       = "hook"
+	ClientCAController = "controller"
+)
+
 func defaultControlPlane() ControlPlane {
 	return ControlPlane{
 		APIServers:          3,                                                // a regional GKE control plane
@@ -114,6 +132,8 @@ func (m Models) validateControlPlane() error {
 	c, r := m.ControlPlane, m.AutoRepair
 	a := c.LatencyAlert
 	switch {
+	case c.ClientCAWriter != "" && c.ClientCAWriter != ClientCAHook && c.ClientCAWriter != ClientCAController:
+		return fmt.Errorf("controlPlane.clientCAWriter: %q; expected %q (Kubernetes up to 1.16) or %q (1.17 on)", c.ClientCAWriter, ClientCAHook, ClientCAController)
 	case c.APIServers < 1 || c.APIServers > 64:
 		return fmt.Errorf("controlPlane.apiServers: %d; expected 1..64", c.APIServers)
 	case c.StartTime.Duration < 0 || c.UpgradeInstanceTime.Duration < 0:

@@ -131,6 +131,7 @@ func Run(ctx context.Context, cfg *rest.Config, in *sim.Input, opts Options) (_ 
 }
 
 type run struct {
+	up       upgradeObs // the control-plane upgrade (upgrade.go)
 	in       *sim.Input
 	opts     Options
 	log      *slog.Logger
@@ -864,6 +865,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		obs.Scopes |= measure.Rollout
 		obs.Rollout = r.rolloutIndicators(end)
 	}
+	obs.ControlPlane = r.up.indicators(end, r.scale)
 	res := sim.Result{Seed: r.opts.Seed}
 	res.Indicators, r.rep.Unmeasured = measure.Compute(obs, win)
 	return res

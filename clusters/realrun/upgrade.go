@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/faultline-dev/faultline/clusters/webhook"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -37,6 +39,43 @@ var (
 	crashBackOff    = 10 * time.Second
 	crashBackOffMax = 5 * time.Minute
 )
+
+// upgradeObs is what a run saw of its control-plane upgrade, for the control-plane indicators.
+type upgradeObs struct {
+	mu        sync.Mutex
+	played    bool
+	began     time.Time
+	done      time.Time // zero while not complete
+	timeout   time.Duration
+	exits     int // kube-apiserver exits before it was ready
+	completed bool
+}
+
+// indicators are apiserver-exits, upgrade-completed and upgrade-minutes as the simulator
+// defines them (sim/controlplane.go), for a run that played an upgrade (nil otherwise); times
+// are the run's wall clock divided by its time scale, so in the scenario's minutes.
+func (u *upgradeObs) indicators(end time.Time, scale float64) []measure.Indicator {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.played {
+		return nil
+	}
+	if scale <= 0 {
+		scale = 1
+	}
+	completed, until := 0.0, end
+	if !u.done.IsZero() {
+		until = u.done
+		if u.done.Sub(u.began) <= u.timeout {
+			completed = 1
+		}
+	}
+	return []measure.Indicator{
+		{Name: "apiserver-exits", Value: float64(u.exits)},
+		{Name: "upgrade-completed", Value: completed},
+		{Name: "upgrade-minutes", Value: until.Sub(u.began).Minutes() / scale},
+	}
+}
 
 // podUnreachable hangs the webhook backend of the selected pods for the fault's window.
 func (r *run) podUnreachable(_ context.Context, f sim.Fault) (func(context.Context) error, error) {
@@ -68,6 +107,9 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 		timeout = cpm.UpgradeTimeout.Duration
 	}
 	began := r.clock.Now()
+	r.up.mu.Lock()
+	r.up.played, r.up.began, r.up.timeout = true, began, r.scaled(timeout)
+	r.up.mu.Unlock()
 	var upgraded atomic.Int32
 	reported := time.AfterFunc(r.scaled(timeout), func() {
 		if n := int(upgraded.Load()); n < steps {
@@ -86,6 +128,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 			return // the run ended mid-upgrade: no new step (the time-out note says how far it got)
 		}
 		r.expectDown(APIServer)
+		out := r.clock.Now() // the instance is out from here: its stop is part of its replacement
 		if err := cp.Stop(ctx, APIServer); err != nil {
 			r.expectUp(APIServer)
 			r.injectFailed(f.Name, f.Action, fmt.Errorf("step %d of %d: stop kube-apiserver: %w", i, steps, err))
@@ -93,7 +136,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 		}
 		r.log.Info("upgrade: kube-apiserver stopped", "step", i, "of", steps)
 		r.addRevert(r.apiServerBack) // undone at the end if the run ends mid-step
-		r.sleepUntil(ctx, r.clock.Now().Add(replace))
+		r.sleepUntil(ctx, out.Add(replace))
 		if err := r.startCrashLooping(ctx, cp); err != nil {
 			r.log.Warn("upgrade: kube-apiserver did not come back before the end of the run", "step", i, "err", err)
 			return // the revert above starts it for the clean-up
@@ -102,6 +145,9 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 		upgraded.Add(1)
 		r.log.Info("upgrade: kube-apiserver ready", "step", i, "of", steps, "after", r.clock.Since(began).Round(time.Second).String())
 	}
+	r.up.mu.Lock()
+	r.up.done = r.clock.Now()
+	r.up.mu.Unlock()
 	r.note(true, "%s: upgrade complete: %d of %d instances in %s", f.Name, steps, steps, r.clock.Since(began).Round(time.Second))
 }
 
@@ -117,6 +163,9 @@ func (r *run) startCrashLooping(ctx context.Context, cp ControlPlane) error {
 		if ctx.Err() != nil {
 			return err
 		}
+		r.up.mu.Lock()
+		r.up.exits++
+		r.up.mu.Unlock()
 		r.log.Warn("upgrade: kube-apiserver exited before it was ready; restarting after the back-off", "backoff", backoff, "err", firstLine(err))
 		if !r.sleepUntil(ctx, r.clock.Now().Add(backoff)) {
 			return ctx.Err()

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/faultline-dev/faultline/clusters/webhook"
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -78,6 +79,11 @@ func TestControlPlaneUpgradeRestartsTheAPIServerPerInstance(t *testing.T) {
 	assert.False(t, r.expectedDown(APIServer), "up again after the upgrade")
 	assert.Empty(t, r.rep.Invalid)
 	assert.Contains(t, strings.Join(r.rep.Injected, "\n"), "upgrade complete: 3 of 3 instances")
+	ind := r.up.indicators(r.clock.Now().Add(time.Hour), 1)
+	require.Len(t, ind, 3)
+	assert.Equal(t, measure.Indicator{Name: "apiserver-exits", Value: 2}, ind[0], "the two failed starts")
+	assert.Equal(t, measure.Indicator{Name: "upgrade-completed", Value: 1}, ind[1])
+	assert.Less(t, ind[2].Value, 1.0, "upgrade-minutes: until completion, not the end of the run")
 }
 
 // An API server that never gets ready again: the time-out is reported with how far the upgrade
@@ -92,6 +98,10 @@ func TestControlPlaneUpgradeTimeOut(t *testing.T) {
 	joined := strings.Join(r.rep.Injected, "\n")
 	assert.Contains(t, joined, "time-out (100ms) passed with 0 of 3 instances upgraded")
 	assert.NotContains(t, joined, "upgrade complete")
+	end := r.clock.Now()
+	ind := r.up.indicators(end, 0.5)
+	assert.Equal(t, measure.Indicator{Name: "upgrade-completed", Value: 0}, ind[1])
+	assert.InDelta(t, 2*end.Sub(r.up.began).Minutes(), ind[2].Value, 1e-9, "to the end of the run, in scenario minutes (time scale 0.5)")
 	assert.True(t, r.expectedDown(APIServer))
 	require.Len(t, r.reverts, 1)
 	cp.blockStarts = false

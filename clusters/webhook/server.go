@@ -77,7 +77,24 @@ type Server struct {
 	served   chan error
 	logger   *slog.Logger
 	holdWait sync.WaitGroup
+	mu       sync.Mutex
+	seen     []Request
 }
+
+// Request is one admission request the server received: what the API server asked about.
+type Request struct {
+	At        time.Time `json:"at"`
+	Mode      string    `json:"mode"` // how the server answered it
+	Operation string    `json:"operation"`
+	Group     string    `json:"group,omitempty"`
+	Resource  string    `json:"resource"`
+	Namespace string    `json:"namespace,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	User      string    `json:"user,omitempty"`
+}
+
+// maxSeen bounds the requests Seen keeps (the first ones; Calls counts them all).
+const maxSeen = 10000
 
 // Option configures Start.
 type Option func(*Server)
@@ -126,6 +143,13 @@ func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
 // Calls counts the admission requests received.
 func (s *Server) Calls() int64 { return s.calls.Load() }
 
+// Seen returns the admission requests received so far, in arrival order (the first 10,000).
+func (s *Server) Seen() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.seen...)
+}
+
 // URL is the server's address with path (e.g. "/validate").
 func (s *Server) URL(path string) string {
 	return "https://" + s.ln.Addr().String() + "/" + strings.TrimPrefix(path, "/")
@@ -160,6 +184,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mode := s.Mode()
+	s.mu.Lock()
+	if len(s.seen) < maxSeen {
+		s.seen = append(s.seen, Request{At: time.Now(), Mode: mode.String(), Operation: string(req.Operation), Group: req.Resource.Group,
+			Resource: req.Resource.Resource, Namespace: req.Namespace, Name: req.Name, User: req.UserInfo.Username})
+	}
+	s.mu.Unlock()
 	s.logger.Debug("admission request", "mode", mode.String(), "path", r.URL.Path, "op", req.Operation,
 		"resource", req.Resource.Resource, "namespace", req.Namespace, "name", req.Name)
 	switch mode {

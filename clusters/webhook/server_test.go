@@ -74,6 +74,10 @@ func TestModes(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 	})
 	assert.GreaterOrEqual(t, s.Calls(), int64(4))
+	seen := s.Seen()
+	require.Len(t, seen, int(s.Calls()), "every request is kept")
+	assert.Equal(t, []string{"allow", "deny", "fail", "hang"}, []string{seen[0].Mode, seen[1].Mode, seen[2].Mode, seen[3].Mode}, "each with how it was answered")
+	assert.Equal(t, webhook.Request{At: seen[0].At, Mode: "allow", Operation: "CREATE", Namespace: "kube-system", Name: "cm"}, seen[0])
 }
 
 func TestCloseReleasesHeldRequests(t *testing.T) {

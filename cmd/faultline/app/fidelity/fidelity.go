@@ -46,6 +46,7 @@ type flags struct {
 	out        string
 	json       bool
 	quiet      bool
+	all        bool
 }
 
 // KWOKWorld are the model parameters that describe what a KWOK node does, applied to both
@@ -67,7 +68,7 @@ var KWOKWorld = []string{
 func NewCommand(s cli.Streams) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "fidelity NAME|PATH",
+		Use:   "fidelity NAME|PATH | --all",
 		Short: "Hold the simulator against a real control plane: the same scenario in both worlds, per indicator",
 		Long: `fidelity runs one variant of a scenario in both worlds with the same parameters: a few
 repetitions in the real world (each on a fresh local control plane: real kube-apiserver,
@@ -83,8 +84,22 @@ no container start time, no CPU and so no kernel panics; --no-kwok-world drops t
 cluster is started with the scenario's node-lifecycle timings, toleration seconds, controller
 client QPS and CronJob workers. Indicators the real world cannot measure (request success,
 kernel panics) are listed, not compared. It writes fidelity.json and the real runs' report into
-results/<scenario>/fidelity-<time>/ (or --out).`,
-		Example: `  # the CronJob storm in miniature: 120 CronJobs every minute, 4 minutes, the v2 controller
+results/<scenario>/fidelity-<time>/ (or --out).
+
+With --all it plays every library scenario so, one after the other (one cluster at a time),
+each with the fidelity plan kept for it in this command (library.go: the variant the real
+world can play, and --set lines that compress its story into a few minutes in both worlds,
+so both worlds play the same compressed scenario), and writes one matrix: per scenario and
+indicator the simulated and real medians, the Kolmogorov-Smirnov distance and the verdict, or,
+for a cell not measured, why (the indicator registry's reason for this world, the real run's
+own, or the scenario's: needs kind, no plan, the run failed). Output: fidelity.json (one entry
+per scenario), fidelity.md (a Markdown table) and fidelity.html. A scenario whose real run
+fails does not stop the others; the command fails at the end if any did. make fidelity runs it
+nightly.`,
+		Example: `  # the whole library against a local control plane (about 30 minutes on 2 cores)
+  faultline fidelity --all --reps 1 --seeds 20
+
+  # the CronJob storm in miniature: 120 CronJobs every minute, 4 minutes, the v2 controller
   faultline fidelity cron-missed-start-storm --variant v2 --reps 3 \
     --set spec.templates[0].count=120 --set 'spec.templates[0].fields[2].choices=[{"value":"* * * * *","weight":1}]' \
     --set 'spec.templates[0].fields[0].choices=[{"value":"1s","weight":1}]' --set spec.faults=[] --set spec.duration=4m
@@ -95,9 +110,13 @@ results/<scenario>/fidelity-<time>/ (or --out).`,
     --set spec.faults[0].at=20s --set spec.faults[1].at=110s --set spec.faults[2].at=200s --set spec.duration=5m \
     --set spec.cluster.models.nodeLifecycle.gracePeriod=20s --set spec.cluster.models.nodeLifecycle.defaultTolerationSeconds=20 \
     --set spec.cluster.models.kernelPanic.rebootTime=60s`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return execute(cmd.Context(), s, f, args[0])
+			target := ""
+			if len(args) == 1 {
+				target = args[0]
+			}
+			return execute(cmd.Context(), s, f, target)
 		},
 	}
 	fl := cmd.Flags()
@@ -116,6 +135,7 @@ results/<scenario>/fidelity-<time>/ (or --out).`,
 	fl.StringVar(&f.out, "out", "", "output directory (default results/<scenario>/fidelity-<UTC time>)")
 	fl.BoolVar(&f.json, "json", false, "print fidelity.json instead of the table")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "less progress")
+	fl.BoolVar(&f.all, "all", false, "every library scenario, each in its compressed fidelity plan (--set adds to every plan); writes the matrix as fidelity.json, fidelity.md and fidelity.html into results/fidelity-<UTC time>/ (or --out)")
 	return cmd
 }
 
@@ -143,39 +163,82 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if f.kubeconfig != "" || f.context != "" {
 		f.cluster = ""
 	}
+	if f.all {
+		if target != "" {
+			return cli.BadInput(fmt.Errorf("--all plays the whole library: give no scenario (got %q)", target))
+		}
+		return executeAll(ctx, s, f)
+	}
+	if target == "" {
+		return cli.BadInput(errors.New("name a scenario (or --all for the whole library)"))
+	}
 	sc, err := scenarios.Open(target)
 	if err != nil {
 		return cli.BadInput(err)
 	}
-	sets := slices.Clone(f.sets)
+	logger := newLogger(s, f)
+	src, err := run.RealSource(f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
+	if err != nil {
+		return err
+	}
+	rep, reports, runErr := measureOne(ctx, s, f, sc, f.variant, f.sets, src, logger)
+	if rep == nil {
+		return runErr
+	}
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("results", sc.Name(), "fidelity-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "fidelity.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if f.json {
+		fmt.Fprintln(s.Out, string(b))
+	} else {
+		Print(s.Out, rep)
+		printPlacements(s.Out, rep.Real)
+		run.PrintReports(s.Out, reports, nil)
+		fmt.Fprintf(s.Out, "\nwrote %s (%s)\n", filepath.Join(dir, "fidelity.json"), rep.Took)
+	}
+	return runErr
+}
+
+func newLogger(s cli.Streams, f *flags) *slog.Logger {
+	level := slog.LevelInfo
+	if f.quiet {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
+}
+
+// measureOne plays one variant of sc in both worlds and compares them; the report is nil when no
+// real run finished.
+func measureOne(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scenario, variant string, extra []string,
+	src realrun.Source, logger *slog.Logger) (*Report, [][]*realrun.Report, error) {
+	sets := slices.Clone(extra)
 	if !f.noKWOK {
 		sets = append(slices.Clone(KWOKWorld), sets...)
 	}
-	if sc, err = run.ApplySets(sc, sets); err != nil {
-		return cli.BadInput(err)
+	sc, err := run.ApplySets(sc, sets)
+	if err != nil {
+		return nil, nil, cli.BadInput(err)
 	}
-	variant := f.variant
 	if variant == "" {
 		variant = sc.Baseline()
 	}
 	v, err := sc.Variant(variant)
 	if err != nil {
-		return cli.BadInput(fmt.Errorf("--variant %q: %w (the scenario has %s)", variant, err, strings.Join(sc.VariantNames(), ", ")))
+		return nil, nil, cli.BadInput(fmt.Errorf("--variant %q: %w (the scenario has %s)", variant, err, strings.Join(sc.VariantNames(), ", ")))
 	}
 	in := sc.Compile(v)
 	for _, o := range in.Objects {
 		if _, ok := o.(*batchv1.CronJob); ok && in.Models.CronJob.Controller != "v2" {
-			return cli.BadInput(fmt.Errorf("variant %s models the %s CronJob controller; the real cluster (Kubernetes 1.34) runs only v2: choose a v2 variant or --set spec.cluster.models.cronJob.controller=v2", variant, in.Models.CronJob.Controller))
+			return nil, nil, cli.BadInput(fmt.Errorf("variant %s models the %s CronJob controller; the real cluster (Kubernetes 1.34) runs only v2: choose a v2 variant or --set spec.cluster.models.cronJob.controller=v2", variant, in.Models.CronJob.Controller))
 		}
-	}
-	level := slog.LevelInfo
-	if f.quiet {
-		level = slog.LevelWarn
-	}
-	logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
-	src, err := run.RealSource(f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
-	if err != nil {
-		return err
 	}
 	started := time.Now()
 	if !f.quiet {
@@ -186,7 +249,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	}
 	simOut, err := runner.Run(ctx, sc, runner.Config{Variants: []string{variant}, Seeds: runner.SeedRange(f.seed, f.seeds), Workers: f.workers})
 	if err != nil {
-		return fmt.Errorf("simulated runs: %w", err)
+		return nil, nil, fmt.Errorf("simulated runs: %w", err)
 	}
 	plan := realrun.Plan{
 		Variants: []string{variant}, Repetitions: f.reps, FirstSeed: f.seed,
@@ -200,7 +263,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		if runErr == nil {
 			runErr = errors.New("no real run finished")
 		}
-		return runErr
+		return nil, reports, runErr
 	}
 	simVals, realVals := values(simOut), values(realOut)
 	tol := DefaultTolerance()
@@ -224,26 +287,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	slices.Sort(rep.OnlySim)
 	slices.Sort(rep.OnlyReal)
 	rep.Took = time.Since(started).Round(time.Second).String()
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", sc.Name(), "fidelity-"+started.UTC().Format("20060102T150405Z"))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "fidelity.json"), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	if f.json {
-		fmt.Fprintln(s.Out, string(b))
-	} else {
-		Print(s.Out, rep)
-		printPlacements(s.Out, rep.Real)
-		run.PrintReports(s.Out, reports, nil)
-		fmt.Fprintf(s.Out, "\nwrote %s (%s)\n", filepath.Join(dir, "fidelity.json"), rep.Took)
-	}
-	return runErr
+	return rep, reports, runErr
 }
 
 // values gathers each indicator's values over the finished runs of the outcome's one variant.
