@@ -17,14 +17,13 @@ import (
 // A scrape every Models.Alerts.ScrapeInterval (30 s by default) reads the models' state and
 // records it under the names the real exporters use, so that a PromQL query written for a
 // production cluster runs unchanged on a simulated one:
-//   - kube-state-metrics: kube_pod_status_phase and kube_pod_status_ready (the Deployments' pods
-//     and the active cron Jobs' pods), kube_deployment_spec_replicas and
-//     kube_deployment_status_replicas_available, kube_node_status_condition (Ready:
-//     true, or unknown once the node lifecycle controller has lost the kubelet),
-//     kube_node_spec_unschedulable, kube_cronjob_status_last_schedule_time,
-//     kube_cronjob_next_schedule_time (unsuspended CronJobs, as kube-state-metrics), kube_cronjob_spec_suspend,
-//     kube_cronjob_status_active, kube_job_status_active and kube_job_status_failed (failed pods
-//     of the Jobs still active);
+//   - kube-state-metrics: kube_pod_status_phase and kube_pod_status_ready (the Deployments'
+//     pods), kube_deployment_spec_replicas and kube_deployment_status_replicas_available,
+//     kube_node_status_condition (Ready: true, or unknown once the node lifecycle controller has
+//     lost the kubelet), kube_node_spec_unschedulable, kube_cronjob_status_last_schedule_time,
+//     kube_cronjob_next_schedule_time (unsuspended CronJobs, as kube-state-metrics),
+//     kube_cronjob_spec_suspend, kube_cronjob_status_active, kube_job_status_active and
+//     kube_job_status_failed (failed pods of the Jobs still active);
 //   - the cron platform's families (package internal/cronmetrics), as its controller serves them;
 //   - kube-apiserver: apiserver_request_total by verb, group, resource and code, and
 //     apiserver_request_duration_seconds, with the control-plane model;
@@ -41,8 +40,16 @@ import (
 // Storage is by change: a series holds the points where its value changed, and a point holds
 // from its scrape until the next point; a NaN point is a staleness marker (the object is gone).
 // Left out: series per Job after it finished (kube-state-metrics keeps them while the history
-// limits keep the Job), pods of Jobs that finished, and families the models have no state for
-// (container restarts, resource usage).
+// limits keep the Job), the pods of Jobs (tens of thousands of short series in a cron storm),
+// and families the models have no state for (container restarts, resource usage).
+
+// PromScrape says what a run's scrapes keep.
+type PromScrape struct {
+	// Families are the metric names to keep (a histogram's by its _bucket, _sum or _count
+	// series, or its family name); empty keeps every family. Like a metric_relabel_configs
+	// keep rule, it saves what no query reads.
+	Families []string
+}
 
 // PromSeries is a run's series. Every series has a sample at every scrape from its first point
 // on, to End, except while its latest point is NaN.
@@ -74,7 +81,14 @@ type promRec struct {
 	index  map[string]int
 	seen   []uint32 // per series: the scrape that last emitted it
 	n      uint32   // current scrape, from 1
+	live   []int    // the series emitted by the current scrape, in order
+	prev   []int    // ... and by the previous one
+	keys   []string // per series: its key in index
+	pos    []int32  // per series: its position in live when it was last emitted
+	cur    int      // the position in prev where the next add is expected
 	key    []byte
+	want   map[string]bool            // the families kept; nil: all
+	next   []cachedNext               // per CronJob: its next schedule time after lastScheduleTime
 	errs   map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
 	failed map[*loadState]float64     // per network-path load: failed requests at the last scrape
 }
@@ -82,11 +96,22 @@ type promRec struct {
 // startPromScrape registers the scraper on the run's queue; it runs after settling (the queue
 // settling used is gone by then).
 func (w *World) startPromScrape() {
-	if !w.opts.PromSeries {
+	if w.opts.PromSeries == nil {
 		return
 	}
 	r := &promRec{w: w, every: w.m.Alerts.ScrapeInterval.Duration, index: map[string]int{},
 		errs: map[*loadState]*[3]float64{}, failed: map[*loadState]float64{}}
+	if fs := w.opts.PromSeries.Families; len(fs) > 0 {
+		r.want = map[string]bool{}
+		for _, f := range fs {
+			r.want[f] = true
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(f, suffix); ok {
+					r.want[base] = true
+				}
+			}
+		}
+	}
 	r.out = PromSeries{Start: w.in.Start, Interval: r.every}
 	w.prom = r
 	r.id = w.q.Register(r)
@@ -104,9 +129,10 @@ func (w *World) promSeries() *PromSeries {
 // Fire is one scrape.
 func (r *promRec) Fire(now time.Duration, _ uint32) {
 	r.n++
+	r.prev, r.live, r.cur = r.live, r.prev[:0], 0
 	r.scrape(now)
-	for i, s := range r.out.Series {
-		if r.seen[i] != r.n && !math.IsNaN(s.Points[len(s.Points)-1].V) {
+	for _, i := range r.prev { // gone since the last scrape: a staleness marker
+		if r.seen[i] != r.n {
 			r.out.Series[i].Points = append(r.out.Series[i].Points, PromPoint{T: now, V: math.NaN()})
 		}
 	}
@@ -127,19 +153,50 @@ func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
 		r.key = append(r.key, 0xff)
 		r.key = append(r.key, s...)
 	}
-	i, ok := r.index[string(r.key)]
-	if !ok {
+	// a scrape emits its series in the order of the last one, but for objects that came or
+	// went: the expected series is checked first, the index only on a miss
+	i := -1
+	if r.cur < len(r.prev) && r.keys[r.prev[r.cur]] == string(r.key) {
+		i = r.prev[r.cur]
+		r.cur++
+	} else if j, ok := r.index[string(r.key)]; ok {
+		i = j
+		if r.seen[i] == r.n-1 {
+			r.cur = int(r.pos[i]) + 1
+		}
+	} else {
 		i = len(r.out.Series)
-		r.index[string(r.key)] = i
+		k := string(r.key)
+		r.index[k] = i
+		r.keys = append(r.keys, k)
 		r.out.Series = append(r.out.Series, PromSeriesData{Name: name, Labels: append([]string(nil), kv...)})
 		r.seen = append(r.seen, 0)
+		r.pos = append(r.pos, 0)
+	}
+	if r.seen[i] == r.n {
+		return // a family emitted twice in one scrape keeps the first value
 	}
 	r.seen[i] = r.n
+	r.pos[i] = int32(len(r.live))
+	r.live = append(r.live, i)
 	s := &r.out.Series[i]
 	if k := len(s.Points); k > 0 && s.Points[k-1].V == v {
 		return
 	}
 	s.Points = append(s.Points, PromPoint{T: now, V: v})
+}
+
+// on reports whether any of the families is kept.
+func (r *promRec) on(names ...string) bool {
+	if r.want == nil {
+		return true
+	}
+	for _, n := range names {
+		if r.want[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func b01(b bool) float64 {
@@ -154,6 +211,9 @@ var podPhases = [...]string{"Pending", "Running", "Succeeded", "Failed", "Unknow
 func (r *promRec) scrape(now time.Duration) {
 	w := r.w
 	for _, ns := range w.nodes {
+		if !r.on("kube_node_status_condition", "kube_node_spec_unschedulable") {
+			break
+		}
 		n := ns.n
 		r.add(now, b01(n.Ready), "kube_node_status_condition", "node", n.Name, "condition", "Ready", "status", "true")
 		r.add(now, 0, "kube_node_status_condition", "node", n.Name, "condition", "Ready", "status", "false")
@@ -161,6 +221,9 @@ func (r *promRec) scrape(now time.Duration) {
 		r.add(now, b01(n.Unschedulable), "kube_node_spec_unschedulable", "node", n.Name)
 	}
 	for _, wl := range w.wls {
+		if !r.on("kube_deployment_spec_replicas", "kube_deployment_status_replicas_available", "kube_pod_status_phase", "kube_pod_status_ready") {
+			break
+		}
 		avail := 0
 		for _, pi := range wl.pods {
 			p := w.st.Pods[pi]
@@ -174,11 +237,15 @@ func (r *promRec) scrape(now time.Duration) {
 	}
 	if c := w.cron; c != nil {
 		for _, cj := range c.cjs {
+			if !r.on("kube_cronjob_status_last_schedule_time", "kube_cronjob_spec_suspend", "kube_cronjob_status_active",
+				"kube_cronjob_next_schedule_time", "kube_job_status_active", "kube_job_status_failed") {
+				break
+			}
 			r.add(now, float64(cj.lastSched.Unix()), "kube_cronjob_status_last_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
 			r.add(now, b01(cj.suspend), "kube_cronjob_spec_suspend", "namespace", cj.ns, "cronjob", cj.name)
 			r.add(now, float64(len(cj.active)), "kube_cronjob_status_active", "namespace", cj.ns, "cronjob", cj.name)
 			if !cj.suspend {
-				if next := cj.sched.Next(cj.lastSched.In(cj.loc)); !next.IsZero() {
+				if next := r.nextSchedule(cj); !next.IsZero() {
 					r.add(now, float64(next.Unix()), "kube_cronjob_next_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
 				}
 			}
@@ -186,17 +253,37 @@ func (r *promRec) scrape(now time.Duration) {
 				run := c.runs[ri]
 				r.add(now, 1, "kube_job_status_active", "namespace", cj.ns, "job_name", run.name)
 				r.add(now, float64(run.podFails), "kube_job_status_failed", "namespace", cj.ns, "job_name", run.name)
-				if run.pod >= 0 {
-					r.pod(now, w.st.Pods[run.pod])
-				}
 			}
 		}
-		r.gather(now, c.met.reg.Gather)
+		if r.on(cronFamilies...) {
+			r.gather(now, c.met.reg.Gather)
+		}
 	}
-	r.requests(now)
-	if w.cp != nil {
+	if r.on("istio_requests_total", "nginx_ingress_controller_requests") {
+		r.requests(now)
+	}
+	if w.cp != nil && r.on("apiserver_request_total", "apiserver_request_duration_seconds", "faultline_apiserver_exits_total", "faultline_node_auto_repairs_total") {
 		r.apiserver(now)
 	}
+}
+
+// cronFamilies are the cron platform's family names (package internal/cronmetrics).
+var cronFamilies = []string{"cron_started_total", "cron_success_total", "cron_failure_total", "cron_attempt_failure_total",
+	"cron_scheduling_decision_total", "cron_start_delay_seconds", "cron_app_container_duration_seconds"}
+
+type cachedNext struct{ last, next time.Time }
+
+// nextSchedule is the CronJob's next scheduled time after its last one (kube-state-metrics'
+// kube_cronjob_next_schedule_time), computed again only when the last one moved.
+func (r *promRec) nextSchedule(cj *cronJob) time.Time {
+	if r.next == nil {
+		r.next = make([]cachedNext, len(r.w.cron.cjs))
+	}
+	c := &r.next[cj.idx]
+	if c.next.IsZero() || !c.last.Equal(cj.lastSched) {
+		c.last, c.next = cj.lastSched, cj.sched.Next(cj.lastSched.In(cj.loc))
+	}
+	return c.next
 }
 
 // pod records kube-state-metrics' phase and ready families of a pod that exists.
@@ -223,6 +310,9 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 	}
 	for _, mf := range mfs {
 		name := mf.GetName()
+		if !r.on(name) {
+			continue
+		}
 		for _, m := range mf.GetMetric() {
 			var kv []string
 			for _, lp := range m.GetLabel() {

@@ -81,9 +81,9 @@ type Options struct {
 	// time with the scenario unchanged (its faults and changes stay where they are); the Result
 	// covers the window only. For excerpts such as golden traces.
 	Until time.Duration
-	// PromSeries records the run's state as Prometheus series on the virtual clock in
-	// Result.Prom (promseries.go).
-	PromSeries bool
+	// PromSeries, when set, records the run's state as Prometheus series on the virtual clock
+	// in Result.Prom (promseries.go).
+	PromSeries *PromScrape
 }
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.

@@ -3,7 +3,11 @@ package promql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
@@ -34,6 +38,52 @@ func ObjectiveIndicator(name string) string { return "promql/" + name }
 // AlertIndicators are the indicators of an alert: time to detect and time firing, in minutes.
 func AlertIndicators(alert string) (detect, firing string) {
 	return "alert/" + alert + "/detect-minutes", "alert/" + alert + "/firing-minutes"
+}
+
+// Families are the metric names spec's expressions read, sorted; nil when one selects by
+// something else than a fixed name (then every family must be kept).
+func (s *Spec) Families() []string {
+	var exprs []string
+	for _, o := range s.Objectives {
+		exprs = append(exprs, Expand(o.Query, time.Hour))
+	}
+	for _, a := range s.Alerts {
+		exprs = append(exprs, a.Expr)
+	}
+	seen := map[string]bool{}
+	all := false
+	for _, e := range exprs {
+		expr, err := Parser.ParseExpr(e)
+		if err != nil {
+			return nil
+		}
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			name := vs.Name
+			for _, m := range vs.LabelMatchers {
+				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+			if name == "" {
+				all = true
+			}
+			seen[name] = true
+			return nil
+		})
+	}
+	if all {
+		return nil
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Evaluate runs spec over one run's series (start and length are the run's) and returns the

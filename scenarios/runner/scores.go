@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/results"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -87,7 +88,8 @@ func (out *Outcome) KeepRepresentative(indicator string) error {
 		if err != nil {
 			return err
 		}
-		r, err := sim.Run(out.Scenario.Compile(vr), out.Seeds[i], sim.Options{Series: true})
+		in := out.Scenario.Compile(vr)
+		r, tls, err := RunSeed(in, out.Scenario.PromQL(in), out.Seeds[i], sim.Options{Series: true})
 		if err != nil {
 			return fmt.Errorf("replay variant %s seed %d: %w", name, out.Seeds[i], err)
 		}
@@ -96,6 +98,10 @@ func (out *Outcome) KeepRepresentative(indicator string) error {
 		}
 		out.Results[v][i] = r
 		out.Rep[v] = i
+		if out.Alerts == nil {
+			out.Alerts = make([][]promql.Timeline, len(out.Variants))
+		}
+		out.Alerts[v] = tls
 	}
 	return nil
 }
