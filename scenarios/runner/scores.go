@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -145,4 +146,25 @@ func sameIndicators(a, b []sim.Indicator) bool {
 	return slices.EqualFunc(a, b, func(x, y sim.Indicator) bool {
 		return x.Name == y.Name && (x.Value == y.Value || math.IsNaN(x.Value) && math.IsNaN(y.Value))
 	})
+}
+
+// AlertFirings is the alert timeline of each variant's representative seed (see
+// KeepRepresentative), for report.WriteAlerts; nil when the scenario has no rule files.
+func (out *Outcome) AlertFirings() []report.AlertFiring {
+	if len(out.Scenario.Alerts) == 0 {
+		return nil
+	}
+	fs := []report.AlertFiring{}
+	for v, name := range out.Variants {
+		i := out.rep(v)
+		if v >= len(out.Alerts) || i < 0 {
+			continue
+		}
+		for _, tl := range out.Alerts[v] {
+			for _, f := range tl.Firings {
+				fs = append(fs, report.AlertFiring{Variant: name, Seed: out.Seeds[i], Alert: f.Alert, Labels: f.Labels, From: f.From, To: f.To, Open: f.Open})
+			}
+		}
+	}
+	return fs
 }
