@@ -55,7 +55,7 @@ func TestCronPromQLObjectivesGiveTheIndicatorsVerdicts(t *testing.T) {
 	// it are in the window, and a stalled CronJob is more than an hour overdue by its end
 	sc, err := sc.Set("spec.duration", "14h")
 	require.NoError(t, err)
-	out, err := runner.Run(context.Background(), sc, runner.Config{Seeds: runner.SeedRange(1, 2)})
+	out, err := runner.Run(context.Background(), sc, runner.Config{Seeds: runner.SeedRange(1, 1)})
 	require.NoError(t, err)
 	objs := map[string]scenarios.ResolvedObjective{}
 	for _, o := range sc.Objectives() {
@@ -121,7 +121,7 @@ func TestPromQLValidationErrors(t *testing.T) {
 	} {
 		assert.Contains(t, msg, want)
 	}
-	assert.NotContains(t, msg, "spec.objectives[4]", "an alert of the rule files is an indicator")
+	assert.Contains(t, msg, `"alert/Good/detect-minutes"`, "a rule file with errors gives no alerts")
 
 	// the valid parts load, and the alert's indicator resolves with its unit
 	text = strings.Replace(string(src), "\n  objectives:\n", `
