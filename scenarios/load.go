@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/scenarios/internal/locate"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -45,6 +46,8 @@ type Scenario struct {
 	Objects []Object
 	// Faults are the decoded Chaos Mesh objects, with their translation for the simulator.
 	Faults []Fault
+	// Alerts are the alerting rules of spec.ruleFiles, in file order.
+	Alerts []promql.Alert
 
 	fsys fs.FS
 	root *locate.Node
@@ -114,6 +117,7 @@ func loadFS(ctx context.Context, fsys fs.FS, file, display string) (*Scenario, e
 	collect(s.checkHeader())
 	errs = append(errs, specLimits(&s.Spec.Spec, s.at)...)
 	collect(s.loadObjects(path.Dir(file), display, h))
+	collect(s.loadRules(path.Dir(file), display, h))
 	_, err = s.models(s.Spec.Spec.Cluster.Models, s.at)
 	collect(err)
 	faults, err := s.decodeFaults(s.Spec.Spec.Faults, s.root, "spec.faults")

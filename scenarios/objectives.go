@@ -2,10 +2,14 @@ package scenarios
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
+	"path"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -67,8 +71,14 @@ func (s *Scenario) Objectives() []ResolvedObjective {
 	}
 	out := make([]ResolvedObjective, 0, len(objs))
 	for _, o := range objs {
-		doc, _ := sim.IndicatorByName(o.Indicator)
+		doc, _ := s.indicatorDoc(o.Indicator)
 		r := ResolvedObjective{Name: o.Name, Indicator: o.Indicator, HigherIsBetter: doc.HigherIsBetter, Weight: o.Weight, Unit: doc.Unit}
+		if o.PromQL != "" {
+			r.Indicator, r.Unit = promql.ObjectiveIndicator(o.Name), ""
+			// without better: a target that asks for at least a value means higher is better
+			t, _ := ParseTarget(o.Target)
+			r.HigherIsBetter = t.Op == ">=" || t.Op == ">"
+		}
 		if o.Better != "" {
 			r.HigherIsBetter = o.Better == "higher"
 		}
@@ -104,12 +114,28 @@ func (s *Scenario) checkObjectiveList() error {
 			errs = append(errs, s.at(fp+".name", "objective %q is defined twice", o.Name))
 		}
 		seen[o.Name] = true
-		if _, ok := sim.IndicatorByName(o.Indicator); !ok {
-			var names []string
-			for _, d := range sim.Indicators {
-				names = append(names, d.Name)
+		switch {
+		case o.PromQL != "" && o.Indicator != "":
+			errs = append(errs, s.at(fp+".promql", "set with indicator %q; expected one of indicator or promql", o.Indicator))
+		case o.PromQL != "":
+			if err := promql.Check(o.PromQL); err != nil {
+				errs = append(errs, s.at(fp+".promql", "%s; expected a PromQL expression giving one value ($__range: the run's length)", strings.Join(strings.Fields(err.Error()), " ")))
 			}
-			errs = append(errs, s.at(fp+".indicator", "unknown indicator %q; expected one of %s, or request-success-ratio/<load target>", o.Indicator, strings.Join(names, ", ")))
+			if t, err := ParseTarget(o.Target); o.Better == "" && (o.Target == "" || err == nil && t.Op == "==") {
+				errs = append(errs, s.at(fp+".better", "missing; expected higher or lower (a PromQL objective has no indicator to take it from), or a target with <, <=, > or >="))
+			}
+		default:
+			if _, ok := s.indicatorDoc(o.Indicator); !ok {
+				var names []string
+				for _, d := range sim.Indicators {
+					names = append(names, d.Name)
+				}
+				for _, a := range s.Alerts {
+					d, f := promql.AlertIndicators(a.Name)
+					names = append(names, d, f)
+				}
+				errs = append(errs, s.at(fp+".indicator", "unknown indicator %q; expected one of %s, or request-success-ratio/<load target>, or a promql query", o.Indicator, strings.Join(names, ", ")))
+			}
 		}
 		if o.Target != "" {
 			if _, err := ParseTarget(o.Target); err != nil {
@@ -124,4 +150,72 @@ func (s *Scenario) checkObjectiveList() error {
 		}
 	}
 	return joinErrors(errs)
+}
+
+// indicatorDoc documents an indicator of the registry or of one of the scenario's alerts.
+func (s *Scenario) indicatorDoc(name string) (sim.IndicatorDoc, bool) {
+	if d, ok := sim.IndicatorByName(name); ok {
+		return d, true
+	}
+	for _, a := range s.Alerts {
+		d, f := promql.AlertIndicators(a.Name)
+		switch name {
+		case d:
+			return sim.IndicatorDoc{Name: d, Unit: "minutes", Doc: "time from the first fault (or the run's start) to alert " + a.Name + " firing; the rest of the run when it did not fire"}, true
+		case f:
+			return sim.IndicatorDoc{Name: f, Unit: "minutes", Doc: "time alert " + a.Name + " was firing"}, true
+		}
+	}
+	return sim.IndicatorDoc{}, false
+}
+
+// loadRules reads spec.ruleFiles (Prometheus rule files next to the scenario) into s.Alerts and
+// folds them into the digest; every problem of every file is returned.
+func (s *Scenario) loadRules(dir, display string, h interface{ Write([]byte) (int, error) }) error {
+	var errs []error
+	seen := map[string]string{}
+	for i, f := range s.Spec.Spec.RuleFiles {
+		fp := fmt.Sprintf("spec.ruleFiles[%d]", i)
+		data, err := fs.ReadFile(s.fsys, path.Join(dir, f))
+		if err != nil {
+			errs = append(errs, s.at(fp, "%q: no such file next to the scenario; expected a Prometheus rule file", f))
+			continue
+		}
+		_, _ = h.Write([]byte("\x00" + f + "\x00"))
+		_, _ = h.Write(data)
+		file := path.Join(path.Dir(display), f)
+		alerts, problems := promql.ParseRules(file, data)
+		errs = append(errs, problems...)
+		for _, a := range alerts {
+			if prev, ok := seen[a.Name]; ok {
+				errs = append(errs, fmt.Errorf("%s: alert %q: defined in %s too; expected one rule per alert name", file, a.Name, prev))
+				continue
+			}
+			seen[a.Name] = file
+			s.Alerts = append(s.Alerts, a)
+		}
+	}
+	return joinErrors(errs)
+}
+
+// PromQL is what the scenario evaluates on each run's series (its PromQL objectives and alerting
+// rules) for a compiled variant; nil when it has neither, and the runs need no series.
+func (s *Scenario) PromQL(in *sim.Input) *promql.Spec {
+	sp := &promql.Spec{Alerts: s.Alerts}
+	for _, o := range s.Spec.Spec.Objectives {
+		if o.PromQL != "" {
+			sp.Objectives = append(sp.Objectives, promql.Objective{Name: o.Name, Query: o.PromQL})
+		}
+	}
+	if sp.Empty() {
+		return nil
+	}
+	first := time.Duration(-1)
+	for _, f := range in.Faults {
+		if first < 0 || f.At < first {
+			first = f.At
+		}
+	}
+	sp.Since = max(0, first)
+	return sp
 }

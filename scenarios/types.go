@@ -50,6 +50,10 @@ type Spec struct {
 	Variants []VariantSpec `json:"variants,omitempty"`
 	// Objectives are what is scored, per variant, per seed.
 	Objectives []Objective `json:"objectives,omitempty"`
+	// RuleFiles are Prometheus rule files (alerting rules) next to the scenario, evaluated on
+	// every run's series; each alert gives the indicators alert/<name>/detect-minutes and
+	// alert/<name>/firing-minutes (package measure/promql).
+	RuleFiles []string `json:"ruleFiles,omitempty"`
 	// Platform deploys the platform under test (package platform) with the scenario; a variant
 	// enables it with a spec patch. In simulation it runs inside the World (platform/simadapter).
 	Platform *platform.Config `json:"platform,omitempty"`
@@ -93,11 +97,14 @@ type Patch struct {
 	Patch json.RawMessage `json:"patch"`
 }
 
-// Objective is one scored indicator with an optional target.
+// Objective is one scored indicator, or one PromQL query, with an optional target.
 type Objective struct {
 	Name string `json:"name"`
 	// Indicator names what a run measures (see `faultline list --indicators`).
-	Indicator string `json:"indicator"`
+	Indicator string `json:"indicator,omitempty"`
+	// PromQL, instead of an indicator, is a query evaluated at the end of each run over its
+	// series (package measure/promql); it must give one value. $__range is the run's length.
+	PromQL string `json:"promql,omitempty"`
 	// Target like ">= 0.999" or "< 1": a seed violates the objective when its value misses it.
 	Target string `json:"target,omitempty"`
 	// Better is "higher" or "lower"; default from the indicator.

@@ -20,6 +20,8 @@ type Result struct {
 	// Metrics is the run's Prometheus families (the cron platform metrics, the apiserver's
 	// request metrics) as OpenMetrics text, nil when the scenario has neither.
 	Metrics []byte `json:"-"`
+	// Prom is the run's state as Prometheus series, with Options.PromSeries (promseries.go).
+	Prom *PromSeries `json:"-"`
 }
 
 // Get returns the value of the named indicator.
@@ -44,7 +46,7 @@ func IndicatorByName(name string) (IndicatorDoc, bool) { return measure.Lookup(n
 
 func (w *World) result() Result {
 	obs, win := w.Observations()
-	r := Result{Seed: w.seed, Events: w.q.Fired(), Series: w.series}
+	r := Result{Seed: w.seed, Events: w.q.Fired(), Series: w.series, Prom: w.promSeries()}
 	r.Indicators, _ = measure.Compute(obs, win)
 	if w.cron != nil {
 		r.Metrics = w.cron.met.openMetrics()

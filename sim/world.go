@@ -81,6 +81,9 @@ type Options struct {
 	// time with the scenario unchanged (its faults and changes stay where they are); the Result
 	// covers the window only. For excerpts such as golden traces.
 	Until time.Duration
+	// PromSeries, when set, records the run's state as Prometheus series on the virtual clock
+	// in Result.Prom (promseries.go).
+	PromSeries *PromScrape
 }
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.
@@ -125,6 +128,7 @@ type World struct {
 	// with it to the same run without.
 	retain bool
 	opts   Options
+	prom   *promRec // nil unless Options.PromSeries (promseries.go)
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -212,6 +216,7 @@ func (w *World) Run() Result {
 	w.startCron()
 	w.startControlPlane()
 	w.startExtensions()
+	w.startPromScrape()
 	w.touch()
 	end := w.in.Duration
 	if u := w.opts.Until; u > 0 && u < end {

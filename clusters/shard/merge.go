@@ -10,6 +10,7 @@ import (
 	"github.com/faultline-dev/faultline/results"
 	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/scenarios"
+	"github.com/faultline-dev/faultline/scenarios/runner"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -127,7 +128,8 @@ func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.
 			return nil, nil, err
 		}
 		seed := in.Seeds[i]
-		r, err := sim.Run(sc.Compile(vr), seed, sim.Options{Series: k >= 0})
+		cin := sc.Compile(vr)
+		r, _, err := runner.RunSeed(cin, sc.PromQL(cin), seed, sim.Options{Series: k >= 0}) // with the PromQL indicators
 		if err != nil {
 			return nil, nil, fmt.Errorf("replay variant %s seed %d: %w", name, seed, err)
 		}

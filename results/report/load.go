@@ -32,6 +32,10 @@ type Run struct {
 	// Series holds the representative time series of each variant that has one, in
 	// Summary.Variants order (see Load for how the seed is picked).
 	Series []Series
+	// Alerts is the alert timeline of the representative seeds (alerts.json); HasAlerts says
+	// whether the run evaluated rule files at all.
+	Alerts    []AlertFiring
+	HasAlerts bool
 }
 
 // SeedValue is one seed's value of one objective.
@@ -97,6 +101,9 @@ func Load(dir string) (*Run, error) {
 	}
 	if r.PerSeed, err = parseSeeds(&s, raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", seedsPath, err)
+	}
+	if r.Alerts, r.HasAlerts, err = loadAlerts(dir); err != nil {
+		return nil, err
 	}
 	if r.Series, err = loadSeries(dir, r); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -95,6 +96,21 @@ func (r *Run) Markdown() []byte {
 			mdRow(&b, []string{mdCell(rr.Variant), rr.Score})
 		}
 		b.WriteString("\n")
+	}
+
+	if v.HasAlerts {
+		p("## Alerts\n\n")
+		p("The scenario's alerting rules on each variant's representative seed (virtual time from the run's start):\n\n")
+		if len(v.Alerts) == 0 {
+			p("No alert fired.\n\n")
+		} else {
+			mdRow(&b, []string{"variant", "seed", "alert", "labels", "firing from", "to"})
+			mdRow(&b, []string{"---", "---", "---", "---", "---", "---"})
+			for _, a := range v.Alerts {
+				mdRow(&b, []string{mdCell(a.Variant), strconv.FormatUint(a.Seed, 10), mdCell(a.Alert), mdCell(a.Labels), a.From, mdCell(a.To)})
+			}
+			b.WriteString("\n")
+		}
 	}
 
 	if len(v.Series) > 0 {

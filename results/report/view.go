@@ -31,6 +31,8 @@ type view struct {
 	Resilience   []resRow
 	HasTargets   bool
 	Series       []seriesView
+	HasAlerts    bool
+	Alerts       []alertRow
 	HowTo        []string
 }
 
@@ -180,6 +182,7 @@ func buildView(r *Run) *view {
 	for _, se := range r.Series {
 		v.Series = append(v.Series, seriesView{Variant: se.Variant, Seed: se.Seed, File: se.File, Why: se.Why})
 	}
+	v.HasAlerts, v.Alerts = r.HasAlerts, alertRows(r.Alerts)
 	v.HowTo = howTo(s)
 	if v.Inconclusive > 0 {
 		v.GlanceNote = fmt.Sprintf("inconclusive: with %d seeds no comparison of this run can reach significance (the smallest attainable Holm-adjusted p-value is at least alpha); rerun with at least %d seeds.", len(s.Seeds), v.Inconclusive)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -52,6 +53,9 @@ type Outcome struct {
 	// Rep[v] is the index of variant v's representative seed (KeepRepresentative), -1 when
 	// none finished; nil until chosen.
 	Rep []int
+	// Alerts[v] are the alert timelines of variant v's representative seed (scenarios with
+	// rule files); nil until KeepRepresentative.
+	Alerts [][]promql.Timeline
 }
 
 // Complete counts finished runs.
@@ -77,12 +81,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 		names = sc.VariantNames()
 	}
 	inputs := make([]*sim.Input, len(names))
+	specs := make([]*promql.Spec, len(names))
 	for i, n := range names {
 		v, err := sc.Variant(n)
 		if err != nil {
 			return nil, err
 		}
 		inputs[i] = sc.Compile(v)
+		specs[i] = sc.PromQL(inputs[i])
 	}
 	if len(cfg.Seeds) == 0 {
 		return nil, errors.New("no seeds to run")
@@ -118,7 +124,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
 				}
-				r, err := runSafely(inputs[j.v], cfg.Seeds[j.i], opts, names[j.v])
+				r, err := runSafely(inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
 				mu.Lock()
 				if err != nil {
 					var pe *PanicError
@@ -208,11 +214,32 @@ func (e *PanicError) Error() string {
 }
 
 // runSafely plays one seed of one variant, turning a panic into a *PanicError.
-func runSafely(in *sim.Input, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
+func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Variant: variant, Seed: seed, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return sim.Run(in, seed, opts)
+	r, _, err = RunSeed(in, spec, seed, opts)
+	return r, err
+}
+
+// RunSeed plays one seed and, when spec is not nil, evaluates its PromQL objectives and alerting
+// rules on the run's series: their indicators are appended to the result's (the series are
+// dropped afterwards), and the alerts' timelines returned.
+func RunSeed(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
+	if spec != nil {
+		opts.PromSeries = &sim.PromScrape{Families: spec.Families()}
+	}
+	r, err := sim.Run(in, seed, opts)
+	if err != nil || spec == nil {
+		return r, nil, err
+	}
+	ins, tls, err := promql.Evaluate(context.Background(), spec, r.Prom, in.Duration)
+	r.Prom = nil
+	if err != nil {
+		return r, nil, err
+	}
+	r.Indicators = append(r.Indicators, ins...)
+	return r, tls, nil
 }

@@ -5,7 +5,9 @@ import (
 	"math"
 	"slices"
 
+	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/results"
+	"github.com/faultline-dev/faultline/results/report"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -87,7 +89,8 @@ func (out *Outcome) KeepRepresentative(indicator string) error {
 		if err != nil {
 			return err
 		}
-		r, err := sim.Run(out.Scenario.Compile(vr), out.Seeds[i], sim.Options{Series: true})
+		in := out.Scenario.Compile(vr)
+		r, tls, err := RunSeed(in, out.Scenario.PromQL(in), out.Seeds[i], sim.Options{Series: true})
 		if err != nil {
 			return fmt.Errorf("replay variant %s seed %d: %w", name, out.Seeds[i], err)
 		}
@@ -96,6 +99,10 @@ func (out *Outcome) KeepRepresentative(indicator string) error {
 		}
 		out.Results[v][i] = r
 		out.Rep[v] = i
+		if out.Alerts == nil {
+			out.Alerts = make([][]promql.Timeline, len(out.Variants))
+		}
+		out.Alerts[v] = tls
 	}
 	return nil
 }
@@ -139,4 +146,25 @@ func sameIndicators(a, b []sim.Indicator) bool {
 	return slices.EqualFunc(a, b, func(x, y sim.Indicator) bool {
 		return x.Name == y.Name && (x.Value == y.Value || math.IsNaN(x.Value) && math.IsNaN(y.Value))
 	})
+}
+
+// AlertFirings is the alert timeline of each variant's representative seed (see
+// KeepRepresentative), for report.WriteAlerts; nil when the scenario has no rule files.
+func (out *Outcome) AlertFirings() []report.AlertFiring {
+	if len(out.Scenario.Alerts) == 0 {
+		return nil
+	}
+	fs := []report.AlertFiring{}
+	for v, name := range out.Variants {
+		i := out.rep(v)
+		if v >= len(out.Alerts) || i < 0 {
+			continue
+		}
+		for _, tl := range out.Alerts[v] {
+			for _, f := range tl.Firings {
+				fs = append(fs, report.AlertFiring{Variant: name, Seed: out.Seeds[i], Alert: f.Alert, Labels: f.Labels, From: f.From, To: f.To, Open: f.Open})
+			}
+		}
+	}
+	return fs
 }

@@ -195,6 +195,11 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	if err := results.WriteMetrics(tmp, metrics); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
+	if fs := out.AlertFirings(); fs != nil { // scenarios with rule files: the report's alert timeline
+		if err := report.WriteAlerts(tmp, fs); err != nil {
+			return fmt.Errorf("write %s: %w", tmp, err)
+		}
+	}
 	// how to make this scenario again: what 'faultline report merge' needs to merge shards
 	if err := results.WriteRunInfo(tmp, results.RunInfo{Source: target, Sets: f.real.sets}); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)

@@ -1,0 +1,121 @@
+package promql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim"
+)
+
+// Objective is a PromQL objective: its name and its query.
+type Objective struct {
+	Name  string
+	Query string
+}
+
+// Spec is what a scenario evaluates on each run's series.
+type Spec struct {
+	Objectives []Objective
+	Alerts     []Alert
+	// Interval is the rules' evaluation interval where a group sets none.
+	Interval time.Duration
+	// Since is where time to detect starts: the first fault, or 0.
+	Since time.Duration
+}
+
+// Empty reports whether there is nothing to evaluate (and so no need for series).
+func (s *Spec) Empty() bool { return s == nil || len(s.Objectives) == 0 && len(s.Alerts) == 0 }
+
+// ObjectiveIndicator is the indicator a PromQL objective's value is reported as.
+func ObjectiveIndicator(name string) string { return "promql/" + name }
+
+// AlertIndicators are the indicators of an alert: time to detect and time firing, in minutes.
+func AlertIndicators(alert string) (detect, firing string) {
+	return "alert/" + alert + "/detect-minutes", "alert/" + alert + "/firing-minutes"
+}
+
+// Families are the metric names spec's expressions read, sorted; nil when one selects by
+// something else than a fixed name (then every family must be kept).
+func (s *Spec) Families() []string {
+	var exprs []string
+	for _, o := range s.Objectives {
+		exprs = append(exprs, Expand(o.Query, time.Hour))
+	}
+	for _, a := range s.Alerts {
+		exprs = append(exprs, a.Expr)
+	}
+	seen := map[string]bool{}
+	all := false
+	for _, e := range exprs {
+		expr, err := Parser.ParseExpr(e)
+		if err != nil {
+			return nil
+		}
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok {
+				return nil
+			}
+			name := vs.Name
+			for _, m := range vs.LabelMatchers {
+				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+			if name == "" {
+				all = true
+			}
+			seen[name] = true
+			return nil
+		})
+	}
+	if all {
+		return nil
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Evaluate runs spec over one run's series (start and length are the run's) and returns the
+// indicators, in spec order, and every alert's timeline.
+func Evaluate(ctx context.Context, spec *Spec, ps *sim.PromSeries, length time.Duration) ([]measure.Indicator, []Timeline, error) {
+	if ps == nil {
+		return nil, nil, fmt.Errorf("no series recorded (sim.Options.PromSeries is off)")
+	}
+	st := NewStore(ps)
+	end := ps.End
+	var ins []measure.Indicator
+	for _, o := range spec.Objectives {
+		v, err := Instant(ctx, st, ps.Start, end, Expand(o.Query, length))
+		if err != nil {
+			return nil, nil, fmt.Errorf("objective %s: promql %q: %w", o.Name, o.Query, err)
+		}
+		ins = append(ins, measure.Indicator{Name: ObjectiveIndicator(o.Name), Value: v})
+	}
+	iv := spec.Interval
+	if iv <= 0 {
+		iv = ps.Interval
+	}
+	var tls []Timeline
+	for _, a := range spec.Alerts {
+		tl, err := EvalAlert(ctx, st, ps.Start, end, iv, a)
+		if err != nil {
+			return nil, nil, fmt.Errorf("alert %s (group %s): %w", a.Name, a.Group, err)
+		}
+		d, f := AlertIndicators(a.Name)
+		ins = append(ins, measure.Indicator{Name: d, Value: tl.DetectMinutes(spec.Since, end)},
+			measure.Indicator{Name: f, Value: tl.FiringTime.Minutes()})
+		tls = append(tls, tl)
+	}
+	return ins, tls, nil
+}

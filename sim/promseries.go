@@ -1,0 +1,473 @@
+package sim
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/engine"
+)
+
+// The run's state as Prometheus series, scraped on the virtual clock (Options.PromSeries).
+//
+// A scrape every Models.Alerts.ScrapeInterval (30 s by default) reads the models' state and
+// records it under the names the real exporters use, so that a PromQL query written for a
+// production cluster runs unchanged on a simulated one:
+//   - kube-state-metrics: kube_pod_status_phase and kube_pod_status_ready (the Deployments'
+//     pods), kube_deployment_spec_replicas and kube_deployment_status_replicas_available,
+//     kube_node_status_condition (Ready: true, or unknown once the node lifecycle controller has
+//     lost the kubelet), kube_node_spec_unschedulable, kube_cronjob_status_last_schedule_time,
+//     kube_cronjob_next_schedule_time (unsuspended CronJobs, as kube-state-metrics),
+//     kube_cronjob_spec_suspend, kube_cronjob_status_active, kube_job_status_active and
+//     kube_job_status_failed (failed pods of the Jobs still active);
+//   - the cron platform's families (package internal/cronmetrics), as its controller serves them;
+//   - kube-apiserver: apiserver_request_total by verb, group, resource and code, and
+//     apiserver_request_duration_seconds, with the control-plane model;
+//   - requests per Service (istio_requests_total by destination_service_name and response_code,
+//     for every load with a request rate) and per Ingress (nginx_ingress_controller_requests by
+//     ingress, service and status, for loads that enter through one).
+//
+// Counters integrate the models' rates up to the scrape without changing the models (reading
+// never advances an integration, so a run with series gives the same indicators, byte for byte,
+// as one without). Where the network path splits failed requests by code (502, 503, 500), the
+// split of the failures between two scrapes follows the shares at the scrape; their total is
+// exact.
+//
+// Storage is by change: a series holds the points where its value changed, and a point holds
+// from its scrape until the next point; a NaN point is a staleness marker (the object is gone).
+// Left out: series per Job after it finished (kube-state-metrics keeps them while the history
+// limits keep the Job), the pods of Jobs (tens of thousands of short series in a cron storm),
+// and families the models have no state for (container restarts, resource usage).
+
+// PromScrape says what a run's scrapes keep.
+type PromScrape struct {
+	// Families are the metric names to keep (a histogram's by its _bucket, _sum or _count
+	// series, or its family name); empty keeps every family. Like a metric_relabel_configs
+	// keep rule, it saves what no query reads.
+	Families []string
+}
+
+// PromSeries is a run's series. Every series has a sample at every scrape from its first point
+// on, to End, except while its latest point is NaN.
+type PromSeries struct {
+	Start    time.Time     // virtual time 0 as wall-clock time (the scenario's start)
+	Interval time.Duration // the scrape interval
+	End      time.Duration // the last scrape
+	Series   []PromSeriesData
+}
+
+// PromSeriesData is one series: its metric name, its labels and its change points.
+type PromSeriesData struct {
+	Name   string
+	Labels []string // label name, value, name, value, ...
+	Points []PromPoint
+}
+
+// PromPoint is a value from scrape time T on; NaN marks the series stale from T.
+type PromPoint struct {
+	T time.Duration
+	V float64
+}
+
+type promRec struct {
+	w      *World
+	id     engine.HandlerID
+	every  time.Duration
+	out    PromSeries
+	index  map[string]int
+	seen   []uint32 // per series: the scrape that last emitted it
+	n      uint32   // current scrape, from 1
+	live   []int    // the series emitted by the current scrape, in order
+	prev   []int    // ... and by the previous one
+	keys   []string // per series: its key in index
+	pos    []int32  // per series: its position in live when it was last emitted
+	cur    int      // the position in prev where the next add is expected
+	key    []byte
+	want   map[string]bool            // the families kept; nil: all
+	next   []cachedNext               // per CronJob: its next schedule time after lastScheduleTime
+	errs   map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
+	failed map[*loadState]float64     // per network-path load: failed requests at the last scrape
+}
+
+// startPromScrape registers the scraper on the run's queue; it runs after settling (the queue
+// settling used is gone by then).
+func (w *World) startPromScrape() {
+	if w.opts.PromSeries == nil {
+		return
+	}
+	r := &promRec{w: w, every: w.m.Alerts.ScrapeInterval.Duration, index: map[string]int{},
+		errs: map[*loadState]*[3]float64{}, failed: map[*loadState]float64{}}
+	if fs := w.opts.PromSeries.Families; len(fs) > 0 {
+		r.want = map[string]bool{}
+		for _, f := range fs {
+			r.want[f] = true
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if base, ok := strings.CutSuffix(f, suffix); ok {
+					r.want[base] = true
+				}
+			}
+		}
+	}
+	r.out = PromSeries{Start: w.in.Start, Interval: r.every}
+	w.prom = r
+	r.id = w.q.Register(r)
+	w.q.AtID(0, r.id, 0)
+}
+
+// promSeries is the recorded series, nil without Options.PromSeries.
+func (w *World) promSeries() *PromSeries {
+	if w.prom == nil {
+		return nil
+	}
+	return &w.prom.out
+}
+
+// Fire is one scrape.
+func (r *promRec) Fire(now time.Duration, _ uint32) {
+	r.n++
+	r.prev, r.live, r.cur = r.live, r.prev[:0], 0
+	r.scrape(now)
+	for _, i := range r.prev { // gone since the last scrape: a staleness marker
+		if r.seen[i] != r.n {
+			r.out.Series[i].Points = append(r.out.Series[i].Points, PromPoint{T: now, V: math.NaN()})
+		}
+	}
+	r.out.End = now
+	end := r.w.in.Duration
+	if u := r.w.opts.Until; u > 0 && u < end {
+		end = u
+	}
+	if next := now + r.every; next <= end {
+		r.w.q.AtID(next, r.id, 0)
+	}
+}
+
+// add records one sample; kv are label name/value pairs in a fixed order per family.
+func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
+	r.key = append(r.key[:0], name...)
+	for _, s := range kv {
+		r.key = append(r.key, 0xff)
+		r.key = append(r.key, s...)
+	}
+	// a scrape emits its series in the order of the last one, but for objects that came or
+	// went: the expected series is checked first, the index only on a miss
+	i := -1
+	if r.cur < len(r.prev) && r.keys[r.prev[r.cur]] == string(r.key) {
+		i = r.prev[r.cur]
+		r.cur++
+	} else if j, ok := r.index[string(r.key)]; ok {
+		i = j
+		if r.seen[i] == r.n-1 {
+			r.cur = int(r.pos[i]) + 1
+		}
+	} else {
+		i = len(r.out.Series)
+		k := string(r.key)
+		r.index[k] = i
+		r.keys = append(r.keys, k)
+		r.out.Series = append(r.out.Series, PromSeriesData{Name: name, Labels: append([]string(nil), kv...)})
+		r.seen = append(r.seen, 0)
+		r.pos = append(r.pos, 0)
+	}
+	if r.seen[i] == r.n {
+		return // a family emitted twice in one scrape keeps the first value
+	}
+	r.seen[i] = r.n
+	r.pos[i] = int32(len(r.live))
+	r.live = append(r.live, i)
+	s := &r.out.Series[i]
+	if k := len(s.Points); k > 0 && s.Points[k-1].V == v {
+		return
+	}
+	s.Points = append(s.Points, PromPoint{T: now, V: v})
+}
+
+// on reports whether any of the families is kept.
+func (r *promRec) on(names ...string) bool {
+	if r.want == nil {
+		return true
+	}
+	for _, n := range names {
+		if r.want[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func b01(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var podPhases = [...]string{"Pending", "Running", "Succeeded", "Failed", "Unknown"}
+
+func (r *promRec) scrape(now time.Duration) {
+	w := r.w
+	for _, ns := range w.nodes {
+		if !r.on("kube_node_status_condition", "kube_node_spec_unschedulable") {
+			break
+		}
+		n := ns.n
+		r.add(now, b01(n.Ready), "kube_node_status_condition", "node", n.Name, "condition", "Ready", "status", "true")
+		r.add(now, 0, "kube_node_status_condition", "node", n.Name, "condition", "Ready", "status", "false")
+		r.add(now, b01(!n.Ready), "kube_node_status_condition", "node", n.Name, "condition", "Ready", "status", "unknown")
+		r.add(now, b01(n.Unschedulable), "kube_node_spec_unschedulable", "node", n.Name)
+	}
+	for _, wl := range w.wls {
+		if !r.on("kube_deployment_spec_replicas", "kube_deployment_status_replicas_available", "kube_pod_status_phase", "kube_pod_status_ready") {
+			break
+		}
+		avail := 0
+		for _, pi := range wl.pods {
+			p := w.st.Pods[pi]
+			if p.Phase == cluster.PodRunning && p.Ready {
+				avail++
+			}
+			r.pod(now, p)
+		}
+		r.add(now, float64(wl.replicas), "kube_deployment_spec_replicas", "namespace", wl.ns, "deployment", wl.name)
+		r.add(now, float64(avail), "kube_deployment_status_replicas_available", "namespace", wl.ns, "deployment", wl.name)
+	}
+	if c := w.cron; c != nil {
+		for _, cj := range c.cjs {
+			if !r.on("kube_cronjob_status_last_schedule_time", "kube_cronjob_spec_suspend", "kube_cronjob_status_active",
+				"kube_cronjob_next_schedule_time", "kube_job_status_active", "kube_job_status_failed") {
+				break
+			}
+			r.add(now, float64(cj.lastSched.Unix()), "kube_cronjob_status_last_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+			r.add(now, b01(cj.suspend), "kube_cronjob_spec_suspend", "namespace", cj.ns, "cronjob", cj.name)
+			r.add(now, float64(len(cj.active)), "kube_cronjob_status_active", "namespace", cj.ns, "cronjob", cj.name)
+			if !cj.suspend {
+				if next := r.nextSchedule(cj); !next.IsZero() {
+					r.add(now, float64(next.Unix()), "kube_cronjob_next_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+				}
+			}
+			for _, ri := range cj.active {
+				run := c.runs[ri]
+				r.add(now, 1, "kube_job_status_active", "namespace", cj.ns, "job_name", run.name)
+				r.add(now, float64(run.podFails), "kube_job_status_failed", "namespace", cj.ns, "job_name", run.name)
+			}
+		}
+		if r.on(cronFamilies...) {
+			r.gather(now, c.met.reg.Gather)
+		}
+	}
+	if r.on("istio_requests_total", "nginx_ingress_controller_requests") {
+		r.requests(now)
+	}
+	if w.cp != nil && r.on("apiserver_request_total", "apiserver_request_duration_seconds", "faultline_apiserver_exits_total", "faultline_node_auto_repairs_total") {
+		r.apiserver(now)
+	}
+}
+
+// cronFamilies are the cron platform's family names (package internal/cronmetrics).
+var cronFamilies = []string{"cron_started_total", "cron_success_total", "cron_failure_total", "cron_attempt_failure_total",
+	"cron_scheduling_decision_total", "cron_start_delay_seconds", "cron_app_container_duration_seconds"}
+
+type cachedNext struct{ last, next time.Time }
+
+// nextSchedule is the CronJob's next scheduled time after its last one (kube-state-metrics'
+// kube_cronjob_next_schedule_time), computed again only when the last one moved.
+func (r *promRec) nextSchedule(cj *cronJob) time.Time {
+	if r.next == nil {
+		r.next = make([]cachedNext, len(r.w.cron.cjs))
+	}
+	c := &r.next[cj.idx]
+	if c.next.IsZero() || !c.last.Equal(cj.lastSched) {
+		c.last, c.next = cj.lastSched, cj.sched.Next(cj.lastSched.In(cj.loc))
+	}
+	return c.next
+}
+
+// pod records kube-state-metrics' phase and ready families of a pod that exists.
+func (r *promRec) pod(now time.Duration, p *cluster.Pod) {
+	if p.Phase == cluster.PodGone {
+		return
+	}
+	phase := "Pending"
+	if p.Phase == cluster.PodRunning || p.Phase == cluster.PodTerminating {
+		phase = "Running"
+	}
+	for _, ph := range podPhases {
+		r.add(now, b01(ph == phase), "kube_pod_status_phase", "namespace", p.Namespace, "pod", p.Name, "phase", ph)
+	}
+	r.add(now, b01(p.Ready), "kube_pod_status_ready", "namespace", p.Namespace, "pod", p.Name, "condition", "true")
+	r.add(now, b01(!p.Ready), "kube_pod_status_ready", "namespace", p.Namespace, "pod", p.Name, "condition", "false")
+}
+
+// gather records the families of a client_golang registry (counters, gauges, histograms).
+func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, error)) {
+	mfs, err := gather()
+	if err != nil {
+		panic("sim: gather metrics: " + err.Error())
+	}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if !r.on(name) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var kv []string
+			for _, lp := range m.GetLabel() {
+				kv = append(kv, lp.GetName(), lp.GetValue())
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				r.add(now, m.GetCounter().GetValue(), name, kv...)
+			case dto.MetricType_GAUGE:
+				r.add(now, m.GetGauge().GetValue(), name, kv...)
+			case dto.MetricType_HISTOGRAM:
+				h := m.GetHistogram()
+				for _, b := range h.GetBucket() {
+					r.add(now, float64(b.GetCumulativeCount()), name+"_bucket", append(kv, "le", formatLe(b.GetUpperBound()))...)
+				}
+				r.add(now, float64(h.GetSampleCount()), name+"_bucket", append(kv, "le", "+Inf")...)
+				r.add(now, h.GetSampleSum(), name+"_sum", kv...)
+				r.add(now, float64(h.GetSampleCount()), name+"_count", kv...)
+			}
+		}
+	}
+}
+
+func formatLe(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// requests records the request counters of every load with a rate, integrated up to now.
+func (r *promRec) requests(now time.Duration) {
+	w := r.w
+	secs := (now - w.acct.last).Seconds()
+	for _, l := range w.inputOrderLoads() {
+		if l.l.RequestsPerSecond <= 0 {
+			continue
+		}
+		rate := l.l.RequestsPerSecond * l.mult
+		total := l.total + rate*secs
+		ok := l.ok + rate*l.success*secs
+		if secs <= 0 {
+			total, ok = l.total, l.ok
+		}
+		codes := [...]string{"502", "503", "500"}
+		var errs [3]float64
+		if l.net != nil && w.net != nil && w.net.path {
+			// the failures since the last scrape, split by the shares now
+			e := r.errs[l]
+			if e == nil {
+				e = &[3]float64{}
+				r.errs[l] = e
+			}
+			nl := l.net
+			d := (total - ok) - r.failed[l]
+			if sum := nl.e502 + nl.e503 + nl.eApp; d > 0 {
+				if sum > 0 {
+					e[0] += d * nl.e502 / sum
+					e[1] += d * nl.e503 / sum
+					e[2] += d * nl.eApp / sum
+				} else {
+					e[1] += d
+				}
+			}
+			r.failed[l] = total - ok
+			errs = *e
+		} else {
+			errs[1] = total - ok
+		}
+		ns, name := defaultWorkloadNamespace, l.l.Target
+		if parts := strings.Split(l.l.Target, "/"); len(parts) == 3 {
+			ns, name = parts[1], parts[2]
+		} else if len(parts) == 2 {
+			name = parts[1]
+		}
+		r.add(now, math.Round(ok), "istio_requests_total", "destination_service_namespace", ns, "destination_service_name", name, "response_code", "200")
+		for i, c := range codes {
+			if errs[i] > 0 || r.has("istio_requests_total", ns, name, c) {
+				r.add(now, math.Round(errs[i]), "istio_requests_total", "destination_service_namespace", ns, "destination_service_name", name, "response_code", c)
+			}
+		}
+		if l.net != nil && w.net != nil && w.net.path && l.net.entry > 0 {
+			ing := strings.TrimPrefix(w.net.planes[l.net.entry].name, "ingress/"+ns+"/")
+			r.add(now, math.Round(ok), "nginx_ingress_controller_requests", "namespace", ns, "ingress", ing, "service", name, "status", "200")
+			for i, c := range codes {
+				if errs[i] > 0 {
+					r.add(now, math.Round(errs[i]), "nginx_ingress_controller_requests", "namespace", ns, "ingress", ing, "service", name, "status", c)
+				}
+			}
+		}
+	}
+}
+
+// has reports whether istio_requests_total has a series for the code already (a counter keeps
+// its series once it exists).
+func (r *promRec) has(name, ns, svc, code string) bool {
+	r.key = append(r.key[:0], name...)
+	for _, s := range []string{"destination_service_namespace", ns, "destination_service_name", svc, "response_code", code} {
+		r.key = append(r.key, 0xff)
+		r.key = append(r.key, s...)
+	}
+	_, ok := r.index[string(r.key)]
+	return ok
+}
+
+// apiserver records the apiserver's request families, integrated up to now without advancing
+// the control plane's own integration.
+func (r *promRec) apiserver(now time.Duration) {
+	cp := r.w.cp
+	dt := (now - cp.last).Seconds()
+	type key struct{ verb, group, resource, sub, scope string }
+	agg := map[key]*apiHist{}
+	var keys []key
+	for _, c := range append(cp.classes, cp.lease) {
+		h := c.hist
+		h.buckets = append([]float64(nil), c.hist.buckets...)
+		if dt > 0 && cp.anyReady {
+			h.observe(c, dt)
+		}
+		if h.count == 0 {
+			continue
+		}
+		k := key{verb(c.r.Operation), c.r.APIGroup, c.r.Resource, c.r.Subresource, "namespace"}
+		if c.r.Namespace == "" {
+			k.scope = "cluster"
+		}
+		a := agg[k]
+		if a == nil {
+			a = &apiHist{buckets: make([]float64, len(h.buckets))}
+			agg[k] = a
+			keys = append(keys, k)
+		}
+		for i := range h.buckets {
+			a.buckets[i] += h.buckets[i]
+		}
+		a.sum += h.sum
+		a.count += h.count
+		a.ok += h.ok
+		a.bad += h.bad
+	}
+	for _, k := range keys {
+		h := agg[k]
+		r.add(now, math.Round(h.ok), "apiserver_request_total", "verb", k.verb, "group", k.group, "resource", k.resource, "code", "200")
+		if h.bad > 0 {
+			r.add(now, math.Round(h.bad), "apiserver_request_total", "verb", k.verb, "group", k.group, "resource", k.resource, "code", "500")
+		}
+		acc := 0.0
+		for i, b := range apiserverBuckets {
+			acc += h.buckets[i]
+			r.add(now, math.Round(acc), "apiserver_request_duration_seconds_bucket", "verb", k.verb, "group", k.group, "resource", k.resource, "subresource", k.sub, "scope", k.scope, "le", formatLe(b))
+		}
+		r.add(now, math.Round(h.count), "apiserver_request_duration_seconds_bucket", "verb", k.verb, "group", k.group, "resource", k.resource, "subresource", k.sub, "scope", k.scope, "le", "+Inf")
+		r.add(now, h.sum, "apiserver_request_duration_seconds_sum", "verb", k.verb, "group", k.group, "resource", k.resource, "subresource", k.sub, "scope", k.scope)
+		r.add(now, math.Round(h.count), "apiserver_request_duration_seconds_count", "verb", k.verb, "group", k.group, "resource", k.resource, "subresource", k.sub, "scope", k.scope)
+	}
+	r.add(now, float64(cp.exits), "faultline_apiserver_exits_total")
+	r.add(now, float64(cp.repairs), "faultline_node_auto_repairs_total")
+}
