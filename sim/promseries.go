@@ -250,7 +250,10 @@ func (r *promRec) scrape(now time.Duration) {
 				}
 			}
 			for _, ri := range cj.active {
-				run := c.runs[ri]
+				run := c.run(ri)
+				if run == nil {
+					continue
+				}
 				r.add(now, 1, "kube_job_status_active", "namespace", cj.ns, "job_name", run.name)
 				r.add(now, float64(run.podFails), "kube_job_status_failed", "namespace", cj.ns, "job_name", run.name)
 			}
