@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -11,6 +10,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 )
@@ -643,30 +643,7 @@ func (w *World) netIndicators() []Indicator {
 	for _, l := range w.loads {
 		total += l.total
 	}
-	share := func(v float64) float64 {
-		if total == 0 {
-			return 0
-		}
-		return v / total
-	}
-	coll := 0.0
-	if n.collTotal > 0 {
-		coll = 1 - n.collOK/n.collTotal
-	}
-	wait := 0.0
-	if total > 0 {
-		wait = n.retryWait / total
-	}
-	return []Indicator{
-		{Name: "requests-502", Value: math.Round(n.n502)},
-		{Name: "requests-503", Value: math.Round(n.n503)},
-		{Name: "error-ratio-502", Value: share(n.n502)},
-		{Name: "error-ratio-503", Value: share(n.n503)},
-		{Name: "error-ratio-app", Value: share(n.nApp)},
-		{Name: "collateral-loss-ratio", Value: coll},
-		{Name: "dependency-call-errors", Value: math.Round(n.nCallErr)},
-		{Name: "retries", Value: math.Round(n.nRetries)},
-		{Name: "retry-wait-seconds", Value: wait},
-		{Name: "container-restarts", Value: float64(n.restarts)},
-	}
+	// the same arithmetic as a real run's counts (measure.NetworkCounts), so both worlds agree
+	return measure.NetworkCounts{Total: total, E502: n.n502, E503: n.n503, App: n.nApp, CollTotal: n.collTotal,
+		CollOK: n.collOK, CallErrors: n.nCallErr, Retries: n.nRetries, RetryWaitSecs: n.retryWait, Restarts: n.restarts}.Indicators()
 }

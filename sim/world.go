@@ -84,6 +84,11 @@ type Options struct {
 	// PromSeries, when set, records the run's state as Prometheus series on the virtual clock
 	// in Result.Prom (promseries.go).
 	PromSeries *PromScrape
+	// KeepRuns keeps every finished cron run and Job pod instead of folding finished runs into
+	// the indicators' summary and reusing their slots: Observations then holds each run's record
+	// (for tests that replay them elsewhere). The indicators are the same either way; memory
+	// then grows with simulated time.
+	KeepRuns bool
 }
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.
@@ -150,6 +155,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 		q:       engine.NewQueue(),
 		streams: engine.NewStreams(seed),
 		opts:    opts,
+		retain:  opts.KeepRuns,
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)

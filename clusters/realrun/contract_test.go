@@ -103,7 +103,7 @@ func TestSimulatedAndRealRunOfTheSameEventsGiveTheSameFigures(t *testing.T) {
 		Pools: []sim.NodePool{{Name: "n", Count: 3, Capacity: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")}}}}
 	in.Models.CronJob.Controller = "v2"
-	w, err := sim.New(in, 1, sim.Options{})
+	w, err := sim.New(in, 1, sim.Options{KeepRuns: true}) // each run's record, to replay it
 	require.NoError(t, err)
 	simRes := w.Run()
 	simObs, win := w.Observations()

@@ -624,7 +624,7 @@ func (r *run) netObserve(ctx context.Context, o *measure.Observations) {
 	rec, err := r.readLoad(ctx)
 	if err != nil {
 		why := "the load generator's record could not be read: " + err.Error()
-		o.Omit = omitTraffic(o.Omit, why)
+		o.Omit = measure.OmitTraffic(o.Omit, why)
 		r.rep.Notes = append(r.rep.Notes, why)
 		return
 	}
@@ -756,18 +756,4 @@ func (r *run) appCounts(ctx context.Context, nc *measure.NetworkCounts, o *measu
 		}
 	}
 	r.rep.Notes = append(r.rep.Notes, "container-restarts counts the restarts of the pods present at the end (pods deleted during the run take theirs with them)")
-}
-
-// omitTraffic marks every traffic indicator as not measured, with why.
-func omitTraffic(omit map[string]string, why string) map[string]string {
-	if omit == nil {
-		omit = map[string]string{}
-	}
-	traffic := measure.Indicators[0].Unmeasurable[measure.KWOK] // request-success-ratio's reason
-	for _, d := range measure.Indicators {
-		if d.Unmeasurable[measure.KWOK] == traffic {
-			omit[d.Name] = why
-		}
-	}
-	return omit
 }

@@ -34,7 +34,8 @@ const scheduledAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 // starts are those of the Deployments' (and StatefulSets') pods first seen after the sync.
 func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStart) {
 	win := measure.Window{Start: t.Synced, Length: max(0, t.End.Sub(t.Synced))}
-	o := &measure.Observations{World: RecordedWorld}
+	o := &measure.Observations{World: RecordedWorld,
+		Omit: measure.OmitTraffic(nil, "a recording watches objects; it sends no requests")}
 	off := func(at time.Time) time.Duration { return at.Sub(t.Synced) }
 
 	type podSeen struct {
