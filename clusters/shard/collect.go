@@ -60,7 +60,7 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, plan []Range, dir st
 		poll = 2 * time.Second
 	}
 	dirs := make([]string, len(plan))
-	collected := 0
+	collected, lostPolls := 0, 0
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -98,6 +98,14 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, plan []Range, dir st
 		if collected == len(plan) {
 			return dirs, nil
 		}
+		if condition(j, batchv1.JobComplete) != nil {
+			// every index succeeded, yet some pod is gone before its log was read (evicted or
+			// deleted right as it finished): its results cannot come back. Pod lists may lag the
+			// Job by a moment, so this is only concluded after a few more reads.
+			if lostPolls++; lostPolls > 3 {
+				return nil, lostShards(job.Namespace, name, plan, dirs, dir)
+			}
+		}
 		if c := condition(j, batchv1.JobFailed); c != nil {
 			return nil, fmt.Errorf("Job %s/%s failed (%s: %s); failed indexes %s%s; %d of %d shards were collected into %s", job.Namespace, name, c.Reason, c.Message, ptr.Deref(j.Status.FailedIndexes, "none"), lastWords(pods.Items), collected, len(plan), dir)
 		}
@@ -107,6 +115,19 @@ func (r *Runner) Run(ctx context.Context, job *batchv1.Job, plan []Range, dir st
 		case <-tick.C:
 		}
 	}
+}
+
+// lostShards is the error of a Job that completed without every index's results: which seeds
+// were lost, and how to play them again and merge them with what was collected.
+func lostShards(namespace, job string, plan []Range, dirs []string, dir string) error {
+	var lost []string
+	for i, d := range dirs {
+		if d == "" {
+			lost = append(lost, fmt.Sprintf("index %d (--seed %d --seeds %d)", i, plan[i].First, plan[i].Count))
+		}
+	}
+	return fmt.Errorf("Job %s/%s completed, but the pods of %s were deleted after they succeeded and before their logs were read (an eviction or a deletion as they finished), so their results are lost; %d of %d shards were collected into %s: play the lost seeds with 'faultline run' and put everything together with 'faultline report merge'",
+		namespace, job, strings.Join(lost, ", "), len(plan)-len(lost), len(plan), dir)
 }
 
 // lastWords is what the last failed pod said as it ended (its termination message, which falls

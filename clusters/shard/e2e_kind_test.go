@@ -117,8 +117,10 @@ func TestShardsKindE2E(t *testing.T) {
 	})
 
 	t.Run("an evicted shard pod is retried and the merge is the same", func(t *testing.T) {
-		local, remote := filepath.Join(root, "local-600"), filepath.Join(root, "shards-600")
-		faultline(t, ctx, append(append([]string(nil), common...), "--seeds", "600", "--out", local)...)
+		// enough seeds that a shard pod runs for many seconds: an eviction that races the pod's
+		// own end is not a retry (the index is done; see TestRunnerFailures)
+		local, remote := filepath.Join(root, "local-4000"), filepath.Join(root, "shards-4000")
+		faultline(t, ctx, append(append([]string(nil), common...), "--seeds", "4000", "--out", local)...)
 		evicted := make(chan string, 1)
 		go func() {
 			defer close(evicted)
@@ -138,7 +140,7 @@ func TestShardsKindE2E(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		}()
-		faultline(t, ctx, sharded(600, 2, remote)...)
+		faultline(t, ctx, sharded(4000, 2, remote)...)
 		name, ok := <-evicted
 		require.True(t, ok && name != "", "a running shard pod was evicted")
 		t.Logf("evicted %s mid-run", name)

@@ -344,6 +344,13 @@ func TestRunnerFailures(t *testing.T) {
 		{"a succeeded pod without a frame", func(t *testing.T, c *cluster, j *batchv1.Job, _ func()) {
 			c.pod(t, j, 0, 0, corev1.PodSucceeded, "killed\n")
 		}, "holds no complete shard", false},
+		{"a succeeded pod deleted before its log was read", func(t *testing.T, c *cluster, j *batchv1.Job, _ func()) {
+			// seen on kind: an eviction that raced the pod's own end; the Job counts the index
+			// done and never replaces the pod, so without this Run waited for it forever
+			c.pod(t, j, 0, 0, corev1.PodSucceeded, frame(t, 0, 1, 2))
+			c.setStatus(t, j, batchv1.JobStatus{Succeeded: 2, CompletedIndexes: "0-1", Conditions: []batchv1.JobCondition{
+				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}})
+		}, "the pods of index 1 (--seed 3 --seeds 2) were deleted after they succeeded", false},
 		{"Ctrl-C", func(t *testing.T, c *cluster, j *batchv1.Job, cancel func()) { cancel() }, "context canceled", true},
 	}
 	for _, tc := range tests {
