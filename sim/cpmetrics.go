@@ -77,20 +77,21 @@ var (
 		"Nodes recreated by auto-repair.", nil, nil)
 )
 
-// controlPlaneMetrics writes the apiserver's families (and the cron families, when the run has
-// them) as OpenMetrics text.
-func (w *World) controlPlaneMetrics() []byte {
-	cp := w.cp
-	// classes with the same labels (leases in kube-system and kube-node-lease, say) add up
-	type key struct{ verb, group, resource, sub, scope string }
-	agg := map[key]*apiHist{}
-	var keys []key
+// apiKey is the label set of the apiserver's request families.
+type apiKey struct{ verb, group, resource, sub, scope string }
+
+// aggregateAPI adds up the request classes' histograms (histOf gives each class's) by the labels
+// the apiserver's families carry: classes with the same labels (leases in kube-system and
+// kube-node-lease, say) add up. Keys come in first-seen order.
+func aggregateAPI(cp *controlPlane, histOf func(*apiClass) *apiHist) ([]apiKey, map[apiKey]*apiHist) {
+	agg := map[apiKey]*apiHist{}
+	var keys []apiKey
 	for _, c := range append(cp.classes, cp.lease) {
-		h := &c.hist
+		h := histOf(c)
 		if h.count == 0 {
 			continue
 		}
-		k := key{verb(c.r.Operation), c.r.APIGroup, c.r.Resource, c.r.Subresource, "namespace"}
+		k := apiKey{verb(c.r.Operation), c.r.APIGroup, c.r.Resource, c.r.Subresource, "namespace"}
 		if c.r.Namespace == "" {
 			k.scope = "cluster"
 		}
@@ -108,6 +109,14 @@ func (w *World) controlPlaneMetrics() []byte {
 		a.ok += h.ok
 		a.bad += h.bad
 	}
+	return keys, agg
+}
+
+// controlPlaneMetrics writes the apiserver's families (and the cron families, when the run has
+// them) as OpenMetrics text.
+func (w *World) controlPlaneMetrics() []byte {
+	cp := w.cp
+	keys, agg := aggregateAPI(cp, func(c *apiClass) *apiHist { return &c.hist })
 	var ms constCollector
 	for _, k := range keys { // first-seen order; Gather sorts the output anyway
 		h := agg[k]

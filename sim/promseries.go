@@ -426,36 +426,14 @@ func (r *promRec) has(name, ns, svc, code string) bool {
 func (r *promRec) apiserver(now time.Duration) {
 	cp := r.w.cp
 	dt := (now - cp.last).Seconds()
-	type key struct{ verb, group, resource, sub, scope string }
-	agg := map[key]*apiHist{}
-	var keys []key
-	for _, c := range append(cp.classes, cp.lease) {
-		h := c.hist
+	keys, agg := aggregateAPI(cp, func(c *apiClass) *apiHist {
+		h := c.hist // a copy, brought up to now without touching the run's own
 		h.buckets = append([]float64(nil), c.hist.buckets...)
 		if dt > 0 && cp.anyReady {
 			h.observe(c, dt)
 		}
-		if h.count == 0 {
-			continue
-		}
-		k := key{verb(c.r.Operation), c.r.APIGroup, c.r.Resource, c.r.Subresource, "namespace"}
-		if c.r.Namespace == "" {
-			k.scope = "cluster"
-		}
-		a := agg[k]
-		if a == nil {
-			a = &apiHist{buckets: make([]float64, len(h.buckets))}
-			agg[k] = a
-			keys = append(keys, k)
-		}
-		for i := range h.buckets {
-			a.buckets[i] += h.buckets[i]
-		}
-		a.sum += h.sum
-		a.count += h.count
-		a.ok += h.ok
-		a.bad += h.bad
-	}
+		return &h
+	})
 	for _, k := range keys {
 		h := agg[k]
 		r.add(now, math.Round(h.ok), "apiserver_request_total", "verb", k.verb, "group", k.group, "resource", k.resource, "code", "200")
