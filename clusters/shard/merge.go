@@ -75,7 +75,7 @@ func Merge(cfg MergeConfig) (*results.Summary, error) {
 		return nil, fmt.Errorf("scenario %s here is %s %s, the shards ran %s %s: pass --scenario with the shards' scenario files", info.Source, sc.Name(), sc.Digest, in.Scenario, in.Digest)
 	}
 	in.Digest, in.Sets = sc.Digest, info.Sets // Summarize folds them again, as run does
-	series, metrics, err := replayRepresentatives(sc, in)
+	series, metrics, firings, err := replayRepresentatives(sc, in)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +98,11 @@ func Merge(cfg MergeConfig) (*results.Summary, error) {
 	if err := results.WriteRunInfo(cfg.Out, info); err != nil {
 		return nil, fmt.Errorf("write %s: %w", cfg.Out, err)
 	}
+	if firings != nil { // as run writes it: the representative seeds' alert timelines
+		if err := report.WriteAlerts(cfg.Out, firings); err != nil {
+			return nil, fmt.Errorf("write %s: %w", cfg.Out, err)
+		}
+	}
 	if err := report.Render(cfg.Out); err != nil {
 		return sum, fmt.Errorf("render the report in %s: %w", cfg.Out, err)
 	}
@@ -108,9 +113,13 @@ func Merge(cfg MergeConfig) (*results.Summary, error) {
 // objectives, the seed closest to the median of the first objective, with its time series and
 // metrics; without, the first seed's metrics. Each replay must give the values the shard
 // recorded for that seed, else the shard did not come from this scenario and version.
-func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.Series, []results.MetricsText, error) {
+func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.Series, []results.MetricsText, []report.AlertFiring, error) {
 	var series []results.Series
 	var metrics []results.MetricsText
+	var firings []report.AlertFiring
+	if len(sc.Alerts) > 0 {
+		firings = []report.AlertFiring{} // a run with rule files writes alerts.json, empty or not
+	}
 	k := -1
 	if len(in.Objectives) > 0 {
 		k = slices.Index(in.Indicators, in.Objectives[0].Indicator)
@@ -125,13 +134,13 @@ func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.
 		}
 		vr, err := sc.Variant(name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		seed := in.Seeds[i]
 		cin := sc.Compile(vr)
-		r, _, err := runner.RunSeed(cin, sc.PromQL(cin), seed, sim.Options{Series: k >= 0}) // with the PromQL indicators
+		r, tls, err := runner.RunSeed(cin, sc.PromQL(cin), seed, sim.Options{Series: k >= 0}) // with the PromQL indicators
 		if err != nil {
-			return nil, nil, fmt.Errorf("replay variant %s seed %d: %w", name, seed, err)
+			return nil, nil, nil, fmt.Errorf("replay variant %s seed %d: %w", name, seed, err)
 		}
 		for c, ind := range in.Indicators {
 			got, ok := r.Get(ind)
@@ -139,7 +148,7 @@ func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.
 				got = 0 // a column another variant reports: seeds.csv holds 0 here too
 			}
 			if want := in.Values[v][i][c]; got != want && !(got != got && want != want) {
-				return nil, nil, fmt.Errorf("replay variant %s seed %d: %s is %v here and %v in the shard: the shard was not made by this scenario and faultline", name, seed, ind, got, want)
+				return nil, nil, nil, fmt.Errorf("replay variant %s seed %d: %s is %v here and %v in the shard: the shard was not made by this scenario and faultline", name, seed, ind, got, want)
 			}
 		}
 		if r.Series != nil && k >= 0 {
@@ -148,6 +157,9 @@ func replayRepresentatives(sc *scenarios.Scenario, in results.Input) ([]results.
 		if len(r.Metrics) > 0 {
 			metrics = append(metrics, results.MetricsText{Variant: name, Seed: seed, Text: r.Metrics})
 		}
+		if firings != nil {
+			firings = append(firings, runner.Firings(name, seed, tls)...)
+		}
 	}
-	return series, metrics, nil
+	return series, metrics, firings, nil
 }

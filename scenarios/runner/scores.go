@@ -160,10 +160,18 @@ func (out *Outcome) AlertFirings() []report.AlertFiring {
 		if v >= len(out.Alerts) || i < 0 {
 			continue
 		}
-		for _, tl := range out.Alerts[v] {
-			for _, f := range tl.Firings {
-				fs = append(fs, report.AlertFiring{Variant: name, Seed: out.Seeds[i], Alert: f.Alert, Labels: f.Labels, From: f.From, To: f.To, Open: f.Open})
-			}
+		fs = append(fs, Firings(name, out.Seeds[i], out.Alerts[v])...)
+	}
+	return fs
+}
+
+// Firings are one seed's alert timelines as the report's rows (a run's representative seed, or
+// the same seed replayed by a merge).
+func Firings(variant string, seed uint64, tls []promql.Timeline) []report.AlertFiring {
+	var fs []report.AlertFiring
+	for _, tl := range tls {
+		for _, f := range tl.Firings {
+			fs = append(fs, report.AlertFiring{Variant: variant, Seed: seed, Alert: f.Alert, Labels: f.Labels, From: f.From, To: f.To, Open: f.Open})
 		}
 	}
 	return fs
