@@ -7,9 +7,8 @@ func OmitTraffic(omit map[string]string, why string) map[string]string {
 	if omit == nil {
 		omit = map[string]string{}
 	}
-	traffic := Indicators[0].Unmeasurable[KWOK] // request-success-ratio's reason
 	for _, d := range Indicators {
-		if d.Unmeasurable[KWOK] == traffic {
+		if d.Unmeasurable[KWOK] == noTrafficKWOK {
 			omit[d.Name] = why
 		}
 	}

@@ -151,8 +151,7 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if err := results.WriteDir(stage.Dir, in, sum, out.Series()); err != nil {
 		return fmt.Errorf("write %s: %w", stage.Dir, err)
 	}
-	b, _ := json.MarshalIndent(reports, "", "  ")
-	if err := os.WriteFile(filepath.Join(stage.Dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeRealRuns(stage.Dir, reports); err != nil {
 		return fmt.Errorf("write %s: %w", stage.Dir, err)
 	}
 	dir, err := stage.Publish()
@@ -193,11 +192,19 @@ func writeReportsOnly(f *flags, scenario string, reports [][]*realrun.Report) (s
 		return "", err
 	}
 	defer stage.Discard()
-	b, _ := json.MarshalIndent(reports, "", "  ")
-	if err := os.WriteFile(filepath.Join(stage.Dir, "real-runs.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeRealRuns(stage.Dir, reports); err != nil {
 		return "", err
 	}
 	return stage.Publish()
+}
+
+// writeRealRuns writes the runs' reports as dir/real-runs.json.
+func writeRealRuns(dir string, reports [][]*realrun.Report) error {
+	b, err := json.MarshalIndent(reports, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "real-runs.json"), append(b, '\n'), 0o644)
 }
 
 // CleanUpDeadRuns undoes what killed faultline processes left behind (realrun.CollectGarbage:
