@@ -104,10 +104,11 @@ func executeAll(ctx context.Context, s cli.Streams, f *flags) error {
 		return err
 	}
 	logger := newLogger(s, f)
-	src, err := run.RealSource(f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
+	rw, err := run.OpenRealWorld(ctx, f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
 	if err != nil {
 		return err
 	}
+	defer closeWorld(s, rw)
 	world := measure.KWOK
 	if f.cluster == "kind" {
 		world = measure.Kind
@@ -132,7 +133,7 @@ func executeAll(ctx context.Context, s cli.Streams, f *flags) error {
 		}
 		if entry.Unmeasured == "" {
 			fmt.Fprintf(s.Err, "== %s\n", e.Name)
-			rep, _, err := measureOne(ctx, s, f, sc, plan.Variant, entry.Sets, src, logger)
+			rep, _, err := measureOne(ctx, s, f, sc, plan.Variant, entry.Sets, rw, logger)
 			if err != nil {
 				failed = append(failed, e.Name)
 				if rep == nil {

@@ -177,11 +177,12 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		return cli.BadInput(err)
 	}
 	logger := newLogger(s, f)
-	src, err := run.RealSource(f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
+	world, err := run.OpenRealWorld(ctx, f.cluster, realrun.Target{KubeConfig: f.kubeconfig, Context: f.context, AllowContexts: f.allow}, false, logger)
 	if err != nil {
 		return err
 	}
-	rep, reports, runErr := measureOne(ctx, s, f, sc, f.variant, f.sets, src, logger)
+	defer closeWorld(s, world)
+	rep, reports, runErr := measureOne(ctx, s, f, sc, f.variant, f.sets, world, logger)
 	if rep == nil {
 		return runErr
 	}
@@ -207,6 +208,13 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	return runErr
 }
 
+// closeWorld closes the real world's ledger, saying so when that fails.
+func closeWorld(s cli.Streams, w *run.RealWorld) {
+	if err := w.Close(); err != nil {
+		fmt.Fprintln(s.Err, "faultline:", err)
+	}
+}
+
 func newLogger(s cli.Streams, f *flags) *slog.Logger {
 	level := slog.LevelInfo
 	if f.quiet {
@@ -218,7 +226,7 @@ func newLogger(s cli.Streams, f *flags) *slog.Logger {
 // measureOne plays one variant of sc in both worlds and compares them; the report is nil when no
 // real run finished.
 func measureOne(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scenario, variant string, extra []string,
-	src realrun.Source, logger *slog.Logger) (*Report, [][]*realrun.Report, error) {
+	world *run.RealWorld, logger *slog.Logger) (*Report, [][]*realrun.Report, error) {
 	sets := slices.Clone(extra)
 	if !f.noKWOK {
 		sets = append(slices.Clone(KWOKWorld), sets...)
@@ -253,12 +261,12 @@ func measureOne(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Scen
 	}
 	plan := realrun.Plan{
 		Variants: []string{variant}, Repetitions: f.reps, FirstSeed: f.seed,
-		Options: realrun.Options{Logger: logger},
+		Options: realrun.Options{Logger: logger, Ledger: world.Ledger},
 		Progress: func(v string, rep, of int, cluster string) {
 			fmt.Fprintf(s.Err, "real run %d/%d on cluster %s\n", rep, of, cluster)
 		},
 	}
-	realOut, reports, runErr := realrun.RunScenario(ctx, sc, plan, src)
+	realOut, reports, runErr := realrun.RunScenario(ctx, sc, plan, world.Source)
 	if realOut == nil || realOut.Complete() == 0 {
 		if runErr == nil {
 			runErr = errors.New("no real run finished")

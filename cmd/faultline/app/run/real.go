@@ -85,26 +85,16 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if f.quiet {
 		logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	ledger, err := CleanUpDeadRuns(ctx, logger)
+	world, err := OpenRealWorld(ctx, r.cluster, realrun.Target{KubeConfig: r.kubeconfig, Context: r.context, AllowContexts: r.allow}, r.keep, logger)
 	if err != nil {
 		return err
 	}
-	src, err := RealSource(r.cluster, realrun.Target{KubeConfig: r.kubeconfig, Context: r.context, AllowContexts: r.allow}, r.keep, logger)
-	if err != nil {
-		return err
-	}
-	var led *realrun.Ledger
-	if ex, ok := src.(*realrun.Existing); ok {
-		// an existing cluster outlives this process: what the runs do to it is recorded first
-		if led, err = realrun.OpenLedger(ledger, ex.LedgerTarget(r.kubeconfig)); err != nil {
-			return err
+	defer func() {
+		if err := world.Close(); err != nil {
+			fmt.Fprintln(s.Err, "faultline:", err)
 		}
-		defer func() {
-			if err := led.Close(); err != nil {
-				fmt.Fprintln(s.Err, "faultline:", err)
-			}
-		}()
-	}
+	}()
+	src, led := world.Source, world.Ledger
 	reps := max(f.seeds, 1)
 	started := time.Now()
 	plan := realrun.Plan{
@@ -223,6 +213,42 @@ func CleanUpDeadRuns(ctx context.Context, logger *slog.Logger) (string, error) {
 		logger.Warn("cleaning up after dead faultline processes", "err", err)
 	}
 	return realrun.LedgerDir(lp), nil
+}
+
+// RealWorld is where a verb's real runs happen (RealSource), with the leftovers of dead
+// faultline processes cleaned up first and, on an existing cluster, which outlives this process,
+// a ledger in which the runs record what they create and apply before they do it: a run killed
+// on it is undone by the next faultline command. run and fidelity both open it.
+type RealWorld struct {
+	Source realrun.Source
+	Ledger *realrun.Ledger // nil on throwaway clusters (the cluster itself is recorded)
+}
+
+// OpenRealWorld cleans up after dead runs and opens where the runs happen.
+func OpenRealWorld(ctx context.Context, cluster string, target realrun.Target, keep bool, logger *slog.Logger) (*RealWorld, error) {
+	dir, err := CleanUpDeadRuns(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	src, err := RealSource(cluster, target, keep, logger)
+	if err != nil {
+		return nil, err
+	}
+	w := &RealWorld{Source: src}
+	if ex, ok := src.(*realrun.Existing); ok {
+		if w.Ledger, err = realrun.OpenLedger(dir, ex.LedgerTarget(target.KubeConfig)); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Close closes the ledger: the runs ended and undid what they recorded.
+func (w *RealWorld) Close() error {
+	if w == nil || w.Ledger == nil {
+		return nil
+	}
+	return w.Ledger.Close()
 }
 
 // RealSource is where real runs happen: a throwaway local or kind cluster per run (cluster

@@ -3,6 +3,9 @@ package run_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/faultline-dev/faultline/clusters/realrun"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/cli"
 	"github.com/faultline-dev/faultline/cmd/faultline/app/run"
 	"github.com/faultline-dev/faultline/scenarios"
@@ -121,4 +125,36 @@ func TestRealRunClusterFlag(t *testing.T) {
 			assert.Contains(t, strings.Join(strings.Fields(out.String()), " "), want)
 		}
 	})
+}
+
+// run and fidelity open the real world the same way: on an existing cluster (here one the user
+// allowed by name), a ledger is opened before any run, so a run killed on it is undone by the
+// next faultline command; closing it removes it. Throwaway clusters need none.
+func TestOpenRealWorldKeepsALedgerOnExistingClusters(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["lab"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1", CertificateAuthorityData: []byte("CA")}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: "secret"}
+	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "admin"}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(*cfg, path))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ledgers := filepath.Join(state, "faultline", "runs")
+
+	w, err := run.OpenRealWorld(context.Background(), "", realrun.Target{KubeConfig: path, Context: "lab", AllowContexts: []string{"lab"}}, false, logger)
+	require.NoError(t, err)
+	require.NotNil(t, w.Ledger, "an existing cluster outlives the process: its runs keep a ledger")
+	open, err := os.ReadDir(ledgers)
+	require.NoError(t, err)
+	require.Len(t, open, 1, "the ledger is on disk before any run")
+	require.NoError(t, w.Close())
+	open, err = os.ReadDir(ledgers)
+	require.NoError(t, err)
+	assert.Empty(t, open, "closed with nothing left to undo")
+
+	w, err = run.OpenRealWorld(context.Background(), "local", realrun.Target{}, false, logger)
+	require.NoError(t, err)
+	assert.Nil(t, w.Ledger, "a throwaway cluster is recorded as the run's own")
+	assert.NoError(t, w.Close())
 }
