@@ -45,7 +45,10 @@ variant's objective starts or stops meeting its target.
 PATH is spec.FIELD for anything in the scenario's spec (node pools, model parameters, load) or
 KIND/NAME:FIELD for a manifest field; list indexes are written [i], and map keys that hold dots
 or slashes in quoted brackets (metadata.annotations["platform.faultline.dev/cron"]). VALUES is a comma list
-(1,2,4 or 10m,20m) or FROM:TO:STEP, numbers or Go durations (3:8:1, 5m:60m:5m).
+(1,2,4 or 10m,20m) or FROM:TO:STEP, numbers or Go durations (3:8:1, 5m:60m:5m). Each value is
+what run's --set takes: commas inside [..], {..} or quotes belong to the value, so
+--set 'deployment/api:spec.template.spec.readinessGates=[]' is one point and
+--set 'spec.x=[a,b],[c]' two.
 
 It writes results/<scenario>/sweep-<UTC time>/ (or --out): report.html and report.md (in the
 run report's style: the knees, then per objective a table with one row per point and one column
@@ -182,7 +185,8 @@ func parseSet(set string) (param, error) {
 		return param{}, fmt.Errorf("--set %q: expected PATH=V1,V2,... or PATH=FROM:TO:STEP", set)
 	}
 	p := param{path: path}
-	if parts := strings.Split(spec, ":"); len(parts) == 3 && !strings.Contains(spec, ",") {
+	values := splitValues(spec)
+	if parts := strings.Split(spec, ":"); len(parts) == 3 && len(values) == 1 && !strings.ContainsAny(spec, "[]{}\"'") {
 		vals, err := expandRange(parts[0], parts[1], parts[2])
 		if err != nil {
 			return param{}, fmt.Errorf("--set %q: %v", set, err)
@@ -190,7 +194,7 @@ func parseSet(set string) (param, error) {
 		p.values = vals
 		return p, nil
 	}
-	for _, v := range strings.Split(spec, ",") {
+	for _, v := range values {
 		if v = strings.TrimSpace(v); v != "" {
 			p.values = append(p.values, v)
 		}
@@ -199,6 +203,34 @@ func parseSet(set string) (param, error) {
 		return param{}, fmt.Errorf("--set %q: no values", set)
 	}
 	return p, nil
+}
+
+// splitValues splits a sweep's value list at its top-level commas only, so that one value may be
+// a list or a map written as run's --set takes it ("[]", "[a,b]", "{cpu: 1, memory: 2Gi}",
+// "'a,b'"): --set means the same value in run, fidelity and sweep, sweep only adds the commas
+// between the values it varies.
+func splitValues(spec string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote rune
+	for i, c := range spec {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, spec[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, spec[start:])
 }
 
 const maxPoints = 1000

@@ -27,6 +27,11 @@ func TestParseSet(t *testing.T) {
 		{in: "spec.a=0.1:0.3:0.1", path: "spec.a", want: []string{"0.1", "0.2", "0.30000000000000004"}},
 		{in: "spec.t=5m:15m:5m", path: "spec.t", want: []string{"5m0s", "10m0s", "15m0s"}},
 		{in: "deployment/web:spec.replicas=2,3", path: "deployment/web:spec.replicas", want: []string{"2", "3"}},
+		// one value as run's --set takes it: lists, maps and quoted strings keep their commas
+		{in: "deployment/api:spec.template.spec.readinessGates=[]", path: "deployment/api:spec.template.spec.readinessGates", want: []string{"[]"}},
+		{in: "spec.z=[a,b],[c]", path: "spec.z", want: []string{"[a,b]", "[c]"}},
+		{in: "spec.r={cpu: 1, memory: 2Gi},{cpu: 2}", path: "spec.r", want: []string{"{cpu: 1, memory: 2Gi}", "{cpu: 2}"}},
+		{in: `spec.s="a,b",c`, path: "spec.s", want: []string{`"a,b"`, "c"}},
 		{in: "spec.a", err: "expected PATH="},
 		{in: "spec.a=5:1:1", err: "FROM <= TO"},
 		{in: "spec.a=1:5:0", err: "STEP > 0"},
