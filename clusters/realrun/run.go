@@ -202,7 +202,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
-		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: time.Now(),
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: clk.Now(),
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false

@@ -96,8 +96,8 @@ func (r *run) guard(ctx context.Context) (context.Context, func()) {
 			case err == nil:
 				silentSince = time.Time{}
 			case silentSince.IsZero():
-				silentSince = time.Now()
-			case time.Since(silentSince) >= apiSilenceLimit:
+				silentSince = r.clock.Now()
+			case r.clock.Since(silentSince) >= apiSilenceLimit:
 				r.invalid("the API server did not answer /readyz for %s (%v)", apiSilenceLimit, err)
 				cancel()
 				return
@@ -145,7 +145,7 @@ func (r *run) since() string {
 	if from.IsZero() {
 		from = r.began
 	}
-	return time.Since(from).Round(time.Second).String()
+	return r.clock.Since(from).Round(time.Second).String()
 }
 
 // invalid records why the run is invalid.
