@@ -18,6 +18,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Annotations a scenario puts on a CronJob for what its manifest cannot say.
@@ -371,7 +372,7 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 		w.appExit(i, now)
 	case evJobDeadline:
 		if r := c.run(i); r != nil && !r.done {
-			w.trace("job deadline exceeded", "job", r.name)
+			emit(w, trace.JobDeadlineExceeded{Job: r.name})
 			w.killRunPod(r)
 			w.jobFinish(r, now, false, "DeadlineExceeded")
 		}
@@ -465,7 +466,7 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 	}
 	for _, r := range victims {
 		t = cl.do(t)
-		w.trace("job replaced", "job", r.name)
+		emit(w, trace.JobReplaced{Job: r.name})
 		w.killRunPod(r)
 		w.jobFinish(r, t, false, "")
 	}
@@ -504,7 +505,7 @@ func (w *World) cronDecide(cj *cronJob, t time.Duration) (sched time.Time, creat
 	n, latest := cj.unmet(now, limit, c.v2)
 	if n > limit {
 		if !c.v2 {
-			w.trace("cronjob FailedNeedsStart", "cronjob", cj.key, "reason", "too many missed start time (> 100)")
+			emit(w, trace.CronFailedNeedsStart{CronJob: cj.key, Reason: "too many missed start time (> 100)"})
 			if !cj.hasSDS {
 				cj.stalled = true
 			}
@@ -513,7 +514,7 @@ func (w *World) cronDecide(cj *cronJob, t time.Duration) (sched time.Time, creat
 		}
 		if !latest.Equal(cj.lastWarn) {
 			cj.lastWarn = latest
-			w.trace("cronjob TooManyMissedTimes", "cronjob", cj.key, "missed", n)
+			emit(w, trace.CronTooManyMissed{CronJob: cj.key, Missed: n})
 		}
 	}
 	if n == 0 {
@@ -590,7 +591,7 @@ func (w *World) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration)
 	c := w.cron
 	c.skips[why]++
 	c.met.Skip[why].Inc()
-	w.trace("cron run skipped", "cronjob", cj.key, "scheduled", sched.UTC().Format(time.RFC3339), "reason", reasonNames[why])
+	emit(w, trace.CronRunSkipped{CronJob: cj.key, Scheduled: sched, Reason: reasonNames[why]})
 	w.cronBad(cj, t)
 }
 
@@ -604,7 +605,7 @@ func (w *World) cronBad(cj *cronJob, t time.Duration) {
 		s := w.m.Alerts.ScrapeInterval.Duration
 		c.detected = true
 		c.detectAt = (t + s - 1) / s * s
-		w.trace("alert fires", "cronjob", cj.key, "at", c.detectAt)
+		emit(w, trace.CronAlertFires{CronJob: cj.key, At: c.detectAt})
 		for i, d := range w.m.Registry.Deletions {
 			if d.ResolveAtRunTime && d.FixAfterDetection.Duration > 0 {
 				if fix := c.detectAt + d.FixAfterDetection.Duration; fix < c.resolveFrom[i] {
@@ -649,7 +650,7 @@ func (w *World) cronDispatch(now time.Duration) {
 func (w *World) controllerManagerDown() {
 	if c := w.cron; c != nil {
 		c.cmDown = true
-		w.trace("kube-controller-manager down")
+		emit(w, trace.ControllerManagerDown{})
 	}
 }
 
@@ -659,7 +660,7 @@ func (w *World) controllerManagerUp(now time.Duration) {
 		return
 	}
 	c.cmDown = false
-	w.trace("kube-controller-manager up")
+	emit(w, trace.ControllerManagerUp{})
 	if c.v2 {
 		// syncs in flight when it went down complete (their worker events return the workers)
 		c.queue = c.queue[:0]
@@ -850,7 +851,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 			}
 			back = min(back, m.PullBackoffMax.Duration)
 			if r.pulls == 1 {
-				w.trace("ErrImagePull", "pod", p.Name, "image", img)
+				emit(w, trace.ImagePullFailed{Pod: p.Name, Image: img})
 			}
 			ps.start = w.podAt(start+back, evPullRetry, pi)
 			return false
@@ -1036,7 +1037,7 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 			c.anyFail, c.firstFail = true, r.sched
 		}
 		c.lastFail = now
-		w.trace("job failed", "job", r.name, "reason", reason)
+		emit(w, trace.JobFailed{Job: r.name, Reason: reason})
 		w.cronBad(cj, now)
 	}
 	if r.ext != nil {

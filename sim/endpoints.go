@@ -13,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // The network path: Services and EndpointSlices, data planes, probes, termination.
@@ -561,7 +562,7 @@ func (w *World) afterRates() {
 				}
 				if cr && !np.gateOK && w.negAttached(p.Index) {
 					np.gateOK = true
-					w.trace("readiness gate", "pod", p.Name, "condition", negReadinessGate)
+					emit(w, trace.ReadinessGate{Pod: p.Name, Condition: negReadinessGate})
 				}
 			}
 			p.Ready = cr && (!np.negGate || np.gateOK)
@@ -591,7 +592,7 @@ const (
 func (w *World) publish(pi int, seq uint32, ready bool, to int) {
 	n := w.net
 	wl := w.pods[pi].wl.idx
-	w.trace("endpoint changed", "pod", w.st.Pods[pi].Name, "ready", ready, "to", [...]string{"all", "ingress", "kube-proxy"}[to])
+	emit(w, trace.EndpointChanged{Pod: w.st.Pods[pi].Name, Ready: ready, To: [...]string{"all", "ingress", "kube-proxy"}[to]})
 	for i, dp := range n.planes {
 		if !dp.carries(wl) || (to == toIngress && !dp.ingress) || (to == toKubeProxy && dp.ingress) {
 			continue
@@ -632,7 +633,7 @@ func (w *World) applyPropagation(slot int) {
 	default:
 		return
 	}
-	w.trace("data plane updated", "plane", dp.name, "pod", w.st.Pods[pr.pod].Name, "ready", pr.ready)
+	emit(w, trace.DataPlaneUpdated{Plane: dp.name, Pod: w.st.Pods[pr.pod].Name, Ready: pr.ready})
 	w.touch()
 }
 

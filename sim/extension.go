@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
+
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Extensions: code from outside the simulator that runs inside a World as a controller and an
@@ -244,7 +246,7 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	r.created = t
 	c.created++
 	c.met.Invoke.Inc()
-	w.trace("extension created job", "job", j.Name, "scheduled", w.wall(sched).UTC().Format(time.RFC3339))
+	emit(w, trace.ExtensionCreatedJob{Job: j.Name, Scheduled: w.wall(sched)})
 	if j.Spec.Suspend == nil || !*j.Spec.Suspend {
 		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
 	}
@@ -295,7 +297,7 @@ func (a extAPI) Jobs(ns, cronJob string) []*batchv1.Job {
 
 func (a extAPI) Event(ev Event) {
 	w := a.w
-	w.trace("event", "regarding", ev.Regarding, "type", ev.Type, "reason", ev.Reason, "note", ev.Note)
+	emit(w, trace.KubeEvent{Regarding: ev.Regarding, Type: ev.Type, Reason: ev.Reason, Note: ev.Note})
 	why, ok := skipReasons[ev.Reason]
 	if !ok || w.cron == nil {
 		return

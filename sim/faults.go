@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // faultState is a Fault with its random stream and the pods or nodes it acted on.
@@ -133,7 +134,7 @@ func (w *World) selectPods(fs *faultState) []int {
 func (w *World) faultStart(i int) {
 	fs := w.faults[i]
 	f := fs.f
-	w.trace("fault starts", "fault", f.Name, "action", string(f.Action))
+	emit(w, trace.FaultStarted{Fault: f.Name, Action: string(f.Action)})
 	switch f.Action {
 	case NodeStop:
 		for _, ns := range fs.nodes {
@@ -195,7 +196,7 @@ func (w *World) faultStart(i int) {
 func (w *World) faultEnd(i int) {
 	fs := w.faults[i]
 	f := fs.f
-	w.trace("fault ends", "fault", f.Name, "action", string(f.Action))
+	emit(w, trace.FaultEnded{Fault: f.Name, Action: string(f.Action)})
 	switch f.Action {
 	case NodeStop:
 		for _, ns := range fs.nodes {

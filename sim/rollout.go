@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Change is an object update during the run, as `kubectl apply` or `kubectl set image` would
@@ -122,7 +123,7 @@ func (w *World) applyChange(i int) {
 		wl.replicas = int(*d.Spec.Replicas)
 	}
 	same := equality.Semantic.DeepEqual(wl.spec, &d.Spec.Template.Spec) && equality.Semantic.DeepEqual(wl.labels, d.Spec.Template.Labels)
-	w.trace("deployment changed", "deployment", wl.key, "replicas", wl.replicas, "newTemplate", !same)
+	emit(w, trace.DeploymentChanged{Deployment: wl.key, Replicas: wl.replicas, NewTemplate: !same})
 	if !same {
 		surge, unavail, recreate, _ := strategyOf(d)
 		wl.rev++
@@ -230,7 +231,7 @@ func (w *World) reconcileRollout(wl *workload) {
 		d := w.q.Now() - ro.start
 		w.net.rolloutDone++
 		w.net.rolloutTime += d
-		w.trace("rollout complete", "deployment", wl.key, "took", d)
+		emit(w, trace.RolloutComplete{Deployment: wl.key, Took: d})
 		wl.ro = nil
 	}
 }

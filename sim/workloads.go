@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // nodeState is what the models keep per node beyond cluster.Node.
@@ -402,7 +402,7 @@ func (w *World) createWorkloadPod(wl *workload) *cluster.Pod {
 	w.pods[p.Index].wl = wl
 	w.pods[p.Index].rev = wl.rev
 	wl.pods = append(wl.pods, p.Index)
-	w.trace("pod created", "pod", name, "owner", wl.key)
+	emit(w, trace.PodCreated{Pod: name, Owner: wl.key})
 	w.enqueue(p.Index)
 	return p
 }
@@ -431,7 +431,7 @@ func (w *World) deletePod(pi int, reason string) {
 	w.podCancel(ps, &ps.eviction)
 	w.podCancel(ps, &ps.flush)
 	w.unpark(pi)
-	w.trace("pod deleted", "pod", p.Name, "reason", reason)
+	emit(w, trace.PodDeleted{Pod: p.Name, Reason: reason})
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		w.st.SetPhase(p, cluster.PodTerminating)
 		p.Ready = false
@@ -497,7 +497,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 	if err != nil {
 		p.Attempts++
 		p.LastError = err.Error()
-		w.trace("pod unschedulable", "pod", p.Name, "attempt", p.Attempts, "reason", strings.TrimPrefix(err.Error(), "unschedulable: "))
+		emit(w, trace.PodUnschedulable{Pod: p.Name, Attempt: p.Attempts, Err: err})
 		ps.parked = true
 		w.unschedulable = append(w.unschedulable, pi)
 		ps.flush = w.podAfter(w.m.Scheduler.MaxInUnschedulable.Duration, evFlushUnschedulable, pi)
@@ -505,7 +505,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 	}
 	w.st.Bind(p, d.Node)
 	w.acct.observeColocation(w, d.Node)
-	w.trace("pod bound", "pod", p.Name, "node", d.Node.Name)
+	emit(w, trace.PodBound{Pod: p.Name, Node: d.Node.Name})
 	if ps.run != nil {
 		// a Job pod uses no CPU in the model (its run time is given), so no recomputation
 		w.cronPodBound(pi, now)
@@ -583,7 +583,7 @@ func (w *World) containersStarted(pi int) {
 	p.Phase = cluster.PodRunning
 	p.Started = w.q.Now()
 	ps.dead = false
-	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
+	emit(w, trace.ContainersStarted{Pod: p.Name, Node: p.Node.Name})
 	ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
 	w.netStarted(pi) // on the network path, probes decide readiness (probes.go)
 	w.touch()
@@ -599,6 +599,6 @@ func (w *World) podReady(pi int) {
 		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true
-	w.trace("pod ready", "pod", p.Name)
+	emit(w, trace.PodReady{Pod: p.Name})
 	w.touch()
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/scheduler"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // event kinds, packed into the engine's arg with an index: kind<<24 | index.
@@ -67,8 +67,12 @@ func unpack(arg uint32) (uint32, int) { return arg >> 24, int(arg & (1<<24 - 1))
 
 // Options tune one run without changing what is simulated.
 type Options struct {
-	// Trace, when set, receives the event log with virtual timestamps.
+	// Trace, when set, receives the event log with virtual timestamps, as text
+	// (trace.TextSink: "+DDdHH:MM:SS.mmm  message key=value ...").
 	Trace io.Writer
+	// Events, when set, receives every trace event as its typed value (package sim/trace), with
+	// Trace or alone. With neither, no event is built.
+	Events trace.Sink
 	// Series keeps the sampled time series in the Result.
 	Series bool
 	// OnRun, when set, is called once per cron run when its app container first runs (T2),
@@ -100,8 +104,7 @@ type World struct {
 	hid     engine.HandlerID // the world's own handler in q
 	clock   *engine.Clock
 	streams engine.Streams
-	log     *slog.Logger // nil unless tracing
-	logOut  io.Writer
+	sink    trace.Sink // nil unless tracing
 
 	st       cluster.State
 	sched    *scheduler.Scheduler
@@ -159,10 +162,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
-	if opts.Trace != nil {
-		w.logOut = opts.Trace
-		w.log = newTraceLogger(opts.Trace, w.q.Now)
-	}
+	w.sink = newSink(opts)
 	cfg := scheduler.DefaultConfig()
 	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
 	w.sched = scheduler.New(cfg)
@@ -203,9 +203,12 @@ func (w *World) Clock() *engine.Clock { return w.clock }
 // State exposes the cluster state, for tests and inspection after Run.
 func (w *World) State() *cluster.State { return &w.st }
 
-func (w *World) trace(msg string, args ...any) {
-	if w.log != nil {
-		w.log.Info(msg, args...)
+// emit sends e to the trace sink, stamped with the virtual time. A generic function rather than
+// a method taking trace.Event: e becomes an interface value (and so allocates) only when there is
+// a sink, so tracing off costs nothing.
+func emit[E trace.Event](w *World, e E) {
+	if w.sink != nil {
+		w.sink.Emit(w.q.Now(), e)
 	}
 }
 
@@ -275,9 +278,6 @@ func (w *World) resetQueue() *engine.Queue {
 	w.clock = engine.NewClock(q, w.in.Start)
 	w.schedBusy = false
 	w.dirty = false
-	if w.log != nil {
-		w.log = newTraceLogger(w.logOut, q.Now)
-	}
 	return q
 }
 
