@@ -162,3 +162,43 @@ func TestNetworkScenariosDeterministic(t *testing.T) {
 		})
 	}
 }
+
+// The simulator's checks come back all at once, each at its line of the file.
+func TestSimulatorErrorsAllAtOnce(t *testing.T) {
+	const src = `apiVersion: faultline.dev/v1alpha1
+kind: Scenario
+metadata: {name: many}
+spec:
+  duration: 1h
+  cluster:
+    nodePools: [{name: p, count: 1, capacity: {cpu: "4", memory: 8Gi}}]
+  objects:
+    - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
+       spec: {replicas: 2, selector: {matchLabels: {app: web}},
+              template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: "web:1"}]}}}}
+  load:
+    - {target: deployment/nope, cpuPerReplica: 100m}
+    - {target: deployment/web, cpuPerReplica: 100m, onSIGTERM: ignore}
+  faults:
+    - at: 10m
+      object:
+        apiVersion: chaos-mesh.org/v1alpha1
+        kind: GCPChaos
+        metadata: {name: reset}
+        spec: {action: node-reset, project: p, zone: a, instance: q-1}
+`
+	_, err := scenarios.LoadFS(fstest.MapFS{"s.yaml": {Data: []byte(src)}}, "s.yaml", "s.yaml")
+	require.Error(t, err)
+	var lines []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, one := range j.Unwrap() {
+			lines = append(lines, one.Error())
+		}
+	}
+	require.Len(t, lines, 3, err.Error())
+	assert.Contains(t, lines[0], `s.yaml:13:16: spec.load[0].target: "deployment/nope" names no Deployment in objects`)
+	assert.Contains(t, lines[1], `s.yaml:14:`)
+	assert.Contains(t, lines[1], `spec.load[1].onSIGTERM: "ignore"; expected exit, keep-serving or connection-close`)
+	assert.Contains(t, lines[2], `s.yaml:16:`)
+	assert.Contains(t, lines[2], `spec.faults[0]: nodes[0]: GCPChaos/reset: node "q-1" does not exist`)
+}

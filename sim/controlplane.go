@@ -142,22 +142,16 @@ var (
 
 // buildControlPlane sets the control-plane model up when the scenario has webhooks, an upgrade
 // or auto-repair; otherwise w.cp stays nil and nothing of this file runs.
-func (w *World) buildControlPlane() error {
-	hooks, nsLabels, err := w.buildWebhooks()
-	if err != nil {
-		return err
-	}
+func (w *World) buildControlPlane() {
+	hooks, nsLabels := w.buildWebhooks()
 	upgrades := 0
 	for _, f := range w.in.Faults {
 		if f.Action == ControlPlaneUpgrade {
 			upgrades++
 		}
 	}
-	if upgrades > 1 {
-		return fmt.Errorf("%w: faults: %d control-plane upgrades; expected at most one", ErrInput, upgrades)
-	}
 	if len(hooks) == 0 && upgrades == 0 && !w.m.AutoRepair.Enabled {
-		return nil
+		return
 	}
 	cp := &controlPlane{hooks: hooks, nsLabels: nsLabels, rng: w.streams.Stream("controlplane")}
 	for i := range w.m.ControlPlane.APIServers {
@@ -189,7 +183,6 @@ func (w *World) buildControlPlane() error {
 	}
 	cp.anyReady = true
 	w.cp = cp
-	return nil
 }
 
 func (cp *controlPlane) match(r *APIRequest) []int {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/faultline-dev/faultline/sim/trace"
 )
@@ -249,12 +250,12 @@ func TestControlPlaneModelsValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := DefaultModels()
 			tc.mut(&m)
-			err := m.Validate()
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
+			errs := m.Validate(field.NewPath("models"))
+			require.Len(t, errs, 1)
+			assert.Equal(t, "models."+tc.want, errs[0].Field)
 		})
 	}
-	assert.NoError(t, DefaultModels().Validate())
+	assert.Empty(t, DefaultModels().Validate(nil))
 }
 
 // The apiserver's request metrics: every answered request in apiserver_request_duration_seconds,

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"path"
@@ -162,7 +161,7 @@ type cronWorld struct {
 	resolveFrom                []time.Duration // per registry deletion, when run-time resolution starts
 }
 
-func (w *World) buildCron() error {
+func (w *World) buildCron() {
 	var cjs []*batchv1.CronJob
 	for _, obj := range w.in.Objects {
 		if o, ok := obj.(*batchv1.CronJob); ok {
@@ -170,7 +169,7 @@ func (w *World) buildCron() error {
 		}
 	}
 	if len(cjs) == 0 {
-		return nil
+		return
 	}
 	c := &cronWorld{
 		v2:          w.m.CronJob.Controller == "v2",
@@ -192,32 +191,21 @@ func (w *World) buildCron() error {
 		c.resolveFrom = append(c.resolveFrom, rf)
 	}
 	for _, o := range cjs {
-		cj, err := w.newCronJob(o)
-		if err != nil {
-			return err
-		}
+		cj := w.newCronJob(o)
 		cj.idx = len(c.cjs)
 		c.cjs = append(c.cjs, cj)
 	}
 	w.cron = c
-	return nil
 }
 
-func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
+// newCronJob builds a CronJob's model state; Validate checked its schedule, containers and
+// annotations.
+func (w *World) newCronJob(o *batchv1.CronJob) *cronJob {
 	ns := namespaceOr(o.Namespace)
 	key := ns + "/" + o.Name
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: cronjob/%s: %s: %s", ErrInput, key, field, fmt.Sprintf(format, args...))
-	}
-	ms, err := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cronjob/%s: %v", ErrInput, key, err)
-	}
+	ms, _ := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
 	sched, loc := ms.Spec, ms.Loc
 	js := &o.Spec.JobTemplate.Spec
-	if len(js.Template.Spec.Containers) == 0 {
-		return nil, bad("spec.jobTemplate.spec.template.spec.containers", "expected at least one container")
-	}
 	cj := &cronJob{
 		key: key, name: o.Name, ns: ns, sched: newCronSched(sched, loc), loc: loc,
 		policy:    o.Spec.ConcurrencyPolicy,
@@ -255,24 +243,16 @@ func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
 		cj.failLimit = int(*l)
 	}
 	if v, ok := o.Annotations[AnnRunTime]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, bad("metadata.annotations["+AnnRunTime+"]", "%q; expected a positive duration", v)
-		}
-		cj.runMean = d
+		cj.runMean, _ = time.ParseDuration(v)
 	}
 	if v, ok := o.Annotations[AnnFailureRatio]; ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return nil, bad("metadata.annotations["+AnnFailureRatio+"]", "%q; expected a probability 0..1", v)
-		}
-		cj.failRatio = f
+		cj.failRatio, _ = strconv.ParseFloat(v, 64)
 	}
 	cj.alerted = o.Annotations[AnnAlert] == "true"
 	// the cluster has been running: everything up to the start was scheduled
 	cj.lastSched = w.in.Start.In(loc)
 	cj.nextAfter = cj.sched.Next(cj.lastSched)
-	return cj, nil
+	return cj
 }
 
 // cronSched is a parsed schedule with a fast path for the common case: in UTC, every hour, day

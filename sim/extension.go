@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/clock"
 
 	"github.com/faultline-dev/faultline/sim/trace"
@@ -134,7 +135,7 @@ func (w *World) newExtensions() error {
 	for i, f := range w.in.Extensions {
 		e, err := f()
 		if err != nil {
-			return fmt.Errorf("%w: extensions[%d]: %v", ErrInput, i, err)
+			return &InputError{Errs: field.ErrorList{invalid(field.NewPath("extensions").Index(i), "%v", err)}}
 		}
 		x.exts = append(x.exts, e)
 	}
@@ -144,7 +145,7 @@ func (w *World) newExtensions() error {
 		o = o.DeepCopyObject()
 		for _, e := range x.exts {
 			if err := e.Admit(o); err != nil {
-				return fmt.Errorf("%w: objects[%d]: admission: %v", ErrInput, i, err)
+				return &InputError{Errs: field.ErrorList{invalid(field.NewPath("objects").Index(i), "admission: %v", err)}}
 			}
 		}
 		in.Objects[i] = o

@@ -403,17 +403,18 @@ func TestNetworkInputErrors(t *testing.T) {
 		{"readiness", Load{Target: "deployment/web", Readiness: "very"}, nil, "load[0].readiness"},
 		{"sigterm", Load{Target: "deployment/web", OnSIGTERM: "ignore"}, nil, "load[0].onSIGTERM"},
 		{"retry", Load{Target: "deployment/web", Retry: &Retry{}}, nil, "load[0].retry"},
-		{"checks", Load{Target: "deployment/web", ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks"},
-		{"deep without a probe", Load{Target: "deployment/web", Readiness: ReadinessDeep}, nil, "no readinessProbe"},
-		{"ingress without service", Load{Target: "deployment/web"}, []runtime.Object{ingress("web", "missing")}, `Service "missing"`},
+		{"checks", Load{Target: "deployment/web", ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks[0]"},
+		{"deep without a probe", Load{Target: "deployment/web", Readiness: ReadinessDeep}, nil, "load[0].readiness"},
+		{"ingress without service", Load{Target: "deployment/web"}, []runtime.Object{ingress("web", "missing")}, "objects[1].spec"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input(1, append([]runtime.Object{deployment("web", 1, "100m")}, tc.objs...)...)
 			in.Load = []Load{tc.load}
 			_, err := New(in, 1, Options{})
-			require.ErrorIs(t, err, ErrInput)
-			assert.Contains(t, err.Error(), tc.want)
+			errs := inputErrors(t, err)
+			require.Len(t, errs, 1, "%v", err)
+			assert.Equal(t, tc.want, errs[0].Field)
 		})
 	}
 }

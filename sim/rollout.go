@@ -48,28 +48,6 @@ type rollout struct {
 	sig      [4]int // counts at the last reconcile, to wake up only on a change
 }
 
-func (w *World) buildChanges() error {
-	for i, c := range w.in.Changes {
-		if c.Problem != "" {
-			return fmt.Errorf("%w: changes[%d]: %s: %s", ErrInput, i, c.Name, c.Problem)
-		}
-		d, ok := c.Object.(*appsv1.Deployment)
-		if !ok {
-			return fmt.Errorf("%w: changes[%d]: %s: only Deployment changes are modelled", ErrInput, i, c.Name)
-		}
-		if c.At < 0 || c.At > w.in.Duration {
-			return fmt.Errorf("%w: changes[%d]: %s at %v, outside the run (0..%v)", ErrInput, i, c.Name, c.At, w.in.Duration)
-		}
-		if w.workloadOf(d) == nil {
-			return fmt.Errorf("%w: changes[%d]: %s is not among the objects", ErrInput, i, c.Name)
-		}
-		if _, _, _, err := strategyOf(d); err != nil {
-			return fmt.Errorf("%w: changes[%d]: %s: spec.strategy: %v", ErrInput, i, c.Name, err)
-		}
-	}
-	return nil
-}
-
 func (w *World) workloadOf(d *appsv1.Deployment) *workload {
 	key := "deployment/" + namespaceOr(d.Namespace) + "/" + d.Name
 	for _, wl := range w.wls {

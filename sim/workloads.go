@@ -84,20 +84,9 @@ type workload struct {
 	ro        *rollout // the rolling update in progress, nil when none
 }
 
-func (w *World) buildNodes() error {
-	seen := map[string]bool{}
+func (w *World) buildNodes() {
 	for _, pool := range w.in.Pools {
-		if pool.Count <= 0 {
-			return fmt.Errorf("%w: nodePool %q: count must be positive", ErrInput, pool.Name)
-		}
-		if seen[pool.Name] {
-			return fmt.Errorf("%w: nodePool %q defined twice", ErrInput, pool.Name)
-		}
-		seen[pool.Name] = true
 		cpu, mem := pool.Capacity.Cpu().MilliValue(), pool.Capacity.Memory().Value()
-		if cpu <= 0 || mem <= 0 {
-			return fmt.Errorf("%w: nodePool %q: capacity needs cpu and memory", ErrInput, pool.Name)
-		}
 		for i := 1; i <= pool.Count; i++ {
 			name := fmt.Sprintf("%s-%d", pool.Name, i)
 			lbl := map[string]string{cluster.LabelHostname: name, "faultline.dev/pool": pool.Name}
@@ -118,10 +107,6 @@ func (w *World) buildNodes() error {
 			w.nodes = append(w.nodes, &nodeState{n: n, rng: w.streams.Stream("node/" + name)})
 		}
 	}
-	if len(w.nodes) == 0 {
-		return fmt.Errorf("%w: the cluster has no nodes (spec.cluster.nodePools)", ErrInput)
-	}
-	return nil
 }
 
 func (w *World) nodeByName(name string) *nodeState {
@@ -133,13 +118,11 @@ func (w *World) nodeByName(name string) *nodeState {
 	return nil
 }
 
-func (w *World) buildWorkloads() error {
+func (w *World) buildWorkloads() {
 	for _, obj := range w.in.Objects {
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
-			if err := w.addDeployment(o); err != nil {
-				return err
-			}
+			w.addDeployment(o)
 		case *corev1.Pod:
 			p := w.newPod(o.Name, namespaceOr(o.Namespace), o.Labels, &o.Spec, "", nil, readinessDelay(&o.Spec))
 			w.enqueue(p.Index)
@@ -150,12 +133,8 @@ func (w *World) buildWorkloads() error {
 			// an Ingress is a data plane on the network path (endpoints.go)
 		case *admissionregistrationv1.ValidatingWebhookConfiguration:
 			// built by buildControlPlane
-		default:
-			gvk := obj.GetObjectKind().GroupVersionKind()
-			return fmt.Errorf("%w: objects: %s is not modelled by the simulator", ErrInput, gvk.Kind)
 		}
 	}
-	return nil
 }
 
 func namespaceOr(ns string) string {
@@ -165,27 +144,13 @@ func namespaceOr(ns string) string {
 	return ns
 }
 
-func (w *World) addDeployment(d *appsv1.Deployment) error {
+func (w *World) addDeployment(d *appsv1.Deployment) {
 	ns := namespaceOr(d.Namespace)
 	key := "deployment/" + ns + "/" + d.Name
-	if d.Spec.Selector == nil {
-		return fmt.Errorf("%w: %s: spec.selector is required", ErrInput, key)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return fmt.Errorf("%w: %s: spec.selector: %v", ErrInput, key, err)
-	}
-	if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-		return fmt.Errorf("%w: %s: spec.selector does not match spec.template.metadata.labels", ErrInput, key)
-	}
+	sel, _ := metav1.LabelSelectorAsSelector(d.Spec.Selector) // Validate parsed it
 	replicas := 1
 	if d.Spec.Replicas != nil {
 		replicas = int(*d.Spec.Replicas)
-	}
-	for _, wl := range w.wls {
-		if wl.key == key {
-			return fmt.Errorf("%w: %s defined twice", ErrInput, key)
-		}
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
@@ -203,7 +168,6 @@ func (w *World) addDeployment(d *appsv1.Deployment) error {
 		readyWait: readinessDelay(&d.Spec.Template.Spec),
 	}
 	w.wls = append(w.wls, wl)
-	return nil
 }
 
 // readinessDelay is the time from containers running to the first successful readiness probe:

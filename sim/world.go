@@ -142,15 +142,10 @@ type World struct {
 // ErrInput marks an Input the simulator cannot run.
 var ErrInput = errors.New("invalid simulation input")
 
-// New builds the world for in and seed. It returns an error wrapping ErrInput when the input has
-// objects or references the simulator does not understand.
+// New builds the world for in and seed. It returns an *InputError (wrapping ErrInput) with
+// every problem of the input (Validate) when the input has objects or references the simulator
+// does not understand; the builders below only build.
 func New(in *Input, seed uint64, opts Options) (*World, error) {
-	if err := in.Models.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: models.%v", ErrInput, err)
-	}
-	if in.Duration <= 0 {
-		return nil, fmt.Errorf("%w: duration must be positive", ErrInput)
-	}
 	w := &World{
 		in:      in,
 		m:       in.Models,
@@ -163,6 +158,13 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
 	w.sink = newSink(opts)
+	// extensions first: their admission may change the objects that are then checked and built
+	if err := w.newExtensions(); err != nil {
+		return nil, err
+	}
+	if errs := Validate(w.in); len(errs) > 0 {
+		return nil, &InputError{Errs: errs}
+	}
 	cfg := scheduler.DefaultConfig()
 	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
 	w.sched = scheduler.New(cfg)
@@ -170,30 +172,13 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	if opts.Series {
 		w.series = &Series{}
 	}
-	if err := w.newExtensions(); err != nil {
-		return nil, err
-	}
-	if err := w.buildNodes(); err != nil {
-		return nil, err
-	}
-	if err := w.buildWorkloads(); err != nil {
-		return nil, err
-	}
-	if err := w.buildLoads(); err != nil {
-		return nil, err
-	}
-	if err := w.buildFaults(); err != nil {
-		return nil, err
-	}
-	if err := w.buildCron(); err != nil {
-		return nil, err
-	}
-	if err := w.buildNet(); err != nil {
-		return nil, err
-	}
-	if err := w.buildControlPlane(); err != nil {
-		return nil, err
-	}
+	w.buildNodes()
+	w.buildWorkloads()
+	w.buildLoads()
+	w.buildFaults()
+	w.buildCron()
+	w.buildNet()
+	w.buildControlPlane()
 	return w, nil
 }
 

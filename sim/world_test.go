@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/trace"
@@ -227,27 +228,56 @@ func TestPodFaults(t *testing.T) {
 }
 
 func TestInputErrors(t *testing.T) {
-	cases := map[string]func(*Input){
-		"load target missing": func(in *Input) { in.Load = []Load{{Target: "deployment/nope"}} },
-		"load target form":    func(in *Input) { in.Load = []Load{{Target: "web"}} },
-		"fault node":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz"}}} },
-		"fault mode":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: PodKill, Pods: PodSelector{Mode: "some"}}} },
-		"dependency cycle": func(in *Input) {
+	cases := map[string]struct {
+		mutate func(*Input)
+		field  string
+	}{
+		"load target missing": {func(in *Input) { in.Load = []Load{{Target: "deployment/nope"}} }, "load[0].target"},
+		"load target form":    {func(in *Input) { in.Load = []Load{{Target: "web"}} }, "load[0].target"},
+		"fault node":          {func(in *Input) { in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz"}}} }, "faults[0].nodes[0]"},
+		"fault mode":          {func(in *Input) { in.Faults = []Fault{{Name: "x", Action: PodKill, Pods: PodSelector{Mode: "some"}}} }, "faults[0].pods"},
+		"dependency cycle": {func(in *Input) {
 			in.Objects = append(in.Objects, deployment("b", 1, "1m"))
 			in.Load = []Load{{Target: "deployment/web", DependsOn: []string{"deployment/b"}}, {Target: "deployment/b", DependsOn: []string{"deployment/web"}}}
-		},
-		"bad model": func(in *Input) { in.Models.KernelPanic.SaturationAbove = 2 },
-		"no nodes":  func(in *Input) { in.Pools = nil },
+		}, "load[1].dependsOn[0]"},
+		"bad model":    {func(in *Input) { in.Models.KernelPanic.SaturationAbove = 2 }, "models.kernelPanic.saturationAbove"},
+		"no nodes":     {func(in *Input) { in.Pools = nil }, "pools"},
+		"no duration":  {func(in *Input) { in.Duration = 0 }, "duration"},
+		"unknown kind": {func(in *Input) { in.Objects = append(in.Objects, &corev1.Secret{}) }, "objects[1].kind"},
 	}
-	for name, mutate := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := input(1, deployment("web", 1, "1m"))
-			mutate(in)
+			tc.mutate(in)
 			_, err := New(in, 1, Options{})
-			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInput)
+			errs := inputErrors(t, err)
+			require.Len(t, errs, 1, "%v", err)
+			assert.Equal(t, tc.field, errs[0].Field)
 		})
 	}
+}
+
+// Every problem of an input is reported at once, in input order, and no world is built.
+func TestInputErrorsAllAtOnce(t *testing.T) {
+	in := input(1, deployment("web", 1, "1m"))
+	in.Duration = -time.Hour
+	in.Models.Scheduler.Latency.Duration = -1
+	in.Load = []Load{{Target: "deployment/nope"}, {Target: "deployment/web", OnSIGTERM: "ignore"}}
+	in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz", "n-1"}}, {Name: "y", Action: "melt"}}
+	w, err := New(in, 1, Options{})
+	assert.Nil(t, w)
+	var fields []string
+	for _, e := range inputErrors(t, err) {
+		fields = append(fields, e.Field)
+	}
+	assert.Equal(t, []string{"models.scheduler.latency", "duration", "load[0].target", "load[1].onSIGTERM", "faults[0].nodes[0]", "faults[0].at", "faults[1].action", "faults[1].at"}, fields)
+	assert.Equal(t, fields, func() []string {
+		var out []string
+		for _, e := range Validate(in) {
+			out = append(out, e.Field)
+		}
+		return out
+	}(), "New reports what Validate finds")
 }
 
 func TestProfile(t *testing.T) {
@@ -268,4 +298,13 @@ func textTrace(t *testing.T, in *Input, seed uint64) string {
 	require.NoError(t, err)
 	w.Run()
 	return buf.String()
+}
+
+// inputErrors is the list of problems New reported.
+func inputErrors(t *testing.T, err error) field.ErrorList {
+	t.Helper()
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	require.ErrorIs(t, err, ErrInput)
+	return ie.Errs
 }

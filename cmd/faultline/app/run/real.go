@@ -339,7 +339,7 @@ func ApplySets(sc *scenarios.Scenario, sets []string) (*scenarios.Scenario, erro
 
 func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, error) {
 	out, err := sc.Set(path, value)
-	if err == nil || !strings.Contains(err.Error(), "parents must exist") {
+	if !errors.Is(err, scenarios.ErrNoParent) {
 		return out, err
 	}
 	v := json.RawMessage(value)
