@@ -1,6 +1,9 @@
 package sim
 
-import "github.com/faultline-dev/faultline/sim/trace"
+import (
+	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim/trace"
+)
 
 // Node auto-repair, as GKE does it: a node whose Ready condition has been false (or unknown) for
 // about 10 minutes is repaired: drained (its pods deleted, their owners replace them elsewhere),
@@ -41,11 +44,9 @@ func (w *World) nodeRepair(i int) {
 	cp := w.cp
 	now := w.q.Now()
 	cp.repairs++
-	if last := cp.lastRepair[i]; last >= 0 {
-		cp.repairGaps = append(cp.repairGaps, now-last)
-	}
 	cp.lastRepair[i] = now
 	emit(w, trace.NodeRepairStarted{Node: n.Name, Pods: len(n.Pods)})
+	w.observeNode(n.Name, measure.NodeDeleted)
 	pods := make([]int, 0, len(n.Pods))
 	for _, p := range n.Pods {
 		pods = append(pods, p.Index)
@@ -62,6 +63,7 @@ func (w *World) nodeRepair(i int) {
 func (w *World) nodeRecreated(i int) {
 	ns := w.nodes[i]
 	emit(w, trace.NodeRecreated{Node: ns.n.Name})
+	w.observeNode(ns.n.Name, measure.NodeCreated)
 	w.nodeBoot(i)
 	if !ns.n.Ready {
 		w.q.Cancel(w.cp.repairT[i])

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
@@ -79,7 +80,6 @@ type controlPlane struct {
 	fired      bool
 	exits      int
 	repairs    int
-	repairGaps []time.Duration
 	lastRepair []time.Duration // per node, -1 none
 	repairT    []engine.Timer
 }
@@ -477,7 +477,8 @@ func (w *World) hookDone(i int) {
 	back = min(back, w.m.ControlPlane.RestartBackoffMax.Duration)
 	in.state = instCrashed
 	in.timer = w.q.AfterID(back, w.hid, pack(evCPInstance, i))
-	emit(w, trace.APIServerExited{Instance: in.name, Reason: "unable to initialize client CA configmap", RestartIn: back})
+	emit(w, trace.APIServerExited{Instance: in.name, Reason: clientCAExit, RestartIn: back})
+	w.obsExits = append(w.obsExits, measure.APIServerExit{At: w.q.Now(), Instance: in.name, Reason: clientCAExit})
 	w.touch()
 }
 
@@ -683,25 +684,16 @@ func (w *World) controlPlaneIndicators() []Indicator {
 			took = (end - up.start).Minutes()
 		}
 	}
-	cadence := 0.0
-	if len(cp.repairGaps) > 0 {
-		var s time.Duration
-		for _, g := range cp.repairGaps {
-			s += g
-		}
-		cadence = (s / time.Duration(len(cp.repairGaps))).Minutes()
-	}
 	return []Indicator{
 		{Name: "api-availability", Value: ratio(ok, total)},
 		{Name: "api-write-availability", Value: ratio(wok, wtotal)},
 		{Name: "api-latency-p99-max-seconds", Value: cp.maxP99.Seconds()},
 		{Name: "latency-alert-detect-minutes", Value: detect},
-		{Name: "apiserver-exits", Value: float64(cp.exits)},
+		{Name: "apiserver-exits"}, // from the record (Observations.APIServerExits): measure.FoldNodes
 		{Name: "upgrade-completed", Value: completed},
 		{Name: "upgrade-minutes", Value: took},
-		{Name: "nodes-recreated", Value: float64(cp.repairs)},
-		{Name: "repair-cadence-minutes", Value: roundTo(cadence, 1e-9)},
+		{Name: "nodes-recreated"},        // from the record (Observations.Nodes)
+		{Name: "repair-cadence-minutes"}, // likewise
 	}
 }
 
-func roundTo(v, step float64) float64 { return math.Round(v/step) * step }

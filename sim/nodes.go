@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
@@ -215,6 +216,7 @@ func (w *World) nodeNotReady(i int) {
 	w.repairArm(ns)
 	w.acct.notReadyEvents++
 	emit(w, trace.NodeNotReady{Node: n.Name, SilentFor: w.q.Now() - ns.downSince})
+	w.observeNode(n.Name, measure.NodeNotReady)
 	n.Taints = append(n.Taints,
 		corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
 	)
@@ -386,6 +388,7 @@ func (w *World) nodeReadyReport(i int) {
 		}
 	}
 	emit(w, trace.NodeReady{Node: n.Name})
+	w.observeNode(n.Name, measure.NodeReady)
 	w.checkDisruption()
 	w.moveUnschedulable()
 	w.touch()

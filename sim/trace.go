@@ -3,6 +3,7 @@ package sim
 import (
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
 
@@ -22,3 +23,11 @@ func newSink(opts Options) trace.Sink {
 
 // FormatVirtual prints a virtual time as +DDdHH:MM:SS.mmm, fixed width for aligned traces.
 func FormatVirtual(d time.Duration) string { return trace.FormatVirtual(d) }
+
+// observeNode records a node transition in the observation record (measure.Observations.Nodes).
+func (w *World) observeNode(name string, to measure.NodeState) {
+	w.obsNodes = append(w.obsNodes, measure.NodeTransition{At: w.q.Now(), Node: name, To: to})
+}
+
+// clientCAExit is why an apiserver exits in the model: its client-CA post-start hook timed out.
+const clientCAExit = "unable to initialize client CA configmap"

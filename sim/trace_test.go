@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
 
@@ -58,4 +59,33 @@ func TestTextLogIsTheTypedEvents(t *testing.T) {
 	for i, s := range rec.Events {
 		assert.Equal(t, trace.FormatVirtual(s.At)+"  "+trace.Text(s.Event), lines[i])
 	}
+}
+
+// The observation record's node transitions and apiserver exits are the trace's: one record per
+// NotReady, Ready, auto-repair deletion, recreation and apiserver exit, at the same instants.
+func TestNodeRecordFollowsTheTrace(t *testing.T) {
+	in := webhookInput(time.Minute, 0, 2*time.Minute)
+	in.Models.AutoRepair.Enabled = true
+	_, evs, w := eventsOf(t, in, 1)
+	o, _ := w.Observations()
+	times := func(to measure.NodeState) []time.Duration {
+		var out []time.Duration
+		for _, n := range o.Nodes {
+			if n.To == to {
+				out = append(out, n.At)
+			}
+		}
+		return out
+	}
+	require.NotEmpty(t, times(measure.NodeDeleted))
+	assert.Equal(t, trace.Times[trace.NodeNotReady](evs, nil), times(measure.NodeNotReady))
+	assert.Equal(t, trace.Times[trace.NodeReady](evs, nil), times(measure.NodeReady))
+	assert.Equal(t, trace.Times[trace.NodeRepairStarted](evs, nil), times(measure.NodeDeleted))
+	assert.Equal(t, trace.Times[trace.NodeRecreated](evs, nil), times(measure.NodeCreated))
+	var exits []time.Duration
+	for _, e := range o.APIServerExits {
+		exits = append(exits, e.At)
+	}
+	require.NotEmpty(t, exits)
+	assert.Equal(t, trace.Times[trace.APIServerExited](evs, nil), exits)
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/scheduler"
@@ -137,6 +138,10 @@ type World struct {
 	retain bool
 	opts   Options
 	prom   *promRec // nil unless Options.PromSeries (promseries.go)
+
+	// the observation record's node transitions and apiserver exits (measure.Observations)
+	obsNodes []measure.NodeTransition
+	obsExits []measure.APIServerExit
 }
 
 // ErrInput marks an Input the simulator cannot run.

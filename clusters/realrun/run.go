@@ -435,8 +435,16 @@ func (r *run) watch(ctx context.Context) error {
 		UpdateFunc: func(_, o any) { r.rec.job(o.(*batchv1.Job), r.clock.Now()) },
 	})
 	_, _ = nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node)) },
-		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node)) },
+		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if n, ok := o.(*corev1.Node); ok {
+				r.rec.nodeGone(n.Name, r.clock.Now())
+			}
+		},
 	})
 	_, _ = deps.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { r.rec.deployment(o.(*appsv1.Deployment)) },
@@ -448,6 +456,7 @@ func (r *run) watch(ctx context.Context) error {
 			return fmt.Errorf("watch %v: caches did not sync", typ)
 		}
 	}
+	r.rec.nodesSynced(nodes.GetStore().List(), r.clock.Now())
 	return nil
 }
 
@@ -882,6 +891,7 @@ func (rec *recorder) observations(world measure.World, t0, end time.Time, scale 
 	defer rec.mu.Unlock()
 	o := &measure.Observations{World: world, PodsLost: rec.podsLost, Evictions: len(rec.evicted), MaxColocated: rec.maxColoc}
 	win := measure.Window{Start: t0, Length: end.Sub(t0), Scale: scale}
+	rec.nodeRecord(o, t0, end)
 	if len(cronJobs) == 0 {
 		return o, win
 	}
