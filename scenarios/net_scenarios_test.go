@@ -92,7 +92,8 @@ func TestDeepReadinessCascadeShape(t *testing.T) {
 	}
 }
 
-const changesFile = `apiVersion: faultline.dev/v1alpha1
+// webFile is a scenario of one two-replica Deployment on one node, for the tests to add to.
+const webFile = `apiVersion: faultline.dev/v1alpha1
 kind: Scenario
 metadata: {name: changes}
 spec:
@@ -103,7 +104,9 @@ spec:
     - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
        spec: {replicas: 2, selector: {matchLabels: {app: web}},
               template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: "web:1"}]}}}}
-  changes:
+`
+
+const changesFile = webFile + `  changes:
     - {at: 10m, target: TARGET, patch: PATCH}
 `
 
@@ -165,18 +168,7 @@ func TestNetworkScenariosDeterministic(t *testing.T) {
 
 // The simulator's checks come back all at once, each at its line of the file.
 func TestSimulatorErrorsAllAtOnce(t *testing.T) {
-	const src = `apiVersion: faultline.dev/v1alpha1
-kind: Scenario
-metadata: {name: many}
-spec:
-  duration: 1h
-  cluster:
-    nodePools: [{name: p, count: 1, capacity: {cpu: "4", memory: 8Gi}}]
-  objects:
-    - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
-       spec: {replicas: 2, selector: {matchLabels: {app: web}},
-              template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: "web:1"}]}}}}
-  load:
+	const src = webFile + `  load:
     - {target: deployment/nope, cpuPerReplica: 100m}
     - {target: deployment/web, cpuPerReplica: 100m, onSIGTERM: ignore}
   faults:
