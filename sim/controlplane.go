@@ -696,4 +696,3 @@ func (w *World) controlPlaneIndicators() []Indicator {
 		{Name: "repair-cadence-minutes"}, // likewise
 	}
 }
-
