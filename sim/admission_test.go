@@ -219,7 +219,7 @@ func TestWebhookInputErrors(t *testing.T) {
 		{"bad policy", func(h *admissionregistrationv1.ValidatingWebhook) {
 			p := admissionregistrationv1.FailurePolicyType("Maybe")
 			h.FailurePolicy = &p
-		}, "failurePolicy", `supported values: "Fail", "Ignore"`},
+		}, "failurePolicy", `"Maybe"; expected Fail or Ignore`},
 		{"bad timeout", func(h *admissionregistrationv1.ValidatingWebhook) {
 			s := int32(31)
 			h.TimeoutSeconds = &s

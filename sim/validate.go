@@ -126,8 +126,8 @@ func validateObjects(in *Input, errs *field.ErrorList) inputObjects {
 			}
 		case *corev1.Pod, *corev1.Service, *corev1.ConfigMap, *corev1.Namespace:
 		default:
-			*errs = append(*errs, field.NotSupported(p.Child("kind"), obj.GetObjectKind().GroupVersionKind().Kind,
-				[]string{"Deployment", "Pod", "CronJob", "Service", "ConfigMap", "Namespace", "Ingress", "ValidatingWebhookConfiguration"}))
+			*errs = append(*errs, invalid(p.Child("kind"), "%s is not modelled by the simulator; expected Deployment, Pod, CronJob, Service, ConfigMap, Namespace, Ingress or ValidatingWebhookConfiguration",
+				obj.GetObjectKind().GroupVersionKind().Kind))
 		}
 	}
 	return objs
@@ -177,7 +177,7 @@ func validateWebhooks(p *field.Path, c *admissionregistrationv1.ValidatingWebhoo
 		h := &c.Webhooks[i]
 		hp := p.Child("webhooks").Index(i)
 		if fp := h.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
-			errs = append(errs, field.NotSupported(hp.Child("failurePolicy"), *fp, []admissionregistrationv1.FailurePolicyType{admissionregistrationv1.Fail, admissionregistrationv1.Ignore}))
+			errs = append(errs, invalid(hp.Child("failurePolicy"), "%q; expected Fail or Ignore", *fp))
 		}
 		if t := h.TimeoutSeconds; t != nil && (*t < 1 || *t > 30) {
 			errs = append(errs, invalid(hp.Child("timeoutSeconds"), "%d; expected 1..30", *t))

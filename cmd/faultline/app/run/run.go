@@ -166,7 +166,7 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 			cfg.TraceJSON, table = s.Out, s.Err
 		}
 		if count*len(variants) > 4 {
-			fmt.Fprintf(s.Err, "note: --trace with %d replays prints them all; use --seeds 1 --variant V for one\n", count*len(variants))
+			fmt.Fprintf(s.Err, "note: tracing %d replays prints them all; use --seeds 1 --variant V for one\n", count*len(variants))
 		}
 	}
 	var prog *progress
