@@ -422,10 +422,7 @@ func (r *run) watch(ctx context.Context) error {
 		AddFunc:    func(o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
 		UpdateFunc: func(_, o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
 		DeleteFunc: func(o any) {
-			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = t.Obj
-			}
-			if p, ok := o.(*corev1.Pod); ok {
+			if p, ok := deletedObject(o).(*corev1.Pod); ok {
 				r.rec.podGone(p)
 			}
 		},
@@ -438,10 +435,7 @@ func (r *run) watch(ctx context.Context) error {
 		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
 		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
 		DeleteFunc: func(o any) {
-			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = t.Obj
-			}
-			if n, ok := o.(*corev1.Node); ok {
+			if n, ok := deletedObject(o).(*corev1.Node); ok {
 				r.rec.nodeGone(n.Name, r.clock.Now())
 			}
 		},
@@ -458,6 +452,15 @@ func (r *run) watch(ctx context.Context) error {
 	}
 	r.rec.nodesSynced(nodes.GetStore().List(), r.clock.Now())
 	return nil
+}
+
+// deletedObject is the object of an informer's delete notification: its last known state when
+// the watch missed the deletion.
+func deletedObject(o any) any {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return o
 }
 
 // prepareObjects turns the input's objects into unstructured ones in apply order (namespaces,
