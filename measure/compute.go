@@ -40,8 +40,12 @@ func Compute(o *Observations, win Window) (values []Indicator, unmeasured []stri
 	if o.Cron != nil {
 		cronIndicators(o.Cron, win, add)
 	}
+	nodes := FoldNodes(o)
 	for _, group := range [][]Indicator{o.Network, o.Rollout, o.ControlPlane} {
 		for _, in := range group {
+			if fold, ok := folded[in.Name]; ok {
+				in.Value = fold(nodes) // from the record: both worlds alike
+			}
 			add(in.Name, in.Value)
 		}
 	}

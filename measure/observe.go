@@ -54,6 +54,11 @@ type Observations struct {
 	Outage        time.Duration
 	Degraded      time.Duration
 	Cron          *CronObservations // nil without CronJobs
+	// Nodes are the nodes' transitions (created, Ready, NotReady, deleted) during the window, in
+	// the order they happened; the nodes the run started with are not created in it.
+	Nodes []NodeTransition
+	// APIServerExits are kube-apiserver processes that exited on their own during the window.
+	APIServerExits []APIServerExit
 
 	// The indicators of models only the simulator has (the network path, rollouts, the control
 	// plane), computed by those models in registry order; nil where the scope is absent.
@@ -62,6 +67,38 @@ type Observations struct {
 	// Omit are indicators this run cannot measure beyond what the registry says, with why (a
 	// real run of CronJobs whose failures only the simulator plays).
 	Omit map[string]string
+}
+
+// NodeState is what a node became in a NodeTransition.
+type NodeState uint8
+
+const (
+	// NodeCreated: the Node object came to exist (auto-repair's fresh VM registered).
+	NodeCreated NodeState = iota + 1
+	// NodeReady: its Ready condition turned True.
+	NodeReady
+	// NodeNotReady: its Ready condition turned False or Unknown (the node lifecycle controller
+	// gave up on its heartbeats, or the kubelet reported it).
+	NodeNotReady
+	// NodeDeleted: the Node object was deleted (auto-repair deletes a node to recreate it under
+	// the same name).
+	NodeDeleted
+)
+
+// NodeTransition is one change of a node, at an offset from the window's start.
+type NodeTransition struct {
+	At   time.Duration
+	Node string
+	To   NodeState
+}
+
+// APIServerExit is a kube-apiserver process exiting on its own (its client-CA post-start hook
+// could not write its ConfigMap, it crashed), at an offset from the window's start; a process
+// the run stopped (an upgrade replacing it) is not one.
+type APIServerExit struct {
+	At       time.Duration
+	Instance string
+	Reason   string
 }
 
 // Requests is what the loads offered and what succeeded, weighted by rate.

@@ -31,7 +31,7 @@ func TestCompile(t *testing.T) {
 		assert.Equal(t, "deployment/web", in.Load[0].Target)
 		assert.Equal(t, []string{"deployment/api"}, in.Load[0].DependsOn)
 		assert.Equal(t, "250m", in.Load[1].CPUPerReplica.String())
-		assert.NoError(t, in.Models.Validate())
+		assert.Empty(t, sim.Validate(in))
 		_, err := sim.New(in, 1, sim.Options{})
 		assert.NoError(t, err, "the simulator accepts the compiled input")
 	})

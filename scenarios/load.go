@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/faultline-dev/faultline/measure/promql"
@@ -416,12 +417,11 @@ func (s *Scenario) models(raw json.RawMessage, at func(string, string, ...any) e
 			return m, at("spec.cluster.models", "%v", err)
 		}
 	}
-	if err := m.Validate(); err != nil {
-		msg := err.Error()
-		field, rest, _ := strings.Cut(msg, ": ")
-		return m, at("spec.cluster.models."+field, "%s", rest)
+	var errs []error
+	for _, e := range m.Validate(field.NewPath("spec", "cluster", "models")) {
+		errs = append(errs, at(e.Field, "%s", e.Detail))
 	}
-	return m, nil
+	return m, joinErrors(errs)
 }
 
 func (s *Scenario) isBase(raw json.RawMessage) bool {

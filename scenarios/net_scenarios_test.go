@@ -92,7 +92,8 @@ func TestDeepReadinessCascadeShape(t *testing.T) {
 	}
 }
 
-const changesFile = `apiVersion: faultline.dev/v1alpha1
+// webFile is a scenario of one two-replica Deployment on one node, for the tests to add to.
+const webFile = `apiVersion: faultline.dev/v1alpha1
 kind: Scenario
 metadata: {name: changes}
 spec:
@@ -103,7 +104,9 @@ spec:
     - {apiVersion: apps/v1, kind: Deployment, metadata: {name: web},
        spec: {replicas: 2, selector: {matchLabels: {app: web}},
               template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: "web:1"}]}}}}
-  changes:
+`
+
+const changesFile = webFile + `  changes:
     - {at: 10m, target: TARGET, patch: PATCH}
 `
 
@@ -161,4 +164,33 @@ func TestNetworkScenariosDeterministic(t *testing.T) {
 			assert.NotEqual(t, r1.String(), r3.String())
 		})
 	}
+}
+
+// The simulator's checks come back all at once, each at its line of the file.
+func TestSimulatorErrorsAllAtOnce(t *testing.T) {
+	const src = webFile + `  load:
+    - {target: deployment/nope, cpuPerReplica: 100m}
+    - {target: deployment/web, cpuPerReplica: 100m, onSIGTERM: ignore}
+  faults:
+    - at: 10m
+      object:
+        apiVersion: chaos-mesh.org/v1alpha1
+        kind: GCPChaos
+        metadata: {name: reset}
+        spec: {action: node-reset, project: p, zone: a, instance: q-1}
+`
+	_, err := scenarios.LoadFS(fstest.MapFS{"s.yaml": {Data: []byte(src)}}, "s.yaml", "s.yaml")
+	require.Error(t, err)
+	var lines []string
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, one := range j.Unwrap() {
+			lines = append(lines, one.Error())
+		}
+	}
+	require.Len(t, lines, 3, err.Error())
+	assert.Contains(t, lines[0], `s.yaml:13:16: spec.load[0].target: "deployment/nope" names no Deployment in objects`)
+	assert.Contains(t, lines[1], `s.yaml:14:`)
+	assert.Contains(t, lines[1], `spec.load[1].onSIGTERM: "ignore"; expected exit, keep-serving or connection-close`)
+	assert.Contains(t, lines[2], `s.yaml:16:`)
+	assert.Contains(t, lines[2], `spec.faults[0]: nodes[0]: GCPChaos/reset: node "q-1" does not exist`)
 }

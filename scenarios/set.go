@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func (s *Scenario) Set(path string, value string) (*Scenario, error) {
 	}
 	out, err := replaceOrAdd(orig, ptr, v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: set %q: %v", s.File, path, err)
+		return nil, fmt.Errorf("%s: set %q: %w", s.File, path, err)
 	}
 	var spec Spec
 	if err := strictJSON(out, &spec); err != nil {
@@ -68,7 +69,7 @@ func (s *Scenario) setObject(target, field string, v json.RawMessage) (*Scenario
 	o := s.Objects[idx]
 	out, err := replaceOrAdd(o.JSON, ptr, v)
 	if err != nil {
-		return nil, fmt.Errorf("%s: set %s:%s: %v", s.File, target, field, err)
+		return nil, fmt.Errorf("%s: set %s:%s: %w", s.File, target, field, err)
 	}
 	patched, err := patchObject(o, Patch{Type: "merge", Patch: out})
 	if err != nil {
@@ -162,6 +163,10 @@ func pointer(field string) (string, error) {
 	return b.String(), nil
 }
 
+// ErrNoParent is what Set returns (wrapped) when a member's parent does not exist: Set changes or
+// adds one member, it does not create the objects above it.
+var ErrNoParent = errors.New("parents must exist")
+
 // replaceOrAdd sets the value at ptr: replace when it exists, add (a new object member) otherwise.
 func replaceOrAdd(doc []byte, ptr string, v json.RawMessage) ([]byte, error) {
 	for _, op := range []string{"replace", "add"} {
@@ -173,7 +178,7 @@ func replaceOrAdd(doc []byte, ptr string, v json.RawMessage) ([]byte, error) {
 		if out, err := p.Apply(doc); err == nil {
 			return out, nil
 		} else if op == "add" {
-			return nil, fmt.Errorf("no field at %s (parents must exist): %v", ptr, err)
+			return nil, fmt.Errorf("no field at %s (%w): %v", ptr, ErrNoParent, err)
 		}
 	}
 	return nil, nil

@@ -11,6 +11,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/faultline-dev/faultline/sim"
@@ -181,7 +182,7 @@ func (s *Scenario) variant(i int) (*Variant, error) {
 	}
 	// the simulator checks what only it knows (targets of load, node names in faults)
 	if _, err := sim.New(s.compile(v), 0, sim.Options{}); err != nil {
-		return nil, s.simError(i, v.Name, specPatched, err)
+		return nil, s.simError(i, v, specPatched, err)
 	}
 	return v, nil
 }
@@ -206,21 +207,96 @@ func (s *Scenario) variantLimits(i int, v *Variant, report reportFunc) error {
 	return joinErrors(errs)
 }
 
-// simError locates an error from the simulator where its message names a field path. Load and
-// fault paths are the base file's as long as the variant did not patch the spec.
-func (s *Scenario) simError(i int, name string, specPatched bool, err error) error {
-	msg := strings.TrimPrefix(err.Error(), sim.ErrInput.Error()+": ")
-	field, rest, ok := strings.Cut(msg, ": ")
-	if ok && !specPatched && (strings.HasPrefix(field, "load[") || strings.HasPrefix(field, "faults[")) {
-		if i >= 0 && len(s.Spec.Spec.Variants[i].Patches) > 0 {
-			rest += fmt.Sprintf(" (with the patches of variant %q)", name)
+// simError places each problem the simulator found (sim.InputError: field paths of its Input)
+// in the scenario: load, faults, changes, node pools and the duration at their lines when the
+// variant did not patch the spec, objects at their manifests; all of them at once.
+func (s *Scenario) simError(i int, v *Variant, specPatched bool, err error) error {
+	var ie *sim.InputError
+	if !errors.As(err, &ie) {
+		return s.variantErr(i, variantWhere(i, v.Name), err.Error())
+	}
+	errs := make([]error, 0, len(ie.Errs))
+	for _, fe := range ie.Errs {
+		errs = append(errs, s.simFieldError(i, v, specPatched, fe))
+	}
+	return joinErrors(errs)
+}
+
+// specFields maps the first step of an Input field path to the scenario's spec.
+var specFields = map[string]string{
+	"load":     "spec.load",
+	"faults":   "spec.faults",
+	"changes":  "spec.changes",
+	"pools":    "spec.cluster.nodePools",
+	"models":   "spec.cluster.models",
+	"duration": "spec.duration",
+}
+
+func (s *Scenario) simFieldError(i int, v *Variant, specPatched bool, fe *field.Error) error {
+	head, rest := splitFieldPath(fe.Field)
+	where := variantWhere(i, v.Name)
+	if head == "objects" {
+		k, sub := splitIndex(rest)
+		if k < 0 || k >= len(v.Objects) {
+			return s.variantErr(i, where+" -> "+fe.Field, fe.Detail)
 		}
-		return s.at("spec."+field, "%s", rest)
+		o := &v.Objects[k]
+		path := o.Ref()
+		if sub != "" {
+			path += ":" + sub
+		}
+		if s.root != nil && k < len(s.Objects) && bytes.Equal(o.JSON, s.Objects[k].JSON) {
+			// the manifest as written: at its first line
+			file, lineText, _ := cutLast(o.Where, ":")
+			line, _ := strconv.Atoi(lineText)
+			return &Error{File: file, Line: line, Path: path, Msg: fe.Detail}
+		}
+		return s.variantErr(i, where+" -> "+path, fe.Detail)
 	}
-	if i >= 0 {
-		return s.variantErr(i, fmt.Sprintf("spec.variants[%d] (%s)", i, name), msg)
+	if spec, ok := specFields[head]; ok && !specPatched {
+		msg := fe.Detail
+		if i >= 0 && len(s.Spec.Spec.Variants[i].Patches) > 0 {
+			msg += fmt.Sprintf(" (with the patches of variant %q)", v.Name)
+		}
+		if head == "faults" || head == "changes" {
+			// the simulator's fault and change are built from the entry: the rest of the path
+			// is theirs, not the file's
+			k, sub := splitIndex(rest)
+			if sub != "" {
+				msg = sub + ": " + msg
+			}
+			return s.at(fmt.Sprintf("%s[%d]", spec, k), "%s", msg)
+		}
+		return s.at(spec+rest, "%s", msg)
 	}
-	return s.variantErr(i, "spec", msg)
+	return s.variantErr(i, where+" -> "+fe.Field, fe.Detail)
+}
+
+func variantWhere(i int, name string) string {
+	if i < 0 {
+		return "spec"
+	}
+	return fmt.Sprintf("spec.variants[%d] (%s)", i, name)
+}
+
+// splitFieldPath splits a field path ("load[1].target") into its first step ("load") and the
+// rest ("[1].target").
+func splitFieldPath(p string) (head, rest string) {
+	if k := strings.IndexAny(p, ".["); k >= 0 {
+		return p[:k], p[k:]
+	}
+	return p, ""
+}
+
+// splitIndex reads a leading "[K]" and returns K and what follows without its dot; -1 when
+// there is none.
+func splitIndex(rest string) (int, string) {
+	inner, after, ok := strings.Cut(strings.TrimPrefix(rest, "["), "]")
+	k, err := strconv.Atoi(inner)
+	if !ok || err != nil || !strings.HasPrefix(rest, "[") {
+		return -1, rest
+	}
+	return k, strings.TrimPrefix(after, ".")
 }
 
 // variantErr is an error of variant i (-1: the implicit baseline) at a path that is not a

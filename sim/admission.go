@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -85,7 +84,7 @@ type webhook struct {
 }
 
 // buildWebhooks compiles every ValidatingWebhookConfiguration of the input.
-func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string, error) {
+func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string) {
 	services := map[string]*corev1.Service{}
 	nsLabels := map[string]map[string]string{}
 	var configs []*admissionregistrationv1.ValidatingWebhookConfiguration
@@ -108,48 +107,24 @@ func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string, error
 	for _, c := range configs {
 		for i := range c.Webhooks {
 			h := &c.Webhooks[i]
-			where := fmt.Sprintf("validatingwebhookconfiguration/%s: webhooks[%d]", c.Name, i)
+			// Validate checked the policy, the timeout, the selectors and the backend Service
 			wh := &webhook{name: c.Name + "/" + h.Name, rules: h.Rules, fail: true, timeout: 10 * time.Second}
-			if h.FailurePolicy != nil {
-				switch *h.FailurePolicy {
-				case admissionregistrationv1.Fail:
-				case admissionregistrationv1.Ignore:
-					wh.fail = false
-				default:
-					return nil, nil, fmt.Errorf("%w: %s.failurePolicy: %q; expected Fail or Ignore", ErrInput, where, *h.FailurePolicy)
-				}
+			if h.FailurePolicy != nil && *h.FailurePolicy == admissionregistrationv1.Ignore {
+				wh.fail = false
 			}
 			if h.TimeoutSeconds != nil {
-				if *h.TimeoutSeconds < 1 || *h.TimeoutSeconds > 30 {
-					return nil, nil, fmt.Errorf("%w: %s.timeoutSeconds: %d; expected 1..30", ErrInput, where, *h.TimeoutSeconds)
-				}
 				wh.timeout = time.Duration(*h.TimeoutSeconds) * time.Second
 			}
-			var err error
-			if wh.nsSel, err = selectorOrEverything(h.NamespaceSelector); err != nil {
-				return nil, nil, fmt.Errorf("%w: %s.namespaceSelector: %v", ErrInput, where, err)
-			}
-			if wh.objSel, err = selectorOrEverything(h.ObjectSelector); err != nil {
-				return nil, nil, fmt.Errorf("%w: %s.objectSelector: %v", ErrInput, where, err)
-			}
-			switch ref := h.ClientConfig.Service; {
-			case ref != nil:
+			wh.nsSel, _ = selectorOrEverything(h.NamespaceSelector)
+			wh.objSel, _ = selectorOrEverything(h.ObjectSelector)
+			if ref := h.ClientConfig.Service; ref != nil {
 				key := ref.Namespace + "/" + ref.Name
-				svc := services[key]
-				if svc == nil {
-					return nil, nil, fmt.Errorf("%w: %s.clientConfig.service: service %s is not among the objects", ErrInput, where, key)
-				}
-				if len(svc.Spec.Selector) == 0 {
-					return nil, nil, fmt.Errorf("%w: %s.clientConfig.service: service %s has no spec.selector; expected one that selects the backend's pods", ErrInput, where, key)
-				}
-				wh.svc, wh.svcNS, wh.backend = key, ref.Namespace, labels.SelectorFromSet(svc.Spec.Selector)
-			case h.ClientConfig.URL == nil:
-				return nil, nil, fmt.Errorf("%w: %s.clientConfig: expected service or url", ErrInput, where)
+				wh.svc, wh.svcNS, wh.backend = key, ref.Namespace, labels.SelectorFromSet(services[key].Spec.Selector)
 			}
 			out = append(out, wh)
 		}
 	}
-	return out, nsLabels, nil
+	return out, nsLabels
 }
 
 // selectorOrEverything converts a webhook selector: nil and {} select everything.

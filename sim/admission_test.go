@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -209,26 +211,32 @@ func TestWebhookPartialBackend(t *testing.T) {
 
 func TestWebhookInputErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		mut  func(*admissionregistrationv1.ValidatingWebhook)
-		want string
+		name        string
+		mut         func(*admissionregistrationv1.ValidatingWebhook)
+		field, want string
 	}{
-		{"missing service", func(h *admissionregistrationv1.ValidatingWebhook) { h.ClientConfig.Service.Name = "nope" }, "service opa/nope is not among the objects"},
+		{"missing service", func(h *admissionregistrationv1.ValidatingWebhook) { h.ClientConfig.Service.Name = "nope" }, "clientConfig.service", "service opa/nope is not among the objects"},
 		{"bad policy", func(h *admissionregistrationv1.ValidatingWebhook) {
 			p := admissionregistrationv1.FailurePolicyType("Maybe")
 			h.FailurePolicy = &p
-		}, "failurePolicy"},
+		}, "failurePolicy", `"Maybe"; expected Fail or Ignore`},
 		{"bad timeout", func(h *admissionregistrationv1.ValidatingWebhook) {
 			s := int32(31)
 			h.TimeoutSeconds = &s
-		}, "timeoutSeconds: 31; expected 1..30"},
-		{"no client config", func(h *admissionregistrationv1.ValidatingWebhook) { h.ClientConfig.Service = nil }, "expected service or url"},
+		}, "timeoutSeconds", "31; expected 1..30"},
+		{"no client config", func(h *admissionregistrationv1.ValidatingWebhook) { h.ClientConfig.Service = nil }, "clientConfig", "expected service or url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(input(1, webhookObjects(tc.mut)...), 1, Options{})
-			require.ErrorIs(t, err, ErrInput)
-			assert.Contains(t, err.Error(), "validatingwebhookconfiguration/opa: webhooks[0]")
-			assert.Contains(t, err.Error(), tc.want)
+			objs := webhookObjects(tc.mut)
+			_, err := New(input(1, objs...), 1, Options{})
+			errs := inputErrors(t, err)
+			require.Len(t, errs, 1)
+			k := slices.IndexFunc(objs, func(o runtime.Object) bool {
+				_, ok := o.(*admissionregistrationv1.ValidatingWebhookConfiguration)
+				return ok
+			})
+			assert.Equal(t, fmt.Sprintf("objects[%d].webhooks[0].%s", k, tc.field), errs[0].Field)
+			assert.Contains(t, errs[0].Detail, tc.want)
 		})
 	}
 }

@@ -1,5 +1,10 @@
 package sim
 
+import (
+	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim/trace"
+)
+
 // Node auto-repair, as GKE does it: a node whose Ready condition has been false (or unknown) for
 // about 10 minutes is repaired: drained (its pods deleted, their owners replace them elsewhere),
 // its VM deleted and a fresh one created under the same name. The fresh node comes up empty; it
@@ -39,11 +44,9 @@ func (w *World) nodeRepair(i int) {
 	cp := w.cp
 	now := w.q.Now()
 	cp.repairs++
-	if last := cp.lastRepair[i]; last >= 0 {
-		cp.repairGaps = append(cp.repairGaps, now-last)
-	}
 	cp.lastRepair[i] = now
-	w.trace("node auto-repair: recreating", "node", n.Name, "pods", len(n.Pods))
+	emit(w, trace.NodeRepairStarted{Node: n.Name, Pods: len(n.Pods)})
+	w.observeNode(n.Name, measure.NodeDeleted)
 	pods := make([]int, 0, len(n.Pods))
 	for _, p := range n.Pods {
 		pods = append(pods, p.Index)
@@ -59,7 +62,8 @@ func (w *World) nodeRepair(i int) {
 
 func (w *World) nodeRecreated(i int) {
 	ns := w.nodes[i]
-	w.trace("node recreated", "node", ns.n.Name)
+	emit(w, trace.NodeRecreated{Node: ns.n.Name})
+	w.observeNode(ns.n.Name, measure.NodeCreated)
 	w.nodeBoot(i)
 	if !ns.n.Ready {
 		w.q.Cancel(w.cp.repairT[i])

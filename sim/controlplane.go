@@ -7,7 +7,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // The control plane: several kube-apiserver instances behind a load balancer, each running the
@@ -78,7 +80,6 @@ type controlPlane struct {
 	fired      bool
 	exits      int
 	repairs    int
-	repairGaps []time.Duration
 	lastRepair []time.Duration // per node, -1 none
 	repairT    []engine.Timer
 }
@@ -141,22 +142,16 @@ var (
 
 // buildControlPlane sets the control-plane model up when the scenario has webhooks, an upgrade
 // or auto-repair; otherwise w.cp stays nil and nothing of this file runs.
-func (w *World) buildControlPlane() error {
-	hooks, nsLabels, err := w.buildWebhooks()
-	if err != nil {
-		return err
-	}
+func (w *World) buildControlPlane() {
+	hooks, nsLabels := w.buildWebhooks()
 	upgrades := 0
 	for _, f := range w.in.Faults {
 		if f.Action == ControlPlaneUpgrade {
 			upgrades++
 		}
 	}
-	if upgrades > 1 {
-		return fmt.Errorf("%w: faults: %d control-plane upgrades; expected at most one", ErrInput, upgrades)
-	}
 	if len(hooks) == 0 && upgrades == 0 && !w.m.AutoRepair.Enabled {
-		return nil
+		return
 	}
 	cp := &controlPlane{hooks: hooks, nsLabels: nsLabels, rng: w.streams.Stream("controlplane")}
 	for i := range w.m.ControlPlane.APIServers {
@@ -188,7 +183,6 @@ func (w *World) buildControlPlane() error {
 	}
 	cp.anyReady = true
 	w.cp = cp
-	return nil
 }
 
 func (cp *controlPlane) match(r *APIRequest) []int {
@@ -282,9 +276,9 @@ func (w *World) controlPlaneRecompute(now time.Duration) {
 	if (bad || alert) != cp.impaired {
 		cp.impaired = bad || alert
 		if cp.impaired {
-			w.trace("API impaired", "p99", cp.p99, "anyApiserverReady", cp.anyReady)
+			emit(w, trace.APIImpaired{P99: cp.p99, AnyAPIServerReady: cp.anyReady})
 		} else {
-			w.trace("API healthy again")
+			emit(w, trace.APIHealthy{})
 		}
 	}
 	w.setAlertCondition(alert, now)
@@ -366,7 +360,7 @@ func (w *World) setAlertCondition(on bool, now time.Duration) {
 	w.q.Cancel(cp.alertTimer)
 	if cp.firing {
 		cp.firing = false
-		w.trace("alert resolved", "alert", "KubeAPILatencyHigh")
+		emit(w, trace.AlertResolved{Alert: "KubeAPILatencyHigh"})
 	}
 }
 
@@ -387,7 +381,7 @@ func (w *World) alertFires(now time.Duration) {
 	if !cp.fired {
 		cp.fired, cp.firstFire = true, now
 	}
-	w.trace("alert firing", "alert", "KubeAPILatencyHigh", "p99", cp.p99)
+	emit(w, trace.AlertFiring{Alert: "KubeAPILatencyHigh", P99: cp.p99})
 }
 
 // --- apiserver instances and the post-start hook --------------------------------------------
@@ -396,7 +390,7 @@ func (w *World) instanceStart(in *apiInstance) {
 	in.state = instStarting
 	w.q.Cancel(in.timer)
 	in.timer = w.q.AfterID(w.m.ControlPlane.StartTime.Duration, w.hid, pack(evCPInstance, in.idx))
-	w.trace("apiserver starting", "instance", in.name, "version", in.version)
+	emit(w, trace.APIServerStarting{Instance: in.name, Version: in.version})
 	w.touch()
 }
 
@@ -466,7 +460,7 @@ func (w *World) hookDone(i int) {
 	if in.hookOK {
 		in.state = instReady
 		in.restarts = 0
-		w.trace("apiserver ready", "instance", in.name, "version", in.version)
+		emit(w, trace.APIServerReady{Instance: in.name, Version: in.version})
 		w.touch()
 		if up := cp.up; up != nil && !up.done && up.next == i {
 			up.next++
@@ -483,7 +477,8 @@ func (w *World) hookDone(i int) {
 	back = min(back, w.m.ControlPlane.RestartBackoffMax.Duration)
 	in.state = instCrashed
 	in.timer = w.q.AfterID(back, w.hid, pack(evCPInstance, i))
-	w.trace("apiserver exited", "instance", in.name, "reason", "unable to initialize client CA configmap", "restartIn", back)
+	emit(w, trace.APIServerExited{Instance: in.name, Reason: clientCAExit, RestartIn: back})
+	w.obsExits = append(w.obsExits, measure.APIServerExit{At: w.q.Now(), Instance: in.name, Reason: clientCAExit})
 	w.touch()
 }
 
@@ -500,7 +495,7 @@ func (w *World) upgradeStart(f *Fault) {
 		timeout = w.m.ControlPlane.UpgradeTimeout.Duration
 	}
 	w.q.AfterID(timeout, w.hid, pack(evCPUpgradeTimeout, 0))
-	w.trace("control-plane upgrade started", "version", f.Version, "timeout", timeout)
+	emit(w, trace.UpgradeStarted{Version: f.Version, Timeout: timeout})
 	w.upgradeStep()
 }
 
@@ -509,7 +504,7 @@ func (w *World) upgradeStep() {
 	up := cp.up
 	if up.next >= len(cp.insts) {
 		up.done, up.doneAt = true, w.q.Now()
-		w.trace("control-plane upgrade completed", "version", up.f.Version, "took", up.doneAt-up.start)
+		emit(w, trace.UpgradeCompleted{Version: up.f.Version, Took: up.doneAt - up.start})
 		return
 	}
 	in := cp.insts[up.next]
@@ -517,7 +512,7 @@ func (w *World) upgradeStep() {
 	in.state = instStopped
 	in.version = up.f.Version
 	in.restarts = 0
-	w.trace("apiserver replaced for upgrade", "instance", in.name)
+	emit(w, trace.APIServerReplaced{Instance: in.name})
 	in.timer = w.q.AfterID(w.m.ControlPlane.UpgradeInstanceTime.Duration, w.hid, pack(evCPReplaced, in.idx))
 	w.touch()
 }
@@ -528,7 +523,7 @@ func (w *World) upgradeTimeout() {
 		return
 	}
 	up.timedOut = true
-	w.trace("control-plane upgrade timed out: reported failed", "upgraded", up.next, "of", len(w.cp.insts))
+	emit(w, trace.UpgradeTimedOut{Upgraded: up.next, Of: len(w.cp.insts)})
 }
 
 // --- kubelet heartbeats through the API -------------------------------------------------------
@@ -615,11 +610,11 @@ func (w *World) setReporting(ns *nodeState, ok bool, now time.Duration) {
 			last = hb.lastOK
 		}
 		ns.downSince = now
-		w.trace("node heartbeats failing", "node", n.Name)
+		emit(w, trace.HeartbeatsFailing{Node: n.Name})
 		w.armNotReady(ns, last)
 		return
 	}
-	w.trace("node heartbeats through", "node", n.Name)
+	emit(w, trace.HeartbeatsThrough{Node: n.Name})
 	if n.Ready {
 		w.q.Cancel(ns.notReady)
 		return
@@ -689,25 +684,15 @@ func (w *World) controlPlaneIndicators() []Indicator {
 			took = (end - up.start).Minutes()
 		}
 	}
-	cadence := 0.0
-	if len(cp.repairGaps) > 0 {
-		var s time.Duration
-		for _, g := range cp.repairGaps {
-			s += g
-		}
-		cadence = (s / time.Duration(len(cp.repairGaps))).Minutes()
-	}
 	return []Indicator{
 		{Name: "api-availability", Value: ratio(ok, total)},
 		{Name: "api-write-availability", Value: ratio(wok, wtotal)},
 		{Name: "api-latency-p99-max-seconds", Value: cp.maxP99.Seconds()},
 		{Name: "latency-alert-detect-minutes", Value: detect},
-		{Name: "apiserver-exits", Value: float64(cp.exits)},
+		{Name: "apiserver-exits"}, // from the record (Observations.APIServerExits): measure.FoldNodes
 		{Name: "upgrade-completed", Value: completed},
 		{Name: "upgrade-minutes", Value: took},
-		{Name: "nodes-recreated", Value: float64(cp.repairs)},
-		{Name: "repair-cadence-minutes", Value: roundTo(cadence, 1e-9)},
+		{Name: "nodes-recreated"},        // from the record (Observations.Nodes)
+		{Name: "repair-cadence-minutes"}, // likewise
 	}
 }
-
-func roundTo(v, step float64) float64 { return math.Round(v/step) * step }

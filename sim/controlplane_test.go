@@ -13,6 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // webhookInput is a 3-node cluster with the OPA webhook, its backend cut off from hangAt (for
@@ -28,22 +31,6 @@ func webhookInput(hangAt, hangFor, upgradeAt time.Duration, muts ...func(*admiss
 	return in
 }
 
-// linesWith returns the virtual times of every trace line containing all of parts.
-func linesWith(t *testing.T, trace string, parts ...string) []time.Duration {
-	t.Helper()
-	var out []time.Duration
-	for _, l := range strings.Split(trace, "\n") {
-		ok := l != "" && !strings.HasPrefix(l, "#")
-		for _, p := range parts {
-			ok = ok && strings.Contains(l, p)
-		}
-		if ok {
-			out = append(out, lineAt(t, l, parts...))
-		}
-	}
-	return out
-}
-
 func metav1LabelSelectorNotIn(ns ...string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 		{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: ns}}}
@@ -55,10 +42,10 @@ func metav1LabelSelectorNotIn(ns ...string) *metav1.LabelSelector {
 // is reported failed at its 20-minute time-out.
 func TestPostStartHookFailure(t *testing.T) {
 	in := webhookInput(time.Minute, 0, 2*time.Minute)
-	r, trace, _ := traceOf(t, in, 1)
+	r, evs, _ := eventsOf(t, in, 1)
 	cp := in.Models.ControlPlane
-	starts := linesWith(t, trace, "apiserver starting", "kube-apiserver-1")
-	exits := linesWith(t, trace, "apiserver exited", "kube-apiserver-1")
+	starts := trace.Times(evs, func(e trace.APIServerStarting) bool { return e.Instance == "kube-apiserver-1" })
+	exits := trace.Times(evs, func(e trace.APIServerExited) bool { return e.Instance == "kube-apiserver-1" })
 	require.GreaterOrEqual(t, len(starts), 4)
 	require.GreaterOrEqual(t, len(exits), 3)
 	assert.Equal(t, 2*time.Minute+cp.UpgradeInstanceTime.Duration, starts[0], "the new version starts after the replacement")
@@ -70,8 +57,8 @@ func TestPostStartHookFailure(t *testing.T) {
 	assert.Equal(t, exits[0]+10*time.Second, starts[1], "CrashLoopBackOff 10 s")
 	assert.Equal(t, exits[1]+20*time.Second, starts[2], "then 20 s")
 	assert.Equal(t, exits[2]+40*time.Second, starts[3], "then 40 s")
-	assert.Empty(t, linesWith(t, trace, "apiserver ready"), "no instance passes the hook")
-	assert.Equal(t, 2*time.Minute+20*time.Minute, lineAt(t, trace, "upgrade timed out"))
+	assert.Empty(t, trace.Of[trace.APIServerReady](evs), "no instance passes the hook")
+	assert.Equal(t, 2*time.Minute+20*time.Minute, firstAt[trace.UpgradeTimedOut](t, evs, nil))
 	assert.Zero(t, get(t, r, "upgrade-completed"))
 	assert.Equal(t, float64(len(exits)), get(t, r, "apiserver-exits"))
 }
@@ -85,10 +72,10 @@ func TestPostStartHookRefused(t *testing.T) {
 	}
 	in := webhookInput(time.Minute, 0, 2*time.Minute, onlyConfigMaps)
 	in.Faults[0].Action = PodFailure // not ready: out of the endpoints
-	_, trace, _ := traceOf(t, in, 1)
+	_, evs, _ := eventsOf(t, in, 1)
 	cp := in.Models.ControlPlane
-	start := lineAt(t, trace, "apiserver starting", "kube-apiserver-1")
-	exit := lineAt(t, trace, "apiserver exited", "kube-apiserver-1")
+	start := firstAt(t, evs, func(e trace.APIServerStarting) bool { return e.Instance == "kube-apiserver-1" })
+	exit := firstAt(t, evs, func(e trace.APIServerExited) bool { return e.Instance == "kube-apiserver-1" })
 	assert.Equal(t, start+cp.StartTime.Duration+cp.HookTimeout.Duration, exit)
 }
 
@@ -117,12 +104,12 @@ func TestPostStartHookPasses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// the backend hangs as the new instance starts, before any node goes NotReady
 			in := webhookInput(5*time.Minute, 0, 2*time.Minute, tc.mut)
-			r, trace, _ := traceOf(t, in, 1)
-			start := lineAt(t, trace, "apiserver starting", "kube-apiserver-1")
-			assert.Equal(t, start+tc.ready, lineAt(t, trace, "apiserver ready", "kube-apiserver-1"))
+			r, evs, _ := eventsOf(t, in, 1)
+			start := firstAt(t, evs, func(e trace.APIServerStarting) bool { return e.Instance == "kube-apiserver-1" })
+			assert.Equal(t, start+tc.ready, firstAt(t, evs, func(e trace.APIServerReady) bool { return e.Instance == "kube-apiserver-1" }))
 			assert.Equal(t, 1.0, get(t, r, "upgrade-completed"))
 			assert.Zero(t, get(t, r, "apiserver-exits"))
-			assert.Len(t, linesWith(t, trace, "apiserver ready"), 3, "one instance at a time, all three")
+			assert.Len(t, trace.Of[trace.APIServerReady](evs), 3, "one instance at a time, all three")
 		})
 	}
 }
@@ -134,15 +121,15 @@ func TestPostStartHookPasses(t *testing.T) {
 func TestHeartbeatsBlockedAndAutoRepair(t *testing.T) {
 	in := webhookInput(10*time.Minute, 0, -1)
 	in.Models.AutoRepair.Enabled = true
-	r, trace, w := traceOf(t, in, 1)
+	r, evs, w := eventsOf(t, in, 1)
 	lc := in.Models.NodeLifecycle
 	ar := in.Models.AutoRepair
 	for _, ns := range w.nodes {
-		name := "node=" + ns.n.Name
-		notReady := lineAt(t, trace, "node not ready", name)
+		name := ns.n.Name
+		notReady := firstAt(t, evs, func(e trace.NodeNotReady) bool { return e.Node == name })
 		assert.Greater(t, notReady-10*time.Minute, lc.GracePeriod.Duration-lc.StatusUpdateFrequency.Duration, name)
 		assert.LessOrEqual(t, notReady-10*time.Minute, lc.GracePeriod.Duration+lc.MonitorPeriod.Duration, name)
-		repairs := linesWith(t, trace, "node auto-repair: recreating", name)
+		repairs := trace.Times(evs, func(e trace.NodeRepairStarted) bool { return e.Node == name })
 		require.GreaterOrEqual(t, len(repairs), 3, name)
 		assert.Equal(t, notReady+ar.UnhealthyFor.Duration, repairs[0], "%s: first repair after 10 minutes NotReady", name)
 		for k := 1; k < len(repairs); k++ {
@@ -160,18 +147,18 @@ func TestAutoRepairOfAStoppedNode(t *testing.T) {
 	in := input(2, deployment("web", 2, "100m"))
 	in.Models.AutoRepair.Enabled = true
 	in.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: time.Hour, Nodes: []string{"n-1"}}}
-	r, trace, w := traceOf(t, in, 1)
-	notReady := lineAt(t, trace, "node not ready", "node=n-1")
-	repair := lineAt(t, trace, "node auto-repair: recreating", "node=n-1")
+	r, evs, w := eventsOf(t, in, 1)
+	notReady := firstAt(t, evs, func(e trace.NodeNotReady) bool { return e.Node == "n-1" })
+	repair := firstAt(t, evs, func(e trace.NodeRepairStarted) bool { return e.Node == "n-1" })
 	assert.Equal(t, notReady+in.Models.AutoRepair.UnhealthyFor.Duration, repair)
-	ready := lineAt(t, trace, "node ready", "node=n-1")
+	ready := firstAt(t, evs, func(e trace.NodeReady) bool { return e.Node == "n-1" })
 	assert.LessOrEqual(t, ready-repair, in.Models.AutoRepair.RecreateTime.Duration+in.Models.NodeLifecycle.StatusUpdateFrequency.Duration)
 	assert.Equal(t, 1.0, get(t, r, "nodes-recreated"))
 	assert.Zero(t, get(t, r, "repair-cadence-minutes"))
 	assert.True(t, w.nodes[0].n.Ready)
 	// the model is off by default: the same run without auto-repair reports no control-plane figures
 	in.Models.AutoRepair.Enabled = false
-	r2, _, _ := traceOf(t, in, 1)
+	r2, _, _ := eventsOf(t, in, 1)
 	_, ok := r2.Get("nodes-recreated")
 	assert.False(t, ok)
 }
@@ -182,16 +169,16 @@ func TestAutoRepairOfAStoppedNode(t *testing.T) {
 func TestLatencyAlert(t *testing.T) {
 	a := DefaultModels().ControlPlane.LatencyAlert
 	in := webhookInput(10*time.Minute+7*time.Second, 0, -1)
-	r, trace, _ := traceOf(t, in, 1)
-	fire := lineAt(t, trace, "alert firing")
+	r, evs, _ := eventsOf(t, in, 1)
+	fire := firstAt[trace.AlertFiring](t, evs, nil)
 	assert.Equal(t, 10*time.Minute+a.EvaluationInterval.Duration+a.For.Duration, fire)
 	assert.InDelta(t, (fire - (10*time.Minute + 7*time.Second)).Minutes(), get(t, r, "latency-alert-detect-minutes"), 1e-9)
 	assert.InDelta(t, 10.005, get(t, r, "api-latency-p99-max-seconds"), 1e-9)
 
 	short := webhookInput(10*time.Minute, 20*time.Second, -1)
-	r2, trace2, w2 := traceOf(t, short, 1)
-	assert.NotContains(t, trace2, "alert firing")
-	assert.NotContains(t, trace2, "node not ready", "back within the grace period")
+	r2, evs2, w2 := eventsOf(t, short, 1)
+	assert.Empty(t, trace.Of[trace.AlertFiring](evs2))
+	assert.Empty(t, trace.Of[trace.NodeNotReady](evs2), "back within the grace period")
 	assert.InDelta(t, 20.0/60, get(t, r2, "latency-alert-detect-minutes"), 1e-9, "impaired while the backend hung")
 	for _, ns := range w2.nodes {
 		assert.True(t, ns.n.Ready)
@@ -205,10 +192,10 @@ func TestLatencyAlert(t *testing.T) {
 // backend's included) can report Ready again.
 func TestWebhookDeadlock(t *testing.T) {
 	in := webhookInput(10*time.Minute, 2*time.Minute, -1)
-	r, trace, w := traceOf(t, in, 1)
-	healthy := lineAt(t, trace, "API healthy again")
+	r, evs, w := eventsOf(t, in, 1)
+	healthy := firstAt[trace.APIHealthy](t, evs, nil)
 	assert.Equal(t, 12*time.Minute, healthy, "answering again at the fault's end")
-	assert.Greater(t, lineAfter(t, trace, healthy, "API impaired"), healthy, "refused once the endpoint is gone")
+	assert.Greater(t, firstAfter[trace.APIImpaired](t, evs, healthy, nil), healthy, "refused once the endpoint is gone")
 	for _, ns := range w.nodes {
 		assert.False(t, ns.n.Ready, "%s stays NotReady", ns.n.Name)
 	}
@@ -225,13 +212,13 @@ func TestUnreachableLivenessRestart(t *testing.T) {
 		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(443)}},
 		PeriodSeconds: 10, FailureThreshold: 3, TimeoutSeconds: 1,
 	}
-	r, trace, _ := traceOf(t, in, 1)
-	restart := lineAt(t, trace, "liveness probe failed")
+	r, evs, _ := eventsOf(t, in, 1)
+	restart := firstAt[trace.LivenessRestart](t, evs, nil)
 	assert.GreaterOrEqual(t, restart-10*time.Minute, 21*time.Second)
 	assert.Less(t, restart-10*time.Minute, 31*time.Second)
-	assert.Greater(t, lineAt(t, trace, "pod ready", "opa-"), restart)
+	assert.Greater(t, firstAt(t, evs, func(e trace.PodReady) bool { return strings.HasPrefix(e.Pod, "opa-") }), restart)
 	assert.Zero(t, get(t, r, "nodes-recreated"))
-	assert.NotContains(t, trace, "alert firing")
+	assert.Empty(t, trace.Of[trace.AlertFiring](evs))
 	assert.Less(t, get(t, r, "latency-alert-detect-minutes"), 1.0)
 }
 
@@ -263,12 +250,12 @@ func TestControlPlaneModelsValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := DefaultModels()
 			tc.mut(&m)
-			err := m.Validate()
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
+			errs := m.Validate(field.NewPath("models"))
+			require.Len(t, errs, 1)
+			assert.Equal(t, "models."+tc.want, errs[0].Field)
 		})
 	}
-	assert.NoError(t, DefaultModels().Validate())
+	assert.Empty(t, DefaultModels().Validate(nil))
 }
 
 // The apiserver's request metrics: every answered request in apiserver_request_duration_seconds,
@@ -294,8 +281,8 @@ func TestZonalUpgradeAPIDown(t *testing.T) {
 	in.Duration = time.Hour
 	in.Models.ControlPlane.APIServers = 1
 	in.Faults = []Fault{{Name: "ControlPlaneUpgrade/up", Action: ControlPlaneUpgrade, At: 10 * time.Minute, Version: "v2"}}
-	r, trace, _ := traceOf(t, in, 1)
-	assert.NotContains(t, trace, "node not ready")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.Empty(t, trace.Of[trace.NodeNotReady](evs))
 	assert.Equal(t, 1.0, get(t, r, "upgrade-completed"))
 	down := in.Models.ControlPlane.UpgradeInstanceTime.Duration + in.Models.ControlPlane.StartTime.Duration + in.Models.ControlPlane.HookPollInterval.Duration
 	assert.InDelta(t, 1-down.Seconds()/in.Duration.Seconds(), get(t, r, "api-availability"), 1e-3, "every request fails while no instance is ready")
@@ -311,9 +298,9 @@ func TestMixedHeartbeats(t *testing.T) {
 	two := int32(2)
 	in.Objects[0].(*appsv1.Deployment).Spec.Replicas = &two
 	in.Faults[0].Pods.Mode = ModeOne
-	r, trace, w := traceOf(t, in, 1)
-	assert.Contains(t, trace, "node heartbeats failing", "some renewals fail")
-	assert.NotContains(t, trace, "node not ready")
+	r, evs, w := eventsOf(t, in, 1)
+	assert.NotEmpty(t, trace.Of[trace.HeartbeatsFailing](evs), "some renewals fail")
+	assert.Empty(t, trace.Of[trace.NodeNotReady](evs))
 	for _, ns := range w.nodes {
 		assert.True(t, ns.n.Ready)
 	}

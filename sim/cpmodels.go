@@ -1,10 +1,10 @@
 package sim
 
 import (
-	"fmt"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // ControlPlane holds the parameters of the API server instances, their post-start hook, managed
@@ -128,42 +128,54 @@ func DefaultAPIRequests() []APIRequest {
 	}
 }
 
-func (m Models) validateControlPlane() error {
+func (m Models) validateControlPlane(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	c, r := m.ControlPlane, m.AutoRepair
 	a := c.LatencyAlert
-	switch {
-	case c.ClientCAWriter != "" && c.ClientCAWriter != ClientCAHook && c.ClientCAWriter != ClientCAController:
-		return fmt.Errorf("controlPlane.clientCAWriter: %q; expected %q (Kubernetes up to 1.16) or %q (1.17 on)", c.ClientCAWriter, ClientCAHook, ClientCAController)
-	case c.APIServers < 1 || c.APIServers > 64:
-		return fmt.Errorf("controlPlane.apiServers: %d; expected 1..64", c.APIServers)
-	case c.StartTime.Duration < 0 || c.UpgradeInstanceTime.Duration < 0:
-		return fmt.Errorf("controlPlane.startTime: expected non-negative durations (startTime, upgradeInstanceTime)")
-	case c.HookPollInterval.Duration <= 0 || c.HookTimeout.Duration < c.HookPollInterval.Duration:
-		return fmt.Errorf("controlPlane.hookPollInterval: expected 0 < hookPollInterval <= hookTimeout")
-	case c.RestartBackoffBase.Duration <= 0 || c.RestartBackoffMax.Duration < c.RestartBackoffBase.Duration:
-		return fmt.Errorf("controlPlane.restartBackoffBase: expected 0 < restartBackoffBase <= restartBackoffMax")
-	case c.UpgradeTimeout.Duration <= 0:
-		return fmt.Errorf("controlPlane.upgradeTimeout: expected a positive duration")
-	case c.WebhookLatency.Duration < 0 || c.RefusedLatency.Duration < 0:
-		return fmt.Errorf("controlPlane.webhookLatency: expected non-negative latencies (webhookLatency, refusedLatency)")
-	case c.HeartbeatTimeout.Duration <= 0:
-		return fmt.Errorf("controlPlane.heartbeatTimeout: expected a positive duration")
-	case a.Quantile <= 0 || a.Quantile >= 1:
-		return fmt.Errorf("controlPlane.latencyAlert.quantile: %v; expected a fraction in (0, 1)", a.Quantile)
-	case a.Threshold.Duration <= 0 || a.For.Duration < 0 || a.EvaluationInterval.Duration <= 0:
-		return fmt.Errorf("controlPlane.latencyAlert.threshold: expected threshold > 0, for >= 0, evaluationInterval > 0")
-	case r.UnhealthyFor.Duration <= 0 || r.RecreateTime.Duration < 0:
-		return fmt.Errorf("autoRepair.unhealthyFor: expected unhealthyFor > 0 and recreateTime >= 0")
+	if c.ClientCAWriter != "" && c.ClientCAWriter != ClientCAHook && c.ClientCAWriter != ClientCAController {
+		errs = append(errs, invalid(p.Child("controlPlane", "clientCAWriter"), "%q; expected %q (Kubernetes up to 1.16) or %q (1.17 on)", c.ClientCAWriter, ClientCAHook, ClientCAController))
+	}
+	if c.APIServers < 1 || c.APIServers > 64 {
+		errs = append(errs, invalid(p.Child("controlPlane", "apiServers"), "%d; expected 1..64", c.APIServers))
+	}
+	if c.StartTime.Duration < 0 || c.UpgradeInstanceTime.Duration < 0 {
+		errs = append(errs, invalid(p.Child("controlPlane", "startTime"), "expected non-negative durations (startTime, upgradeInstanceTime)"))
+	}
+	if c.HookPollInterval.Duration <= 0 || c.HookTimeout.Duration < c.HookPollInterval.Duration {
+		errs = append(errs, invalid(p.Child("controlPlane", "hookPollInterval"), "expected 0 < hookPollInterval <= hookTimeout"))
+	}
+	if c.RestartBackoffBase.Duration <= 0 || c.RestartBackoffMax.Duration < c.RestartBackoffBase.Duration {
+		errs = append(errs, invalid(p.Child("controlPlane", "restartBackoffBase"), "expected 0 < restartBackoffBase <= restartBackoffMax"))
+	}
+	if c.UpgradeTimeout.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("controlPlane", "upgradeTimeout"), "expected a positive duration"))
+	}
+	if c.WebhookLatency.Duration < 0 || c.RefusedLatency.Duration < 0 {
+		errs = append(errs, invalid(p.Child("controlPlane", "webhookLatency"), "expected non-negative latencies (webhookLatency, refusedLatency)"))
+	}
+	if c.HeartbeatTimeout.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("controlPlane", "heartbeatTimeout"), "expected a positive duration"))
+	}
+	if a.Quantile <= 0 || a.Quantile >= 1 {
+		errs = append(errs, invalid(p.Child("controlPlane", "latencyAlert", "quantile"), "%v; expected a fraction in (0, 1)", a.Quantile))
+	}
+	if a.Threshold.Duration <= 0 || a.For.Duration < 0 || a.EvaluationInterval.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("controlPlane", "latencyAlert", "threshold"), "expected threshold > 0, for >= 0, evaluationInterval > 0"))
+	}
+	if r.UnhealthyFor.Duration <= 0 || r.RecreateTime.Duration < 0 {
+		errs = append(errs, invalid(p.Child("autoRepair", "unhealthyFor"), "expected unhealthyFor > 0 and recreateTime >= 0"))
 	}
 	for i, q := range c.Requests {
-		switch {
-		case q.Operation != "GET" && !q.admitted():
-			return fmt.Errorf("controlPlane.requests[%d].operation: %q; expected CREATE, UPDATE, DELETE, CONNECT or GET", i, q.Operation)
-		case q.Resource == "" || q.APIVersion == "":
-			return fmt.Errorf("controlPlane.requests[%d].resource: expected resource and apiVersion", i)
-		case q.RatePerSecond < 0:
-			return fmt.Errorf("controlPlane.requests[%d].ratePerSecond: expected >= 0", i)
+		qp := p.Child("controlPlane", "requests").Index(i)
+		if q.Operation != "GET" && !q.admitted() {
+			errs = append(errs, invalid(qp.Child("operation"), "%q; expected CREATE, UPDATE, DELETE, CONNECT or GET", q.Operation))
+		}
+		if q.Resource == "" || q.APIVersion == "" {
+			errs = append(errs, invalid(qp.Child("resource"), "expected resource and apiVersion"))
+		}
+		if q.RatePerSecond < 0 {
+			errs = append(errs, invalid(qp.Child("ratePerSecond"), "expected >= 0"))
 		}
 	}
-	return nil
+	return errs
 }

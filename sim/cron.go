@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"path"
@@ -18,6 +17,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Annotations a scenario puts on a CronJob for what its manifest cannot say.
@@ -161,7 +161,7 @@ type cronWorld struct {
 	resolveFrom                []time.Duration // per registry deletion, when run-time resolution starts
 }
 
-func (w *World) buildCron() error {
+func (w *World) buildCron() {
 	var cjs []*batchv1.CronJob
 	for _, obj := range w.in.Objects {
 		if o, ok := obj.(*batchv1.CronJob); ok {
@@ -169,7 +169,7 @@ func (w *World) buildCron() error {
 		}
 	}
 	if len(cjs) == 0 {
-		return nil
+		return
 	}
 	c := &cronWorld{
 		v2:          w.m.CronJob.Controller == "v2",
@@ -191,32 +191,21 @@ func (w *World) buildCron() error {
 		c.resolveFrom = append(c.resolveFrom, rf)
 	}
 	for _, o := range cjs {
-		cj, err := w.newCronJob(o)
-		if err != nil {
-			return err
-		}
+		cj := w.newCronJob(o)
 		cj.idx = len(c.cjs)
 		c.cjs = append(c.cjs, cj)
 	}
 	w.cron = c
-	return nil
 }
 
-func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
+// newCronJob builds a CronJob's model state; Validate checked its schedule, containers and
+// annotations.
+func (w *World) newCronJob(o *batchv1.CronJob) *cronJob {
 	ns := namespaceOr(o.Namespace)
 	key := ns + "/" + o.Name
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: cronjob/%s: %s: %s", ErrInput, key, field, fmt.Sprintf(format, args...))
-	}
-	ms, err := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cronjob/%s: %v", ErrInput, key, err)
-	}
+	ms, _ := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
 	sched, loc := ms.Spec, ms.Loc
 	js := &o.Spec.JobTemplate.Spec
-	if len(js.Template.Spec.Containers) == 0 {
-		return nil, bad("spec.jobTemplate.spec.template.spec.containers", "expected at least one container")
-	}
 	cj := &cronJob{
 		key: key, name: o.Name, ns: ns, sched: newCronSched(sched, loc), loc: loc,
 		policy:    o.Spec.ConcurrencyPolicy,
@@ -254,24 +243,16 @@ func (w *World) newCronJob(o *batchv1.CronJob) (*cronJob, error) {
 		cj.failLimit = int(*l)
 	}
 	if v, ok := o.Annotations[AnnRunTime]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, bad("metadata.annotations["+AnnRunTime+"]", "%q; expected a positive duration", v)
-		}
-		cj.runMean = d
+		cj.runMean, _ = time.ParseDuration(v)
 	}
 	if v, ok := o.Annotations[AnnFailureRatio]; ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return nil, bad("metadata.annotations["+AnnFailureRatio+"]", "%q; expected a probability 0..1", v)
-		}
-		cj.failRatio = f
+		cj.failRatio, _ = strconv.ParseFloat(v, 64)
 	}
 	cj.alerted = o.Annotations[AnnAlert] == "true"
 	// the cluster has been running: everything up to the start was scheduled
 	cj.lastSched = w.in.Start.In(loc)
 	cj.nextAfter = cj.sched.Next(cj.lastSched)
-	return cj, nil
+	return cj
 }
 
 // cronSched is a parsed schedule with a fast path for the common case: in UTC, every hour, day
@@ -371,7 +352,7 @@ func (w *World) fireCron(kind uint32, i int, now time.Duration) {
 		w.appExit(i, now)
 	case evJobDeadline:
 		if r := c.run(i); r != nil && !r.done {
-			w.trace("job deadline exceeded", "job", r.name)
+			emit(w, trace.JobDeadlineExceeded{Job: r.name})
 			w.killRunPod(r)
 			w.jobFinish(r, now, false, "DeadlineExceeded")
 		}
@@ -465,7 +446,7 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 	}
 	for _, r := range victims {
 		t = cl.do(t)
-		w.trace("job replaced", "job", r.name)
+		emit(w, trace.JobReplaced{Job: r.name})
 		w.killRunPod(r)
 		w.jobFinish(r, t, false, "")
 	}
@@ -504,7 +485,7 @@ func (w *World) cronDecide(cj *cronJob, t time.Duration) (sched time.Time, creat
 	n, latest := cj.unmet(now, limit, c.v2)
 	if n > limit {
 		if !c.v2 {
-			w.trace("cronjob FailedNeedsStart", "cronjob", cj.key, "reason", "too many missed start time (> 100)")
+			emit(w, trace.CronFailedNeedsStart{CronJob: cj.key, Reason: "too many missed start time (> 100)"})
 			if !cj.hasSDS {
 				cj.stalled = true
 			}
@@ -513,7 +494,7 @@ func (w *World) cronDecide(cj *cronJob, t time.Duration) (sched time.Time, creat
 		}
 		if !latest.Equal(cj.lastWarn) {
 			cj.lastWarn = latest
-			w.trace("cronjob TooManyMissedTimes", "cronjob", cj.key, "missed", n)
+			emit(w, trace.CronTooManyMissed{CronJob: cj.key, Missed: n})
 		}
 	}
 	if n == 0 {
@@ -590,7 +571,7 @@ func (w *World) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration)
 	c := w.cron
 	c.skips[why]++
 	c.met.Skip[why].Inc()
-	w.trace("cron run skipped", "cronjob", cj.key, "scheduled", sched.UTC().Format(time.RFC3339), "reason", reasonNames[why])
+	emit(w, trace.CronRunSkipped{CronJob: cj.key, Scheduled: sched, Reason: reasonNames[why]})
 	w.cronBad(cj, t)
 }
 
@@ -604,7 +585,7 @@ func (w *World) cronBad(cj *cronJob, t time.Duration) {
 		s := w.m.Alerts.ScrapeInterval.Duration
 		c.detected = true
 		c.detectAt = (t + s - 1) / s * s
-		w.trace("alert fires", "cronjob", cj.key, "at", c.detectAt)
+		emit(w, trace.CronAlertFires{CronJob: cj.key, At: c.detectAt})
 		for i, d := range w.m.Registry.Deletions {
 			if d.ResolveAtRunTime && d.FixAfterDetection.Duration > 0 {
 				if fix := c.detectAt + d.FixAfterDetection.Duration; fix < c.resolveFrom[i] {
@@ -649,7 +630,7 @@ func (w *World) cronDispatch(now time.Duration) {
 func (w *World) controllerManagerDown() {
 	if c := w.cron; c != nil {
 		c.cmDown = true
-		w.trace("kube-controller-manager down")
+		emit(w, trace.ControllerManagerDown{})
 	}
 }
 
@@ -659,7 +640,7 @@ func (w *World) controllerManagerUp(now time.Duration) {
 		return
 	}
 	c.cmDown = false
-	w.trace("kube-controller-manager up")
+	emit(w, trace.ControllerManagerUp{})
 	if c.v2 {
 		// syncs in flight when it went down complete (their worker events return the workers)
 		c.queue = c.queue[:0]
@@ -850,7 +831,7 @@ func (w *World) cronPull(pi int, now time.Duration) {
 			}
 			back = min(back, m.PullBackoffMax.Duration)
 			if r.pulls == 1 {
-				w.trace("ErrImagePull", "pod", p.Name, "image", img)
+				emit(w, trace.ImagePullFailed{Pod: p.Name, Image: img})
 			}
 			ps.start = w.podAt(start+back, evPullRetry, pi)
 			return false
@@ -1036,7 +1017,7 @@ func (w *World) jobFinish(r *cronRun, now time.Duration, ok bool, reason string)
 			c.anyFail, c.firstFail = true, r.sched
 		}
 		c.lastFail = now
-		w.trace("job failed", "job", r.name, "reason", reason)
+		emit(w, trace.JobFailed{Job: r.name, Reason: reason})
 		w.cronBad(cj, now)
 	}
 	if r.ext != nil {

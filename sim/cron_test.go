@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 func cronJobObj(name, schedule string, mut ...func(*batchv1.CronJob)) *batchv1.CronJob {
@@ -89,15 +91,15 @@ func TestV1StallsAtThe101stMissedStart(t *testing.T) {
 			down := time.Duration(tc.missed) * time.Minute
 			in := cronInput("v1", 4*time.Hour, cronJobObj("every-minute", "* * * * *"))
 			in.Faults = []Fault{outage(90*time.Second, down)}
-			r, trace, _ := traceOf(t, in, 1)
+			r, evs, _ := eventsOf(t, in, 1)
 			assert.Equal(t, tc.stalled, get(t, r, "stalled-cronjobs"))
 			after := runsStartedAfter(t, in, 90*time.Second+down)
 			if tc.stalled == 1 {
-				assert.Contains(t, trace, "FailedNeedsStart")
+				assert.NotEmpty(t, trace.Of[trace.CronFailedNeedsStart](evs))
 				assert.Zero(t, after, "a stalled CronJob creates no Job")
 				assert.Equal(t, 1.0, get(t, r, "skipped-runs"), "the stall is one error decision")
 			} else {
-				assert.NotContains(t, trace, "FailedNeedsStart")
+				assert.Empty(t, trace.Of[trace.CronFailedNeedsStart](evs))
 				assert.Greater(t, after, 100, "runs go on every minute")
 			}
 		})
@@ -107,8 +109,8 @@ func TestV1StallsAtThe101stMissedStart(t *testing.T) {
 func TestV2KeepsRunningAfterTooManyMissed(t *testing.T) {
 	in := cronInput("v2", 4*time.Hour, cronJobObj("every-minute", "* * * * *"))
 	in.Faults = []Fault{outage(90*time.Second, 150*time.Minute)}
-	r, trace, _ := traceOf(t, in, 1)
-	assert.Contains(t, trace, "TooManyMissedTimes")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.NotEmpty(t, trace.Of[trace.CronTooManyMissed](evs))
 	assert.Zero(t, get(t, r, "stalled-cronjobs"))
 	assert.Greater(t, runsStartedAfter(t, in, 90*time.Second+150*time.Minute), 80)
 }
@@ -117,7 +119,7 @@ func TestV1WithDeadlineDoesNotStall(t *testing.T) {
 	sds := int64(200)
 	in := cronInput("v1", 4*time.Hour, cronJobObj("every-minute", "* * * * *", func(c *batchv1.CronJob) { c.Spec.StartingDeadlineSeconds = &sds }))
 	in.Faults = []Fault{outage(90*time.Second, 150*time.Minute)}
-	r, _, _ := traceOf(t, in, 1)
+	r, _, _ := eventsOf(t, in, 1)
 	assert.Zero(t, get(t, r, "stalled-cronjobs"))
 	assert.Greater(t, runsStartedAfter(t, in, 90*time.Second+150*time.Minute), 80)
 }
@@ -127,8 +129,8 @@ func TestDeadlineSkip(t *testing.T) {
 	sds := int64(5)
 	in := cronInput("v1", 30*time.Minute, cronJobObj("tight", "* * * * *", func(c *batchv1.CronJob) { c.Spec.StartingDeadlineSeconds = &sds }))
 	in.Models.CronJob.SyncPeriod = metav1.Duration{Duration: 25 * time.Second}
-	r, trace, _ := traceOf(t, in, 1)
-	assert.Contains(t, trace, "reason=missedDeadline")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.NotEmpty(t, trace.Times(evs, func(e trace.CronRunSkipped) bool { return e.Reason == "missedDeadline" }))
 	assert.Positive(t, get(t, r, "skipped-runs"))
 	assert.Positive(t, get(t, r, "missed-schedules"))
 	assert.Less(t, get(t, r, "start-delay-max-seconds"), 5+10.0, "what runs started within its deadline plus the pipeline")
@@ -140,12 +142,12 @@ func TestForbidSkip(t *testing.T) {
 		c.Spec.ConcurrencyPolicy = batchv1.ForbidConcurrent
 		c.Annotations[AnnRunTime] = "2m"
 	}))
-	r, trace, _ := traceOf(t, in, 1)
-	assert.Contains(t, trace, "reason=concurrencyPolicy")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.NotEmpty(t, trace.Times(evs, func(e trace.CronRunSkipped) bool { return e.Reason == "concurrencyPolicy" }))
 	assert.Positive(t, get(t, r, "skipped-runs"))
 	assert.Positive(t, get(t, r, "missed-schedules"))
 	allow := cronInput("v2", time.Hour, cronJobObj("slow", "* * * * *", func(c *batchv1.CronJob) { c.Annotations[AnnRunTime] = "2m" }))
-	ra, _, _ := traceOf(t, allow, 1)
+	ra, _, _ := eventsOf(t, allow, 1)
 	assert.Zero(t, get(t, ra, "skipped-runs"))
 	assert.Greater(t, get(t, ra, "cron-runs-started"), get(t, r, "cron-runs-started"))
 }
@@ -260,9 +262,9 @@ func TestMissingImageFailsUntilResolvedAtRunTime(t *testing.T) {
 			Images: "registry.example/app-*", Start: metav1.Duration{Duration: time.Hour},
 			ReplacedBy: "registry.example/shared:php-8.2", ResolveAtRunTime: resolve,
 		}}
-		r, trace, _ := traceOf(t, in, 1)
+		r, evs, _ := eventsOf(t, in, 1)
 		if !resolve {
-			assert.Contains(t, trace, "ErrImagePull")
+			assert.NotEmpty(t, trace.Of[trace.ImagePullFailed](evs))
 		}
 		return r
 	}
@@ -291,8 +293,8 @@ func TestCronRunIsDeterministic(t *testing.T) {
 		objs = append(objs, cronJobObj(fmt.Sprintf("c%02d", i), "*/5 * * * *", func(c *batchv1.CronJob) { c.Annotations[AnnFailureRatio] = "0.2" }))
 	}
 	in := cronInput("v1", 2*time.Hour, objs...)
-	_, a, _ := traceOf(t, in, 7)
-	_, b, _ := traceOf(t, in, 7)
+	a, b := textTrace(t, in, 7), textTrace(t, in, 7)
+	require.NotEmpty(t, a)
 	assert.Equal(t, a, b)
 }
 

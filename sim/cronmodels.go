@@ -1,11 +1,11 @@
 package sim
 
 import (
-	"fmt"
 	"path"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // APIServer holds the API server and client-side rate-limit parameters
@@ -170,45 +170,59 @@ func defaultAlerts() Alerts {
 	return Alerts{ScrapeInterval: metav1.Duration{Duration: 30 * time.Second}} // faultline choice (common scrape interval)
 }
 
-func (m Models) validateCron() error {
-	a, c, j, p := m.APIServer, m.CronJob, m.Job, m.PodStart
-	switch {
-	case a.ControllerManagerQPS <= 0 || a.ControllerManagerBurst < 1:
-		return fmt.Errorf("apiServer.controllerManagerQPS: expected QPS > 0 and burst >= 1")
-	case a.SchedulerQPS <= 0 || a.SchedulerBurst < 1:
-		return fmt.Errorf("apiServer.schedulerQPS: expected QPS > 0 and burst >= 1")
-	case a.RequestLatency.Duration < 0 || a.ListLatencyPerObject.Duration < 0:
-		return fmt.Errorf("apiServer.requestLatency: expected non-negative latencies")
-	case a.ListPageSize < 1:
-		return fmt.Errorf("apiServer.listPageSize: expected >= 1")
-	case c.Controller != "v1" && c.Controller != "v2":
-		return fmt.Errorf("cronJob.controller: %q; expected v1 or v2", c.Controller)
-	case c.SyncPeriod.Duration <= 0:
-		return fmt.Errorf("cronJob.syncPeriod: expected a positive duration")
-	case c.Workers < 1:
-		return fmt.Errorf("cronJob.workers: expected >= 1")
-	case c.MaxMissed < 1:
-		return fmt.Errorf("cronJob.maxMissed: expected >= 1")
-	case j.BackoffBase.Duration <= 0 || j.BackoffMax.Duration < j.BackoffBase.Duration:
-		return fmt.Errorf("job.backoffBase: expected 0 < backoffBase <= backoffMax")
-	case j.Writes.Sync < 0 || j.Writes.Ready < 0 || j.Writes.Finish < 0:
-		return fmt.Errorf("job.writes: expected non-negative request counts")
-	case p.PullBackoffBase.Duration <= 0 || p.PullBackoffMax.Duration < p.PullBackoffBase.Duration:
-		return fmt.Errorf("podStart.pullBackoffBase: expected 0 < pullBackoffBase <= pullBackoffMax")
-	case p.RegistryPullQPS <= 0 || p.RegistryBurst < 1:
-		return fmt.Errorf("podStart.registryPullQPS: expected QPS > 0 and burst >= 1")
-	case p.Admission.Duration < 0 || p.PullTime.Duration < 0 || p.SidecarStart.Duration < 0 || p.AppStart.Duration < 0:
-		return fmt.Errorf("podStart: expected non-negative durations")
-	case m.Alerts.ScrapeInterval.Duration <= 0:
-		return fmt.Errorf("alerts.scrapeInterval: expected a positive duration")
+func (m Models) validateCron(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	a, c, j, ps := m.APIServer, m.CronJob, m.Job, m.PodStart
+	if a.ControllerManagerQPS <= 0 || a.ControllerManagerBurst < 1 {
+		errs = append(errs, invalid(p.Child("apiServer", "controllerManagerQPS"), "expected QPS > 0 and burst >= 1"))
+	}
+	if a.SchedulerQPS <= 0 || a.SchedulerBurst < 1 {
+		errs = append(errs, invalid(p.Child("apiServer", "schedulerQPS"), "expected QPS > 0 and burst >= 1"))
+	}
+	if a.RequestLatency.Duration < 0 || a.ListLatencyPerObject.Duration < 0 {
+		errs = append(errs, invalid(p.Child("apiServer", "requestLatency"), "expected non-negative latencies"))
+	}
+	if a.ListPageSize < 1 {
+		errs = append(errs, invalid(p.Child("apiServer", "listPageSize"), "expected >= 1"))
+	}
+	if c.Controller != "v1" && c.Controller != "v2" {
+		errs = append(errs, invalid(p.Child("cronJob", "controller"), "%q; expected v1 or v2", c.Controller))
+	}
+	if c.SyncPeriod.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("cronJob", "syncPeriod"), "expected a positive duration"))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, invalid(p.Child("cronJob", "workers"), "expected >= 1"))
+	}
+	if c.MaxMissed < 1 {
+		errs = append(errs, invalid(p.Child("cronJob", "maxMissed"), "expected >= 1"))
+	}
+	if j.BackoffBase.Duration <= 0 || j.BackoffMax.Duration < j.BackoffBase.Duration {
+		errs = append(errs, invalid(p.Child("job", "backoffBase"), "expected 0 < backoffBase <= backoffMax"))
+	}
+	if j.Writes.Sync < 0 || j.Writes.Ready < 0 || j.Writes.Finish < 0 {
+		errs = append(errs, invalid(p.Child("job", "writes"), "expected non-negative request counts"))
+	}
+	if ps.PullBackoffBase.Duration <= 0 || ps.PullBackoffMax.Duration < ps.PullBackoffBase.Duration {
+		errs = append(errs, invalid(p.Child("podStart", "pullBackoffBase"), "expected 0 < pullBackoffBase <= pullBackoffMax"))
+	}
+	if ps.RegistryPullQPS <= 0 || ps.RegistryBurst < 1 {
+		errs = append(errs, invalid(p.Child("podStart", "registryPullQPS"), "expected QPS > 0 and burst >= 1"))
+	}
+	if ps.Admission.Duration < 0 || ps.PullTime.Duration < 0 || ps.SidecarStart.Duration < 0 || ps.AppStart.Duration < 0 {
+		errs = append(errs, invalid(p.Child("podStart"), "expected non-negative durations"))
+	}
+	if m.Alerts.ScrapeInterval.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("alerts", "scrapeInterval"), "expected a positive duration"))
 	}
 	for i, d := range m.Registry.Deletions {
+		dp := p.Child("registry", "deletions").Index(i)
 		if _, err := path.Match(d.Images, ""); err != nil || d.Images == "" {
-			return fmt.Errorf("registry.deletions[%d].images: %q is not a glob", i, d.Images)
+			errs = append(errs, invalid(dp.Child("images"), "%q is not a glob", d.Images))
 		}
 		if d.Over.Duration < 0 || d.Start.Duration < 0 {
-			return fmt.Errorf("registry.deletions[%d].over: expected non-negative durations", i)
+			errs = append(errs, invalid(dp.Child("over"), "expected non-negative durations"))
 		}
 	}
-	return nil
+	return errs
 }

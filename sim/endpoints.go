@@ -13,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // The network path: Services and EndpointSlices, data planes, probes, termination.
@@ -149,7 +150,7 @@ func (h netHandler) Fire(now time.Duration, arg uint32) {
 }
 
 // buildNet decides whether the network path is modelled and wires loads to data planes.
-func (w *World) buildNet() error {
+func (w *World) buildNet() {
 	path := false
 	var ingresses []*networkingv1.Ingress
 	for _, obj := range w.in.Objects {
@@ -164,15 +165,12 @@ func (w *World) buildNet() error {
 		}
 	}
 	if !path && len(w.in.Changes) == 0 {
-		return nil
+		return
 	}
 	n := &netWorld{path: path, rng: w.streams.Stream("net/probe-phase")}
 	w.net = n
-	if err := w.buildChanges(); err != nil {
-		return err
-	}
 	if !path {
-		return nil
+		return
 	}
 	n.planes = append(n.planes, &dataPlane{name: "kube-proxy", lag: w.m.Network.KubeProxyLag, rng: w.streams.Stream("net/kube-proxy")})
 	byKey := map[string]*loadState{}
@@ -186,10 +184,7 @@ func (w *World) buildNet() error {
 		pi := len(n.planes)
 		n.planes = append(n.planes, &dataPlane{name: name, lag: w.m.Network.IngressLag, rng: w.streams.Stream("net/" + name), ingress: true, routes: make([]bool, len(w.wls))})
 		for _, svc := range ingressServices(ing) {
-			sel := w.serviceSelector(ns, svc)
-			if sel == nil {
-				return fmt.Errorf("%w: objects: %s routes to Service %q, which is not among the objects (or has no selector)", ErrInput, name, svc)
-			}
+			sel := w.serviceSelector(ns, svc) // Validate: there is one
 			for _, l := range w.loads {
 				if l.wl.ns == ns && sel.Matches(labels.Set(l.wl.labels)) {
 					n.planes[pi].routes[l.wl.idx] = true
@@ -211,42 +206,20 @@ func (w *World) buildNet() error {
 		case "", ReadinessShallow:
 		case ReadinessDeep:
 			l.net.deep = true
-			if firstProbe(l.wl.spec, func(c *corev1.Container) *corev1.Probe { return c.ReadinessProbe }) == nil {
-				return fmt.Errorf("%w: load[%d].readiness: deep, but %s has no readinessProbe to run the check; add one to its containers", ErrInput, i, l.wl.key)
-			}
-		default:
-			return fmt.Errorf("%w: load[%d].readiness: %q; expected shallow or deep", ErrInput, i, ld.Readiness)
 		}
 		checks := ld.ReadinessChecks // used only when deep: a variant can switch the mode alone
 		if len(checks) == 0 {
 			checks = ld.DependsOn
 		}
-		for _, c := range checks {
-			ck, err := targetKey(c)
-			if err != nil {
-				return fmt.Errorf("%w: load[%d].readinessChecks: %v", ErrInput, i, err)
-			}
-			dep := byKey[ck]
-			if dep == nil || dep == l {
-				return fmt.Errorf("%w: load[%d].readinessChecks: %q has no load entry (or is the load itself)", ErrInput, i, c)
-			}
-			if dependsOn(dep, l) {
-				return fmt.Errorf("%w: load[%d].readinessChecks: %q depends on this load: a check cycle", ErrInput, i, c)
-			}
-			l.net.checks = append(l.net.checks, dep)
+		for _, c := range checks { // Validate: loads, no cycle
+			ck, _ := targetKey(c)
+			l.net.checks = append(l.net.checks, byKey[ck])
 		}
-		switch ld.OnSIGTERM {
-		case "":
-		case SIGTERMExit, SIGTERMKeepServing, SIGTERMConnectionClose:
+		if ld.OnSIGTERM != "" {
 			l.net.sigterm = ld.OnSIGTERM
-		default:
-			return fmt.Errorf("%w: load[%d].onSIGTERM: %q; expected exit, keep-serving or connection-close", ErrInput, i, ld.OnSIGTERM)
 		}
 		l.net.retry = Retry{Attempts: 1}
 		if r := ld.Retry; r != nil {
-			if r.Attempts < 1 || r.Backoff.Duration < 0 || (r.MaxBackoff.Duration != 0 && r.MaxBackoff.Duration < r.Backoff.Duration) {
-				return fmt.Errorf("%w: load[%d].retry: attempts %d, backoff %v, maxBackoff %v; expected attempts >= 1 and 0 <= backoff <= maxBackoff", ErrInput, i, r.Attempts, r.Backoff.Duration, r.MaxBackoff.Duration)
-			}
 			l.net.retry = *r
 		}
 	}
@@ -257,27 +230,6 @@ func (w *World) buildNet() error {
 	for _, l := range w.loads {
 		l.net.faulted = needsAny(l, faulted)
 	}
-	return nil
-}
-
-// dependsOn reports whether a (transitively, through dependencies and checks) needs b.
-func dependsOn(a, b *loadState) bool {
-	if a == b {
-		return true
-	}
-	for _, d := range a.deps {
-		if dependsOn(d, b) {
-			return true
-		}
-	}
-	if a.net != nil {
-		for _, d := range a.net.checks {
-			if dependsOn(d, b) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // netOrder is a stable order where a load's dependencies and checks precede it.
@@ -561,7 +513,7 @@ func (w *World) afterRates() {
 				}
 				if cr && !np.gateOK && w.negAttached(p.Index) {
 					np.gateOK = true
-					w.trace("readiness gate", "pod", p.Name, "condition", negReadinessGate)
+					emit(w, trace.ReadinessGate{Pod: p.Name, Condition: negReadinessGate})
 				}
 			}
 			p.Ready = cr && (!np.negGate || np.gateOK)
@@ -591,7 +543,7 @@ const (
 func (w *World) publish(pi int, seq uint32, ready bool, to int) {
 	n := w.net
 	wl := w.pods[pi].wl.idx
-	w.trace("endpoint changed", "pod", w.st.Pods[pi].Name, "ready", ready, "to", [...]string{"all", "ingress", "kube-proxy"}[to])
+	emit(w, trace.EndpointChanged{Pod: w.st.Pods[pi].Name, Ready: ready, To: [...]string{"all", "ingress", "kube-proxy"}[to]})
 	for i, dp := range n.planes {
 		if !dp.carries(wl) || (to == toIngress && !dp.ingress) || (to == toKubeProxy && dp.ingress) {
 			continue
@@ -632,7 +584,7 @@ func (w *World) applyPropagation(slot int) {
 	default:
 		return
 	}
-	w.trace("data plane updated", "plane", dp.name, "pod", w.st.Pods[pr.pod].Name, "ready", pr.ready)
+	emit(w, trace.DataPlaneUpdated{Plane: dp.name, Pod: w.st.Pods[pr.pod].Name, Ready: pr.ready})
 	w.touch()
 }
 

@@ -9,7 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/clock"
+
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Extensions: code from outside the simulator that runs inside a World as a controller and an
@@ -132,7 +135,7 @@ func (w *World) newExtensions() error {
 	for i, f := range w.in.Extensions {
 		e, err := f()
 		if err != nil {
-			return fmt.Errorf("%w: extensions[%d]: %v", ErrInput, i, err)
+			return &InputError{Errs: field.ErrorList{invalid(field.NewPath("extensions").Index(i), "%v", err)}}
 		}
 		x.exts = append(x.exts, e)
 	}
@@ -142,7 +145,7 @@ func (w *World) newExtensions() error {
 		o = o.DeepCopyObject()
 		for _, e := range x.exts {
 			if err := e.Admit(o); err != nil {
-				return fmt.Errorf("%w: objects[%d]: admission: %v", ErrInput, i, err)
+				return &InputError{Errs: field.ErrorList{invalid(field.NewPath("objects").Index(i), "admission: %v", err)}}
 			}
 		}
 		in.Objects[i] = o
@@ -244,7 +247,7 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	r.created = t
 	c.created++
 	c.met.Invoke.Inc()
-	w.trace("extension created job", "job", j.Name, "scheduled", w.wall(sched).UTC().Format(time.RFC3339))
+	emit(w, trace.ExtensionCreatedJob{Job: j.Name, Scheduled: w.wall(sched)})
 	if j.Spec.Suspend == nil || !*j.Spec.Suspend {
 		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
 	}
@@ -295,7 +298,7 @@ func (a extAPI) Jobs(ns, cronJob string) []*batchv1.Job {
 
 func (a extAPI) Event(ev Event) {
 	w := a.w
-	w.trace("event", "regarding", ev.Regarding, "type", ev.Type, "reason", ev.Reason, "note", ev.Note)
+	emit(w, trace.KubeEvent{Regarding: ev.Regarding, Type: ev.Type, Reason: ev.Reason, Note: ev.Note})
 	why, ok := skipReasons[ev.Reason]
 	if !ok || w.cron == nil {
 		return

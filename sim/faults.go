@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // faultState is a Fault with its random stream and the pods or nodes it acted on.
@@ -22,36 +23,17 @@ type faultState struct {
 	nodes []*nodeState
 }
 
-func (w *World) buildFaults() error {
+func (w *World) buildFaults() {
 	for i := range w.in.Faults {
 		f := &w.in.Faults[i]
 		fs := &faultState{f: f, rng: w.streams.Stream("fault/" + strconv.Itoa(i) + "/" + f.Name)}
-		switch f.Action {
-		case NodeStop, NodeReset:
-			if len(f.Nodes) == 0 {
-				return fmt.Errorf("%w: faults[%d]: %s names no node", ErrInput, i, f.Name)
-			}
+		if f.Action == NodeStop || f.Action == NodeReset {
 			for _, name := range f.Nodes {
-				ns := w.nodeByName(name)
-				if ns == nil {
-					return fmt.Errorf("%w: faults[%d]: %s: node %q does not exist; nodes are named <pool>-<n>, e.g. %s", ErrInput, i, f.Name, name, w.nodes[0].n.Name)
-				}
-				fs.nodes = append(fs.nodes, ns)
+				fs.nodes = append(fs.nodes, w.nodeByName(name))
 			}
-		case ControllerManagerDown, ControlPlaneUpgrade:
-		case PodKill, PodFailure, CPUStress, PodUnreachable:
-			if _, err := selectCount(f.Pods.Mode, f.Pods.Value, 1, nil); err != nil {
-				return fmt.Errorf("%w: faults[%d]: %s: %v", ErrInput, i, f.Name, err)
-			}
-		default:
-			return fmt.Errorf("%w: faults[%d]: %s: action %q is not modelled", ErrInput, i, f.Name, f.Action)
-		}
-		if f.At < 0 || f.At > w.in.Duration {
-			return fmt.Errorf("%w: faults[%d]: %s starts at %v, outside the run (0..%v)", ErrInput, i, f.Name, f.At, w.in.Duration)
 		}
 		w.faults = append(w.faults, fs)
 	}
-	return nil
 }
 
 // selectCount is how many of n candidates a Chaos Mesh mode picks.
@@ -133,7 +115,7 @@ func (w *World) selectPods(fs *faultState) []int {
 func (w *World) faultStart(i int) {
 	fs := w.faults[i]
 	f := fs.f
-	w.trace("fault starts", "fault", f.Name, "action", string(f.Action))
+	emit(w, trace.FaultStarted{Fault: f.Name, Action: string(f.Action)})
 	switch f.Action {
 	case NodeStop:
 		for _, ns := range fs.nodes {
@@ -195,7 +177,7 @@ func (w *World) faultStart(i int) {
 func (w *World) faultEnd(i int) {
 	fs := w.faults[i]
 	f := fs.f
-	w.trace("fault ends", "fault", f.Name, "action", string(f.Action))
+	emit(w, trace.FaultEnded{Fault: f.Name, Action: string(f.Action)})
 	switch f.Action {
 	case NodeStop:
 		for _, ns := range fs.nodes {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Input is one scenario variant, ready to simulate. Package scenarios builds it from a scenario
@@ -273,43 +273,52 @@ func DefaultModels() Models {
 	}
 }
 
-// Validate checks parameter ranges; the error names the field.
-func (m Models) Validate() error {
-	switch {
-	case m.KernelPanic.SaturationAbove <= 0 || m.KernelPanic.SaturationAbove > 1:
-		return fmt.Errorf("kernelPanic.saturationAbove: %v is out of range; expected a fraction in (0, 1]", m.KernelPanic.SaturationAbove)
-	case m.KernelPanic.MeanTimeToPanic.Duration <= 0:
-		return fmt.Errorf("kernelPanic.meanTimeToPanic: expected a positive duration")
-	case m.KernelPanic.Shape <= 0:
-		return fmt.Errorf("kernelPanic.shape: %v; expected a positive Weibull shape", m.KernelPanic.Shape)
-	case m.KernelPanic.RebootTime.Duration < 0:
-		return fmt.Errorf("kernelPanic.rebootTime: expected a non-negative duration")
-	case m.NodeLifecycle.MonitorPeriod.Duration <= 0:
-		return fmt.Errorf("nodeLifecycle.monitorPeriod: expected a positive duration")
-	case m.NodeLifecycle.StatusUpdateFrequency.Duration <= 0:
-		return fmt.Errorf("nodeLifecycle.statusUpdateFrequency: expected a positive duration")
-	case m.NodeLifecycle.GracePeriod.Duration <= 0:
-		return fmt.Errorf("nodeLifecycle.gracePeriod: expected a positive duration")
-	case m.NodeLifecycle.DefaultTolerationSeconds < 0:
-		return fmt.Errorf("nodeLifecycle.defaultTolerationSeconds: expected >= 0")
-	case m.Scheduler.InitialBackoff.Duration <= 0 || m.Scheduler.MaxBackoff.Duration < m.Scheduler.InitialBackoff.Duration:
-		return fmt.Errorf("scheduler.initialBackoff/maxBackoff: expected 0 < initialBackoff <= maxBackoff")
-	case m.Scheduler.MaxInUnschedulable.Duration <= 0:
-		return fmt.Errorf("scheduler.maxInUnschedulable: expected a positive duration")
-	case m.Scheduler.Latency.Duration < 0:
-		return fmt.Errorf("scheduler.latency: expected a non-negative duration")
-	case m.Scheduler.PercentageOfNodesToScore < 0 || m.Scheduler.PercentageOfNodesToScore > 100:
-		return fmt.Errorf("scheduler.percentageOfNodesToScore: expected 0..100")
-	case m.Pods.ContainerStart.Duration < 0:
-		return fmt.Errorf("pods.containerStart: expected a non-negative duration")
-	case m.Sampling.Interval.Duration <= 0:
-		return fmt.Errorf("sampling.interval: expected a positive duration")
+// Validate checks parameter ranges; every error is at its field under p.
+func (m Models) Validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if m.KernelPanic.SaturationAbove <= 0 || m.KernelPanic.SaturationAbove > 1 {
+		errs = append(errs, invalid(p.Child("kernelPanic", "saturationAbove"), "%v is out of range; expected a fraction in (0, 1]", m.KernelPanic.SaturationAbove))
 	}
-	if err := m.Network.validate(); err != nil {
-		return err
+	if m.KernelPanic.MeanTimeToPanic.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("kernelPanic", "meanTimeToPanic"), "expected a positive duration"))
 	}
-	if err := m.validateControlPlane(); err != nil {
-		return err
+	if m.KernelPanic.Shape <= 0 {
+		errs = append(errs, invalid(p.Child("kernelPanic", "shape"), "%v; expected a positive Weibull shape", m.KernelPanic.Shape))
 	}
-	return m.validateCron()
+	if m.KernelPanic.RebootTime.Duration < 0 {
+		errs = append(errs, invalid(p.Child("kernelPanic", "rebootTime"), "expected a non-negative duration"))
+	}
+	if m.NodeLifecycle.MonitorPeriod.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("nodeLifecycle", "monitorPeriod"), "expected a positive duration"))
+	}
+	if m.NodeLifecycle.StatusUpdateFrequency.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("nodeLifecycle", "statusUpdateFrequency"), "expected a positive duration"))
+	}
+	if m.NodeLifecycle.GracePeriod.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("nodeLifecycle", "gracePeriod"), "expected a positive duration"))
+	}
+	if m.NodeLifecycle.DefaultTolerationSeconds < 0 {
+		errs = append(errs, invalid(p.Child("nodeLifecycle", "defaultTolerationSeconds"), "expected >= 0"))
+	}
+	if m.Scheduler.InitialBackoff.Duration <= 0 || m.Scheduler.MaxBackoff.Duration < m.Scheduler.InitialBackoff.Duration {
+		errs = append(errs, invalid(p.Child("scheduler", "initialBackoff"), "expected 0 < initialBackoff <= maxBackoff"))
+	}
+	if m.Scheduler.MaxInUnschedulable.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("scheduler", "maxInUnschedulable"), "expected a positive duration"))
+	}
+	if m.Scheduler.Latency.Duration < 0 {
+		errs = append(errs, invalid(p.Child("scheduler", "latency"), "expected a non-negative duration"))
+	}
+	if m.Scheduler.PercentageOfNodesToScore < 0 || m.Scheduler.PercentageOfNodesToScore > 100 {
+		errs = append(errs, invalid(p.Child("scheduler", "percentageOfNodesToScore"), "expected 0..100"))
+	}
+	if m.Pods.ContainerStart.Duration < 0 {
+		errs = append(errs, invalid(p.Child("pods", "containerStart"), "expected a non-negative duration"))
+	}
+	if m.Sampling.Interval.Duration <= 0 {
+		errs = append(errs, invalid(p.Child("sampling", "interval"), "expected a positive duration"))
+	}
+	errs = append(errs, m.Network.validate(p.Child("network"))...)
+	errs = append(errs, m.validateControlPlane(p)...)
+	return append(errs, m.validateCron(p)...)
 }

@@ -1,11 +1,11 @@
 package sim
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Readiness modes of a Load (app behaviour: what the readiness endpoint checks).
@@ -78,19 +78,20 @@ func defaultNetwork() Network {
 	}
 }
 
-func (n Network) validate() error {
+func (n Network) validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	for _, l := range []struct {
 		name string
 		lag  Lag
 	}{{"kubeProxyLag", n.KubeProxyLag}, {"ingressLag", n.IngressLag}} {
 		if l.lag.Min.Duration < 0 || l.lag.Max.Duration < l.lag.Min.Duration {
-			return fmt.Errorf("network.%s: min %v, max %v; expected 0 <= min <= max", l.name, l.lag.Min.Duration, l.lag.Max.Duration)
+			errs = append(errs, invalid(p.Child(l.name), "min %v, max %v; expected 0 <= min <= max", l.lag.Min.Duration, l.lag.Max.Duration))
 		}
 	}
 	if n.DeepCheckBelow <= 0 || n.DeepCheckBelow > 1 {
-		return fmt.Errorf("network.deepCheckBelow: %v is out of range; expected a fraction in (0, 1]", n.DeepCheckBelow)
+		errs = append(errs, invalid(p.Child("deepCheckBelow"), "%v is out of range; expected a fraction in (0, 1]", n.DeepCheckBelow))
 	}
-	return nil
+	return errs
 }
 
 // netBehaviour reports whether the load sets any network-path app behaviour.

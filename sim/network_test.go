@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 func service(name string) *corev1.Service {
@@ -85,9 +86,9 @@ func TestEndpointLagPerDataPlane(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			load := []Load{{Target: "deployment/web", RequestsPerSecond: 100, OnSIGTERM: SIGTERMExit}}
-			r, trace, _ := traceOf(t, netInput(tc.objs, load, kill), 1)
-			killed := lineAt(t, trace, "pod terminating")
-			gone := lineAt(t, trace, "data plane updated", "plane="+tc.plane, "ready=false")
+			r, evs, _ := eventsOf(t, netInput(tc.objs, load, kill), 1)
+			killed := firstAt[trace.PodTerminating](t, evs, nil)
+			gone := firstAt(t, evs, func(e trace.DataPlaneUpdated) bool { return e.Plane == tc.plane && !e.Ready })
 			assert.Equal(t, 10*time.Minute, killed)
 			assert.Equal(t, killed+tc.lag, gone)
 			assert.InDelta(t, tc.want502, indicator(t, r, "requests-502"), 1)
@@ -102,14 +103,14 @@ func TestProbeFailureThenNoEndpoints(t *testing.T) {
 	d := withReadiness(deployment("web", 1, "100m"), 0, 10, 3)
 	hang := podFault(PodFailure, "web", ModeAll, "", 10*time.Minute, 5*time.Minute)
 	in := netInput([]runtime.Object{d, service("web")}, []Load{{Target: "deployment/web", RequestsPerSecond: 10, Readiness: ReadinessShallow}}, hang)
-	r, trace, _ := traceOf(t, in, 1)
-	notReady := lineAt(t, trace, "probe result", "probe=readiness", "ok=false")
+	r, evs, _ := eventsOf(t, in, 1)
+	notReady := firstAt(t, evs, func(e trace.ProbeResult) bool { return e.Probe == "readiness" && !e.OK })
 	// probes tick on the pod's phase: the third failing one is 20-30 s after the hang
 	assert.GreaterOrEqual(t, notReady, 10*time.Minute+20*time.Second)
 	assert.LessOrEqual(t, notReady, 10*time.Minute+30*time.Second)
-	removed := lineAt(t, trace, "data plane updated", "ready=false")
+	removed := firstAt(t, evs, func(e trace.DataPlaneUpdated) bool { return !e.Ready })
 	assert.Equal(t, notReady+time.Second, removed)
-	back := lineAt(t, trace, "probe result", "probe=readiness", "ok=true")
+	back := firstAt(t, evs, func(e trace.ProbeResult) bool { return e.Probe == "readiness" && e.OK })
 	assert.Greater(t, back, 15*time.Minute)
 	assert.LessOrEqual(t, back, 15*time.Minute+10*time.Second, "successThreshold 1: the next probe")
 	assert.InDelta(t, 10*(removed-10*time.Minute).Seconds(), indicator(t, r, "requests-502"), 1)
@@ -149,13 +150,16 @@ func TestLivenessRestarts(t *testing.T) {
 	d.Spec.Template.Spec.Containers[0].LivenessProbe = &corev1.Probe{PeriodSeconds: 10, FailureThreshold: 3}
 	hang := podFault(PodFailure, "web", ModeAll, "", 10*time.Minute, 0)
 	in := netInput([]runtime.Object{d, service("web")}, []Load{{Target: "deployment/web", RequestsPerSecond: 10, Readiness: ReadinessShallow}}, hang)
-	r, trace, _ := traceOf(t, in, 1)
-	first := lineAt(t, trace, "container restart", "restarts=1")
-	second := lineAt(t, trace, "container restart", "restarts=2")
+	r, evs, _ := eventsOf(t, in, 1)
+	restart := func(n int) func(trace.ContainerRestarted) bool {
+		return func(e trace.ContainerRestarted) bool { return e.Restarts == n }
+	}
+	first := firstAt(t, evs, restart(1))
+	second := firstAt(t, evs, restart(2))
 	assert.LessOrEqual(t, first-10*time.Minute, 30*time.Second)
 	// restarted at once (3 s container start), then 3 failing probes from the new start
 	assert.Equal(t, first+3*time.Second+20*time.Second, second)
-	third := lineAt(t, trace, "container restart", "restarts=3")
+	third := firstAt(t, evs, restart(3))
 	assert.Equal(t, second+10*time.Second+3*time.Second+20*time.Second, third, "10 s back-off before the second restart")
 	assert.Greater(t, indicator(t, r, "container-restarts"), 5.0)
 }
@@ -185,10 +189,10 @@ func TestTerminationOrder(t *testing.T) {
 			d.Spec.Template.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: tc.sleep}}}
 			kill := podFault(PodKill, "web", ModeOne, "", 10*time.Minute, 0)
 			load := []Load{{Target: "deployment/web", RequestsPerSecond: 100, OnSIGTERM: tc.policy}}
-			r, trace, _ := traceOf(t, netInput([]runtime.Object{d, service("web"), ingress("web", "web")}, load, kill), 1)
-			term := lineAt(t, trace, "pod terminating")
-			assert.Equal(t, term, lineAt(t, trace, "endpoint changed", "ready=false"), "endpoint removal and preStop start together")
-			assert.Equal(t, term+tc.exit, lineAt(t, trace, "process exited"))
+			r, evs, _ := eventsOf(t, netInput([]runtime.Object{d, service("web"), ingress("web", "web")}, load, kill), 1)
+			term := firstAt[trace.PodTerminating](t, evs, nil)
+			assert.Equal(t, term, firstAt(t, evs, func(e trace.EndpointChanged) bool { return !e.Ready }), "endpoint removal and preStop start together")
+			assert.Equal(t, term+tc.exit, firstAt[trace.ProcessExited](t, evs, nil))
 			want := 50 * max(0, 30*time.Second-tc.exit).Seconds()
 			assert.InDelta(t, want, indicator(t, r, "requests-502"), 1)
 			assert.Equal(t, tc.no502, indicator(t, r, "requests-502") == 0)
@@ -270,30 +274,31 @@ func TestRollingUpdate(t *testing.T) {
 			v2.Spec.Template.Spec.Containers[0].Image = "api:v2"
 			in := netInput([]runtime.Object{d, service("api")}, []Load{{Target: "deployment/api", RequestsPerSecond: 100, OnSIGTERM: SIGTERMExit}})
 			in.Changes = []Change{{Name: "deployment/default/api", At: 5 * time.Minute, Object: v2}}
-			r, trace, w := traceOf(t, in, 1)
+			r, evs, w := eventsOf(t, in, 1)
 			surge, unavail, _, err := strategyOf(d)
 			require.NoError(t, err)
 			active, ready, maxActive, minReady, newSeen, changed := 0, 4, 4, 4, false, false
-			for _, l := range strings.Split(trace, "\n") {
-				switch {
-				case strings.Contains(l, "deployment changed"):
+			for _, s := range evs {
+				_, deleted := s.Event.(trace.PodDeleted)
+				switch e := s.Event.(type) {
+				case trace.DeploymentChanged:
 					changed = true
-				case strings.Contains(l, "pod created") && !changed:
-					active++ // settling before the start
-				case strings.Contains(l, "pod created"):
+				case trace.PodCreated:
 					active++
-					newSeen = true
-				case strings.Contains(l, "pod deleted"):
+					newSeen = newSeen || changed // before the change: settling before the start
+				case trace.PodDeleted:
 					active--
 					if tc.recreate {
 						assert.False(t, newSeen, "recreate: an old pod deleted after a new one was created")
 					}
-				case strings.Contains(l, "endpoint changed") && strings.Contains(l, "ready=true"):
-					ready++
-				case strings.Contains(l, "endpoint changed") && strings.Contains(l, "ready=false"):
-					ready--
+				case trace.EndpointChanged:
+					if e.Ready {
+						ready++
+					} else {
+						ready--
+					}
 				}
-				if newSeen || strings.Contains(l, "pod deleted") {
+				if newSeen || deleted {
 					maxActive, minReady = max(maxActive, active), min(minReady, ready)
 				}
 			}
@@ -398,17 +403,18 @@ func TestNetworkInputErrors(t *testing.T) {
 		{"readiness", Load{Target: "deployment/web", Readiness: "very"}, nil, "load[0].readiness"},
 		{"sigterm", Load{Target: "deployment/web", OnSIGTERM: "ignore"}, nil, "load[0].onSIGTERM"},
 		{"retry", Load{Target: "deployment/web", Retry: &Retry{}}, nil, "load[0].retry"},
-		{"checks", Load{Target: "deployment/web", ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks"},
-		{"deep without a probe", Load{Target: "deployment/web", Readiness: ReadinessDeep}, nil, "no readinessProbe"},
-		{"ingress without service", Load{Target: "deployment/web"}, []runtime.Object{ingress("web", "missing")}, `Service "missing"`},
+		{"checks", Load{Target: "deployment/web", ReadinessChecks: []string{"deployment/nope"}}, nil, "load[0].readinessChecks[0]"},
+		{"deep without a probe", Load{Target: "deployment/web", Readiness: ReadinessDeep}, nil, "load[0].readiness"},
+		{"ingress without service", Load{Target: "deployment/web"}, []runtime.Object{ingress("web", "missing")}, "objects[1].spec"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := input(1, append([]runtime.Object{deployment("web", 1, "100m")}, tc.objs...)...)
 			in.Load = []Load{tc.load}
 			_, err := New(in, 1, Options{})
-			require.ErrorIs(t, err, ErrInput)
-			assert.Contains(t, err.Error(), tc.want)
+			errs := inputErrors(t, err)
+			require.Len(t, errs, 1, "%v", err)
+			assert.Equal(t, tc.want, errs[0].Field)
 		})
 	}
 }

@@ -9,7 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // --- CPU: demand, contention, saturation, kernel panic -----------------------------------------
@@ -79,7 +81,7 @@ func (w *World) nodeCPU(ns *nodeState) {
 	case sat && !ns.saturated:
 		ns.saturated = true
 		w.acct.saturations++
-		w.trace("node saturated", "node", n.Name, "demand", fmtCores(total), "allocatable", fmtCores(capacity))
+		emit(w, trace.NodeSaturated{Node: n.Name, Demand: total, Allocatable: capacity})
 		if w.m.KernelPanic.On() {
 			// cumulative Weibull hazard (t/λ)^k crosses a unit exponential E at t = λ·E^(1/k)
 			e := ns.rng.ExpFloat64()
@@ -90,7 +92,7 @@ func (w *World) nodeCPU(ns *nodeState) {
 	case !sat && ns.saturated:
 		ns.saturated = false
 		w.q.Cancel(ns.panicAt)
-		w.trace("node recovered from saturation", "node", n.Name, "demand", fmtCores(total))
+		emit(w, trace.NodeSaturationOver{Node: n.Name, Demand: total})
 	}
 }
 
@@ -146,8 +148,6 @@ func (w *World) waterFill(n *cluster.Node, capacity float64) {
 
 func podShares(p *cluster.Pod) float64 { return math.Max(float64(p.Requests.MilliCPU), 2) }
 
-func fmtCores(c float64) string { return formatFloat(c, 2) }
-
 // --- node failure and node lifecycle ----------------------------------------------------------
 
 // nodePanic is the kernel panic: the machine stops at once, every container on it with it.
@@ -158,7 +158,7 @@ func (w *World) nodePanic(i int) {
 	}
 	ns.panics++
 	w.acct.panic(w, ns)
-	w.trace("node kernel panic", "node", ns.n.Name, "demand", fmtCores(ns.demand), "pods", len(ns.n.Pods))
+	emit(w, trace.NodePanicked{Node: ns.n.Name, Demand: ns.demand, Pods: len(ns.n.Pods)})
 	w.nodeDown(ns)
 	w.q.AfterID(w.m.KernelPanic.RebootTime.Duration, w.hid, pack(evNodeBoot, i))
 }
@@ -215,7 +215,8 @@ func (w *World) nodeNotReady(i int) {
 	n.Ready = false
 	w.repairArm(ns)
 	w.acct.notReadyEvents++
-	w.trace("node not ready", "node", n.Name, "silentFor", w.q.Now()-ns.downSince)
+	emit(w, trace.NodeNotReady{Node: n.Name, SilentFor: w.q.Now() - ns.downSince})
+	w.observeNode(n.Name, measure.NodeNotReady)
 	n.Taints = append(n.Taints,
 		corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
 	)
@@ -300,7 +301,7 @@ func (w *World) checkDisruption() {
 	}
 	w.fullDisruption = all
 	if all {
-		w.trace("full disruption: evictions stopped")
+		emit(w, trace.FullDisruption{})
 		for _, ns := range w.nodes {
 			removeTaint(ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 			for _, p := range ns.n.Pods {
@@ -309,7 +310,7 @@ func (w *World) checkDisruption() {
 		}
 		return
 	}
-	w.trace("full disruption over: evictions resume")
+	emit(w, trace.FullDisruptionOver{})
 	for _, ns := range w.nodes {
 		if !ns.n.Ready {
 			w.taintForEviction(ns)
@@ -338,7 +339,7 @@ func (w *World) nodeBoot(i int) {
 	}
 	n.Up = true
 	ns.stopped = false
-	w.trace("node booted", "node", n.Name, "downFor", w.q.Now()-ns.downSince)
+	emit(w, trace.NodeBooted{Node: n.Name, DownFor: w.q.Now() - ns.downSince})
 	released := false
 	for j := len(n.Pods) - 1; j >= 0; j-- {
 		p := n.Pods[j]
@@ -386,7 +387,8 @@ func (w *World) nodeReadyReport(i int) {
 			p.Ready = true
 		}
 	}
-	w.trace("node ready", "node", n.Name)
+	emit(w, trace.NodeReady{Node: n.Name})
+	w.observeNode(n.Name, measure.NodeReady)
 	w.checkDisruption()
 	w.moveUnschedulable()
 	w.touch()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Probes, scheduled as state changes.
@@ -183,7 +184,7 @@ func (w *World) probeFlip(kind uint32, pi int, now time.Duration) {
 		pr, name = &np.su, "startup"
 	}
 	pr.ok = pr.cond
-	w.trace("probe result", "pod", p.Name, "probe", name, "ok", pr.ok)
+	emit(w, trace.ProbeResult{Pod: p.Name, Probe: name, OK: pr.ok})
 	switch {
 	case kind == netEvStartup && pr.ok:
 		np.started = true
@@ -208,7 +209,7 @@ func (w *World) restartContainer(pi int, why string) {
 		delay = 10 * time.Second << min(np.restarts-2, 5)
 		delay = min(delay, 5*time.Minute)
 	}
-	w.trace("container restart", "pod", w.st.Pods[pi].Name, "probe", why, "restarts", np.restarts, "backoff", delay)
+	emit(w, trace.ContainerRestarted{Pod: w.st.Pods[pi].Name, Probe: why, Restarts: np.restarts, Backoff: delay})
 	w.q.AfterID(delay+w.m.Pods.ContainerStart.Duration, n.hid, pack(netEvRestarted, pi))
 }
 

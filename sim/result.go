@@ -90,6 +90,7 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 		o.Scopes |= measure.ControlPlane
 		o.ControlPlane = w.controlPlaneIndicators()
 	}
+	o.Nodes, o.APIServerExits = w.obsNodes, w.obsExits
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
 			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok})

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Change is an object update during the run, as `kubectl apply` or `kubectl set image` would
@@ -45,28 +46,6 @@ type rollout struct {
 	unavail  int
 	recreate bool
 	sig      [4]int // counts at the last reconcile, to wake up only on a change
-}
-
-func (w *World) buildChanges() error {
-	for i, c := range w.in.Changes {
-		if c.Problem != "" {
-			return fmt.Errorf("%w: changes[%d]: %s: %s", ErrInput, i, c.Name, c.Problem)
-		}
-		d, ok := c.Object.(*appsv1.Deployment)
-		if !ok {
-			return fmt.Errorf("%w: changes[%d]: %s: only Deployment changes are modelled", ErrInput, i, c.Name)
-		}
-		if c.At < 0 || c.At > w.in.Duration {
-			return fmt.Errorf("%w: changes[%d]: %s at %v, outside the run (0..%v)", ErrInput, i, c.Name, c.At, w.in.Duration)
-		}
-		if w.workloadOf(d) == nil {
-			return fmt.Errorf("%w: changes[%d]: %s is not among the objects", ErrInput, i, c.Name)
-		}
-		if _, _, _, err := strategyOf(d); err != nil {
-			return fmt.Errorf("%w: changes[%d]: %s: spec.strategy: %v", ErrInput, i, c.Name, err)
-		}
-	}
-	return nil
 }
 
 func (w *World) workloadOf(d *appsv1.Deployment) *workload {
@@ -122,7 +101,7 @@ func (w *World) applyChange(i int) {
 		wl.replicas = int(*d.Spec.Replicas)
 	}
 	same := equality.Semantic.DeepEqual(wl.spec, &d.Spec.Template.Spec) && equality.Semantic.DeepEqual(wl.labels, d.Spec.Template.Labels)
-	w.trace("deployment changed", "deployment", wl.key, "replicas", wl.replicas, "newTemplate", !same)
+	emit(w, trace.DeploymentChanged{Deployment: wl.key, Replicas: wl.replicas, NewTemplate: !same})
 	if !same {
 		surge, unavail, recreate, _ := strategyOf(d)
 		wl.rev++
@@ -230,7 +209,7 @@ func (w *World) reconcileRollout(wl *workload) {
 		d := w.q.Now() - ro.start
 		w.net.rolloutDone++
 		w.net.rolloutTime += d
-		w.trace("rollout complete", "deployment", wl.key, "took", d)
+		emit(w, trace.RolloutComplete{Deployment: wl.key, Took: d})
 		wl.ro = nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Pod termination on the network path.
@@ -46,7 +47,7 @@ func (w *World) netTerminate(pi int) bool {
 		w.q.Cancel(pr.flip)
 	}
 	preStop, grace, exit := terminationTimes(p.Spec, ps.wl.load.net.sigterm)
-	w.trace("pod terminating", "pod", p.Name, "preStop", preStop, "grace", grace, "exitAfter", exit)
+	emit(w, trace.PodTerminating{Pod: p.Name, PreStop: preStop, Grace: grace, ExitAfter: exit})
 	w.q.AfterID(exit, n.hid, pack(netEvExit, pi))
 	return true
 }
@@ -106,7 +107,7 @@ func (w *World) processExit(pi int) {
 		return
 	}
 	np.exited = true
-	w.trace("process exited", "pod", p.Name)
+	emit(w, trace.ProcessExited{Pod: p.Name})
 	if p.Node != nil && p.Node.Up {
 		w.st.Release(p)
 		w.moveUnschedulable()

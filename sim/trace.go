@@ -1,67 +1,33 @@
 package sim
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"strings"
 	"time"
+
+	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
-// traceHandler is a slog.Handler that stamps every record with virtual time instead of the wall
-// clock, so a trace is a deterministic event log: the same seed prints the same bytes.
-type traceHandler struct {
-	w     io.Writer
-	now   func() time.Duration
-	attrs []slog.Attr
-}
-
-func newTraceLogger(w io.Writer, now func() time.Duration) *slog.Logger {
-	return slog.New(&traceHandler{w: w, now: now})
-}
-
-func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(FormatVirtual(h.now()))
-	b.WriteString("  ")
-	b.WriteString(r.Message)
-	write := func(a slog.Attr) bool {
-		b.WriteByte(' ')
-		b.WriteString(a.Key)
-		b.WriteByte('=')
-		b.WriteString(a.Value.String())
-		return true
+// newSink is where the run's trace events go: the text log (Options.Trace), typed events
+// (Options.Events), both, or nowhere (nil).
+func newSink(opts Options) trace.Sink {
+	switch {
+	case opts.Trace != nil && opts.Events != nil:
+		return trace.Tee{trace.NewText(opts.Trace), opts.Events}
+	case opts.Trace != nil:
+		return trace.NewText(opts.Trace)
+	case opts.Events != nil:
+		return opts.Events
 	}
-	for _, a := range h.attrs {
-		write(a)
-	}
-	r.Attrs(write)
-	b.WriteByte('\n')
-	_, err := io.WriteString(h.w, b.String())
-	return err
+	return nil
 }
-
-func (h *traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return &c
-}
-
-func (h *traceHandler) WithGroup(string) slog.Handler { return h }
 
 // FormatVirtual prints a virtual time as +DDdHH:MM:SS.mmm, fixed width for aligned traces.
-func FormatVirtual(d time.Duration) string {
-	ms := d.Milliseconds()
-	days := ms / 86_400_000
-	ms -= days * 86_400_000
-	h := ms / 3_600_000
-	ms -= h * 3_600_000
-	m := ms / 60_000
-	ms -= m * 60_000
-	s := ms / 1000
-	ms -= s * 1000
-	return fmt.Sprintf("+%02dd%02d:%02d:%02d.%03d", days, h, m, s, ms)
+func FormatVirtual(d time.Duration) string { return trace.FormatVirtual(d) }
+
+// observeNode records a node transition in the observation record (measure.Observations.Nodes).
+func (w *World) observeNode(name string, to measure.NodeState) {
+	w.obsNodes = append(w.obsNodes, measure.NodeTransition{At: w.q.Now(), Node: name, To: to})
 }
+
+// clientCAExit is why an apiserver exits in the model: its client-CA post-start hook timed out.
+const clientCAExit = "unable to initialize client CA configmap"

@@ -37,54 +37,30 @@ type loadState struct {
 	net     *netLoad // the network path's state (endpoints.go); nil when it is off
 }
 
-func (w *World) buildLoads() error {
+func (w *World) buildLoads() {
 	byKey := map[string]*loadState{}
 	for i := range w.in.Load {
 		l := &w.in.Load[i]
-		key, err := targetKey(l.Target)
-		if err != nil {
-			return fmt.Errorf("%w: load[%d].target: %v", ErrInput, i, err)
-		}
+		key, _ := targetKey(l.Target) // Validate: a Deployment's, once
 		var wl *workload
 		for _, c := range w.wls {
 			if c.key == key {
 				wl = c
 			}
 		}
-		if wl == nil {
-			return fmt.Errorf("%w: load[%d].target: %q names no Deployment in objects", ErrInput, i, l.Target)
-		}
-		if wl.load != nil {
-			return fmt.Errorf("%w: load[%d].target: %q has a load already", ErrInput, i, l.Target)
-		}
-		if l.Profile != nil && len(l.Profile.Hourly) != 0 && len(l.Profile.Hourly) != 24 {
-			return fmt.Errorf("%w: load[%d].profile.hourly: expected 24 values, got %d", ErrInput, i, len(l.Profile.Hourly))
-		}
 		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64()}
 		wl.load = ls
 		byKey[key] = ls
 		w.loads = append(w.loads, ls)
 	}
-	for i, ls := range w.loads {
+	for _, ls := range w.loads {
 		for _, d := range ls.l.DependsOn {
-			key, err := targetKey(d)
-			if err != nil {
-				return fmt.Errorf("%w: load[%d].dependsOn: %v", ErrInput, i, err)
-			}
-			dep := byKey[key]
-			if dep == nil {
-				return fmt.Errorf("%w: load[%d].dependsOn: %q has no load entry", ErrInput, i, d)
-			}
-			ls.deps = append(ls.deps, dep)
+			key, _ := targetKey(d)
+			ls.deps = append(ls.deps, byKey[key])
 		}
 	}
-	// dependencies must form a DAG: evaluate in an order where dependencies come first
-	order, err := topoOrder(w.loads)
-	if err != nil {
-		return fmt.Errorf("%w: load: %v", ErrInput, err)
-	}
-	w.loads = order
-	return nil
+	// dependencies form a DAG (Validate): evaluate in an order where dependencies come first
+	w.loads = topoOrder(w.loads)
 }
 
 // targetKey turns "deployment/web" or "deployment/ns/web" into "deployment/ns/web".
@@ -99,38 +75,25 @@ func targetKey(t string) (string, error) {
 	return "", fmt.Errorf("%q: expected deployment/NAME or deployment/NAMESPACE/NAME", t)
 }
 
-func topoOrder(ls []*loadState) ([]*loadState, error) {
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	mark := make(map[*loadState]int, len(ls))
+// topoOrder orders loads so that every dependency comes first; Validate refused cycles.
+func topoOrder(ls []*loadState) []*loadState {
+	done := make(map[*loadState]bool, len(ls))
 	var out []*loadState
-	var visit func(l *loadState) error
-	visit = func(l *loadState) error {
-		switch mark[l] {
-		case visiting:
-			return fmt.Errorf("dependency cycle through %s", l.l.Target)
-		case done:
-			return nil
+	var visit func(l *loadState)
+	visit = func(l *loadState) {
+		if done[l] {
+			return
 		}
-		mark[l] = visiting
+		done[l] = true
 		for _, d := range l.deps {
-			if err := visit(d); err != nil {
-				return err
-			}
+			visit(d)
 		}
-		mark[l] = done
 		out = append(out, l)
-		return nil
 	}
 	for _, l := range ls { // slice order: deterministic
-		if err := visit(l); err != nil {
-			return nil, err
-		}
+		visit(l)
 	}
-	return out, nil
+	return out
 }
 
 // refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Unreachable pods: the PodUnreachable fault (Chaos Mesh NetworkChaos loss of 100 %) drops every
@@ -74,7 +75,7 @@ func (w *World) unreachableStart(fi int) {
 		w.q.Cancel(w.unreachTimer(pi))
 		w.unreach[pi] = u
 		w.armProbe(pi, u)
-		w.trace("pod unreachable", "pod", p.Name)
+		emit(w, trace.PodUnreachable{Pod: p.Name})
 	}
 }
 
@@ -105,7 +106,7 @@ func (w *World) syncUnreachable() {
 			continue
 		}
 		p.Ready = true
-		w.trace("pod ready (unreachable, no failing readiness probe)", "pod", p.Name)
+		emit(w, trace.PodReadyUnreachable{Pod: p.Name})
 		w.touch()
 	}
 }
@@ -148,7 +149,7 @@ func (w *World) probeFails(pi int) {
 			w.podCancel(ps, &ps.ready)
 			ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
 		}
-		w.trace("liveness probe failed: container restarted", "pod", p.Name)
+		emit(w, trace.LivenessRestart{Pod: p.Name})
 		w.touch()
 		return
 	}
@@ -157,7 +158,7 @@ func (w *World) probeFails(pi int) {
 		u.readyFailed = true
 		if p.Ready {
 			p.Ready = false
-			w.trace("readiness probe failed", "pod", p.Name)
+			emit(w, trace.ReadinessFailed{Pod: p.Name})
 			w.touch()
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // nodeState is what the models keep per node beyond cluster.Node.
@@ -84,20 +84,9 @@ type workload struct {
 	ro        *rollout // the rolling update in progress, nil when none
 }
 
-func (w *World) buildNodes() error {
-	seen := map[string]bool{}
+func (w *World) buildNodes() {
 	for _, pool := range w.in.Pools {
-		if pool.Count <= 0 {
-			return fmt.Errorf("%w: nodePool %q: count must be positive", ErrInput, pool.Name)
-		}
-		if seen[pool.Name] {
-			return fmt.Errorf("%w: nodePool %q defined twice", ErrInput, pool.Name)
-		}
-		seen[pool.Name] = true
 		cpu, mem := pool.Capacity.Cpu().MilliValue(), pool.Capacity.Memory().Value()
-		if cpu <= 0 || mem <= 0 {
-			return fmt.Errorf("%w: nodePool %q: capacity needs cpu and memory", ErrInput, pool.Name)
-		}
 		for i := 1; i <= pool.Count; i++ {
 			name := fmt.Sprintf("%s-%d", pool.Name, i)
 			lbl := map[string]string{cluster.LabelHostname: name, "faultline.dev/pool": pool.Name}
@@ -118,10 +107,6 @@ func (w *World) buildNodes() error {
 			w.nodes = append(w.nodes, &nodeState{n: n, rng: w.streams.Stream("node/" + name)})
 		}
 	}
-	if len(w.nodes) == 0 {
-		return fmt.Errorf("%w: the cluster has no nodes (spec.cluster.nodePools)", ErrInput)
-	}
-	return nil
 }
 
 func (w *World) nodeByName(name string) *nodeState {
@@ -133,13 +118,11 @@ func (w *World) nodeByName(name string) *nodeState {
 	return nil
 }
 
-func (w *World) buildWorkloads() error {
+func (w *World) buildWorkloads() {
 	for _, obj := range w.in.Objects {
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
-			if err := w.addDeployment(o); err != nil {
-				return err
-			}
+			w.addDeployment(o)
 		case *corev1.Pod:
 			p := w.newPod(o.Name, namespaceOr(o.Namespace), o.Labels, &o.Spec, "", nil, readinessDelay(&o.Spec))
 			w.enqueue(p.Index)
@@ -150,12 +133,8 @@ func (w *World) buildWorkloads() error {
 			// an Ingress is a data plane on the network path (endpoints.go)
 		case *admissionregistrationv1.ValidatingWebhookConfiguration:
 			// built by buildControlPlane
-		default:
-			gvk := obj.GetObjectKind().GroupVersionKind()
-			return fmt.Errorf("%w: objects: %s is not modelled by the simulator", ErrInput, gvk.Kind)
 		}
 	}
-	return nil
 }
 
 func namespaceOr(ns string) string {
@@ -165,27 +144,13 @@ func namespaceOr(ns string) string {
 	return ns
 }
 
-func (w *World) addDeployment(d *appsv1.Deployment) error {
+func (w *World) addDeployment(d *appsv1.Deployment) {
 	ns := namespaceOr(d.Namespace)
 	key := "deployment/" + ns + "/" + d.Name
-	if d.Spec.Selector == nil {
-		return fmt.Errorf("%w: %s: spec.selector is required", ErrInput, key)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return fmt.Errorf("%w: %s: spec.selector: %v", ErrInput, key, err)
-	}
-	if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
-		return fmt.Errorf("%w: %s: spec.selector does not match spec.template.metadata.labels", ErrInput, key)
-	}
+	sel, _ := metav1.LabelSelectorAsSelector(d.Spec.Selector) // Validate parsed it
 	replicas := 1
 	if d.Spec.Replicas != nil {
 		replicas = int(*d.Spec.Replicas)
-	}
-	for _, wl := range w.wls {
-		if wl.key == key {
-			return fmt.Errorf("%w: %s defined twice", ErrInput, key)
-		}
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
@@ -203,7 +168,6 @@ func (w *World) addDeployment(d *appsv1.Deployment) error {
 		readyWait: readinessDelay(&d.Spec.Template.Spec),
 	}
 	w.wls = append(w.wls, wl)
-	return nil
 }
 
 // readinessDelay is the time from containers running to the first successful readiness probe:
@@ -402,7 +366,7 @@ func (w *World) createWorkloadPod(wl *workload) *cluster.Pod {
 	w.pods[p.Index].wl = wl
 	w.pods[p.Index].rev = wl.rev
 	wl.pods = append(wl.pods, p.Index)
-	w.trace("pod created", "pod", name, "owner", wl.key)
+	emit(w, trace.PodCreated{Pod: name, Owner: wl.key})
 	w.enqueue(p.Index)
 	return p
 }
@@ -431,7 +395,7 @@ func (w *World) deletePod(pi int, reason string) {
 	w.podCancel(ps, &ps.eviction)
 	w.podCancel(ps, &ps.flush)
 	w.unpark(pi)
-	w.trace("pod deleted", "pod", p.Name, "reason", reason)
+	emit(w, trace.PodDeleted{Pod: p.Name, Reason: reason})
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		w.st.SetPhase(p, cluster.PodTerminating)
 		p.Ready = false
@@ -497,7 +461,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 	if err != nil {
 		p.Attempts++
 		p.LastError = err.Error()
-		w.trace("pod unschedulable", "pod", p.Name, "attempt", p.Attempts, "reason", strings.TrimPrefix(err.Error(), "unschedulable: "))
+		emit(w, trace.PodUnschedulable{Pod: p.Name, Attempt: p.Attempts, Err: err})
 		ps.parked = true
 		w.unschedulable = append(w.unschedulable, pi)
 		ps.flush = w.podAfter(w.m.Scheduler.MaxInUnschedulable.Duration, evFlushUnschedulable, pi)
@@ -505,7 +469,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 	}
 	w.st.Bind(p, d.Node)
 	w.acct.observeColocation(w, d.Node)
-	w.trace("pod bound", "pod", p.Name, "node", d.Node.Name)
+	emit(w, trace.PodBound{Pod: p.Name, Node: d.Node.Name})
 	if ps.run != nil {
 		// a Job pod uses no CPU in the model (its run time is given), so no recomputation
 		w.cronPodBound(pi, now)
@@ -583,7 +547,7 @@ func (w *World) containersStarted(pi int) {
 	p.Phase = cluster.PodRunning
 	p.Started = w.q.Now()
 	ps.dead = false
-	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
+	emit(w, trace.ContainersStarted{Pod: p.Name, Node: p.Node.Name})
 	ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
 	w.netStarted(pi) // on the network path, probes decide readiness (probes.go)
 	w.touch()
@@ -599,6 +563,6 @@ func (w *World) podReady(pi int) {
 		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true
-	w.trace("pod ready", "pod", p.Name)
+	emit(w, trace.PodReady{Pod: p.Name})
 	w.touch()
 }

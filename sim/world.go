@@ -4,14 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/scheduler"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // event kinds, packed into the engine's arg with an index: kind<<24 | index.
@@ -67,8 +68,12 @@ func unpack(arg uint32) (uint32, int) { return arg >> 24, int(arg & (1<<24 - 1))
 
 // Options tune one run without changing what is simulated.
 type Options struct {
-	// Trace, when set, receives the event log with virtual timestamps.
+	// Trace, when set, receives the event log with virtual timestamps, as text
+	// (trace.TextSink: "+DDdHH:MM:SS.mmm  message key=value ...").
 	Trace io.Writer
+	// Events, when set, receives every trace event as its typed value (package sim/trace), with
+	// Trace or alone. With neither, no event is built.
+	Events trace.Sink
 	// Series keeps the sampled time series in the Result.
 	Series bool
 	// OnRun, when set, is called once per cron run when its app container first runs (T2),
@@ -100,8 +105,7 @@ type World struct {
 	hid     engine.HandlerID // the world's own handler in q
 	clock   *engine.Clock
 	streams engine.Streams
-	log     *slog.Logger // nil unless tracing
-	logOut  io.Writer
+	sink    trace.Sink // nil unless tracing
 
 	st       cluster.State
 	sched    *scheduler.Scheduler
@@ -134,20 +138,19 @@ type World struct {
 	retain bool
 	opts   Options
 	prom   *promRec // nil unless Options.PromSeries (promseries.go)
+
+	// the observation record's node transitions and apiserver exits (measure.Observations)
+	obsNodes []measure.NodeTransition
+	obsExits []measure.APIServerExit
 }
 
 // ErrInput marks an Input the simulator cannot run.
 var ErrInput = errors.New("invalid simulation input")
 
-// New builds the world for in and seed. It returns an error wrapping ErrInput when the input has
-// objects or references the simulator does not understand.
+// New builds the world for in and seed. It returns an *InputError (wrapping ErrInput) with
+// every problem of the input (Validate) when the input has objects or references the simulator
+// does not understand; the builders below only build.
 func New(in *Input, seed uint64, opts Options) (*World, error) {
-	if err := in.Models.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: models.%v", ErrInput, err)
-	}
-	if in.Duration <= 0 {
-		return nil, fmt.Errorf("%w: duration must be positive", ErrInput)
-	}
 	w := &World{
 		in:      in,
 		m:       in.Models,
@@ -159,9 +162,13 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
-	if opts.Trace != nil {
-		w.logOut = opts.Trace
-		w.log = newTraceLogger(opts.Trace, w.q.Now)
+	w.sink = newSink(opts)
+	// extensions first: their admission may change the objects that are then checked and built
+	if err := w.newExtensions(); err != nil {
+		return nil, err
+	}
+	if errs := Validate(w.in); len(errs) > 0 {
+		return nil, &InputError{Errs: errs}
 	}
 	cfg := scheduler.DefaultConfig()
 	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
@@ -170,30 +177,13 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	if opts.Series {
 		w.series = &Series{}
 	}
-	if err := w.newExtensions(); err != nil {
-		return nil, err
-	}
-	if err := w.buildNodes(); err != nil {
-		return nil, err
-	}
-	if err := w.buildWorkloads(); err != nil {
-		return nil, err
-	}
-	if err := w.buildLoads(); err != nil {
-		return nil, err
-	}
-	if err := w.buildFaults(); err != nil {
-		return nil, err
-	}
-	if err := w.buildCron(); err != nil {
-		return nil, err
-	}
-	if err := w.buildNet(); err != nil {
-		return nil, err
-	}
-	if err := w.buildControlPlane(); err != nil {
-		return nil, err
-	}
+	w.buildNodes()
+	w.buildWorkloads()
+	w.buildLoads()
+	w.buildFaults()
+	w.buildCron()
+	w.buildNet()
+	w.buildControlPlane()
 	return w, nil
 }
 
@@ -203,9 +193,12 @@ func (w *World) Clock() *engine.Clock { return w.clock }
 // State exposes the cluster state, for tests and inspection after Run.
 func (w *World) State() *cluster.State { return &w.st }
 
-func (w *World) trace(msg string, args ...any) {
-	if w.log != nil {
-		w.log.Info(msg, args...)
+// emit sends e to the trace sink, stamped with the virtual time. A generic function rather than
+// a method taking trace.Event: e becomes an interface value (and so allocates) only when there is
+// a sink, so tracing off costs nothing.
+func emit[E trace.Event](w *World, e E) {
+	if w.sink != nil {
+		w.sink.Emit(w.q.Now(), e)
 	}
 }
 
@@ -275,9 +268,6 @@ func (w *World) resetQueue() *engine.Queue {
 	w.clock = engine.NewClock(q, w.in.Start)
 	w.schedBusy = false
 	w.dirty = false
-	if w.log != nil {
-		w.log = newTraceLogger(w.logOut, q.Now)
-	}
 	return q
 }
 

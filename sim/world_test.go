@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -49,41 +50,36 @@ func input(nodes int, objs ...runtime.Object) *Input {
 	}
 }
 
-func traceOf(t *testing.T, in *Input, seed uint64) (Result, string, *World) {
+// eventsOf runs in and returns the result, the typed trace events and the world.
+func eventsOf(t *testing.T, in *Input, seed uint64) (Result, []trace.Stamped, *World) {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := New(in, seed, Options{Trace: &buf})
+	var rec trace.Recorder
+	w, err := New(in, seed, Options{Events: &rec})
 	require.NoError(t, err)
 	r := w.Run()
-	return r, buf.String(), w
+	return r, rec.Events, w
 }
 
-// lineAt returns the virtual time of the first trace line containing all of parts.
-func lineAt(t *testing.T, trace string, parts ...string) time.Duration {
+// firstAt returns the virtual time of the first event of type E that matches (any, with a nil
+// match); the test fails when there is none.
+func firstAt[E trace.Event](t *testing.T, evs []trace.Stamped, match func(E) bool) time.Duration {
 	t.Helper()
-	return lineAfter(t, trace, -1, parts...)
+	return firstAfter(t, evs, -1, match)
 }
 
-// lineAfter is lineAt for lines stamped after the given time.
-func lineAfter(t *testing.T, trace string, after time.Duration, parts ...string) time.Duration {
+// firstAfter is firstAt for events after the given time.
+func firstAfter[E trace.Event](t *testing.T, evs []trace.Stamped, after time.Duration, match func(E) bool) time.Duration {
 	t.Helper()
-next:
-	for _, l := range strings.Split(trace, "\n") {
-		for _, p := range parts {
-			if !strings.Contains(l, p) {
-				continue next
-			}
-		}
-		stamp := strings.Fields(l)[0] // +DDdHH:MM:SS.mmm
-		var d, h, m, s, ms int
-		_, err := fmtSscanf(stamp, &d, &h, &m, &s, &ms)
-		require.NoError(t, err)
-		at := time.Duration(d)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second + time.Duration(ms)*time.Millisecond
+	for _, at := range trace.Times(evs, match) {
 		if at > after {
 			return at
 		}
 	}
-	t.Fatalf("no trace line with %q", parts)
+	var zero E
+	if after < 0 {
+		t.Fatalf("no %s event that matches", zero.Kind())
+	}
+	t.Fatalf("no %s event after %s that matches", zero.Kind(), FormatVirtual(after))
 	return 0
 }
 
@@ -93,23 +89,23 @@ next:
 func TestNodeFailureTimeline(t *testing.T) {
 	in := input(2, deployment("web", 2, "100m"))
 	in.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: 30 * time.Minute, Nodes: []string{"n-1"}}}
-	r, trace, w := traceOf(t, in, 1)
+	r, evs, w := eventsOf(t, in, 1)
 
 	stop := 10 * time.Minute
-	notReady := lineAt(t, trace, "node not ready", "node=n-1")
+	notReady := firstAt(t, evs, func(e trace.NodeNotReady) bool { return e.Node == "n-1" })
 	lc := in.Models.NodeLifecycle
 	assert.Greater(t, notReady-stop, lc.GracePeriod.Duration-lc.StatusUpdateFrequency.Duration, "NotReady before the grace period ran out")
 	assert.LessOrEqual(t, notReady-stop, lc.GracePeriod.Duration+lc.MonitorPeriod.Duration, "NotReady later than grace + one monitor period")
 	assert.Zero(t, notReady%lc.MonitorPeriod.Duration, "NotReady is decided at a monitor pass")
 
-	evicted := lineAt(t, trace, "pod deleted", "taint eviction")
+	evicted := firstAt(t, evs, func(e trace.PodDeleted) bool { return e.Reason == "taint eviction" })
 	assert.Equal(t, 300*time.Second, evicted-notReady, "eviction after the default toleration")
-	replaced := lineAfter(t, trace, 0, "pod bound", "node=n-2")
+	replaced := firstAfter(t, evs, 0, func(e trace.PodBound) bool { return e.Node == "n-2" })
 	assert.Equal(t, evicted+in.Models.Scheduler.Latency.Duration, replaced, "the replacement is scheduled one cycle after the eviction")
 
-	boot := lineAt(t, trace, "node booted", "node=n-1")
+	boot := firstAt(t, evs, func(e trace.NodeBooted) bool { return e.Node == "n-1" })
 	assert.Equal(t, stop+30*time.Minute, boot)
-	ready := lineAt(t, trace, "node ready", "node=n-1")
+	ready := firstAt(t, evs, func(e trace.NodeReady) bool { return e.Node == "n-1" })
 	assert.Less(t, ready-boot, lc.StatusUpdateFrequency.Duration+time.Nanosecond)
 
 	for _, n := range w.State().Nodes {
@@ -126,8 +122,8 @@ func TestNodeFailureTimeline(t *testing.T) {
 func TestShortOutageNoEviction(t *testing.T) {
 	in := input(2, deployment("web", 2, "100m"))
 	in.Faults = []Fault{{Name: "blip", Action: NodeStop, At: 10 * time.Minute, Duration: 20 * time.Second, Nodes: []string{"n-1"}}}
-	r, trace, _ := traceOf(t, in, 1)
-	assert.NotContains(t, trace, "node not ready")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.Empty(t, trace.Of[trace.NodeNotReady](evs))
 	ev, _ := r.Get("evictions")
 	assert.Zero(t, ev)
 }
@@ -137,8 +133,8 @@ func TestFullDisruptionStopsEvictions(t *testing.T) {
 	in := input(2, deployment("web", 2, "100m"))
 	in.Load = []Load{{Target: "deployment/web", RequestsPerSecond: 10, CPUPerReplica: resource.MustParse("100m")}}
 	in.Faults = []Fault{{Name: "all", Action: NodeStop, At: 10 * time.Minute, Duration: 20 * time.Minute, Nodes: []string{"n-1", "n-2"}}}
-	r, trace, _ := traceOf(t, in, 1)
-	assert.Contains(t, trace, "full disruption: evictions stopped")
+	r, evs, _ := eventsOf(t, in, 1)
+	assert.NotEmpty(t, trace.Of[trace.FullDisruption](evs))
 	ev, _ := r.Get("evictions")
 	assert.Zero(t, ev)
 	out, _ := r.Get("full-outage-minutes")
@@ -184,18 +180,18 @@ func TestPanicNeedsSaturation(t *testing.T) {
 	in := input(1, hog)
 	in.Duration = 24 * time.Hour
 	in.Load = []Load{{Target: "deployment/hog", CPUPerReplica: resource.MustParse("3900m")}}
-	r, _, _ := traceOf(t, in, 1)
+	r, _, _ := eventsOf(t, in, 1)
 	p, _ := r.Get("node-panics")
 	assert.Zero(t, p, "3.9 of 4 cores is below the 0.98 threshold")
 
 	in.Load[0].CPUPerReplica = resource.MustParse("5")
-	r, trace, _ := traceOf(t, in, 1)
+	r, evs, _ := eventsOf(t, in, 1)
 	p, _ = r.Get("node-panics")
 	assert.Positive(t, p, "a node saturated for a day panics")
-	assert.Contains(t, trace, "node saturated")
+	assert.NotEmpty(t, trace.Of[trace.NodeSaturated](evs))
 
 	hog.Spec.Template.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}
-	r, _, _ = traceOf(t, in, 1)
+	r, _, _ = eventsOf(t, in, 1)
 	p, _ = r.Get("node-panics")
 	assert.Zero(t, p, "a CPU limit caps real use below saturation")
 }
@@ -205,8 +201,8 @@ func TestAvailabilityAccountsDeadEndpoints(t *testing.T) {
 	in := input(2, deployment("web", 2, "100m"))
 	in.Load = []Load{{Target: "deployment/web", RequestsPerSecond: 100, CPUPerReplica: resource.MustParse("100m")}}
 	in.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: time.Hour, Nodes: []string{"n-1"}}}
-	r, trace, _ := traceOf(t, in, 1)
-	notReady := lineAt(t, trace, "node not ready")
+	r, evs, _ := eventsOf(t, in, 1)
+	notReady := firstAt[trace.NodeNotReady](t, evs, nil)
 	lost := 0.5 * (notReady - 10*time.Minute).Seconds() // half the traffic went to n-1 until then
 	ratio, _ := r.Get("request-success-ratio")
 	assert.InDelta(t, 1-lost/in.Duration.Seconds(), ratio, 1e-9)
@@ -219,8 +215,8 @@ func TestPodFaults(t *testing.T) {
 		{Name: "kill", Action: PodKill, At: 10 * time.Minute, Pods: PodSelector{Mode: ModeFixed, Value: "2"}},
 		{Name: "stress", Action: CPUStress, At: 20 * time.Minute, Duration: 10 * time.Minute, CPU: 1, Pods: PodSelector{Mode: ModeAll}},
 	}
-	_, trace, w := traceOf(t, in, 1)
-	assert.Equal(t, 2, strings.Count(trace, "reason=fault kill"))
+	_, evs, w := eventsOf(t, in, 1)
+	assert.Len(t, trace.Times(evs, func(e trace.PodDeleted) bool { return e.Reason == "fault kill" }), 2)
 	live := 0
 	for _, p := range w.State().Pods {
 		if p.Phase == cluster.PodRunning {
@@ -228,31 +224,60 @@ func TestPodFaults(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4, live, "killed pods were replaced")
-	assert.Contains(t, trace, "fault ends fault=stress")
+	assert.Len(t, trace.Times(evs, func(e trace.FaultEnded) bool { return e.Fault == "stress" }), 1)
 }
 
 func TestInputErrors(t *testing.T) {
-	cases := map[string]func(*Input){
-		"load target missing": func(in *Input) { in.Load = []Load{{Target: "deployment/nope"}} },
-		"load target form":    func(in *Input) { in.Load = []Load{{Target: "web"}} },
-		"fault node":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz"}}} },
-		"fault mode":          func(in *Input) { in.Faults = []Fault{{Name: "x", Action: PodKill, Pods: PodSelector{Mode: "some"}}} },
-		"dependency cycle": func(in *Input) {
+	cases := map[string]struct {
+		mutate func(*Input)
+		field  string
+	}{
+		"load target missing": {func(in *Input) { in.Load = []Load{{Target: "deployment/nope"}} }, "load[0].target"},
+		"load target form":    {func(in *Input) { in.Load = []Load{{Target: "web"}} }, "load[0].target"},
+		"fault node":          {func(in *Input) { in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz"}}} }, "faults[0].nodes[0]"},
+		"fault mode":          {func(in *Input) { in.Faults = []Fault{{Name: "x", Action: PodKill, Pods: PodSelector{Mode: "some"}}} }, "faults[0].pods"},
+		"dependency cycle": {func(in *Input) {
 			in.Objects = append(in.Objects, deployment("b", 1, "1m"))
 			in.Load = []Load{{Target: "deployment/web", DependsOn: []string{"deployment/b"}}, {Target: "deployment/b", DependsOn: []string{"deployment/web"}}}
-		},
-		"bad model": func(in *Input) { in.Models.KernelPanic.SaturationAbove = 2 },
-		"no nodes":  func(in *Input) { in.Pools = nil },
+		}, "load[1].dependsOn[0]"},
+		"bad model":    {func(in *Input) { in.Models.KernelPanic.SaturationAbove = 2 }, "models.kernelPanic.saturationAbove"},
+		"no nodes":     {func(in *Input) { in.Pools = nil }, "pools"},
+		"no duration":  {func(in *Input) { in.Duration = 0 }, "duration"},
+		"unknown kind": {func(in *Input) { in.Objects = append(in.Objects, &corev1.Secret{}) }, "objects[1].kind"},
 	}
-	for name, mutate := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := input(1, deployment("web", 1, "1m"))
-			mutate(in)
+			tc.mutate(in)
 			_, err := New(in, 1, Options{})
-			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInput)
+			errs := inputErrors(t, err)
+			require.Len(t, errs, 1, "%v", err)
+			assert.Equal(t, tc.field, errs[0].Field)
 		})
 	}
+}
+
+// Every problem of an input is reported at once, in input order, and no world is built.
+func TestInputErrorsAllAtOnce(t *testing.T) {
+	in := input(1, deployment("web", 1, "1m"))
+	in.Duration = -time.Hour
+	in.Models.Scheduler.Latency.Duration = -1
+	in.Load = []Load{{Target: "deployment/nope"}, {Target: "deployment/web", OnSIGTERM: "ignore"}}
+	in.Faults = []Fault{{Name: "x", Action: NodeStop, Nodes: []string{"zz", "n-1"}}, {Name: "y", Action: "melt"}}
+	w, err := New(in, 1, Options{})
+	assert.Nil(t, w)
+	var fields []string
+	for _, e := range inputErrors(t, err) {
+		fields = append(fields, e.Field)
+	}
+	assert.Equal(t, []string{"models.scheduler.latency", "duration", "load[0].target", "load[1].onSIGTERM", "faults[0].nodes[0]", "faults[0].at", "faults[1].action", "faults[1].at"}, fields)
+	assert.Equal(t, fields, func() []string {
+		var out []string
+		for _, e := range Validate(in) {
+			out = append(out, e.Field)
+		}
+		return out
+	}(), "New reports what Validate finds")
 }
 
 func TestProfile(t *testing.T) {
@@ -263,4 +288,23 @@ func TestProfile(t *testing.T) {
 	assert.Equal(t, 10.0, p.At(time.Date(2024, 1, 1, 10, 30, 0, 0, time.UTC)), "Monday 10:30")
 	assert.Equal(t, 5.0, p.At(time.Date(2024, 1, 6, 10, 0, 0, 0, time.UTC)), "Saturday halves")
 	assert.Equal(t, 1.0, (*Profile)(nil).At(t0))
+}
+
+// textTrace runs in and returns its text log.
+func textTrace(t *testing.T, in *Input, seed uint64) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := New(in, seed, Options{Trace: &buf})
+	require.NoError(t, err)
+	w.Run()
+	return buf.String()
+}
+
+// inputErrors is the list of problems New reported.
+func inputErrors(t *testing.T, err error) field.ErrorList {
+	t.Helper()
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	require.ErrorIs(t, err, ErrInput)
+	return ie.Errs
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/faultline-dev/faultline/clusters"
+	"github.com/faultline-dev/faultline/measure"
 )
 
 // scheduledAnnotation is where the CronJob controller writes a Job's scheduled time (1.28+).
@@ -54,6 +55,21 @@ type recorder struct {
 	podNode   map[types.UID]string
 	running   map[types.UID]bool // pods Running and not terminating
 	nodeReady map[string]bool
+	// the observation record's node transitions and apiserver exits, on the wall clock
+	nodeEvents []nodeEvent
+	nodesFrom  time.Time // the nodes' initial state is known; transitions count from here
+	exits      []apiExit
+}
+
+type nodeEvent struct {
+	at   time.Time
+	node string
+	to   measure.NodeState
+}
+
+type apiExit struct {
+	at     time.Time
+	reason string
 }
 
 func newRecorder(deployments []*appsv1.Deployment) *recorder {
@@ -216,10 +232,69 @@ func (r *recorder) placePod(p *corev1.Pod, active bool) {
 	}
 }
 
-func (r *recorder) node(n *corev1.Node) {
+// node records a Node as the informer delivers it: its first sighting as created, a change of
+// its Ready condition as a transition (those before the window are dropped by observations).
+func (r *recorder) node(n *corev1.Node, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.nodeReady[n.Name] = clusters.NodeReady(n)
+	ready := clusters.NodeReady(n)
+	was, seen := r.nodeReady[n.Name]
+	r.nodeReady[n.Name] = ready
+	switch {
+	case !seen: // registered NotReady, a kubelet's first heartbeat makes it Ready
+		r.nodeEvents = append(r.nodeEvents, nodeEvent{now, n.Name, measure.NodeCreated})
+		if ready {
+			r.nodeEvents = append(r.nodeEvents, nodeEvent{now, n.Name, measure.NodeReady})
+		}
+	case was != ready && ready:
+		r.nodeEvents = append(r.nodeEvents, nodeEvent{now, n.Name, measure.NodeReady})
+	case was != ready:
+		r.nodeEvents = append(r.nodeEvents, nodeEvent{now, n.Name, measure.NodeNotReady})
+	}
+}
+
+// nodesSynced takes the nodes of the informer's first list as the state transitions start from:
+// they were not created during the run.
+func (r *recorder) nodesSynced(objs []any, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range objs {
+		if n, ok := o.(*corev1.Node); ok {
+			if _, seen := r.nodeReady[n.Name]; !seen {
+				r.nodeReady[n.Name] = clusters.NodeReady(n)
+			}
+		}
+	}
+	r.nodesFrom = now
+}
+
+// nodeGone records a Node's deletion.
+func (r *recorder) nodeGone(name string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.nodeReady, name)
+	r.nodeEvents = append(r.nodeEvents, nodeEvent{now, name, measure.NodeDeleted})
+}
+
+// apiServerExit records kube-apiserver exiting on its own.
+func (r *recorder) apiServerExit(now time.Time, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.exits = append(r.exits, apiExit{now, reason})
+}
+
+// nodeRecord is the node transitions and apiserver exits in [t0, end], as offsets from t0.
+func (r *recorder) nodeRecord(o *measure.Observations, t0, end time.Time) {
+	for _, e := range r.nodeEvents {
+		if !e.at.Before(t0) && !e.at.Before(r.nodesFrom) && !e.at.After(end) {
+			o.Nodes = append(o.Nodes, measure.NodeTransition{At: e.at.Sub(t0), Node: e.node, To: e.to})
+		}
+	}
+	for _, e := range r.exits {
+		if !e.at.Before(t0) && !e.at.After(end) {
+			o.APIServerExits = append(o.APIServerExits, measure.APIServerExit{At: e.at.Sub(t0), Instance: string(APIServer), Reason: e.reason})
+		}
+	}
 }
 
 // nodeDown counts the running pods a node takes with it when it goes down.

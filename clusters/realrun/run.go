@@ -422,10 +422,7 @@ func (r *run) watch(ctx context.Context) error {
 		AddFunc:    func(o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
 		UpdateFunc: func(_, o any) { r.rec.pod(o.(*corev1.Pod), r.clock.Now()) },
 		DeleteFunc: func(o any) {
-			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = t.Obj
-			}
-			if p, ok := o.(*corev1.Pod); ok {
+			if p, ok := deletedObject(o).(*corev1.Pod); ok {
 				r.rec.podGone(p)
 			}
 		},
@@ -435,8 +432,13 @@ func (r *run) watch(ctx context.Context) error {
 		UpdateFunc: func(_, o any) { r.rec.job(o.(*batchv1.Job), r.clock.Now()) },
 	})
 	_, _ = nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node)) },
-		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node)) },
+		AddFunc:    func(o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
+		UpdateFunc: func(_, o any) { r.rec.node(o.(*corev1.Node), r.clock.Now()) },
+		DeleteFunc: func(o any) {
+			if n, ok := deletedObject(o).(*corev1.Node); ok {
+				r.rec.nodeGone(n.Name, r.clock.Now())
+			}
+		},
 	})
 	_, _ = deps.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { r.rec.deployment(o.(*appsv1.Deployment)) },
@@ -448,7 +450,17 @@ func (r *run) watch(ctx context.Context) error {
 			return fmt.Errorf("watch %v: caches did not sync", typ)
 		}
 	}
+	r.rec.nodesSynced(nodes.GetStore().List(), r.clock.Now())
 	return nil
+}
+
+// deletedObject is the object of an informer's delete notification: its last known state when
+// the watch missed the deletion.
+func deletedObject(o any) any {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return o
 }
 
 // prepareObjects turns the input's objects into unstructured ones in apply order (namespaces,
@@ -882,6 +894,7 @@ func (rec *recorder) observations(world measure.World, t0, end time.Time, scale 
 	defer rec.mu.Unlock()
 	o := &measure.Observations{World: world, PodsLost: rec.podsLost, Evictions: len(rec.evicted), MaxColocated: rec.maxColoc}
 	win := measure.Window{Start: t0, Length: end.Sub(t0), Scale: scale}
+	rec.nodeRecord(o, t0, end)
 	if len(cronJobs) == 0 {
 		return o, win
 	}

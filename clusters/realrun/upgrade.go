@@ -47,7 +47,6 @@ type upgradeObs struct {
 	began     time.Time
 	done      time.Time // zero while not complete
 	timeout   time.Duration
-	exits     int // kube-apiserver exits before it was ready
 	completed bool
 }
 
@@ -71,7 +70,7 @@ func (u *upgradeObs) indicators(end time.Time, scale float64) []measure.Indicato
 		}
 	}
 	return []measure.Indicator{
-		{Name: "apiserver-exits", Value: float64(u.exits)},
+		{Name: "apiserver-exits"}, // from the record (recorder.apiServerExit): measure.FoldNodes
 		{Name: "upgrade-completed", Value: completed},
 		{Name: "upgrade-minutes", Value: until.Sub(u.began).Minutes() / scale},
 	}
@@ -163,9 +162,7 @@ func (r *run) startCrashLooping(ctx context.Context, cp ControlPlane) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		r.up.mu.Lock()
-		r.up.exits++
-		r.up.mu.Unlock()
+		r.rec.apiServerExit(r.clock.Now(), "exited before it was ready: "+firstLine(err))
 		r.log.Warn("upgrade: kube-apiserver exited before it was ready; restarting after the back-off", "backoff", backoff, "err", firstLine(err))
 		if !r.sleepUntil(ctx, r.clock.Now().Add(backoff)) {
 			return ctx.Err()

@@ -81,7 +81,12 @@ func TestControlPlaneUpgradeRestartsTheAPIServerPerInstance(t *testing.T) {
 	assert.Contains(t, strings.Join(r.rep.Injected, "\n"), "upgrade complete: 3 of 3 instances")
 	ind := r.up.indicators(r.clock.Now().Add(time.Hour), 1)
 	require.Len(t, ind, 3)
-	assert.Equal(t, measure.Indicator{Name: "apiserver-exits", Value: 2}, ind[0], "the two failed starts")
+	assert.Equal(t, "apiserver-exits", ind[0].Name, "listed; its value is folded from the record")
+	var o measure.Observations
+	r.rec.nodeRecord(&o, time.Time{}, r.clock.Now())
+	require.Len(t, o.APIServerExits, 2, "the two failed starts")
+	assert.Contains(t, o.APIServerExits[0].Reason, "exited before it was ready")
+	assert.Equal(t, 2, measure.FoldNodes(&o).APIServerExits)
 	assert.Equal(t, measure.Indicator{Name: "upgrade-completed", Value: 1}, ind[1])
 	assert.Less(t, ind[2].Value, 1.0, "upgrade-minutes: until completion, not the end of the run")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Config says what to run.
@@ -30,6 +31,9 @@ type Config struct {
 	KeepSeries bool
 	// Trace receives the event log of every run; use with one seed and one variant.
 	Trace io.Writer
+	// TraceJSON receives the same events as JSON lines (trace.JSONSink), each naming its variant
+	// and seed.
+	TraceJSON io.Writer
 	// Window, when positive and shorter than the scenario, ends every run at this virtual time
 	// (sim.Options.Until: a golden trace keeps the first minutes of a long scenario).
 	Window time.Duration
@@ -104,7 +108,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	if cfg.Trace != nil {
+	if cfg.Trace != nil || cfg.TraceJSON != nil {
 		workers = 1 // one ordered log
 	}
 	total := len(names) * len(cfg.Seeds)
@@ -123,6 +127,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace, CheckInvariants: cfg.CheckInvariants, Until: cfg.Window}
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
+				}
+				if cfg.TraceJSON != nil {
+					opts.Events = &trace.JSONSink{W: cfg.TraceJSON, Variant: names[j.v], Seed: cfg.Seeds[j.i]}
 				}
 				r, err := runSafely(inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
 				mu.Lock()

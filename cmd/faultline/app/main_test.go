@@ -271,7 +271,7 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"run --help", []string{"run", "--help"}, []string{"--seed ", "--seeds ", "--variant ", "--out ", "--trace", "--workers", "--json", "--quiet"}},
+		{"run --help", []string{"run", "--help"}, []string{"--seed ", "--seeds ", "--variant ", "--out ", "--trace", "--trace-json", "--workers", "--json", "--quiet"}},
 		{"validate --help", []string{"validate", "--help"}, []string{"FILE:LINE:COLUMN", "exit status is 2"}},
 		{"root --help", []string{"--help"}, []string{"run", "validate", "list"}},
 	}

@@ -78,8 +78,8 @@ func executeReal(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.Sce
 	if r.timeScale <= 0 {
 		return cli.BadInput(fmt.Errorf("--time-scale %g: expected a positive factor", r.timeScale))
 	}
-	if f.trace || f.precision > 0 {
-		return cli.BadInput(errors.New("--trace and --precision are for the simulator; real runs are measured, not traced"))
+	if f.trace || f.traceJSON || f.precision > 0 {
+		return cli.BadInput(errors.New("--trace, --trace-json and --precision are for the simulator; real runs are measured, not traced"))
 	}
 	logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if f.quiet {
@@ -365,7 +365,7 @@ func ApplySets(sc *scenarios.Scenario, sets []string) (*scenarios.Scenario, erro
 
 func setDeep(sc *scenarios.Scenario, path, value string) (*scenarios.Scenario, error) {
 	out, err := sc.Set(path, value)
-	if err == nil || !strings.Contains(err.Error(), "parents must exist") {
+	if !errors.Is(err, scenarios.ErrNoParent) {
 		return out, err
 	}
 	v := json.RawMessage(value)

@@ -27,6 +27,7 @@ type flags struct {
 	out       string
 	overwrite bool
 	trace     bool
+	traceJSON bool // --trace-json
 	workers   int
 	json      bool
 	quiet     bool
@@ -59,13 +60,20 @@ the first objective, replayed), report.md, a self-contained report.html with plo
 junit.xml (one test case per variant and objective) for CI.
 
 The same seed gives the same bytes: rerun with --seed S --seeds 1 --trace to see one replay's
-event log with virtual timestamps. Ctrl-C stops early and still writes what finished; a second
+event log with virtual timestamps, or --trace-json for the same events as JSON lines, one
+object per event with its replay, virtual time, kind (the event's type) and fields in a fixed
+order (durations in nanoseconds, wall times RFC 3339, CPU in cores):
+
+  {"variant":"baseline","seed":42,"at":"+00d00:10:00.000","ns":600000000000,"kind":"PodBound","pod":"web-7d9c-1","node":"pool-a-2"}
+
+With --trace-json the table goes to stderr, so stdout holds only the events. Ctrl-C stops early and still writes what finished; a second
 Ctrl-C quits at once. The run directory is written beside its final place and renamed into it
 whole; an existing --out that holds files is refused unless --overwrite.`,
 		Example: `  faultline run kernel-panic-stacking
   faultline run kernel-panic-stacking --seeds 1000 --workers 2
   faultline run kernel-panic-stacking --variant baseline --variant topology-spread
   faultline run kernel-panic-stacking --seed 42 --seeds 1 --variant baseline --trace
+  faultline run kernel-panic-stacking --seed 42 --seeds 1 --variant baseline --trace-json | jq -c 'select(.kind == "NodePanicked")'
   faultline run ./my-scenario.yaml --json > summary.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,6 +87,7 @@ whole; an existing --out that holds files is refused unless --overwrite.`,
 	fl.StringVar(&f.out, "out", "", "run directory (default results/<scenario>/run-<UTC time>, unique per run); refused if it holds files, unless --overwrite")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace a non-empty --out folder whole (the old files are deleted once the new run is in place)")
 	fl.BoolVar(&f.trace, "trace", false, "print the event log of every replay with virtual timestamps (use with --seeds 1)")
+	fl.BoolVar(&f.traceJSON, "trace-json", false, "print the event log of every replay as JSON lines: variant, seed, virtual time (at, ns), kind, then the event's fields (use with --seeds 1; the table goes to stderr)")
 	fl.IntVar(&f.workers, "workers", 0, "parallel seeds (default: all cores); results do not depend on it")
 	fl.BoolVar(&f.json, "json", false, "print summary.json to stdout instead of the table")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
@@ -94,6 +103,9 @@ whole; an existing --out that holds files is refused unless --overwrite.`,
 func execute(ctx context.Context, s cli.Streams, f *flags, target string) error {
 	if _, err := report.ParseFailOn(f.failOn); err != nil {
 		return cli.BadInput(err)
+	}
+	if f.traceJSON && (f.trace || f.json) {
+		return cli.BadInput(errors.New("--trace-json prints to stdout: do not combine it with --trace or --json"))
 	}
 	if f.shards.worker {
 		return executeShardWorker(ctx, s, f, target)
@@ -146,10 +158,15 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 	defer stage.Discard() // a no-op once published
 	seeds := runner.SeedRange(f.seed, count)
 	cfg := runner.Config{Variants: variants, Seeds: seeds, Workers: f.workers, CheckInvariants: f.checkInv}
-	if f.trace {
-		cfg.Trace = s.Out
+	table := s.Out
+	if f.trace || f.traceJSON {
+		if f.trace {
+			cfg.Trace = s.Out
+		} else {
+			cfg.TraceJSON, table = s.Out, s.Err
+		}
 		if count*len(variants) > 4 {
-			fmt.Fprintf(s.Err, "note: --trace with %d replays prints them all; use --seeds 1 --variant V for one\n", count*len(variants))
+			fmt.Fprintf(s.Err, "note: tracing %d replays prints them all; use --seeds 1 --variant V for one\n", count*len(variants))
 		}
 	}
 	var prog *progress
@@ -216,8 +233,8 @@ func execute(ctx context.Context, s cli.Streams, f *flags, target string) error 
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		fmt.Fprintln(s.Out, string(b))
 	} else {
-		results.PrintTable(s.Out, sum)
-		fmt.Fprintf(s.Out, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), len(out.Seeds)*len(out.Variants), time.Since(started).Round(time.Millisecond))
+		results.PrintTable(table, sum)
+		fmt.Fprintf(table, "\nwrote %s (%d of %d replays, %s)\n", dir, out.Complete(), len(out.Seeds)*len(out.Variants), time.Since(started).Round(time.Millisecond))
 	}
 	if reportErr != nil {
 		// the figures are written; only the rendering failed: say so, keep the run

@@ -79,8 +79,8 @@ func executeShards(ctx context.Context, s cli.Streams, f *flags, sc *scenarios.S
 	switch {
 	case f.real.cluster != "":
 		return cli.BadInput(errors.New("--shards runs on an existing cluster (--kubeconfig/--context); --cluster is not supported with it"))
-	case f.trace || f.precision > 0:
-		return cli.BadInput(errors.New("--trace and --precision run on this machine; they do not combine with --shards"))
+	case f.trace || f.traceJSON || f.precision > 0:
+		return cli.BadInput(errors.New("--trace, --trace-json and --precision run on this machine; they do not combine with --shards"))
 	case sf.image == "":
 		return cli.BadInput(errors.New("--shards needs --image: faultline's own image, built from this version (see README, Beyond one machine)"))
 	}
