@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -106,7 +107,7 @@ type Alert struct {
 // problem is returned, each naming file and position where rulefmt knows it. Recording rules
 // are refused: their series would have to be written back into the run's storage.
 func ParseRules(file string, data []byte) ([]Alert, []error) {
-	rgs, errs := rulefmt.Parse(data, false, model.UTF8Validation, Parser, nil)
+	rgs, errs := rulefmt.Parse(data, false, model.UTF8Validation, Parser, slog.New(slog.DiscardHandler))
 	if len(errs) > 0 {
 		out := make([]error, len(errs))
 		for i, e := range errs {
