@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline-dev/faultline/clusters/local"
 	prom "github.com/faultline-dev/faultline/clusters/prometheus"
+	"github.com/faultline-dev/faultline/measure/promql"
 )
 
 // binary is the server the tests run: FAULTLINE_PROMETHEUS, else the one built from the pinned
@@ -137,4 +138,49 @@ func gone(pid int) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
+}
+
+// A scenario's PromQL evaluated against the server, as a real run evaluates it: an objective's
+// instant value at the window's end, an alert's time to detect from its range query through the
+// simulator's alert states, and what reads a family the world does not serve left unmeasured.
+func TestEvaluateAPIOnTheServer(t *testing.T) {
+	ctx := context.Background()
+	s, err := prom.Start(ctx, prom.Config{Binary: binary(t), ScrapeInterval: time.Second, Dir: t.TempDir(),
+		Targets: []prom.Target{{Job: "demo", URL: exporter(t)}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Stop(ctx) })
+	require.NoError(t, s.WaitScraped(ctx, []string{"demo"}, 30*time.Second))
+	start := time.Now().Truncate(time.Second)
+	time.Sleep(6 * time.Second)
+	spec := &promql.Spec{
+		Objectives: []promql.Objective{
+			{Name: "requests", Query: `sum(increase(demo_requests_total[$__range]))`},
+			{Name: "pods", Query: `sum(kube_pod_status_ready)`},
+		},
+		Alerts: []promql.Alert{
+			{Name: "Busy", Expr: `sum(rate(demo_requests_total[3s])) > 0.5`, For: 2 * time.Second, Labels: map[string]string{"severity": "page"}},
+			{Name: "Never", Expr: `sum(demo_requests_total) < 0`},
+		},
+	}
+	why := func(f string) string {
+		if f == "kube_pod_status_ready" {
+			return "no kube-state-metrics here"
+		}
+		return ""
+	}
+	ins, tls, skipped, err := promql.EvaluateAPI(ctx, spec, s.API, promql.Window{Start: start, Length: 5 * time.Second, Scale: 1, Interval: time.Second}, why)
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, in := range ins {
+		got[in.Name] = in.Value
+	}
+	assert.InDelta(t, 5, got["promql/requests"], 2.5, "about one request (scrape) a second")
+	assert.Equal(t, []string{"promql/pods: reads kube_pod_status_ready: no kube-state-metrics here"}, skipped)
+	busy, _ := promql.AlertIndicators("Busy")
+	never, _ := promql.AlertIndicators("Never")
+	assert.Less(t, got[busy], 5./60, "fired within the window")
+	assert.InDelta(t, 5./60, got[never], 1e-9, "never fired: the window's length")
+	require.Len(t, tls, 2)
+	require.NotEmpty(t, tls[0].Firings)
+	assert.Equal(t, "page", tls[0].Firings[0].Labels["severity"])
 }
