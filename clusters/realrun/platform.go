@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/faultline-dev/faultline/clusters/kind"
@@ -47,8 +46,6 @@ func (r *run) startPlatform(ctx context.Context) error {
 	if _, err := r.cs.AppsV1().Deployments(kind.PlatformNamespace).Get(ctx, kind.PlatformDeployment, metav1.GetOptions{}); err == nil {
 		r.rep.Notes = append(r.rep.Notes, "the cluster runs faultline's platform already (deployment "+kind.PlatformNamespace+"/"+kind.PlatformDeployment+"): its scheduler runs the variant's CronJobs; its /metrics is inside the cluster, not scraped")
 		return nil
-	} else if !apierrors.IsNotFound(err) {
-		return fmt.Errorf("platform: looking for a platform Deployment: %w", err)
 	}
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan string, 1)
