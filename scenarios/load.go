@@ -51,6 +51,7 @@ type Scenario struct {
 	Alerts []promql.Alert
 
 	fsys fs.FS
+	dir  string // the file's folder in fsys, where includes and rule files resolve
 	root *locate.Node
 	ctx  context.Context // while loading: stops the expansion of templates and the variants' checks
 }
@@ -97,7 +98,7 @@ func loadFS(ctx context.Context, fsys fs.FS, file, display string) (*Scenario, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Scenario{File: display, fsys: fsys, root: root, ctx: ctx}
+	s := &Scenario{File: display, fsys: fsys, dir: path.Dir(file), root: root, ctx: ctx}
 	defer func() { s.ctx = nil }() // only loading is interruptible; a loaded scenario is whole
 	h := sha256.New()
 	h.Write(data)

@@ -42,20 +42,22 @@ func withPromQL(t *testing.T, name string, objectives string) *scenarios.Scenari
 	return sc
 }
 
-// The cron storm's objectives written in PromQL, on the families a production cluster exports,
-// give the same verdict on every seed and variant as the indicators they replace: the start
-// delay's p99 from the cron platform's histogram (10 s is one of its bucket bounds, so the
-// interpolated quantile is at most 10 exactly when the nearest-rank one is), stalled CronJobs
-// from kube-state-metrics' next schedule time.
+// The cron storm's objectives written in PromQL (in its scenario.yaml beside the indicator ones),
+// on the families a production cluster exports, give the same verdict on every seed and variant
+// as the indicators they replace: the start delay's p99 from the cron platform's histogram (10 s
+// is one of its bucket bounds, so the interpolated quantile is at most 10 exactly when the
+// nearest-rank one is), stalled CronJobs from kube-state-metrics' next schedule time.
 func TestCronPromQLObjectivesGiveTheIndicatorsVerdicts(t *testing.T) {
-	sc := withPromQL(t, "cron-missed-start-storm", `    - {name: promql-start-delay-p99, promql: 'histogram_quantile(0.99, sum by (le) (cron_start_delay_seconds_bucket))', target: "<= 10"}
-    - {name: promql-stalled, promql: 'count(time() - kube_cronjob_next_schedule_time > 3600) or vector(0)', target: "<= 0"}
-`)
+	sc := withPromQL(t, "cron-missed-start-storm", "")
 	// 14 h instead of 24 (cheaper): the controller-manager outage at 10:00 and the stall after
 	// it are in the window, and a stalled CronJob is more than an hour overdue by its end
 	sc, err := sc.Set("spec.duration", "14h")
 	require.NoError(t, err)
-	out, err := runner.Run(context.Background(), sc, runner.Config{Seeds: runner.SeedRange(1, 1)})
+	seeds := 3
+	if testing.Short() {
+		seeds = 1
+	}
+	out, err := runner.Run(context.Background(), sc, runner.Config{Seeds: runner.SeedRange(1, seeds)})
 	require.NoError(t, err)
 	objs := map[string]scenarios.ResolvedObjective{}
 	for _, o := range sc.Objectives() {
@@ -145,4 +147,41 @@ func TestPromQLValidationErrors(t *testing.T) {
 	x, ok := out.Results[0][0].Get("promql/p")
 	require.True(t, ok)
 	assert.Positive(t, x, "the Deployments' available replicas, read through PromQL")
+}
+
+// --set spec.ruleFiles reads the rule files it names, next to the scenario, as loading does, and
+// changes the digest; a missing file is an error naming the field.
+func TestSetRuleFiles(t *testing.T) {
+	src, err := os.ReadFile("testdata/good/scenario.yaml")
+	require.NoError(t, err)
+	man, err := os.ReadFile("testdata/good/manifests.yaml")
+	require.NoError(t, err)
+	rules := "groups:\n- name: g\n  rules:\n  - alert: NoReplicas\n    expr: sum(kube_deployment_status_replicas_available) < 1\n    for: 1m\n"
+	fsys := fstest.MapFS{"s/scenario.yaml": {Data: src}, "s/manifests.yaml": {Data: man}, "s/alerts.yaml": {Data: []byte(rules)}}
+	sc, err := scenarios.LoadFS(fsys, "s/scenario.yaml", "s/scenario.yaml")
+	require.NoError(t, err)
+	require.Empty(t, sc.Alerts)
+
+	on, err := sc.Set("spec.ruleFiles", `["alerts.yaml"]`)
+	require.NoError(t, err)
+	require.Len(t, on.Alerts, 1)
+	assert.Equal(t, "NoReplicas", on.Alerts[0].Name)
+	assert.NotEqual(t, sc.Digest, on.Digest, "other rules, another scenario")
+	v, err := on.Variant(on.Baseline())
+	require.NoError(t, err)
+	assert.NotNil(t, on.PromQL(on.Compile(v)), "the runs evaluate the alert")
+	d, _ := promql.AlertIndicators("NoReplicas")
+	withObjective, err := on.Set("spec.objectives", `[{"name":"detect","indicator":"`+d+`","target":"<= 5"}]`)
+	require.NoError(t, err, "an objective on the set rule file's alert resolves")
+	assert.Equal(t, "minutes", withObjective.Objectives()[0].Unit)
+
+	off, err := on.Set("spec.ruleFiles", `[]`)
+	require.NoError(t, err)
+	assert.Empty(t, off.Alerts)
+
+	_, err = sc.Set("spec.ruleFiles", `["missing.yaml"]`)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `spec.ruleFiles[0]: "missing.yaml": no such file`)
+	_, err = sc.Set("spec.ruleFiles", `["manifests.yaml"]`)
+	require.Error(t, err, "not a rule file")
 }

@@ -1,9 +1,12 @@
 package scenarios
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,6 +97,11 @@ func (s *Scenario) withSpec(spec Spec) (*Scenario, error) {
 		return nil, err
 	}
 	c.Faults = faults
+	if !slices.Equal(spec.RuleFiles, s.Spec.Spec.RuleFiles) {
+		if err := c.reloadRules(s); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.checkObjectives(); err != nil {
 		return nil, err
 	}
@@ -101,6 +109,23 @@ func (s *Scenario) withSpec(spec Spec) (*Scenario, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// reloadRules reads the alerting rules of a changed spec.ruleFiles (next to the scenario, as a
+// loaded file's) and folds the files into the digest, so that a run with other rules never
+// passes for one of the file as written.
+func (s *Scenario) reloadRules(orig *Scenario) error {
+	if s.fsys == nil {
+		return fmt.Errorf("%s: set spec.ruleFiles: the scenario was not loaded from a folder; expected one holding the rule files", s.File)
+	}
+	s.Alerts = nil
+	h := sha256.New()
+	h.Write([]byte(orig.Digest))
+	if err := s.loadRules(s.dir, s.File, h); err != nil {
+		return err
+	}
+	s.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return nil
 }
 
 // pointer turns a field path into a JSON pointer: a.b[2].c is /a/b/2/c, and a key that holds

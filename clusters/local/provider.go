@@ -116,14 +116,27 @@ func Versions() map[string]string {
 }
 
 // EnsureBinaries builds every binary of the provider that is not cached: the servers (the
-// control plane, etcd and kwok, concurrently), then kubectl. Create builds only the servers; this
-// is what `faultline cluster up` and `faultline cluster build` call.
+// control plane, etcd and kwok, concurrently), then kubectl and the Prometheus server real runs
+// scrape with. Create builds only the servers; this is what `faultline cluster up` and
+// `faultline cluster build` call.
 func (p *Provider) EnsureBinaries(ctx context.Context) error {
 	if err := p.cache.EnsureAll(ctx, build.Servers...); err != nil {
 		return err
 	}
-	_, err := p.cache.Ensure(ctx, build.Kubectl)
+	if _, err := p.cache.Ensure(ctx, build.Kubectl); err != nil {
+		return err
+	}
+	_, err := p.EnsurePrometheus(ctx)
 	return err
+}
+
+// EnsurePrometheus builds the Prometheus server (package clusters/prometheus) unless cached, and
+// returns its path.
+func (p *Provider) EnsurePrometheus(ctx context.Context) (string, error) {
+	if _, err := p.cache.Ensure(ctx, build.Prometheus); err != nil {
+		return "", err
+	}
+	return p.cache.Path(build.Prometheus, "prometheus"), nil
 }
 
 // EnsureServers builds what Create needs (the control plane, etcd and kwok) unless cached.

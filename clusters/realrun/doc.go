@@ -48,6 +48,12 @@
 // panics from CPU saturation are not reproduced), and measure.Compute turns the recorder's
 // observations into the indicators, as it does for the simulator.
 //
+// PromQL (prometheus.go): a scenario with PromQL objectives or rule files gets a Prometheus
+// server per run (package clusters/prometheus), on loopback, scraping the kube-apiserver and, in
+// a variant with spec.platform.cron, the platform's cron scheduler, which then runs beside the
+// cluster (platform.go); the same PromQL is evaluated there after the run and reported as the
+// same indicators, or as unmeasured where this world serves no family the query reads.
+//
 // Validity (validity.go): a run whose cluster broke beneath it (a control-plane process died,
 // the API server went silent, a fault could not be injected or reverted) is invalid and not
 // scored. Clean-up that survives SIGKILL (ledger.go): throwaway clusters belong to their run's

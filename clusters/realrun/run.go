@@ -36,6 +36,8 @@ import (
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/webhook"
 	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/measure/promql"
+	"github.com/faultline-dev/faultline/platform"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -86,6 +88,13 @@ type Options struct {
 	// Clock is the wall clock the run plays faults on and timestamps observations with; nil
 	// means the real one.
 	Clock clock.Clock
+	// PromQL is what the scenario evaluates in PromQL (its objectives and rule files); a run
+	// with any scrapes the cluster with a Prometheus server and evaluates it there
+	// (prometheus.go). nil: none.
+	PromQL *promql.Spec
+	// Platform is the variant's spec.platform: its cron scheduler runs beside the cluster
+	// (platform.go). nil: none.
+	Platform *platform.Config
 }
 
 // Report says what a run did besides its indicators.
@@ -115,6 +124,8 @@ type Report struct {
 	// to End: kept so that nothing measured is lost, never scored (its window is short of the
 	// scenario's).
 	Partial []sim.Indicator `json:"partial,omitempty"`
+	// Prometheus is what the run's Prometheus server scraped and saw fire (prometheus.go).
+	Prometheus *PromReport `json:"prometheus,omitempty"`
 }
 
 // Run plays in against the cluster behind cfg and measures it. The context bounds the whole run;
@@ -169,6 +180,9 @@ type run struct {
 
 	net *netPlan // the network path on real nodes (netpath.go); nil without loads or on KWOK
 	ros []*rolloutWatch
+
+	prom promRun // the run's Prometheus (prometheus.go)
+	plat platRun // the platform beside the cluster (platform.go)
 }
 
 func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
@@ -203,6 +217,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
 		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: clk.Now(),
+		prom: promRun{rc: cfg},
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false
@@ -246,6 +261,10 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 	if err := r.watch(ctx); err != nil {
 		return sim.Result{}, err
 	}
+	if err := r.startPlatform(ctx); err != nil {
+		return sim.Result{}, err
+	}
+	r.startProm(ctx)
 	objs, err := r.prepareObjects()
 	if err != nil {
 		return sim.Result{}, err
@@ -682,6 +701,8 @@ func (r *run) waitNamespaceGone(ctx context.Context, name string) error {
 func (r *run) finish() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	r.stopProm()
+	r.stopPlatform()
 	r.mu.Lock()
 	reverts := r.reverts
 	r.reverts = nil
@@ -878,8 +899,13 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		obs.Rollout = r.rolloutIndicators(end)
 	}
 	obs.ControlPlane = r.up.indicators(end, r.scale)
+	if obs.Omit == nil {
+		obs.Omit = map[string]string{}
+	}
+	promIns := r.promIndicators(ctx, end, obs.Omit)
 	res := sim.Result{Seed: r.opts.Seed}
 	res.Indicators, r.rep.Unmeasured = measure.Compute(obs, win)
+	res.Indicators = append(res.Indicators, promIns...)
 	return res
 }
 

@@ -65,6 +65,8 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, plan Plan, src Sou
 			if plan.Progress != nil {
 				plan.Progress(name, i+1, reps, cl.Name)
 			}
+			opts.PromQL = sc.PromQL(in)
+			opts.Platform = variant.Spec.Platform
 			opts.ControlPlane = cl.ControlPlane
 			opts.Real = cl.Real
 			opts.Cleanup = !cl.Throwaway

@@ -7,6 +7,11 @@
 // written for a production cluster runs unchanged. Timestamps are simulated time: the run's
 // start is the scenario's spec.start.
 //
+// A real run evaluates the same Spec against a Prometheus server that scraped the real cluster
+// (EvaluateAPI, through the server's HTTP API; alert states through AlertTimeline, the code the
+// simulator's alerts go through), leaving unmeasured what reads a family that world does not
+// serve.
+//
 // The results become indicators beside the simulator's own, so that scoring, reports and CI
 // treat them like any other: promql/<objective> for an objective, and per alert
 // alert/<name>/detect-minutes (from the first fault, or the run's start, to the first firing;

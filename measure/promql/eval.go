@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -106,7 +107,7 @@ type Alert struct {
 // problem is returned, each naming file and position where rulefmt knows it. Recording rules
 // are refused: their series would have to be written back into the run's storage.
 func ParseRules(file string, data []byte) ([]Alert, []error) {
-	rgs, errs := rulefmt.Parse(data, false, model.UTF8Validation, Parser, nil)
+	rgs, errs := rulefmt.Parse(data, false, model.UTF8Validation, Parser, slog.New(slog.DiscardHandler))
 	if len(errs) > 0 {
 		out := make([]error, len(errs))
 		for i, e := range errs {
@@ -155,27 +156,50 @@ type Timeline struct {
 
 // EvalAlert evaluates one alerting rule over [0, end] of a run at its evaluation interval (every
 // evaluation is an instant query at that time, as Prometheus' rule manager runs them; one range
-// query computes them all) and follows Prometheus' alert states: a label set becomes pending at
-// the first evaluation that returns it, fires once it has been returned for For, and resolves at
-// the first evaluation without it (or KeepFiringFor after it, when set).
+// query computes them all) and follows Prometheus' alert states (AlertTimeline).
 func EvalAlert(ctx context.Context, q storage.Queryable, start time.Time, end, interval time.Duration, a Alert) (Timeline, error) {
 	if a.Interval > 0 {
 		interval = a.Interval
 	}
-	tl := Timeline{Alert: a.Name}
 	qry, err := Engine().NewRangeQuery(ctx, q, nil, a.Expr, start, start.Add(end), interval)
 	if err != nil {
-		return tl, err
+		return Timeline{Alert: a.Name}, err
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		return tl, res.Err
+		return Timeline{Alert: a.Name}, res.Err
 	}
 	mat, ok := res.Value.(promql.Matrix)
 	if !ok {
-		return tl, fmt.Errorf("the expression gives a %s; expected an instant vector", res.Value.Type())
+		return Timeline{Alert: a.Name}, fmt.Errorf("the expression gives a %s; expected an instant vector", res.Value.Type())
 	}
+	sampled := make([]Sampled, len(mat))
+	for i, s := range mat {
+		ts := make([]int64, len(s.Floats))
+		for j, p := range s.Floats {
+			ts[j] = p.T
+		}
+		sampled[i] = Sampled{Metric: s.Metric, T: ts}
+	}
+	return AlertTimeline(a, sampled, start, end, interval), nil
+}
+
+// Sampled is one series of a range query's result: its labels and the times (milliseconds since
+// the epoch) at which it had a value.
+type Sampled struct {
+	Metric labels.Labels
+	T      []int64
+}
+
+// AlertTimeline follows Prometheus' alert states over the evaluations of a rule's expression at
+// start + k·interval, k = 0 .. end/interval (series: the range query's result): a label set
+// becomes pending at the first evaluation that returns it, fires once it has been returned for
+// For, and resolves at the first evaluation without it (or KeepFiringFor after it, when set).
+// Both worlds use it: the simulator with the engine over its series, a real run with a
+// Prometheus server's query_range.
+func AlertTimeline(a Alert, series []Sampled, start time.Time, end, interval time.Duration) Timeline {
+	tl := Timeline{Alert: a.Name}
 	steps := int(end/interval) + 1
 	type state struct {
 		labels      map[string]string
@@ -187,14 +211,14 @@ func EvalAlert(ctx context.Context, q storage.Queryable, start time.Time, end, i
 		from        time.Duration
 	}
 	var sets []*state
-	for _, s := range mat {
+	for _, s := range series {
 		ls := labels.NewBuilder(s.Metric).Del(labels.MetricName)
 		for k, v := range a.Labels {
 			ls.Set(k, v)
 		}
 		st := &state{labels: ls.Labels().Map(), present: make([]bool, steps)}
-		for _, p := range s.Floats {
-			i := int((time.Duration(p.T-start.UnixMilli()) * time.Millisecond) / interval)
+		for _, t := range s.T {
+			i := int((time.Duration(t-start.UnixMilli()) * time.Millisecond) / interval)
 			if i >= 0 && i < steps {
 				st.present[i] = true
 			}
@@ -233,7 +257,7 @@ func EvalAlert(ctx context.Context, q storage.Queryable, start time.Time, end, i
 	}
 	sort.SliceStable(tl.Firings, func(i, j int) bool { return tl.Firings[i].From < tl.Firings[j].From })
 	tl.FiringTime = unionLength(tl.Firings)
-	return tl, nil
+	return tl
 }
 
 // unionLength is the time covered by at least one firing.

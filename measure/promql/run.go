@@ -51,15 +51,31 @@ func (s *Spec) Families() []string {
 		exprs = append(exprs, a.Expr)
 	}
 	seen := map[string]bool{}
-	all := false
 	for _, e := range exprs {
-		expr, err := Parser.ParseExpr(e)
-		if err != nil {
+		names, all, err := ExprFamilies(e)
+		if err != nil || all {
 			return nil
 		}
-		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		for _, n := range names {
+			seen[n] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parserSelectors yields the metric name of every vector selector of e ("" for one that names
+// none).
+func parserSelectors(e parser.Expr) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		stop := false
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 			vs, ok := n.(*parser.VectorSelector)
-			if !ok {
+			if !ok || stop {
 				return nil
 			}
 			name := vs.Name
@@ -68,22 +84,10 @@ func (s *Spec) Families() []string {
 					name = m.Value
 				}
 			}
-			if name == "" {
-				all = true
-			}
-			seen[name] = true
+			stop = !yield(name)
 			return nil
 		})
 	}
-	if all {
-		return nil
-	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Evaluate runs spec over one run's series (start and length are the run's) and returns the

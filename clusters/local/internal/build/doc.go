@@ -9,4 +9,4 @@
 // second faultline wait for the first instead of building the same thing again.
 package build
 
-//go:generate sh -c "for m in k8s etcd kwok; do cp ../../../../tools/$m/go.mod recipes/$m.go.mod && cp ../../../../tools/$m/go.sum recipes/$m.go.sum; done"
+//go:generate sh -c "for m in k8s etcd kwok prometheus; do cp ../../../../tools/$m/go.mod recipes/$m.go.mod && cp ../../../../tools/$m/go.sum recipes/$m.go.sum; done"

@@ -44,6 +44,10 @@ var (
 	kwokMod []byte
 	//go:embed recipes/kwok.go.sum
 	kwokSum []byte
+	//go:embed recipes/prometheus.go.mod
+	promMod []byte
+	//go:embed recipes/prometheus.go.sum
+	promSum []byte
 )
 
 // The recipes of the local cluster.
@@ -91,6 +95,17 @@ var (
 		GoSum:    kwokSum,
 		Binaries: []Binary{{"kwok", "sigs.k8s.io/kwok/cmd/kwok"}},
 		Estimate: "about 2 minutes",
+	}
+	// Prometheus builds the Prometheus server real runs scrape the cluster with (package
+	// clusters/prometheus), pinned to the version faultline's go.mod uses as its query engine:
+	// the same PromQL engine in both worlds. Not a server a cluster needs to start.
+	Prometheus = Recipe{
+		Name:     "prometheus",
+		Module:   "github.com/prometheus/prometheus",
+		GoMod:    promMod,
+		GoSum:    promSum,
+		Binaries: []Binary{{"prometheus", "github.com/prometheus/prometheus/cmd/prometheus"}},
+		Estimate: "about 10 minutes of CPU (22 minutes on 2 busy cores); seconds with a warm Go build cache",
 	}
 	// Servers are the recipes a cluster needs to start, biggest first.
 	Servers = []Recipe{Kubernetes, Etcd, KWOK}

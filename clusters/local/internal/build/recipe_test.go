@@ -13,7 +13,7 @@ import (
 
 // The embedded recipes are copies of the tooling modules in tools/; `go generate` refreshes them.
 func TestRecipesMatchTools(t *testing.T) {
-	for _, m := range []string{"k8s", "etcd", "kwok"} {
+	for _, m := range []string{"k8s", "etcd", "kwok", "prometheus"} {
 		t.Run(m, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "..", "..", "tools", m)
 			for _, f := range []string{"go.mod", "go.sum"} {
@@ -36,6 +36,7 @@ func TestRecipeVersionsArePinned(t *testing.T) {
 		{Kubectl, "v1.34.4"},
 		{Etcd, "v3.6.8"},
 		{KWOK, "v0.8.0"},
+		{Prometheus, engineVersion(t)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.r.Name, func(t *testing.T) {
@@ -72,4 +73,19 @@ func TestCachedNeedsStampAndBinaries(t *testing.T) {
 	assert.False(t, c.Cached(r), "a binary without the stamp is a build that did not finish")
 	require.NoError(t, os.WriteFile(filepath.Join(c.BinDir(r), stampFile), []byte("{}"), 0o644))
 	assert.True(t, c.Cached(r))
+}
+
+// engineVersion is the version of github.com/prometheus/prometheus faultline's own go.mod uses as
+// its PromQL engine: the Prometheus server real runs scrape with is built at the same one, so
+// both worlds evaluate PromQL with the same code.
+func engineVersion(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "go.mod"))
+	require.NoError(t, err)
+	for _, m := range requireLine.FindAllSubmatch(b, -1) {
+		if string(m[1]) == "github.com/prometheus/prometheus" {
+			return string(m[2])
+		}
+	}
+	t.Fatal("go.mod requires no github.com/prometheus/prometheus")
+	return ""
 }

@@ -66,7 +66,7 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 	for _, n := range names {
 		s := slices.Sorted(slices.Values(simVals[n]))
 		r := slices.Sorted(slices.Values(realVals[n]))
-		doc, _ := measure.Lookup(n)
+		doc := lookup(n)
 		row := Row{Indicator: n, Unit: doc.Unit, Sim: s, Real: r,
 			SimMedian: stat.Quantile(0.5, stat.Empirical, s, nil), RealMedian: stat.Quantile(0.5, stat.Empirical, r, nil),
 			KS: stat.KolmogorovSmirnov(s, nil, r, nil)}
@@ -82,4 +82,22 @@ func Compare(simVals, realVals map[string][]float64, tol Tolerance) []Row {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// lookup documents an indicator: the registry's, or for a scenario's PromQL indicators (which
+// both worlds evaluate from the same queries) what the query is: an alert's minutes, an
+// objective's value in the query's own unit.
+func lookup(name string) measure.Doc {
+	if d, ok := measure.Lookup(name); ok {
+		return d
+	}
+	d := measure.Doc{Name: name}
+	switch {
+	case strings.HasPrefix(name, "alert/"):
+		d.Unit = "minutes"
+		d.Calibrate = "the models behind the families the alert's expression reads (the rule file), and the scrape interval (models.alerts.scrapeInterval)"
+	case strings.HasPrefix(name, "promql/"):
+		d.Calibrate = "the models behind the families the objective's query reads"
+	}
+	return d
 }
