@@ -49,9 +49,10 @@ type Scenario struct {
 	// Alerts are the alerting rules of spec.ruleFiles, in file order.
 	Alerts []promql.Alert
 
-	fsys fs.FS
-	root *locate.Node
-	ctx  context.Context // while loading: stops the expansion of templates and the variants' checks
+	fsys  fs.FS
+	root  *locate.Node
+	built []*Variant      // every variant as checkVariants built it, in VariantNames order
+	ctx   context.Context // while loading: stops the expansion of templates and the variants' checks
 }
 
 // stopped is the load's context error, if it was cancelled.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,8 +53,13 @@ func (s *Scenario) Baseline() string {
 	return names[0]
 }
 
+// checkVariants builds every variant once, which checks it, and keeps the result: Variant then
+// hands out copies of the built variants instead of patching, decoding and checking them again
+// per run (the JSON decoding of the limits and templates was ~10 % of a replay's instructions).
 func (s *Scenario) checkVariants() error {
+	s.built = nil // a copy made by Set rebuilds its own
 	seen := map[string]bool{}
+	var built []*Variant
 	for i, v := range s.Spec.Spec.Variants {
 		fp := fmt.Sprintf("spec.variants[%d]", i)
 		if v.Name == "" {
@@ -63,25 +69,53 @@ func (s *Scenario) checkVariants() error {
 			return s.at(fp+".name", "variant %q is defined twice", v.Name)
 		}
 		seen[v.Name] = true
-		if _, err := s.variant(i); err != nil {
+		b, err := s.variant(i)
+		if err != nil {
 			return err
 		}
+		built = append(built, b)
 	}
 	if len(s.Spec.Spec.Variants) == 0 {
-		if _, err := s.variant(-1); err != nil {
+		b, err := s.variant(-1)
+		if err != nil {
 			return err
 		}
+		built = append(built, b)
 	}
+	s.built = built
 	return nil
+}
+
+// builtVariant is a copy of variant i (-1: the implicit baseline) as checkVariants built it, or
+// nil when the scenario was not built that way. The copy has its own object and fault slices;
+// the decoded objects and the spec's slices are shared read-only, as a fresh build shares them
+// with the scenario's own.
+func (s *Scenario) builtVariant(i int) *Variant {
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(s.built) {
+		return nil
+	}
+	v := *s.built[i]
+	v.Objects = slices.Clone(v.Objects)
+	v.Faults = slices.Clone(v.Faults)
+	return &v
 }
 
 // Variant applies the named variant's patches.
 func (s *Scenario) Variant(name string) (*Variant, error) {
 	if len(s.Spec.Spec.Variants) == 0 && name == BaselineName {
+		if v := s.builtVariant(-1); v != nil {
+			return v, nil
+		}
 		return s.variant(-1)
 	}
 	for i, v := range s.Spec.Spec.Variants {
 		if v.Name == name {
+			if b := s.builtVariant(i); b != nil {
+				return b, nil
+			}
 			return s.variant(i)
 		}
 	}

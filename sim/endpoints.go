@@ -564,7 +564,10 @@ func (w *World) afterRates() {
 					w.trace("readiness gate", "pod", p.Name, "condition", negReadinessGate)
 				}
 			}
-			p.Ready = cr && (!np.negGate || np.gateOK)
+			if was := p.Ready; was != (cr && (!np.negGate || np.gateOK)) {
+				p.Ready = !was
+				podChanged(p)
+			}
 			if ready := p.Ready; ready != np.pub {
 				np.pub = ready
 				np.seq++

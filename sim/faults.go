@@ -161,6 +161,7 @@ func (w *World) faultStart(i int) {
 		for _, pi := range fs.pods {
 			w.pods[pi].failed = true
 			w.st.Pods[pi].Ready = false
+			podChanged(w.st.Pods[pi])
 		}
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
@@ -169,6 +170,7 @@ func (w *World) faultStart(i int) {
 		fs.pods = w.selectPods(fs)
 		for _, pi := range fs.pods {
 			w.pods[pi].stress += f.CPU
+			podChanged(w.st.Pods[pi])
 		}
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
@@ -211,6 +213,7 @@ func (w *World) faultEnd(i int) {
 			ps := w.pods[pi]
 			ps.failed = false
 			p := ps.p
+			podChanged(p)
 			if p.Phase == cluster.PodRunning && !ps.dead {
 				w.podCancel(ps, &ps.ready)
 				ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
@@ -219,6 +222,7 @@ func (w *World) faultEnd(i int) {
 	case CPUStress:
 		for _, pi := range fs.pods {
 			w.pods[pi].stress -= f.CPU
+			podChanged(w.st.Pods[pi])
 		}
 	case PodUnreachable:
 		w.unreachableEnd(i)

@@ -30,12 +30,34 @@ func (w *World) recompute(now time.Duration) {
 	w.acct.integrate(w, now)
 	wall := w.clock.Now()
 	for _, l := range w.loads {
+		mult, ready, replicas := l.mult, l.ready, l.wl.replicas
 		l.refresh(w, wall)
+		if l.ready != ready {
+			l.stale = true
+		}
+		if l.mult != mult || l.ready != ready || l.wl.replicas != replicas {
+			// podCPU of every pod of the workload changed
+			for _, pi := range l.wl.pods {
+				podChanged(w.st.Pods[pi])
+			}
+		}
 	}
+	// Only the nodes whose inputs changed (cluster.Node.Changed) are recomputed, in node order as
+	// a full pass would: an unchanged node's demand, shares and saturation come out the same, so
+	// skipping it is exact (checkCPU proves it under Options.CheckInvariants).
 	for _, ns := range w.nodes {
-		w.nodeCPU(ns)
+		if ns.n.Changed {
+			ns.n.Changed = false
+			w.nodeCPU(ns)
+		}
+	}
+	if w.inv != nil {
+		w.checkCPU(w.inv)
 	}
 	w.acct.setRates(w)
+	if w.inv != nil {
+		w.checkServe(w.inv)
+	}
 	w.checkDisruption()
 	w.syncUnreachable()
 	w.controlPlaneRecompute(now)
@@ -57,6 +79,14 @@ func (w *World) podDemand(ps *podState) float64 {
 	return d
 }
 
+// podChanged marks p's node for the next recomputation: something podDemand reads of p (its
+// phase, readiness, failure, stress) changed outside cluster.State.
+func podChanged(p *cluster.Pod) {
+	if p.Node != nil {
+		p.Node.Changed = true
+	}
+}
+
 func (w *World) nodeCPU(ns *nodeState) {
 	n := ns.n
 	capacity := float64(n.Allocatable.MilliCPU) / 1000
@@ -65,6 +95,9 @@ func (w *World) nodeCPU(ns *nodeState) {
 		ps := w.pods[p.Index]
 		ps.demand = w.podDemand(ps)
 		total += ps.demand
+		if ps.wl != nil && ps.wl.load != nil {
+			ps.wl.load.stale = true // its pods' shares may change
+		}
 	}
 	ns.demand = total
 	if total <= capacity || total == 0 {
@@ -173,6 +206,7 @@ func (w *World) nodeDown(ns *nodeState) {
 	n := ns.n
 	now := w.q.Now()
 	n.Up = false
+	n.Changed = true
 	ns.downSince = now
 	ns.saturated = false
 	w.q.Cancel(ns.panicAt)
@@ -222,6 +256,7 @@ func (w *World) nodeNotReady(i int) {
 	for _, p := range n.Pods {
 		p.Ready = false
 	}
+	n.Changed = true
 	w.checkDisruption()
 	if !w.fullDisruption {
 		w.taintForEviction(ns)
@@ -337,6 +372,7 @@ func (w *World) nodeBoot(i int) {
 		return
 	}
 	n.Up = true
+	n.Changed = true
 	ns.stopped = false
 	w.trace("node booted", "node", n.Name, "downFor", w.q.Now()-ns.downSince)
 	released := false
@@ -384,6 +420,7 @@ func (w *World) nodeReadyReport(i int) {
 		w.podCancel(ps, &ps.eviction)
 		if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Started+ps.readyWait <= now {
 			p.Ready = true
+			n.Changed = true
 		}
 	}
 	w.trace("node ready", "node", n.Name)

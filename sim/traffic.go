@@ -35,6 +35,10 @@ type loadState struct {
 	idle    float64
 	perRep  float64
 	net     *netLoad // the network path's state (endpoints.go); nil when it is off
+	// stale: an input of serve changed since it last ran (the ready count, or a node holding one
+	// of the workload's pods was recomputed); changed: serve's success share changed on the last
+	// recomputation, so the loads that depend on this one serve again.
+	stale, changed bool
 }
 
 func (w *World) buildLoads() error {
@@ -60,7 +64,7 @@ func (w *World) buildLoads() error {
 		if l.Profile != nil && len(l.Profile.Hourly) != 0 && len(l.Profile.Hourly) != 24 {
 			return fmt.Errorf("%w: load[%d].profile.hourly: expected 24 values, got %d", ErrInput, i, len(l.Profile.Hourly))
 		}
-		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64()}
+		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
 		byKey[key] = ls
 		w.loads = append(w.loads, ls)
@@ -155,8 +159,26 @@ func (l *loadState) podCPU(p *cluster.Pod) float64 {
 	return l.idle + l.perRep*l.mult*float64(l.wl.replicas)/float64(l.ready)
 }
 
+func (l *loadState) depsChanged() bool {
+	for _, d := range l.deps {
+		if d.changed {
+			return true
+		}
+	}
+	return false
+}
+
 // serve computes the fraction of requests that succeed now. Loads are in dependency order.
 func (l *loadState) serve(w *World) {
+	l.own = l.ownShare(w)
+	l.success = l.own
+	for _, d := range l.deps {
+		l.success *= d.success
+	}
+}
+
+// ownShare is the fraction of requests the workload's own pods serve now.
+func (l *loadState) ownShare(w *World) float64 {
 	own := 0.0
 	if l.ready > 0 {
 		for _, pi := range l.wl.pods {
@@ -171,11 +193,7 @@ func (l *loadState) serve(w *World) {
 		}
 		own /= float64(l.ready)
 	}
-	l.own = own
-	l.success = own
-	for _, d := range l.deps {
-		l.success *= d.success
-	}
+	return own
 }
 
 // accounting integrates the indicators over virtual time.
@@ -224,8 +242,16 @@ func (a *accounting) setRates(w *World) {
 	for _, l := range w.loads {
 		if l.net != nil {
 			w.netServe(l)
-		} else {
+			l.changed = true
+		} else if l.stale || l.depsChanged() {
+			// unchanged inputs give the same shares: serving again is skipped (checkServe
+			// proves it under Options.CheckInvariants)
+			old := l.success
 			l.serve(w)
+			l.stale = false
+			l.changed = math.Float64bits(l.success) != math.Float64bits(old)
+		} else {
+			l.changed = false
 		}
 		r := l.l.RequestsPerSecond * l.mult
 		a.rate += r

@@ -61,6 +61,7 @@ func (w *World) unreachableStart(fi int) {
 		p := w.st.Pods[pi]
 		ps := w.pods[pi]
 		ps.failed = true
+		podChanged(p)
 		u := &unreachablePod{fault: fi, readyFail: -1, liveFail: -1}
 		for c := range p.Spec.Containers {
 			ct := &p.Spec.Containers[c]
@@ -105,6 +106,7 @@ func (w *World) syncUnreachable() {
 			continue
 		}
 		p.Ready = true
+		podChanged(p)
 		w.trace("pod ready (unreachable, no failing readiness probe)", "pod", p.Name)
 		w.touch()
 	}
@@ -143,6 +145,7 @@ func (w *World) probeFails(pi int) {
 		delete(w.unreach, pi)
 		ps.failed = false
 		p.Ready = false
+		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead {
 			p.Phase = cluster.PodPending
 			w.podCancel(ps, &ps.ready)
@@ -157,6 +160,7 @@ func (w *World) probeFails(pi int) {
 		u.readyFailed = true
 		if p.Ready {
 			p.Ready = false
+			podChanged(p)
 			w.trace("readiness probe failed", "pod", p.Name)
 			w.touch()
 		}
@@ -176,6 +180,7 @@ func (w *World) unreachableEnd(fi int) {
 		ps := w.pods[pi]
 		ps.failed = false
 		p := ps.p
+		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead && !p.Ready {
 			w.podCancel(ps, &ps.ready)
 			ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)

@@ -434,7 +434,7 @@ func (w *World) deletePod(pi int, reason string) {
 	w.trace("pod deleted", "pod", p.Name, "reason", reason)
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		w.st.SetPhase(p, cluster.PodTerminating)
-		p.Ready = false
+		p.Ready = false // SetPhase marked the node changed
 	} else if w.netTerminate(pi) {
 		// preStop, SIGTERM and the grace period run first (termination.go)
 	} else {
@@ -581,6 +581,7 @@ func (w *World) containersStarted(pi int) {
 		return
 	}
 	p.Phase = cluster.PodRunning
+	p.Node.Changed = true
 	p.Started = w.q.Now()
 	ps.dead = false
 	w.trace("containers started", "pod", p.Name, "node", p.Node.Name)
@@ -599,6 +600,7 @@ func (w *World) podReady(pi int) {
 		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true
+	p.Node.Changed = true
 	w.trace("pod ready", "pod", p.Name)
 	w.touch()
 }
