@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,6 +212,8 @@ type accounting struct {
 	notReadyEvents int
 	faults         int
 	maxColocated   int
+	wlByKey        map[string][]*workload // workloads by key, for observeColocation
+	wlByKeyOf      int                    // len(World.wls) when wlByKey was built
 }
 
 func (a *accounting) integrate(w *World, now time.Duration) {
@@ -272,14 +275,26 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 }
 
 // observeColocation tracks the most replicas of one multi-replica workload ever bound to one node.
+// It counts per owner among n's pods (O(pods on n)), not per workload of the world: visiting
+// every workload on every bind made a placement of many workloads quadratic.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
-	for _, wl := range w.wls {
-		if wl.replicas < 2 {
-			continue
+	if len(a.wlByKey) == 0 || a.wlByKeyOf != len(w.wls) {
+		a.wlByKey = make(map[string][]*workload, len(w.wls))
+		for _, wl := range w.wls {
+			a.wlByKey[wl.key] = append(a.wlByKey[wl.key], wl)
 		}
-		c := 0
-		for _, p := range n.Pods {
-			if p.Owner == wl.key && p.Phase != cluster.PodTerminating {
+		a.wlByKeyOf = len(w.wls)
+	}
+	live := func(q *cluster.Pod, owner string) bool {
+		return q.Owner == owner && q.Phase != cluster.PodTerminating
+	}
+	for i, p := range n.Pods {
+		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) || slices.ContainsFunc(n.Pods[:i], func(q *cluster.Pod) bool { return live(q, p.Owner) }) {
+			continue // counted at the owner's first live pod on n
+		}
+		c := 1
+		for _, q := range n.Pods[i+1:] {
+			if live(q, p.Owner) {
 				c++
 			}
 		}
@@ -287,6 +302,16 @@ func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 			a.maxColocated = c
 		}
 	}
+}
+
+// multiReplica: some workload keyed owner has at least 2 replicas now.
+func (a *accounting) multiReplica(owner string) bool {
+	for _, wl := range a.wlByKey[owner] {
+		if wl.replicas >= 2 {
+			return true
+		}
+	}
+	return false
 }
 
 func formatFloat(v float64, prec int) string {
