@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -278,23 +277,30 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 // It counts per owner among n's pods (O(pods on n)), not per workload of the world: visiting
 // every workload on every bind made a placement of many workloads quadratic.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
-	if len(a.wlByKey) == 0 || a.wlByKeyOf != len(w.wls) {
+	if a.wlByKey == nil || a.wlByKeyOf != len(w.wls) {
 		a.wlByKey = make(map[string][]*workload, len(w.wls))
 		for _, wl := range w.wls {
 			a.wlByKey[wl.key] = append(a.wlByKey[wl.key], wl)
 		}
 		a.wlByKeyOf = len(w.wls)
 	}
-	live := func(q *cluster.Pod, owner string) bool {
-		return q.Owner == owner && q.Phase != cluster.PodTerminating
+	if len(a.wlByKey) == 0 {
+		return
 	}
-	for i, p := range n.Pods {
-		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) || slices.ContainsFunc(n.Pods[:i], func(q *cluster.Pod) bool { return live(q, p.Owner) }) {
-			continue // counted at the owner's first live pod on n
+	pods := n.Pods
+next:
+	for i, p := range pods {
+		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) {
+			continue
+		}
+		for _, q := range pods[:i] {
+			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
+				continue next // counted at the owner's first live pod on n
+			}
 		}
 		c := 1
-		for _, q := range n.Pods[i+1:] {
-			if live(q, p.Owner) {
+		for _, q := range pods[i+1:] {
+			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
 				c++
 			}
 		}
