@@ -95,9 +95,6 @@ func (w *World) nodeCPU(ns *nodeState) {
 		ps := w.pods[p.Index]
 		ps.demand = w.podDemand(ps)
 		total += ps.demand
-		if ps.wl != nil && ps.wl.load != nil {
-			ps.wl.load.stale = true // its pods' shares may change
-		}
 	}
 	ns.demand = total
 	if total <= capacity || total == 0 {
@@ -106,6 +103,22 @@ func (w *World) nodeCPU(ns *nodeState) {
 		}
 	} else {
 		w.waterFill(n, capacity)
+	}
+	for _, p := range n.Pods {
+		// what the pod adds to its load's own share (loadState.ownShare): when that changed,
+		// the load serves again
+		ps := w.pods[p.Index]
+		if ps.wl == nil || ps.wl.load == nil {
+			continue
+		}
+		share := 0.0
+		if p.Ready && p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node.Up {
+			share = ps.served
+		}
+		if math.Float64bits(share) != math.Float64bits(ps.share) {
+			ps.share = share
+			ps.wl.load.stale = true
+		}
 	}
 	sat := n.Up && total/capacity >= w.m.KernelPanic.SaturationAbove
 	switch {
