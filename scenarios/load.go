@@ -51,7 +51,7 @@ type Scenario struct {
 
 	fsys  fs.FS
 	root  *locate.Node
-	built []*Variant      // every variant as checkVariants built it, in VariantNames order
+	built *variantCache   // the variants Variant built; a new cache per checkVariants
 	ctx   context.Context // while loading: stops the expansion of templates and the variants' checks
 }
 
