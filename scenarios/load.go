@@ -50,10 +50,11 @@ type Scenario struct {
 	// Alerts are the alerting rules of spec.ruleFiles, in file order.
 	Alerts []promql.Alert
 
-	fsys fs.FS
-	dir  string // the file's folder in fsys, where includes and rule files resolve
-	root *locate.Node
-	ctx  context.Context // while loading: stops the expansion of templates and the variants' checks
+	fsys  fs.FS
+	dir   string // the file's folder in fsys, where includes and rule files resolve
+	root  *locate.Node
+	built *variantCache   // the variants Variant built; a new cache per checkVariants
+	ctx   context.Context // while loading: stops the expansion of templates and the variants' checks
 }
 
 // stopped is the load's context error, if it was cancelled.

@@ -881,6 +881,7 @@ func (w *World) appStart(pi int, now time.Duration) {
 	}
 	c := w.cron
 	p.Phase = cluster.PodRunning
+	p.Node.Changed = true
 	p.Started = now
 	if !r.started {
 		r.started = true

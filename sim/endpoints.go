@@ -516,7 +516,10 @@ func (w *World) afterRates() {
 					emit(w, trace.ReadinessGate{Pod: p.Name, Condition: negReadinessGate})
 				}
 			}
-			p.Ready = cr && (!np.negGate || np.gateOK)
+			if was := p.Ready; was != (cr && (!np.negGate || np.gateOK)) {
+				p.Ready = !was
+				podChanged(p)
+			}
 			if ready := p.Ready; ready != np.pub {
 				np.pub = ready
 				np.seq++

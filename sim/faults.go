@@ -143,6 +143,7 @@ func (w *World) faultStart(i int) {
 		for _, pi := range fs.pods {
 			w.pods[pi].failed = true
 			w.st.Pods[pi].Ready = false
+			podChanged(w.st.Pods[pi])
 		}
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
@@ -151,6 +152,7 @@ func (w *World) faultStart(i int) {
 		fs.pods = w.selectPods(fs)
 		for _, pi := range fs.pods {
 			w.pods[pi].stress += f.CPU
+			podChanged(w.st.Pods[pi])
 		}
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
@@ -193,6 +195,7 @@ func (w *World) faultEnd(i int) {
 			ps := w.pods[pi]
 			ps.failed = false
 			p := ps.p
+			podChanged(p)
 			if p.Phase == cluster.PodRunning && !ps.dead {
 				w.podCancel(ps, &ps.ready)
 				ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
@@ -201,6 +204,7 @@ func (w *World) faultEnd(i int) {
 	case CPUStress:
 		for _, pi := range fs.pods {
 			w.pods[pi].stress -= f.CPU
+			podChanged(w.st.Pods[pi])
 		}
 	case PodUnreachable:
 		w.unreachableEnd(i)

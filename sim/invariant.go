@@ -40,6 +40,11 @@ const (
 	InvJobOwned = "job-has-cronjob-or-was-collected"
 	// InvClockMonotonic: virtual time never goes back and never passes the end of the run.
 	InvClockMonotonic = "clock-never-goes-back"
+	// InvCPUCurrent: after each recomputation, the CPU demand the load model keeps per pod and per
+	// node (recomputed only for the nodes marked changed), and each load's share served by its own
+	// pods (recomputed only for the loads whose pods changed), equal a full recomputation from the
+	// state as it is: a change that forgot to mark its node shows here.
+	InvCPUCurrent = "cpu-demand-matches-full-recompute"
 )
 
 // ErrInvariant marks a violated invariant; errors.As gives the *InvariantError.
@@ -385,4 +390,40 @@ var netEventNames = [...]string{
 	netEvProp: "endpoint-propagation", netEvReadiness: "readiness-probe", netEvLiveness: "liveness-probe",
 	netEvStartup: "startup-probe", netEvExit: "process-exit", netEvRestarted: "container-restarted",
 	netEvChange: "change",
+}
+
+// checkCPU recomputes every node's CPU demand from scratch, without side effects, and compares it
+// bit for bit with what the incremental recomputation kept (recompute calls it when the checker
+// is on).
+func (w *World) checkCPU(c *invChecker) {
+	for _, ns := range w.nodes {
+		total := 0.0
+		for _, p := range ns.n.Pods {
+			ps := w.pods[p.Index]
+			d := w.podDemand(ps)
+			if math.Float64bits(d) != math.Float64bits(ps.demand) {
+				c.fail(w, InvCPUCurrent, "pod/"+p.Name, "CPU demand kept %v, a full recomputation gives %v (node %s not marked changed)", ps.demand, d, ns.n.Name)
+				return
+			}
+			total += d
+		}
+		if math.Float64bits(total) != math.Float64bits(ns.demand) {
+			c.fail(w, InvCPUCurrent, "node/"+ns.n.Name, "CPU demand kept %v, a full recomputation gives %v", ns.demand, total)
+			return
+		}
+	}
+}
+
+// checkServe compares each load's own share, which setRates recomputes only for the loads whose
+// inputs changed, with a full recomputation (recompute calls it when the checker is on).
+func (w *World) checkServe(c *invChecker) {
+	for _, l := range w.loads {
+		if l.net != nil {
+			continue // served on every recomputation
+		}
+		if own := l.ownShare(w); math.Float64bits(own) != math.Float64bits(l.own) {
+			c.fail(w, InvCPUCurrent, l.l.Target, "own share kept %v, a full recomputation gives %v", l.own, own)
+			return
+		}
+	}
 }

@@ -32,12 +32,34 @@ func (w *World) recompute(now time.Duration) {
 	w.acct.integrate(w, now)
 	wall := w.clock.Now()
 	for _, l := range w.loads {
+		mult, ready, replicas := l.mult, l.ready, l.wl.replicas
 		l.refresh(w, wall)
+		if l.ready != ready {
+			l.stale = true
+		}
+		if l.mult != mult || l.ready != ready || l.wl.replicas != replicas {
+			// podCPU of every pod of the workload changed
+			for _, pi := range l.wl.pods {
+				podChanged(w.st.Pods[pi])
+			}
+		}
 	}
+	// Only the nodes whose inputs changed (cluster.Node.Changed) are recomputed, in node order as
+	// a full pass would: an unchanged node's demand, shares and saturation come out the same, so
+	// skipping it is exact (checkCPU proves it under Options.CheckInvariants).
 	for _, ns := range w.nodes {
-		w.nodeCPU(ns)
+		if ns.n.Changed {
+			ns.n.Changed = false
+			w.nodeCPU(ns)
+		}
+	}
+	if w.inv != nil {
+		w.checkCPU(w.inv)
 	}
 	w.acct.setRates(w)
+	if w.inv != nil {
+		w.checkServe(w.inv)
+	}
 	w.checkDisruption()
 	w.syncUnreachable()
 	w.controlPlaneRecompute(now)
@@ -59,6 +81,14 @@ func (w *World) podDemand(ps *podState) float64 {
 	return d
 }
 
+// podChanged marks p's node for the next recomputation: something podDemand reads of p (its
+// phase, readiness, failure, stress) changed outside cluster.State.
+func podChanged(p *cluster.Pod) {
+	if p.Node != nil {
+		p.Node.Changed = true
+	}
+}
+
 func (w *World) nodeCPU(ns *nodeState) {
 	n := ns.n
 	capacity := float64(n.Allocatable.MilliCPU) / 1000
@@ -75,6 +105,22 @@ func (w *World) nodeCPU(ns *nodeState) {
 		}
 	} else {
 		w.waterFill(n, capacity)
+	}
+	for _, p := range n.Pods {
+		// what the pod adds to its load's own share (loadState.ownShare): when that changed,
+		// the load serves again
+		ps := w.pods[p.Index]
+		if ps.wl == nil || ps.wl.load == nil {
+			continue
+		}
+		share := 0.0
+		if p.Ready && p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node.Up {
+			share = ps.served
+		}
+		if math.Float64bits(share) != math.Float64bits(ps.share) {
+			ps.share = share
+			ps.wl.load.stale = true
+		}
 	}
 	sat := n.Up && total/capacity >= w.m.KernelPanic.SaturationAbove
 	switch {
@@ -173,6 +219,7 @@ func (w *World) nodeDown(ns *nodeState) {
 	n := ns.n
 	now := w.q.Now()
 	n.Up = false
+	n.Changed = true
 	ns.downSince = now
 	ns.saturated = false
 	w.q.Cancel(ns.panicAt)
@@ -223,6 +270,7 @@ func (w *World) nodeNotReady(i int) {
 	for _, p := range n.Pods {
 		p.Ready = false
 	}
+	n.Changed = true
 	w.checkDisruption()
 	if !w.fullDisruption {
 		w.taintForEviction(ns)
@@ -338,6 +386,7 @@ func (w *World) nodeBoot(i int) {
 		return
 	}
 	n.Up = true
+	n.Changed = true
 	ns.stopped = false
 	emit(w, trace.NodeBooted{Node: n.Name, DownFor: w.q.Now() - ns.downSince})
 	released := false
@@ -385,6 +434,7 @@ func (w *World) nodeReadyReport(i int) {
 		w.podCancel(ps, &ps.eviction)
 		if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Started+ps.readyWait <= now {
 			p.Ready = true
+			n.Changed = true
 		}
 	}
 	emit(w, trace.NodeReady{Node: n.Name})

@@ -42,7 +42,7 @@ func (w *World) netTerminate(pi int) bool {
 	np := n.pod(pi)
 	np.terminate = true
 	w.st.SetPhase(p, cluster.PodTerminating) // through State: the scheduler's spread counts follow it
-	p.Ready = false
+	p.Ready = false                          // SetPhase marked the node changed
 	for _, pr := range []*probe{&np.rd, &np.lv, &np.su} {
 		w.q.Cancel(pr.flip)
 	}

@@ -35,6 +35,10 @@ type loadState struct {
 	idle    float64
 	perRep  float64
 	net     *netLoad // the network path's state (endpoints.go); nil when it is off
+	// stale: an input of serve changed since it last ran (the ready count, or a node holding one
+	// of the workload's pods was recomputed); changed: serve's success share changed on the last
+	// recomputation, so the loads that depend on this one serve again.
+	stale, changed bool
 }
 
 func (w *World) buildLoads() {
@@ -48,7 +52,7 @@ func (w *World) buildLoads() {
 				wl = c
 			}
 		}
-		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64()}
+		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
 		byKey[key] = ls
 		w.loads = append(w.loads, ls)
@@ -118,8 +122,26 @@ func (l *loadState) podCPU(p *cluster.Pod) float64 {
 	return l.idle + l.perRep*l.mult*float64(l.wl.replicas)/float64(l.ready)
 }
 
+func (l *loadState) depsChanged() bool {
+	for _, d := range l.deps {
+		if d.changed {
+			return true
+		}
+	}
+	return false
+}
+
 // serve computes the fraction of requests that succeed now. Loads are in dependency order.
 func (l *loadState) serve(w *World) {
+	l.own = l.ownShare(w)
+	l.success = l.own
+	for _, d := range l.deps {
+		l.success *= d.success
+	}
+}
+
+// ownShare is the fraction of requests the workload's own pods serve now.
+func (l *loadState) ownShare(w *World) float64 {
 	own := 0.0
 	if l.ready > 0 {
 		for _, pi := range l.wl.pods {
@@ -134,11 +156,7 @@ func (l *loadState) serve(w *World) {
 		}
 		own /= float64(l.ready)
 	}
-	l.own = own
-	l.success = own
-	for _, d := range l.deps {
-		l.success *= d.success
-	}
+	return own
 }
 
 // accounting integrates the indicators over virtual time.
@@ -156,6 +174,8 @@ type accounting struct {
 	notReadyEvents int
 	faults         int
 	maxColocated   int
+	wlByKey        map[string][]*workload // workloads by key, for observeColocation
+	wlByKeyOf      int                    // len(World.wls) when wlByKey was built
 }
 
 func (a *accounting) integrate(w *World, now time.Duration) {
@@ -187,8 +207,16 @@ func (a *accounting) setRates(w *World) {
 	for _, l := range w.loads {
 		if l.net != nil {
 			w.netServe(l)
-		} else {
+			l.changed = true
+		} else if l.stale || l.depsChanged() {
+			// unchanged inputs give the same shares: serving again is skipped (checkServe
+			// proves it under Options.CheckInvariants)
+			old := l.success
 			l.serve(w)
+			l.stale = false
+			l.changed = math.Float64bits(l.success) != math.Float64bits(old)
+		} else {
+			l.changed = false
 		}
 		r := l.l.RequestsPerSecond * l.mult
 		a.rate += r
@@ -209,14 +237,33 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 }
 
 // observeColocation tracks the most replicas of one multi-replica workload ever bound to one node.
+// It counts per owner among n's pods (O(pods on n)), not per workload of the world: visiting
+// every workload on every bind made a placement of many workloads quadratic.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
-	for _, wl := range w.wls {
-		if wl.replicas < 2 {
+	if a.wlByKey == nil || a.wlByKeyOf != len(w.wls) {
+		a.wlByKey = make(map[string][]*workload, len(w.wls))
+		for _, wl := range w.wls {
+			a.wlByKey[wl.key] = append(a.wlByKey[wl.key], wl)
+		}
+		a.wlByKeyOf = len(w.wls)
+	}
+	if len(a.wlByKey) == 0 {
+		return
+	}
+	pods := n.Pods
+next:
+	for i, p := range pods {
+		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) {
 			continue
 		}
-		c := 0
-		for _, p := range n.Pods {
-			if p.Owner == wl.key && p.Phase != cluster.PodTerminating {
+		for _, q := range pods[:i] {
+			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
+				continue next // counted at the owner's first live pod on n
+			}
+		}
+		c := 1
+		for _, q := range pods[i+1:] {
+			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
 				c++
 			}
 		}
@@ -224,6 +271,16 @@ func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 			a.maxColocated = c
 		}
 	}
+}
+
+// multiReplica: some workload keyed owner has at least 2 replicas now.
+func (a *accounting) multiReplica(owner string) bool {
+	for _, wl := range a.wlByKey[owner] {
+		if wl.replicas >= 2 {
+			return true
+		}
+	}
+	return false
 }
 
 func formatFloat(v float64, prec int) string {

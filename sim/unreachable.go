@@ -62,6 +62,7 @@ func (w *World) unreachableStart(fi int) {
 		p := w.st.Pods[pi]
 		ps := w.pods[pi]
 		ps.failed = true
+		podChanged(p)
 		u := &unreachablePod{fault: fi, readyFail: -1, liveFail: -1}
 		for c := range p.Spec.Containers {
 			ct := &p.Spec.Containers[c]
@@ -106,6 +107,7 @@ func (w *World) syncUnreachable() {
 			continue
 		}
 		p.Ready = true
+		podChanged(p)
 		emit(w, trace.PodReadyUnreachable{Pod: p.Name})
 		w.touch()
 	}
@@ -144,6 +146,7 @@ func (w *World) probeFails(pi int) {
 		delete(w.unreach, pi)
 		ps.failed = false
 		p.Ready = false
+		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead {
 			p.Phase = cluster.PodPending
 			w.podCancel(ps, &ps.ready)
@@ -158,6 +161,7 @@ func (w *World) probeFails(pi int) {
 		u.readyFailed = true
 		if p.Ready {
 			p.Ready = false
+			podChanged(p)
 			emit(w, trace.ReadinessFailed{Pod: p.Name})
 			w.touch()
 		}
@@ -177,6 +181,7 @@ func (w *World) unreachableEnd(fi int) {
 		ps := w.pods[pi]
 		ps.failed = false
 		p := ps.p
+		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead && !p.Ready {
 			w.podCancel(ps, &ps.ready)
 			ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)

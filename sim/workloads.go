@@ -42,6 +42,7 @@ type podState struct {
 	stress    float64   // extra CPU demand from StressChaos, cores
 	demand    float64   // CPU demand after limit, cores
 	served    float64   // fraction of its demand the node grants, 0..1
+	share     float64   // served while it counts for its load's own share, else 0 (nodeCPU)
 	lastTry   time.Duration
 	parked    bool // in the unschedulable list
 	start     engine.Timer
@@ -398,7 +399,7 @@ func (w *World) deletePod(pi int, reason string) {
 	emit(w, trace.PodDeleted{Pod: p.Name, Reason: reason})
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		w.st.SetPhase(p, cluster.PodTerminating)
-		p.Ready = false
+		p.Ready = false // SetPhase marked the node changed
 	} else if w.netTerminate(pi) {
 		// preStop, SIGTERM and the grace period run first (termination.go)
 	} else {
@@ -545,6 +546,7 @@ func (w *World) containersStarted(pi int) {
 		return
 	}
 	p.Phase = cluster.PodRunning
+	p.Node.Changed = true
 	p.Started = w.q.Now()
 	ps.dead = false
 	emit(w, trace.ContainersStarted{Pod: p.Name, Node: p.Node.Name})
@@ -563,6 +565,7 @@ func (w *World) podReady(pi int) {
 		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true
+	p.Node.Changed = true
 	emit(w, trace.PodReady{Pod: p.Name})
 	w.touch()
 }

@@ -252,6 +252,7 @@ func (w *World) settle() {
 		if p.Bound() {
 			p.Phase = cluster.PodRunning
 			p.Ready = true
+			p.Node.Changed = true
 			ps.start, ps.ready = engine.Timer{}, engine.Timer{}
 		} else if ps.parked {
 			// unschedulable from the start: retried as the queue would be

@@ -78,6 +78,12 @@ type Node struct {
 	Up bool
 	// Ready is the NodeReady condition as the control plane currently believes it.
 	Ready bool
+
+	// Changed says that something a node's CPU demand depends on (its pod list, a pod's phase or
+	// readiness, its machine) changed since the simulator last computed it. State sets it for the
+	// changes it makes; the simulator sets it for its own and clears it when it recomputes the
+	// node, so a recomputation touches only the nodes that changed.
+	Changed bool
 }
 
 // Zone returns the node's topology.kubernetes.io/zone label, or "".
@@ -163,6 +169,7 @@ func (s *State) Unobserve(o Observer) {
 // AddNode appends a node and returns it.
 func (s *State) AddNode(n *Node) *Node {
 	n.Index = len(s.Nodes)
+	n.Changed = true
 	s.Nodes = append(s.Nodes, n)
 	return n
 }
@@ -193,6 +200,7 @@ func (s *State) Bind(p *Pod, n *Node) {
 		panic("cluster: bind of a bound pod " + p.Name)
 	}
 	p.Node = n
+	n.Changed = true
 	n.Pods = append(n.Pods, p)
 	n.Requested = n.Requested.Add(p.Requests)
 	n.NonZeroRequested = n.NonZeroRequested.Add(p.NonZero)
@@ -205,6 +213,9 @@ func (s *State) Bind(p *Pod, n *Node) {
 func (s *State) SetPhase(p *Pod, phase PodPhase) {
 	old := p.Phase
 	p.Phase = phase
+	if p.Node != nil {
+		p.Node.Changed = true
+	}
 	if p.Node != nil && (old == PodTerminating) != (phase == PodTerminating) {
 		for _, o := range s.observers {
 			o.PodPhaseChanged(p, old)
@@ -215,6 +226,7 @@ func (s *State) SetPhase(p *Pod, phase PodPhase) {
 // Release removes a pod from its node (if bound) and marks it gone.
 func (s *State) Release(p *Pod) {
 	if n := p.Node; n != nil {
+		n.Changed = true
 		for _, o := range s.observers {
 			o.PodUnbound(p)
 		}

@@ -57,6 +57,12 @@ type podIndex struct {
 	groupTerms    map[labelKV][]*groupTerm
 	anyGroupTerms []*groupTerm
 
+	// withLabel holds the bound pods by each of their labels, so that building a table whose
+	// predicate requires a label visits only the pods that have it, not every bound pod: with a
+	// table per workload, scanning every pod made a placement of n workloads O(n^2). Built on the
+	// first such table, then kept up to date with the tables; nil until then.
+	withLabel map[labelKV]map[*cluster.Pod]struct{}
+
 	buf []byte
 	ns  nsLabels
 }
@@ -293,10 +299,20 @@ func (x *podIndex) table(live bool, parts []matchPart) *countTable {
 		p.eq, p.neq = slices.Clone(p.eq), slices.Clone(p.neq)
 		t.parts[i] = p
 	}
-	for i, n := range x.st.Nodes {
-		for _, q := range n.Pods {
-			if (!live || q.Phase != cluster.PodTerminating) && t.matches(q, &x.ns) {
-				t.node[i]++
+	count := func(q *cluster.Pod) {
+		if (!live || q.Phase != cluster.PodTerminating) && t.matches(q, &x.ns) {
+			t.node[q.Node.Index]++ // integer counts: the order of the visits cannot matter
+		}
+	}
+	if kv, ok := t.parts[0].indexLabel(); ok {
+		x.indexLabels()
+		for q := range x.withLabel[kv] {
+			count(q)
+		}
+	} else {
+		for _, n := range x.st.Nodes {
+			for _, q := range n.Pods {
+				count(q)
 			}
 		}
 	}
@@ -483,6 +499,42 @@ func (x *podIndex) change(p *cluster.Pod, delta int32) {
 	}
 	x.tablesChange(p, n, delta, false)
 	x.groupChange(p, n, delta)
+	if x.withLabel != nil {
+		x.labelsChange(p, delta)
+	}
+}
+
+// indexLabels builds withLabel from the bound pods, once.
+func (x *podIndex) indexLabels() {
+	if x.withLabel != nil {
+		return
+	}
+	x.withLabel = make(map[labelKV]map[*cluster.Pod]struct{})
+	for _, n := range x.st.Nodes[:x.nodes] {
+		for _, p := range n.Pods {
+			x.labelsChange(p, 1)
+		}
+	}
+}
+
+// labelsChange adds p to (delta > 0) or removes it from withLabel.
+func (x *podIndex) labelsChange(p *cluster.Pod, delta int32) {
+	for k, v := range p.Labels {
+		kv := labelKV{k, v}
+		set := x.withLabel[kv]
+		if delta < 0 {
+			delete(set, p)
+			if len(set) == 0 {
+				delete(x.withLabel, kv)
+			}
+			continue
+		}
+		if set == nil {
+			set = make(map[*cluster.Pod]struct{})
+			x.withLabel[kv] = set
+		}
+		set[p] = struct{}{}
+	}
 }
 
 // tablesChange adds delta on node n to the tables whose predicate p matches: the live ones only
