@@ -19,10 +19,12 @@
 //     liveness and startup probes as threshold crossings, deep or shallow readiness, caller
 //     retries, preStop hooks, SIGTERM policies and the grace period; Deployment rolling updates
 //     from spec.changes (rollout.go);
-//   - the batch side (cron.go): the CronJob controller, v1 (the 10 s syncAll poller) and v2
-//     (informers and a work queue), through client-side token buckets on virtual time
-//     (apiserver.go); the Job controller; the pod start pipeline of Job pods (admission,
-//     scheduling, image pull from a registry where images can be missing, sidecars, app);
+//   - the batch side, split as upstream splits it: the CronJobs, their schedules and runs
+//     (cron.go); the CronJob controller, v1 (the 10 s syncAll poller) and v2 (informers and a
+//     work queue), through client-side token buckets on virtual time (cronjob_controller.go,
+//     apiserver.go); the Job controller and the pod start pipeline of Job pods: admission,
+//     scheduling, image pull, sidecars, app (job_controller.go); the registry where images can
+//     be missing (registry.go);
 //     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go);
 //   - the control plane (controlplane.go, admission.go, autorepair.go): HA apiserver instances
 //     with the PostStartHook that writes kube-system/extension-apiserver-authentication, a managed
