@@ -94,7 +94,7 @@ whole; an existing --out that holds files is refused unless --overwrite.`,
 	fl.Float64Var(&f.precision, "precision", 0, "add seeds (doubling) until every objective's CI half-width/|mean| <= P, e.g. 0.05")
 	fl.IntVar(&f.maxSeeds, "max-seeds", 10000, "with --precision: stop adding seeds at this many")
 	fl.StringVar(&f.failOn, "junit-fail-on", "mitigations", "which variants' missed targets fail junit.xml: mitigations (all but the baseline, which reproduces the incident on purpose), all, or none")
-	fl.BoolVar(&f.checkInv, "check-invariants", false, "check the simulator's invariants after every event (requests fit allocatable, Ready endpoints are running pods, succeeded+failed=offered, no pod on a deleted node, every Job has its CronJob, the clock never goes back); the first violation fails the run, naming the invariant, virtual time, event and object. Costs about 2x run time; off, nothing")
+	fl.BoolVar(&f.checkInv, "check-invariants", false, "check the simulator's invariants after every event (requests fit allocatable, Ready endpoints are running pods, succeeded+failed=offered, no pod on a deleted node, every Job has its CronJob, the clock never goes back, the incremental CPU demand equals a full recomputation); the first violation fails the run, naming the invariant, virtual time, event and object. Costs about 2x run time; off, nothing")
 	addRealFlags(cmd, &f.real)
 	addShardFlags(cmd, &f.shards)
 	return cmd
