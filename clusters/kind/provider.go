@@ -427,6 +427,9 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 		return errors.Join(fmt.Errorf("kind cluster %s: %w", ClusterPrefix+name, clusters.ErrNotFound), p.RestoreHost(ctx))
 	}
 	start := time.Now()
+	if err := p.removeRegistries(ctx, name); err != nil { // registry.go: a run's registry goes with its cluster
+		p.logger.Warn("registry container left behind", "cluster", ClusterPrefix+name, "err", err)
+	}
 	if err := p.kind.Delete(ClusterPrefix+name, p.KubeConfigPath(name)); err != nil {
 		return fmt.Errorf("kind delete cluster %s: %w", ClusterPrefix+name, err)
 	}

@@ -26,6 +26,7 @@ type cronRun struct {
 	podBound   time.Time // a pod observed with a node
 	started    time.Time // the app container observed running (T2)
 	failed     bool
+	failedAt   time.Time // the Job's Failed condition first observed
 	appName    string
 	failedPods map[types.UID]bool
 }
@@ -128,6 +129,9 @@ func (r *recorder) job(j *batchv1.Job, now time.Time) {
 	}
 	for _, c := range j.Status.Conditions {
 		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			if !run.failed {
+				run.failedAt = now
+			}
 			run.failed = true
 		}
 	}

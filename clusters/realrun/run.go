@@ -36,6 +36,7 @@ import (
 	"github.com/faultline-dev/faultline/clusters"
 	"github.com/faultline-dev/faultline/clusters/webhook"
 	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/platform"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -86,6 +87,9 @@ type Options struct {
 	// Clock is the wall clock the run plays faults on and timestamps observations with; nil
 	// means the real one.
 	Clock clock.Clock
+	// Platform is the variant's spec.platform, run against the cluster for the run (platform.go);
+	// nil: none.
+	Platform *platform.Config
 }
 
 // Report says what a run did besides its indicators.
@@ -168,6 +172,9 @@ type run struct {
 	down  map[string]int // components a fault stopped on purpose (validity.go)
 
 	net *netPlan // the network path on real nodes (netpath.go); nil without loads or on KWOK
+
+	reg *registryRun // the registry model played for real (registry.go); nil without one
+	rc  *rest.Config // the cluster, for the platform (platform.go)
 	ros []*rolloutWatch
 }
 
@@ -202,7 +209,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
-		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: time.Now(),
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: time.Now(), rc: cfg,
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false
@@ -234,6 +241,9 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 func (r *run) run(ctx context.Context) (sim.Result, error) {
 	ctx, stopGuard := r.guard(ctx) // cancelled when the world under the run breaks
 	defer stopGuard()
+	if err := r.startRegistry(ctx); err != nil { // registry.go
+		return sim.Result{}, err
+	}
 	if r.opts.Real != nil {
 		if err := r.useNodes(ctx); err != nil {
 			return sim.Result{}, err
@@ -258,6 +268,9 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 		return sim.Result{}, err
 	}
 	applyEnd := r.clock.Now()
+	if err := r.startPlatform(ctx); err != nil { // platform.go
+		return sim.Result{}, err
+	}
 	if r.net != nil {
 		if applyEnd, err = r.netStart(ctx); err != nil { // time 0 once the loads are served
 			return sim.Result{}, err
@@ -285,6 +298,13 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 		go func() {
 			defer wg.Done()
 			r.playChanges(fctx, end)
+		}()
+	}
+	if r.reg != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.playRegistry(fctx, end)
 		}()
 	}
 	series := &sim.Series{}
@@ -835,6 +855,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	}
 	created := map[*batchv1.CronJob]time.Time{}
 	skipped := 0
+	var skips []skipSeen // when each skip was first reported (cronbad.go)
 	if len(r.cronJobs) > 0 {
 		for _, c := range r.cronJobs {
 			ns := c.cj.Namespace
@@ -849,6 +870,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 			for _, e := range evs.Items {
 				if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
 					skipped += int(max(e.Count, 1))
+					skips = append(skips, skipSeen{cronJob: e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name, at: e.FirstTimestamp.Time})
 				}
 			}
 		}
@@ -858,6 +880,9 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		world = measure.Kind
 	}
 	obs, win := r.rec.observations(world, r.t0, end, r.scale, r.cronJobs, created, skipped)
+	if obs.Cron != nil {
+		r.rec.failuresAndAlerts(obs.Cron, r.t0, skips, r.cronJobs, r.in.Models.Alerts.ScrapeInterval.Duration)
+	}
 	if r.net != nil {
 		r.netObserve(ctx, obs)
 	}
