@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
 )
@@ -66,4 +68,20 @@ func (rec *recorder) failuresAndAlerts(c *measure.CronObservations, t0 time.Time
 		c.Detected = true
 		c.DetectedAt = (firstWatched + scrape - 1) / scrape * scrape
 	}
+}
+
+// pullFailed notes a pod whose container waits on a failed image pull (the caller holds mu).
+func (rec *recorder) pullFailed(p *corev1.Pod) {
+	for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
+		if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff") {
+			rec.pullFail[p.UID] = true
+		}
+	}
+}
+
+// pullFailures is how many pods were seen failing to pull.
+func (rec *recorder) pullFailures() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.pullFail)
 }

@@ -55,11 +55,12 @@ type recorder struct {
 	podNode   map[types.UID]string
 	running   map[types.UID]bool // pods Running and not terminating
 	nodeReady map[string]bool
+	pullFail  map[types.UID]bool // pods seen failing to pull an image (cronbad.go)
 }
 
 func newRecorder(deployments []*appsv1.Deployment) *recorder {
 	r := &recorder{runs: map[string]*cronRun{}, evicted: map[types.UID]bool{}, podNode: map[types.UID]string{},
-		running: map[types.UID]bool{}, nodeReady: map[string]bool{}}
+		running: map[types.UID]bool{}, nodeReady: map[string]bool{}, pullFail: map[types.UID]bool{}}
 	for _, d := range deployments {
 		if d.Spec.Selector == nil {
 			continue
@@ -140,6 +141,7 @@ func (r *recorder) job(j *batchv1.Job, now time.Time) {
 func (r *recorder) pod(p *corev1.Pod, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pullFailed(p)
 	// cron runs
 	for _, o := range p.OwnerReferences {
 		if o.Kind != "Job" {

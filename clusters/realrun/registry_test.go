@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
@@ -193,4 +194,18 @@ func TestFailuresAndAlertsFromRealObjects(t *testing.T) {
 			assert.InDelta(t, 8.0, v.Value, 1e-9)
 		}
 	}
+}
+
+// Pods waiting on a failed pull are counted once each, whatever the retries.
+func TestPullFailuresCounted(t *testing.T) {
+	rec := newRecorder(nil)
+	pod := func(uid, reason string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)}, Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{
+			{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}}}}}}
+	}
+	rec.pod(pod("a", "ErrImagePull"), start)
+	rec.pod(pod("a", "ImagePullBackOff"), start)
+	rec.pod(pod("b", "ContainerCreating"), start)
+	rec.pod(pod("c", "ImagePullBackOff"), start)
+	assert.Equal(t, 2, rec.pullFailures())
 }

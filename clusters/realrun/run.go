@@ -115,6 +115,9 @@ type Report struct {
 	Invalid []string `json:"invalid,omitempty"`
 	// RevertFailed names each fault that could not be undone, with the error.
 	RevertFailed []string `json:"revertFailed,omitempty"`
+	// ImagePullFailures counts the pods seen waiting with ErrImagePull or ImagePullBackOff:
+	// real pulls that failed (a registry model played for real, registry.go).
+	ImagePullFailures int `json:"imagePullFailures,omitempty"`
 	// Partial is what a run cut short (interrupted) had measured when it stopped, from Start
 	// to End: kept so that nothing measured is lost, never scored (its window is short of the
 	// scenario's).
@@ -880,6 +883,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		world = measure.Kind
 	}
 	obs, win := r.rec.observations(world, r.t0, end, r.scale, r.cronJobs, created, skipped)
+	r.rep.ImagePullFailures = r.rec.pullFailures()
 	if obs.Cron != nil {
 		r.rec.failuresAndAlerts(obs.Cron, r.t0, skips, r.cronJobs, r.in.Models.Alerts.ScrapeInterval.Duration)
 	}
