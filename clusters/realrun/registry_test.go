@@ -35,16 +35,14 @@ func (f *fakeRegistry) Seed(_ context.Context, hosts, images []string) error {
 	f.hosts, f.seeded = hosts, images
 	return nil
 }
-func (f *fakeRegistry) Delete(_ context.Context, image string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ops = append(f.ops, "delete "+image)
-	return nil
-}
+func (f *fakeRegistry) Delete(_ context.Context, image string) error { return f.op("delete " + image) }
 func (f *fakeRegistry) Restore(_ context.Context, image string) error {
+	return f.op("restore " + image)
+}
+func (f *fakeRegistry) op(what string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ops = append(f.ops, "restore "+image)
+	f.ops = append(f.ops, what)
 	return nil
 }
 func (f *fakeRegistry) Describe() string            { return "a fake registry" }
