@@ -162,7 +162,10 @@ func (r *recorder) pod(p *corev1.Pod, now time.Time) {
 			app = p.Spec.Containers[0].Name
 		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.Name == app && run.started.IsZero() && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			// a container that never ran (its image never pulled) is reported Terminated too when
+			// its pod is killed (ContainerStatusUnknown), without a start time: not a start
+			ran := cs.State.Running != nil || cs.State.Terminated != nil && !cs.State.Terminated.StartedAt.IsZero()
+			if cs.Name == app && run.started.IsZero() && ran {
 				run.started = now
 			}
 		}

@@ -207,3 +207,23 @@ func TestPullFailuresCounted(t *testing.T) {
 	rec.pod(pod("c", "ImagePullBackOff"), start)
 	assert.Equal(t, 2, rec.pullFailures())
 }
+
+// A Job pod killed at its deadline while its image never pulled shows its container Terminated
+// without a start time: the run did not start. One that ran and exited did.
+func TestNeverStartedContainerIsNoStart(t *testing.T) {
+	rec := newRecorder(nil)
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a-1",
+		Annotations:     map[string]string{scheduledAnnotation: start.Format(time.RFC3339)},
+		OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "a"}}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}}}}
+	rec.job(job, start)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a-1-x", UID: "p",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "a-1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "app",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "ContainerStatusUnknown"}}}}}}
+	rec.pod(pod.DeepCopy(), start.Add(time.Minute))
+	assert.True(t, rec.runs["default/a-1"].started.IsZero())
+	pod.Status.ContainerStatuses[0].State.Terminated.StartedAt = metav1.NewTime(start.Add(2 * time.Second))
+	rec.pod(pod, start.Add(time.Minute))
+	assert.False(t, rec.runs["default/a-1"].started.IsZero())
+}
