@@ -431,7 +431,12 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 		p.logger.Warn("registry container left behind", "cluster", ClusterPrefix+name, "err", err)
 	}
 	if err := p.kind.Delete(ClusterPrefix+name, p.KubeConfigPath(name)); err != nil {
-		return fmt.Errorf("kind delete cluster %s: %w", ClusterPrefix+name, err)
+		// a node Docker could not remove: thaw what runc left frozen (thaw.go), then once more
+		n, terr := p.thawNodes(ctx, name)
+		if n == 0 || p.kind.Delete(ClusterPrefix+name, p.KubeConfigPath(name)) != nil {
+			return fmt.Errorf("kind delete cluster %s: %w", ClusterPrefix+name, errors.Join(err, terr))
+		}
+		p.logger.Warn("deleted the cluster after thawing cgroups runc had left frozen", "cluster", ClusterPrefix+name, "thawed", n)
 	}
 	_ = os.RemoveAll(filepath.Join(p.stateRoot, name))
 	p.logger.Info("deleted kind cluster", "name", ClusterPrefix+name, "took", time.Since(start).Round(time.Second).String())
