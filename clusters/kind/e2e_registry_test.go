@@ -43,9 +43,10 @@ var registrySets = []string{
 // fail; runtime-resolution leaves at most the race the model has (a Job created just before its
 // image goes). Nothing is left on the machine afterwards.
 //
-// Cost: three throwaway 2-worker clusters one after the other, each about 2 minutes up, the
-// registry and faultline-echo built once (seconds warm, a minute or two cold for distribution's
-// packages), 8 minutes of run: about 35 minutes (README.md, real-cluster section).
+// Cost: three throwaway 2-worker clusters one after the other, each measured at 9.5-10 minutes
+// on a shared 2-core machine (about 40 s up, the registry and faultline-echo built and seeded,
+// 8 minutes of run, clean-up): about 30 minutes warm; cold, building distribution's packages adds
+// a minute or two (README.md, "A real registry on kind").
 func TestKindRegistryE2E(t *testing.T) {
 	if os.Getenv("FAULTLINE_E2E_KIND") == "" {
 		t.Skip("the kind e2e runs with FAULTLINE_E2E_KIND=1 (make e2e-kind): it needs root, Docker packages and the node image")
