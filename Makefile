@@ -89,8 +89,8 @@ test-cluster: tools ## only the end-to-end tests against a real local control pl
 kind-image: ## the offline kind node image (Debian packages + Go modules, nothing pulled); 15-30 min cold on 2 cores, seconds when cached
 	$(GO) run ./cmd/faultline cluster build --provider kind
 
-e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path: ingress-502 and deep-readiness variants with real traffic)
-	FAULTLINE_E2E_KIND=1 $(GO) test -count=1 -v -timeout 75m -run 'TestKindE2E|TestKindNetPathE2E' ./clusters/kind/
+e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path: ingress-502 and deep-readiness variants with real traffic; cron-deleted-images against a real registry: baseline, platform-resolution, runtime-resolution)
+	FAULTLINE_E2E_KIND=1 $(GO) test -count=1 -v -timeout 120m -run 'TestKindE2E|TestKindNetPathE2E|TestKindRegistryE2E' ./clusters/kind/
 
 .PHONY: e2e-prometheus
 e2e-prometheus: tools ## nightly: a real run of the cron storm's platform variant in miniature (20 CronJobs, 2 min 30 s) on a local control plane, its PromQL objectives and alerts evaluated against a real Prometheus scraping the apiserver and the platform; about 3 min warm

@@ -138,8 +138,8 @@ var Indicators = []Doc{
 	{Name: "failed-runs", Unit: "count", Scope: Cron, Doc: "Jobs that failed (backoffLimit exceeded or activeDeadlineSeconds)", Calibrate: calFailures},
 	{Name: "failed-attempts", Unit: "count", Scope: Cron, Doc: "failed pods of cron Jobs, retries included (what per-attempt alerting would see)", Calibrate: calFailures},
 	{Name: "stalled-cronjobs", Unit: "count", Scope: Cron, Doc: "CronJobs stuck for good after more than 100 missed starts (v1 without startingDeadlineSeconds)", Unmeasurable: simOnly(v1Stall, v1Stall)},
-	{Name: "time-to-detect-minutes", Unit: "minutes", Scope: Cron, Doc: "from the first failed or skipped run to the first alert on a watched CronJob; to the end of the run when none fired; 0 without failures", Unmeasurable: simOnly(noAlerting, noAlerting)},
-	{Name: "failure-span-hours", Unit: "hours", Scope: Cron, Doc: "from the scheduled time of the first failed run to the end of the last failed run; 0 without failures", Unmeasurable: simOnly("KWOK runs every Job pod to success", "image pull failures are not reproduced: every image is replaced by one already on the nodes")},
+	{Name: "time-to-detect-minutes", Unit: "minutes", Scope: Cron, Doc: "from the first failed or skipped run to the first alert on a watched CronJob; to the end of the run when none fired; 0 without failures", Unmeasurable: simOnly(noAlerting, "")},
+	{Name: "failure-span-hours", Unit: "hours", Scope: Cron, Doc: "from the scheduled time of the first failed run to the end of the last failed run; 0 without failures", Unmeasurable: simOnly("KWOK runs every Job pod to success", "")},
 	{Name: "controller-throttle-seconds", Unit: "seconds", Scope: Cron, Doc: "mean client-side rate-limit wait per CronJob controller request", Unmeasurable: simOnly(noThrottleView, noThrottleView)},
 
 	{Name: "requests-502", Unit: "count", Scope: Network, Doc: "requests a data plane sent to a pod whose process no longer answered (exited, hung, node down)", Unmeasurable: traffic},

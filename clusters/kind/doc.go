@@ -30,4 +30,9 @@
 // (CreateOptions.ExtraArgs become kubeadm ClusterConfiguration patches, ExtraArgsPatches), the
 // scenario's images replaced by faultline-echo (EchoImage, LoadEcho), node faults by
 // NodeFaultAction Pause and Resume.
+//
+// A scenario's registry model gets a real registry (registry.go): StartRegistry runs package
+// clusters/registry's OCI registry as a container on the kind network, enables containerd's
+// per-host configuration on the nodes and maps the scenario's image hosts to it, so that real
+// kubelets pull those images and fail once the run deletes them through the registry API.
 package kind

@@ -81,18 +81,30 @@ func (p *Provider) ImportStaticImage(ctx context.Context, binary, tag string) er
 // BuildGoImage builds the Go main package pkg as a static program (in the current module) and
 // imports it as image tag; LoadImage then puts it on a cluster's nodes.
 func (p *Provider) BuildGoImage(ctx context.Context, pkg, tag string) error {
-	dir, err := os.MkdirTemp("", "faultline-image-")
+	out, cleanup, err := buildStatic(ctx, pkg)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
+	return p.ImportStaticImage(ctx, out, tag)
+}
+
+// buildStatic builds the Go main package pkg (in the current module) as a static Linux program
+// in a temporary directory, which cleanup removes.
+func buildStatic(ctx context.Context, pkg string) (binary string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "faultline-image-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
 	out := filepath.Join(dir, filepath.Base(pkg))
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		cleanup()
+		return "", nil, fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
-	return p.ImportStaticImage(ctx, out, tag)
+	return out, cleanup, nil
 }
 
 // EchoImage is the tag of faultline-echo's image (EchoPackage): the real-world runner puts it in

@@ -427,8 +427,16 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 		return errors.Join(fmt.Errorf("kind cluster %s: %w", ClusterPrefix+name, clusters.ErrNotFound), p.RestoreHost(ctx))
 	}
 	start := time.Now()
+	if err := p.removeRegistries(ctx, name); err != nil { // registry.go: a run's registry goes with its cluster
+		p.logger.Warn("registry container left behind", "cluster", ClusterPrefix+name, "err", err)
+	}
 	if err := p.kind.Delete(ClusterPrefix+name, p.KubeConfigPath(name)); err != nil {
-		return fmt.Errorf("kind delete cluster %s: %w", ClusterPrefix+name, err)
+		// a node Docker could not remove: thaw what runc left frozen (thaw.go), then once more
+		n, terr := p.thawNodes(ctx, name)
+		if n == 0 || p.kind.Delete(ClusterPrefix+name, p.KubeConfigPath(name)) != nil {
+			return fmt.Errorf("kind delete cluster %s: %w", ClusterPrefix+name, errors.Join(err, terr))
+		}
+		p.logger.Warn("deleted the cluster after thawing cgroups runc had left frozen", "cluster", ClusterPrefix+name, "thawed", n)
 	}
 	_ = os.RemoveAll(filepath.Join(p.stateRoot, name))
 	p.logger.Info("deleted kind cluster", "name", ClusterPrefix+name, "took", time.Since(start).Round(time.Second).String())

@@ -33,6 +33,11 @@
 // are real kubelets with nothing to pull from:
 //   - every container image becomes faultline-echo (SubstituteImage: HTTP on the probe and
 //     container ports, Job containers exit after faultline.dev/run-time), pull policy Never;
+//     except, where the input has a registry model and the cluster a registry (RealNodes.Registry,
+//     registry.go), the images of the model's hosts: seeded into the registry under their names
+//     and pulled as the manifests say, deleted and restored through the registry API at the
+//     model's times, the CronJobs resolved at the fix; the variant's spec.platform runs against
+//     the cluster in this process (platform.go);
 //   - CPU and memory requests and limits are multiplied by the nodes' free allocatable over the
 //     pool capacity (ScaleFactors), so placement by requests keeps the scenario's proportions on
 //     nodes that all have the machine's capacity;

@@ -78,6 +78,13 @@ func KindNodes(p *kind.Provider, name string) func(context.Context) (*RealNodes,
 			Describe:     "freezing its node container (docker pause; thawed by docker unpause)",
 			IngressImage: kind.IngressImage,
 			LoadIngress:  func(ctx context.Context) error { return p.LoadIngress(ctx, name) },
+			Registry: func(ctx context.Context) (ImageRegistry, error) {
+				reg, err := p.StartRegistry(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				return reg, nil
+			},
 		}, nil
 	}
 }

@@ -59,6 +59,9 @@ type RealNodes struct {
 	// when a scenario has an Ingress; nil: such scenarios are refused.
 	IngressImage string
 	LoadIngress  func(context.Context) error
+	// Registry starts an image registry the nodes can pull from (registry.go), for scenarios
+	// with a registry model; nil: such models are reported as not played.
+	Registry func(context.Context) (ImageRegistry, error)
 }
 
 // nodeRestore is what a run changed on a real node of an existing cluster, undone at the end.
@@ -317,7 +320,10 @@ func (r *run) adaptForRealNodes(o runtime.Object) {
 		return
 	}
 	keepImages(o, spec) // before substitution: a new image must still roll out (changes.go)
+	orig := slices.Concat(spec.InitContainers, spec.Containers)
 	replaced, changed := SubstituteImage(spec, r.opts.Real.Image, job)
+	kept := r.keepRegistryImages(spec, orig) // pulled from the run's registry (registry.go)
+	replaced = slices.DeleteFunc(replaced, func(img string) bool { return slices.Contains(kept, img) })
 	if r.net != nil && job == nil {
 		r.net.adaptApp(o, spec) // the load's app behaviour (netpath.go)
 	}

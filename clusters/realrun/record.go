@@ -27,6 +27,7 @@ type cronRun struct {
 	podBound   time.Time // a pod observed with a node
 	started    time.Time // the app container observed running (T2)
 	failed     bool
+	failedAt   time.Time // the Job's Failed condition first observed
 	appName    string
 	failedPods map[types.UID]bool
 }
@@ -55,6 +56,7 @@ type recorder struct {
 	podNode   map[types.UID]string
 	running   map[types.UID]bool // pods Running and not terminating
 	nodeReady map[string]bool
+	pullFail  map[types.UID]bool // pods seen failing to pull an image (cronbad.go)
 	// the observation record's node transitions and apiserver exits, on the wall clock
 	nodeEvents []nodeEvent
 	nodesFrom  time.Time // the nodes' initial state is known; transitions count from here
@@ -74,7 +76,7 @@ type apiExit struct {
 
 func newRecorder(deployments []*appsv1.Deployment) *recorder {
 	r := &recorder{runs: map[string]*cronRun{}, evicted: map[types.UID]bool{}, podNode: map[types.UID]string{},
-		running: map[types.UID]bool{}, nodeReady: map[string]bool{}}
+		running: map[types.UID]bool{}, nodeReady: map[string]bool{}, pullFail: map[types.UID]bool{}}
 	for _, d := range deployments {
 		if d.Spec.Selector == nil {
 			continue
@@ -144,6 +146,9 @@ func (r *recorder) job(j *batchv1.Job, now time.Time) {
 	}
 	for _, c := range j.Status.Conditions {
 		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			if !run.failed {
+				run.failedAt = now
+			}
 			run.failed = true
 		}
 	}
@@ -152,6 +157,7 @@ func (r *recorder) job(j *batchv1.Job, now time.Time) {
 func (r *recorder) pod(p *corev1.Pod, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.pullFailed(p)
 	// cron runs
 	for _, o := range p.OwnerReferences {
 		if o.Kind != "Job" {
@@ -172,7 +178,10 @@ func (r *recorder) pod(p *corev1.Pod, now time.Time) {
 			app = p.Spec.Containers[0].Name
 		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.Name == app && run.started.IsZero() && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			// a container that never ran (its image never pulled) is reported Terminated too when
+			// its pod is killed (ContainerStatusUnknown), without a start time: not a start
+			ran := cs.State.Running != nil || cs.State.Terminated != nil && !cs.State.Terminated.StartedAt.IsZero()
+			if cs.Name == app && run.started.IsZero() && ran {
 				run.started = now
 			}
 		}

@@ -92,8 +92,8 @@ type Options struct {
 	// with any scrapes the cluster with a Prometheus server and evaluates it there
 	// (prometheus.go). nil: none.
 	PromQL *promql.Spec
-	// Platform is the variant's spec.platform: its cron scheduler runs beside the cluster
-	// (platform.go). nil: none.
+	// Platform is the variant's spec.platform, run against the cluster for the run
+	// (platform.go); nil: none.
 	Platform *platform.Config
 }
 
@@ -120,6 +120,9 @@ type Report struct {
 	Invalid []string `json:"invalid,omitempty"`
 	// RevertFailed names each fault that could not be undone, with the error.
 	RevertFailed []string `json:"revertFailed,omitempty"`
+	// ImagePullFailures counts the pods seen waiting with ErrImagePull or ImagePullBackOff:
+	// real pulls that failed (a registry model played for real, registry.go).
+	ImagePullFailures int `json:"imagePullFailures,omitempty"`
 	// Partial is what a run cut short (interrupted) had measured when it stopped, from Start
 	// to End: kept so that nothing measured is lost, never scored (its window is short of the
 	// scenario's).
@@ -179,6 +182,9 @@ type run struct {
 	down  map[string]int // components a fault stopped on purpose (validity.go)
 
 	net *netPlan // the network path on real nodes (netpath.go); nil without loads or on KWOK
+
+	reg *registryRun // the registry model played for real (registry.go); nil without one
+	rc  *rest.Config // the cluster, for the platform (platform.go)
 	ros []*rolloutWatch
 
 	prom promRun // the run's Prometheus (prometheus.go)
@@ -216,7 +222,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		rep:     &Report{Input: in.Name, Placements: map[string]map[string]int{}},
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
-		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: clk.Now(),
+		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: clk.Now(), rc: cfg,
 		prom: promRun{rc: cfg},
 	}
 	var deps []*appsv1.Deployment
@@ -249,6 +255,9 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 func (r *run) run(ctx context.Context) (sim.Result, error) {
 	ctx, stopGuard := r.guard(ctx) // cancelled when the world under the run breaks
 	defer stopGuard()
+	if err := r.startRegistry(ctx); err != nil { // registry.go
+		return sim.Result{}, err
+	}
 	if r.opts.Real != nil {
 		if err := r.useNodes(ctx); err != nil {
 			return sim.Result{}, err
@@ -304,6 +313,13 @@ func (r *run) run(ctx context.Context) (sim.Result, error) {
 		go func() {
 			defer wg.Done()
 			r.playChanges(fctx, end)
+		}()
+	}
+	if r.reg != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.playRegistry(fctx, end)
 		}()
 	}
 	series := &sim.Series{}
@@ -868,6 +884,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	}
 	created := map[*batchv1.CronJob]time.Time{}
 	skipped := 0
+	var skips []skipSeen // when each skip was first reported (cronbad.go)
 	if len(r.cronJobs) > 0 {
 		for _, c := range r.cronJobs {
 			ns := c.cj.Namespace
@@ -882,6 +899,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 			for _, e := range evs.Items {
 				if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
 					skipped += int(max(e.Count, 1))
+					skips = append(skips, skipSeen{cronJob: e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name, at: e.FirstTimestamp.Time})
 				}
 			}
 		}
@@ -891,6 +909,10 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		world = measure.Kind
 	}
 	obs, win := r.rec.observations(world, r.t0, end, r.scale, r.cronJobs, created, skipped)
+	r.rep.ImagePullFailures = r.rec.pullFailures()
+	if obs.Cron != nil {
+		r.rec.failuresAndAlerts(obs.Cron, r.t0, skips, r.cronJobs, r.in.Models.Alerts.ScrapeInterval.Duration)
+	}
 	if r.net != nil {
 		r.netObserve(ctx, obs)
 	}

@@ -54,6 +54,7 @@ func RunScenario(ctx context.Context, sc *scenarios.Scenario, plan Plan, src Sou
 			in := sc.Compile(variant)
 			opts := plan.Options
 			opts.Seed = out.Seeds[i]
+			opts.Platform = variant.Spec.Platform // the platform under test runs in both worlds
 			opts.Chaos = map[string][]byte{}
 			for _, f := range variant.Faults {
 				opts.Chaos[f.Sim.Name] = f.JSON
