@@ -13,25 +13,29 @@ import (
 // (docs/upstream.md "Image pull"; scenarios/cron-deleted-images/README.md). Left out: pull rate limits of the registry itself, image
 // sizes, partial layer sharing.
 
-// deletionFrac places an image within a rollout window, the same in every seed.
-func deletionFrac(img string) float64 {
+// Offset is when, from the deletion's start, d deletes image: at a fraction of d.Over fixed by a
+// hash of the image name (FNV-1a, 53 bits), the same in every seed and in both worlds (the real
+// registry of clusters/registry deletes at these offsets), at once for an image d.First names;
+// ok is false when d does not delete it.
+func (d ImageDeletion) Offset(image string) (off time.Duration, ok bool) {
+	if ok, _ := path.Match(d.Images, image); !ok {
+		return 0, false
+	}
+	for _, f := range d.First {
+		if ok, _ := path.Match(f, image); ok {
+			return 0, true
+		}
+	}
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(img))
-	return float64(h.Sum64()>>11) / (1 << 53)
+	_, _ = h.Write([]byte(image))
+	frac := float64(h.Sum64()>>11) / (1 << 53)
+	return time.Duration(frac * float64(d.Over.Duration)), true
 }
 
 func (w *World) imageMissing(img string, t time.Duration) bool {
 	for _, d := range w.m.Registry.Deletions {
-		if ok, _ := path.Match(d.Images, img); !ok {
-			continue
-		}
-		off := time.Duration(deletionFrac(img) * float64(d.Over.Duration))
-		for _, f := range d.First {
-			if ok, _ := path.Match(f, img); ok {
-				off = 0
-			}
-		}
-		if t < d.Start.Duration+off {
+		off, ok := d.Offset(img)
+		if !ok || t < d.Start.Duration+off {
 			continue
 		}
 		if d.RollbackAt.Duration > 0 && t >= d.RollbackAt.Duration+off {

@@ -3,9 +3,7 @@ package registry
 import (
 	"cmp"
 	"fmt"
-	"hash/fnv"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -63,7 +61,7 @@ func (p *Plan) Served(image string) bool {
 
 // PlanFor turns the input's registry model (models.registry.deletions) into a Plan; nil when the
 // model deletes nothing. Each image matching a deletion's glob goes at the instant the
-// simulator's model deletes it (DeletionOffset) and comes back at the roll-back's matching
+// simulator's model deletes it (sim.ImageDeletion.Offset) and comes back at the roll-back's matching
 // instant.
 func PlanFor(in *sim.Input) (*Plan, error) {
 	dels := in.Models.Registry.Deletions
@@ -118,7 +116,7 @@ func PlanFor(in *sim.Input) (*Plan, error) {
 	p.Seed = slices.Compact(p.Seed)
 	for _, img := range p.Seed {
 		for _, d := range dels {
-			off, ok := DeletionOffset(d, img)
+			off, ok := d.Offset(img)
 			if !ok {
 				continue
 			}
@@ -135,7 +133,7 @@ func PlanFor(in *sim.Input) (*Plan, error) {
 	for _, key := range slices.Sorted(maps.Keys(cronImage)) {
 		img := cronImage[key]
 		for _, d := range dels {
-			off, ok := DeletionOffset(d, img)
+			off, ok := d.Offset(img)
 			if !ok || !d.ResolveAtRunTime || d.ReplacedBy == "" {
 				continue
 			}
@@ -151,25 +149,6 @@ func PlanFor(in *sim.Input) (*Plan, error) {
 		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.CronJob, b.CronJob))
 	})
 	return p, nil
-}
-
-// DeletionOffset is when, from the deletion's start, d deletes image: at a fraction of d.Over
-// fixed by a hash of the image name (FNV-1a, 53 bits), at once for an image d.First names; ok
-// false when d does not delete it. It is the simulator's placement of an image in the rollout
-// window (sim/cron.go, deletionFrac and imageMissing: the same order in every seed and world).
-func DeletionOffset(d sim.ImageDeletion, image string) (time.Duration, bool) {
-	if ok, _ := path.Match(d.Images, image); !ok {
-		return 0, false
-	}
-	for _, f := range d.First {
-		if ok, _ := path.Match(f, image); ok {
-			return 0, true
-		}
-	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(image))
-	frac := float64(h.Sum64()>>11) / (1 << 53)
-	return time.Duration(frac * float64(d.Over.Duration)), true
 }
 
 // podSpec is the pod template of a workload object and its key (namespace/name).

@@ -115,18 +115,18 @@ func TestPlanErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "without wildcards")
 }
 
-// DeletionOffset places an image where the simulator's model does: inside the window, the same
+// sim.ImageDeletion.Offset places an image where the simulator's model does: inside the window, the same
 // for the same name, at 0 for a First glob.
-func TestDeletionOffset(t *testing.T) {
+func TestDeletionOffsetIsTheSimulators(t *testing.T) {
 	d := sim.ImageDeletion{Images: "r.example/app-*", Over: metav1.Duration{Duration: time.Hour}, First: []string{"r.example/app-canary:*"}}
-	a, ok := registry.DeletionOffset(d, "r.example/app-1:v1")
+	a, ok := d.Offset("r.example/app-1:v1")
 	require.True(t, ok)
-	b, _ := registry.DeletionOffset(d, "r.example/app-1:v1")
+	b, _ := d.Offset("r.example/app-1:v1")
 	assert.Equal(t, a, b)
 	assert.Less(t, a, time.Hour)
-	c, ok := registry.DeletionOffset(d, "r.example/app-canary:v1")
+	c, ok := d.Offset("r.example/app-canary:v1")
 	assert.True(t, ok)
 	assert.Zero(t, c)
-	_, ok = registry.DeletionOffset(d, "other.example/app-1:v1")
+	_, ok = d.Offset("other.example/app-1:v1")
 	assert.False(t, ok)
 }
