@@ -6,13 +6,16 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/measure/promql"
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/scenarios/runner"
+	"github.com/faultline-dev/faultline/sim"
 )
 
 // withPromQL loads a library scenario with objectives added in PromQL and its rule file on.
@@ -184,4 +187,41 @@ func TestSetRuleFiles(t *testing.T) {
 	assert.Contains(t, err.Error(), `spec.ruleFiles[0]: "missing.yaml": no such file`)
 	_, err = sc.Set("spec.ruleFiles", `["manifests.yaml"]`)
 	require.Error(t, err, "not a rule file")
+}
+
+// The scrape's horizons (promql.Spec.Horizons) keep a bounded family's memory flat and change no
+// figure: the cron storm's PromQL objectives and alerts over 6 h give the same values with and
+// without them, and the start delay's histogram holds far fewer change points.
+func TestPromQLHorizonsChangeNoFigure(t *testing.T) {
+	sc, err := scenarios.Open("cron-missed-start-storm")
+	require.NoError(t, err)
+	sc, err = sc.Set("spec.faults", "[]")
+	require.NoError(t, err)
+	sc, err = sc.Set("spec.duration", "6h")
+	require.NoError(t, err)
+	v, err := sc.Variant(sc.Baseline())
+	require.NoError(t, err)
+	in := sc.Compile(v)
+	spec := sc.PromQL(in)
+	hz := spec.Horizons()
+	require.Contains(t, hz, "cron_start_delay_seconds_bucket")
+	points := func(ps *sim.PromSeries) (n int) {
+		for _, s := range ps.Series {
+			if s.Name == "cron_start_delay_seconds_bucket" {
+				n += len(s.Points)
+			}
+		}
+		return n
+	}
+	var vals [2][]measure.Indicator
+	var held [2]int
+	for i, h := range []map[string]time.Duration{nil, hz} {
+		r, err := sim.Run(in, 1, sim.Options{PromSeries: &sim.PromScrape{Families: spec.Families(), Horizons: h}})
+		require.NoError(t, err)
+		held[i] = points(r.Prom)
+		vals[i], _, err = promql.Evaluate(context.Background(), spec, r.Prom, in.Duration)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, vals[0], vals[1])
+	assert.Less(t, held[1]*4, held[0], "the bounded histogram keeps its last minutes only")
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,11 @@ type PromScrape struct {
 	// series, or its family name); empty keeps every family. Like a metric_relabel_configs
 	// keep rule, it saves what no query reads.
 	Families []string
+	// Horizons bounds, per series name, how far back from the latest scrape the run's queries
+	// read (promql.Spec.Horizons): older change points of such a series are dropped but the last
+	// one before the horizon, so every sample from the horizon on is unchanged and the series'
+	// memory stays flat in simulated time. Unlisted series keep their whole history.
+	Horizons map[string]time.Duration
 }
 
 // PromSeries is a run's series. Every series has a sample at every scrape from its first point
@@ -96,6 +102,8 @@ type promRec struct {
 	next    []cachedNext               // per CronJob: its next schedule time after lastScheduleTime
 	errs    map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
+	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
+	trimAt  []int32                    // per series: the point count at which it is trimmed next
 }
 
 // startPromScrape registers the scraper on the run's queue; it runs after settling (the queue
@@ -178,6 +186,8 @@ func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
 		r.out.Series = append(r.out.Series, PromSeriesData{Name: name, Labels: append([]string(nil), kv...)})
 		r.seen = append(r.seen, 0)
 		r.pos = append(r.pos, 0)
+		r.hz = append(r.hz, r.w.opts.PromSeries.Horizons[name])
+		r.trimAt = append(r.trimAt, trimMin)
 	}
 	if r.seen[i] == r.n {
 		return // a family emitted twice in one scrape keeps the first value
@@ -190,6 +200,24 @@ func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
 		return
 	}
 	s.Points = append(s.Points, PromPoint{T: now, V: v})
+	if r.hz[i] > 0 && len(s.Points) >= int(r.trimAt[i]) {
+		n := trimPoints(s, now-r.hz[i])
+		r.trimAt[i] = int32(max(2*n, trimMin))
+	}
+}
+
+// trimMin is the fewest points a bounded series holds before it is trimmed: trimming is amortised
+// (the next one waits until the kept points have doubled).
+const trimMin = 64
+
+// trimPoints drops the change points of s before cut but the last one (the value from cut on)
+// and returns how many are kept.
+func trimPoints(s *PromSeriesData, cut time.Duration) int {
+	j := sort.Search(len(s.Points), func(k int) bool { return s.Points[k].T >= cut })
+	if j > 1 {
+		s.Points = s.Points[:copy(s.Points, s.Points[j-1:])]
+	}
+	return len(s.Points)
 }
 
 // on reports whether any of the families is kept.

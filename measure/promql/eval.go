@@ -36,7 +36,7 @@ func Engine() *promql.Engine {
 		engine = promql.NewEngine(promql.EngineOpts{
 			MaxSamples:           100_000_000,
 			Timeout:              10 * time.Minute,
-			LookbackDelta:        5 * time.Minute,
+			LookbackDelta:        lookbackDelta,
 			EnableAtModifier:     true,
 			EnableNegativeOffset: true,
 			Parser:               Parser,
@@ -60,6 +60,9 @@ func Check(query string) error {
 	_, err := Parser.ParseExpr(Expand(query, time.Hour))
 	return err
 }
+
+// lookbackDelta is how far back an instant selector looks for a sample (Prometheus' default).
+const lookbackDelta = 5 * time.Minute
 
 // ErrNoValue marks a query that returned no series at the evaluation time.
 var ErrNoValue = errors.New("the query returned no series (add `or vector(0)` for a value when nothing matches)")

@@ -97,3 +97,21 @@ func TestParseRules(t *testing.T) {
 	require.NotEmpty(t, errs)
 	assert.Contains(t, errs[0].Error(), "alerts.yaml")
 }
+
+// Only families that objectives alone read through plain instant selectors get a horizon (the
+// lookback); a range, a subquery, an offset or an alert on the same family needs its history.
+func TestHorizons(t *testing.T) {
+	spec := &promql.Spec{
+		Objectives: []promql.Objective{
+			{Name: "p99", Query: `histogram_quantile(0.99, sum by (le) (delay_bucket))`},
+			{Name: "stalled", Query: `count(time() - next_schedule > 3600) or vector(0)`},
+			{Name: "rate", Query: `sum(increase(started_total[$__range]))`},
+			{Name: "shifted", Query: `sum(queue_depth offset 1h)`},
+			{Name: "shared", Query: `sum(failures_total)`},
+		},
+		Alerts: []promql.Alert{{Name: "Failing", Expr: `sum(rate(failures_total[5m])) > 0`}},
+	}
+	assert.Equal(t, map[string]time.Duration{"delay_bucket": 5 * time.Minute, "next_schedule": 5 * time.Minute}, spec.Horizons())
+	assert.Nil(t, (&promql.Spec{Objectives: []promql.Objective{{Name: "any", Query: `sum({job="x"})`}}}).Horizons(),
+		"a selector without a fixed name: nothing is bounded")
+}

@@ -68,6 +68,72 @@ func (s *Spec) Families() []string {
 	return out
 }
 
+// Horizons says, per family, how far back from the run's end spec's queries read it, where that
+// is bounded: a family that only objectives read (instant queries at the end) through plain
+// selectors (no range, subquery, offset or @) needs no more than the engine's lookback; a family
+// an alert, a range or a subquery reads needs its whole history and is not listed. The
+// simulator's scrape drops older change points of a listed family (sim.PromScrape.Horizons), so
+// a year of such a family costs what five minutes do, and every figure stays the same.
+func (s *Spec) Horizons() map[string]time.Duration {
+	if s.Empty() {
+		return nil
+	}
+	bounded, unbounded := map[string]bool{}, map[string]bool{}
+	mark := func(expr string, plain bool) bool {
+		names, all, err := ExprFamilies(expr)
+		if err != nil || all {
+			return false
+		}
+		for _, n := range names {
+			if plain {
+				bounded[n] = true
+			} else {
+				unbounded[n] = true
+			}
+		}
+		return true
+	}
+	for _, o := range s.Objectives {
+		e, err := Parser.ParseExpr(Expand(o.Query, time.Hour))
+		if err != nil {
+			return nil
+		}
+		if !mark(Expand(o.Query, time.Hour), plainInstant(e)) {
+			return nil
+		}
+	}
+	for _, a := range s.Alerts {
+		if !mark(a.Expr, false) {
+			return nil
+		}
+	}
+	out := map[string]time.Duration{}
+	for n := range bounded {
+		if !unbounded[n] {
+			out[n] = lookbackDelta
+		}
+	}
+	return out
+}
+
+// plainInstant reports whether e, evaluated at one instant, reads no sample older than the
+// engine's lookback: no range selector, no subquery, no offset, no @.
+func plainInstant(e parser.Expr) bool {
+	plain := true
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.MatrixSelector, *parser.SubqueryExpr:
+			plain = false
+		case *parser.VectorSelector:
+			if n.OriginalOffset != 0 || n.Timestamp != nil || n.StartOrEnd != 0 {
+				plain = false
+			}
+		}
+		return nil
+	})
+	return plain
+}
+
 // parserSelectors yields the metric name of every vector selector of e ("" for one that names
 // none).
 func parserSelectors(e parser.Expr) func(yield func(string) bool) {

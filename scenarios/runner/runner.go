@@ -236,7 +236,7 @@ func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, 
 // dropped afterwards), and the alerts' timelines returned.
 func RunSeed(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
 	if spec != nil {
-		opts.PromSeries = &sim.PromScrape{Families: spec.Families()}
+		opts.PromSeries = &sim.PromScrape{Families: spec.Families(), Horizons: spec.Horizons()}
 	}
 	r, err := sim.Run(in, seed, opts)
 	if err != nil || spec == nil {
