@@ -89,5 +89,5 @@ test-cluster: tools ## only the end-to-end tests against a real local control pl
 kind-image: ## the offline kind node image (Debian packages + Go modules, nothing pulled); 15-30 min cold on 2 cores, seconds when cached
 	$(GO) run ./cmd/faultline cluster build --provider kind
 
-e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path: ingress-502 and deep-readiness variants with real traffic)
+e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path with real traffic: ingress-502 baseline + prestop-45s, deep-readiness baseline + shallow; a SIGKILLed run's cluster removed by cluster gc). TestKindNetPathE2E alone: E2E_NETPATH_COST
 	FAULTLINE_E2E_KIND=1 $(GO) test -count=1 -v -timeout 75m -run 'TestKindE2E|TestKindNetPathE2E' ./clusters/kind/
