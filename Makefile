@@ -89,7 +89,7 @@ test-cluster: tools ## only the end-to-end tests against a real local control pl
 kind-image: ## the offline kind node image (Debian packages + Go modules, nothing pulled); 15-30 min cold on 2 cores, seconds when cached
 	$(GO) run ./cmd/faultline cluster build --provider kind
 
-e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path: ingress-502 and deep-readiness variants with real traffic; cron-deleted-images against a real registry: baseline, platform-resolution, runtime-resolution)
+e2e-kind: kind-image ## nightly: a 3-worker kind cluster, readiness gate, the platform image (Ready, /metrics, webhook), kernel-panic placement, CronJob storm, run --kubeconfig on it, teardown leaving nothing; then run --cluster kind (kernel-panic-stacking baseline + anti-affinity, nodes paused; the network path with real traffic: ingress-502 baseline + prestop-45s, deep-readiness baseline + shallow; a SIGKILLed run's cluster removed by cluster gc; cron-deleted-images against a real registry: baseline, platform-resolution, runtime-resolution). TestKindNetPathE2E alone: about 22 min on a loaded 2-core machine (2026-12-02: ingress part 8.6 min, deep part 10.3 min, then the SIGKILL check); TestKindRegistryE2E about 30 min (estimated from its three variants run one by one, not run whole)
 	FAULTLINE_E2E_KIND=1 $(GO) test -count=1 -v -timeout 120m -run 'TestKindE2E|TestKindNetPathE2E|TestKindRegistryE2E' ./clusters/kind/
 
 .PHONY: e2e-prometheus
