@@ -895,10 +895,21 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 				created[c.cj] = live.CreationTimestamp.Time
 			}
 		}
+		scheds := map[string]measure.Schedule{}
+		for _, c := range r.cronJobs {
+			ns := c.cj.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			scheds[ns+"/"+c.cj.Name] = c.sched
+		}
+		ran := r.rec.scheduledRuns()
 		if evs, err := r.cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob"}); err == nil {
-			for _, e := range evs.Items {
+			for i := range evs.Items {
+				e := &evs.Items[i]
 				if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
-					skipped += int(max(e.Count, 1))
+					key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
+					skipped += skippedTimes(e, scheds[key], ran[key]) // skips.go
 					skips = append(skips, skipSeen{cronJob: e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name, at: e.FirstTimestamp.Time})
 				}
 			}
