@@ -90,21 +90,59 @@ func (p *Provider) BuildGoImage(ctx context.Context, pkg, tag string) error {
 }
 
 // buildStatic builds the Go main package pkg (in the current module) as a static Linux program
-// in a temporary directory, which cleanup removes.
+// in a temporary directory, which cleanup removes. Each program built is kept in faultline's
+// cache (programCache), and a build that cannot run (faultline started outside its source
+// checkout, where pkg's module is not at hand) takes the cached one instead.
 func buildStatic(ctx context.Context, pkg string) (binary string, cleanup func(), err error) {
+	cache, _ := programCache()
+	return buildStaticIn(ctx, pkg, cache)
+}
+
+// programCache is where built programs are kept: $XDG_CACHE_HOME/faultline/kind/programs.
+func programCache() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "faultline", "kind", "programs"), nil
+}
+
+func buildStaticIn(ctx context.Context, pkg, cache string) (binary string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "faultline-image-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
 	out := filepath.Join(dir, filepath.Base(pkg))
+	cached := ""
+	if cache != "" {
+		cached = filepath.Join(cache, filepath.Base(pkg))
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	b, berr := cmd.CombinedOutput()
+	if berr == nil {
+		if cached != "" { // kept for runs started elsewhere; a failure to keep it is not the build's
+			if os.MkdirAll(cache, 0o755) == nil {
+				if data, err := os.ReadFile(out); err == nil {
+					tmp := cached + ".tmp"
+					if os.WriteFile(tmp, data, 0o755) == nil {
+						_ = os.Rename(tmp, cached)
+					}
+				}
+			}
+		}
+		return out, cleanup, nil
 	}
-	return out, cleanup, nil
+	if cached != "" {
+		if data, err := os.ReadFile(cached); err == nil {
+			if err := os.WriteFile(out, data, 0o755); err == nil {
+				return out, cleanup, nil
+			}
+		}
+	}
+	cleanup()
+	return "", nil, fmt.Errorf("go build %s: %w (faultline builds this program from its source: start it once inside its checkout, after which the build is kept in %s)\n%s", pkg, berr, cache, b)
 }
 
 // EchoImage is the tag of faultline-echo's image (EchoPackage): the real-world runner puts it in
