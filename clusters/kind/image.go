@@ -121,28 +121,33 @@ func buildStaticIn(ctx context.Context, pkg, cache string) (binary string, clean
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	b, berr := cmd.CombinedOutput()
-	if berr == nil {
-		if cached != "" { // kept for runs started elsewhere; a failure to keep it is not the build's
-			if os.MkdirAll(cache, 0o755) == nil {
-				if data, err := os.ReadFile(out); err == nil {
-					tmp := cached + ".tmp"
-					if os.WriteFile(tmp, data, 0o755) == nil {
-						_ = os.Rename(tmp, cached)
-					}
-				}
-			}
+	switch {
+	case berr == nil:
+		if cached != "" {
+			_ = copyProgram(out, cached) // kept for runs started elsewhere; not the build's failure
 		}
 		return out, cleanup, nil
-	}
-	if cached != "" {
-		if data, err := os.ReadFile(cached); err == nil {
-			if err := os.WriteFile(out, data, 0o755); err == nil {
-				return out, cleanup, nil
-			}
-		}
+	case cached != "" && copyProgram(cached, out) == nil:
+		return out, cleanup, nil
 	}
 	cleanup()
 	return "", nil, fmt.Errorf("go build %s: %w (faultline builds this program from its source: start it once inside its checkout, after which the build is kept in %s)\n%s", pkg, berr, cache, b)
+}
+
+// copyProgram copies the program at from to to (written whole, then renamed into place).
+func copyProgram(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	tmp := to + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, to)
 }
 
 // EchoImage is the tag of faultline-echo's image (EchoPackage): the real-world runner puts it in

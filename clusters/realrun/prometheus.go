@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/rest"
-
 	"github.com/faultline-dev/faultline/clusters/local"
 	prom "github.com/faultline-dev/faultline/clusters/prometheus"
 	"github.com/faultline-dev/faultline/measure/promql"
@@ -40,7 +38,6 @@ type PromReport struct {
 
 // promRun is a run's Prometheus.
 type promRun struct {
-	rc       *rest.Config
 	srv      *prom.Server
 	jobs     []string
 	interval time.Duration
@@ -69,7 +66,7 @@ func prometheusBinary(ctx context.Context) (string, error) {
 // startProm starts the server when the run evaluates PromQL; a failure is reported (the PromQL
 // indicators become unmeasured, with the error), not fatal to the run.
 func (r *run) startProm(ctx context.Context) {
-	if r.opts.PromQL.Empty() || r.prom.rc == nil {
+	if r.opts.PromQL.Empty() || r.rc == nil {
 		return
 	}
 	r.prom.interval = max(time.Second, r.scaled(r.in.Models.Alerts.ScrapeInterval.Duration))
@@ -100,14 +97,14 @@ func (r *run) startProm(ctx context.Context) {
 
 // promTargets are the endpoints to scrape: the API server (as the run's client), the platform.
 func (r *run) promTargets() ([]prom.Target, error) {
-	tc := r.prom.rc.TLSClientConfig
+	tc := r.rc.TLSClientConfig
 	read := func(data []byte, file string) ([]byte, error) {
 		if len(data) > 0 || file == "" {
 			return data, nil
 		}
 		return os.ReadFile(file)
 	}
-	api := prom.Target{Job: jobAPIServer, URL: r.prom.rc.Host + "/metrics", BearerToken: r.prom.rc.BearerToken}
+	api := prom.Target{Job: jobAPIServer, URL: r.rc.Host + "/metrics", BearerToken: r.rc.BearerToken}
 	var err error
 	if api.CA, err = read(tc.CAData, tc.CAFile); err != nil {
 		return nil, err

@@ -184,7 +184,7 @@ type run struct {
 	net *netPlan // the network path on real nodes (netpath.go); nil without loads or on KWOK
 
 	reg *registryRun // the registry model played for real (registry.go); nil without one
-	rc  *rest.Config // the cluster, for the platform (platform.go)
+	rc  *rest.Config // the cluster, for the platform (platform.go) and the Prometheus scraping it (prometheus.go)
 	ros []*rolloutWatch
 
 	prom promRun // the run's Prometheus (prometheus.go)
@@ -223,7 +223,6 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		id:      strconv.FormatInt(clk.Now().UnixNano(), 36),
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6661756c746c696e)), // "faultlin"
 		stopInf: make(chan struct{}), hookSvc: map[string]*corev1.Service{}, began: clk.Now(), rc: cfg,
-		prom: promRun{rc: cfg},
 	}
 	var deps []*appsv1.Deployment
 	cronNoted := false
