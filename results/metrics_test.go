@@ -2,10 +2,6 @@ package results
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,23 +82,7 @@ func TestLabelMetricsPassesPromlint(t *testing.T) {
 	assert.Contains(t, string(text), `cron_scheduling_decision_total{scenario="storm \"v1\"",variant="v2",seed="7",decision="skip",reason="missedDeadline"} 1`)
 }
 
-// promtool, where installed (Debian's prometheus package has it), must accept the files as
-// written; the lint above is the same code, so the test does not depend on it.
-func TestLabelMetricsPassesPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus); promlint covered the same checks")
-	}
-	out, err := LabelMetrics("storm", []MetricsText{{Variant: "baseline", Seed: 1, Text: cronRun(t)}})
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "metrics.txt")
-	require.NoError(t, os.WriteFile(path, out[0].Text, 0o644))
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(out[0].Text)
-	msg, err := cmd.CombinedOutput()
-	assert.NoError(t, err, "promtool check metrics: %s", msg)
-	assert.Empty(t, strings.TrimSpace(string(msg)))
-}
+// promtool itself checks the files a run writes: cmd/faultline/app/run TestMetricsFilesPassPromtool.
 
 func TestLabelMetricsRejectsWhatTheTextFormatCannotSay(t *testing.T) {
 	_, err := LabelMetrics("s", []MetricsText{{Variant: "v", Seed: 1, Text: []byte("# TYPE build info\nbuild_info{v=\"1\"} 1\n# EOF\n")}})

@@ -139,6 +139,15 @@ func (p *Provider) EnsurePrometheus(ctx context.Context) (string, error) {
 	return p.cache.Path(build.Prometheus, "prometheus"), nil
 }
 
+// EnsurePromtool builds promtool with the Prometheus server (same recipe) unless cached, and
+// returns its path: tests check the metrics files faultline writes with it.
+func (p *Provider) EnsurePromtool(ctx context.Context) (string, error) {
+	if _, err := p.cache.Ensure(ctx, build.Prometheus); err != nil {
+		return "", err
+	}
+	return p.cache.Path(build.Prometheus, "promtool"), nil
+}
+
 // EnsureServers builds what Create needs (the control plane, etcd and kwok) unless cached.
 func (p *Provider) EnsureServers(ctx context.Context) error {
 	return p.cache.EnsureAll(ctx, build.Servers...)

@@ -100,11 +100,16 @@ var (
 	// clusters/prometheus), pinned to the version faultline's go.mod uses as its query engine:
 	// the same PromQL engine in both worlds. Not a server a cluster needs to start.
 	Prometheus = Recipe{
-		Name:     "prometheus",
-		Module:   "github.com/prometheus/prometheus",
-		GoMod:    promMod,
-		GoSum:    promSum,
-		Binaries: []Binary{{"prometheus", "github.com/prometheus/prometheus/cmd/prometheus"}},
+		Name:   "prometheus",
+		Module: "github.com/prometheus/prometheus",
+		GoMod:  promMod,
+		GoSum:  promSum,
+		Binaries: []Binary{
+			{"prometheus", "github.com/prometheus/prometheus/cmd/prometheus"},
+			// promtool checks the metrics files faultline writes (results.LabelMetrics) the way
+			// users check theirs: `promtool check metrics`.
+			{"promtool", "github.com/prometheus/prometheus/cmd/promtool"},
+		},
 		Estimate: "about 10 minutes of CPU (22 minutes on 2 busy cores); seconds with a warm Go build cache",
 	}
 	// Servers are the recipes a cluster needs to start, biggest first.
