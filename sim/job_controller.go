@@ -20,11 +20,10 @@ import (
 // fails the Job (BackoffLimitExceeded); activeDeadlineSeconds from the Job's start fails it
 // (DeadlineExceeded) and deletes its pod. The back-off lives in memory and is lost when the
 // controller-manager restarts.
-// Left out: pods with completions > 1, podFailurePolicy, suspend, node boot for autoscaled pools,
-// image sizes (one PullTime per image), container restarts within a pod (restartPolicy Never).
+// Left out: pods with completions > 1, podFailurePolicy, suspend.
 
-// jobController is the Job controller: it creates each run's pods (through the cluster's
-// jobPodCluster, which hands them to the pod start pipeline) and ends the runs.
+// jobController is the Job controller: it creates each run's pods through the cluster's
+// jobPodCluster and hands them to the pod start pipeline (podStarter), and ends the runs.
 type jobController struct {
 	*env
 	c      *cronWorld
