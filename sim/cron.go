@@ -121,32 +121,29 @@ type RunRecord struct {
 	AppStart      time.Duration
 }
 
-type nodeImages struct {
-	present  map[string]time.Duration // image → when it is on the node
-	pullFree time.Duration            // serializeImagePulls: the puller is busy until then
-	bucket   *tokenBucket             // registryPullQPS / registryBurst
-}
-
-// cronWorld is the batch side of the cluster: CronJob controller (v1 or v2), Job controller,
-// the pod start pipeline of Job pods, the image registry and the cron metrics.
+// cronWorld is the batch side of the cluster: its objects (the CronJobs and the runs, each a Job
+// with its pods), the cron metrics and indicators, and the models that act on them, each with its
+// own state and engine handler: the CronJob controller, v1 or v2 (cronjob_controller.go,
+// cronjob_controllerv2.go), the Job controller (job_controller.go), the pod start pipeline of
+// Job pods (jobpod_start.go) and the image registry (registry.go). It reaches the rest of the
+// cluster only through the narrow interfaces of batch.go.
 type cronWorld struct {
-	cjs []*cronJob
+	*env
+	hooks batchHooks
+	cjs   []*cronJob
 	// runs are the runs from index runBase on, in creation order, nil once retired: a finished
 	// run is folded into folded and dropped (retireRun), so memory follows the runs in flight,
 	// not the simulated time. Use run(i) for run index i.
-	runs        []*cronRun
-	runBase     int
-	folded      measure.CronRunSummary
-	v2          bool
-	cmDown      bool
-	passMissed  bool // v1: a pass fell in a controller-manager outage
-	cronClient  *apiClient
-	jobClient   *apiClient
-	schedClient *apiClient // kube-scheduler's: the Binding of Job pods
-	queue       []int      // v2 work queue (FIFO of CronJob indices)
-	idle        int        // v2 idle workers
-	images      []nodeImages
-	met         *cronMetrics
+	runs    []*cronRun
+	runBase int
+	folded  measure.CronRunSummary
+	cmDown  bool // kube-controller-manager is down: neither controller runs
+	met     *cronMetrics
+
+	ctl   cronJobController
+	jobs  *jobController
+	start *podStarter
+	reg   *imageRegistry
 
 	attemptFails               uint64
 	created, started, ok, fail uint64
@@ -156,7 +153,6 @@ type cronWorld struct {
 	anyBad, anyFail            bool
 	detected                   bool
 	detectAt                   time.Duration
-	resolveFrom                []time.Duration // per registry deletion, when run-time resolution starts
 }
 
 func (w *World) buildCron() {
@@ -169,36 +165,31 @@ func (w *World) buildCron() {
 	if len(cjs) == 0 {
 		return
 	}
-	c := &cronWorld{
-		v2:          w.m.CronJob.Controller == "v2",
-		cronClient:  newAPIClient(w.m.APIServer, w.m.APIServer.ControllerManagerQPS, w.m.APIServer.ControllerManagerBurst),
-		jobClient:   newAPIClient(w.m.APIServer, w.m.APIServer.ControllerManagerQPS, w.m.APIServer.ControllerManagerBurst),
-		schedClient: newAPIClient(w.m.APIServer, w.m.APIServer.SchedulerQPS, w.m.APIServer.SchedulerBurst),
-		idle:        w.m.CronJob.Workers,
-		met:         newCronMetrics(),
-		images:      make([]nodeImages, len(w.nodes)),
-	}
-	for i := range c.images {
-		c.images[i] = nodeImages{present: map[string]time.Duration{}, bucket: newTokenBucket(w.m.PodStart.RegistryPullQPS, w.m.PodStart.RegistryBurst)}
-	}
-	for _, d := range w.m.Registry.Deletions {
-		rf := time.Duration(-1)
-		if d.ResolveAtRunTime {
-			rf = d.ResolveFrom.Duration
-		}
-		c.resolveFrom = append(c.resolveFrom, rf)
+	w.cron = newCronWorld(&w.env, cjs, len(w.nodes), w, w)
+}
+
+// newCronWorld builds the batch side for the CronJobs cjs on a cluster of nodes nodes.
+func newCronWorld(v *env, cjs []*batchv1.CronJob, nodes int, cl jobPodCluster, hooks batchHooks) *cronWorld {
+	c := &cronWorld{env: v, hooks: hooks, met: newCronMetrics()}
+	c.reg = newImageRegistry(v.m.Registry)
+	c.jobs = newJobController(c, cl)
+	c.start = newPodStarter(c, cl, nodes)
+	if v.m.CronJob.Controller == "v2" {
+		c.ctl = newCronJobControllerV2(c)
+	} else {
+		c.ctl = newCronJobControllerV1(c)
 	}
 	for _, o := range cjs {
-		cj := w.newCronJob(o)
+		cj := newCronJob(v, o)
 		cj.idx = len(c.cjs)
 		c.cjs = append(c.cjs, cj)
 	}
-	w.cron = c
+	return c
 }
 
 // newCronJob builds a CronJob's model state; Validate checked its schedule, containers and
 // annotations.
-func (w *World) newCronJob(o *batchv1.CronJob) *cronJob {
+func newCronJob(v *env, o *batchv1.CronJob) *cronJob {
 	ns := namespaceOr(o.Namespace)
 	key := ns + "/" + o.Name
 	ms, _ := measure.ParseSchedule(o.Spec.Schedule, o.Spec.TimeZone)
@@ -214,7 +205,7 @@ func (w *World) newCronJob(o *batchv1.CronJob) *cronJob {
 		runMean:   30 * time.Second,
 		okLimit:   3,
 		failLimit: 1,
-		rng:       w.streams.Stream("cronjob/" + key),
+		rng:       v.streams.Stream("cronjob/" + key),
 	}
 	cj.req, cj.nonZero, cj.limCPU = cluster.PodRequests(cj.podSpec)
 	c0 := &js.Template.Spec.Containers[0]
@@ -248,7 +239,7 @@ func (w *World) newCronJob(o *batchv1.CronJob) *cronJob {
 	}
 	cj.alerted = o.Annotations[AnnAlert] == "true"
 	// the cluster has been running: everything up to the start was scheduled
-	cj.lastSched = w.in.Start.In(loc)
+	cj.lastSched = v.in.Start.In(loc)
 	cj.nextAfter = cj.sched.Next(cj.lastSched)
 	return cj
 }
@@ -303,65 +294,53 @@ func imageTagLatest(img string) bool {
 	return colon <= slash || img[colon+1:] == "latest"
 }
 
-func (w *World) wall(d time.Duration) time.Time { return w.in.Start.Add(d) }
-
+// startCron registers the batch models' handlers on the run's queue (settling replaced the
+// queue they were built with) and starts the CronJob controller.
 func (w *World) startCron() {
-	c := w.cron
-	if c == nil {
+	if c := w.cron; c != nil {
+		c.jobs.register()
+		c.start.register()
+		c.ctl.start()
+	}
+}
+
+// eventNames names the events of the batch model registered as hid (for the invariant checker's
+// violations), nil for another handler.
+func (c *cronWorld) eventNames(hid engine.HandlerID) []string {
+	switch hid {
+	case c.ctl.handler():
+		return cronEventNames[:]
+	case c.jobs.hid:
+		return jobEventNames[:]
+	case c.start.hid:
+		return podStartEventNames[:]
+	}
+	return nil
+}
+
+// controllerManagerDown stops the CronJob and Job controllers (a fault).
+func (c *cronWorld) controllerManagerDown() {
+	if c != nil {
+		c.cmDown = true
+		envEmit(c.env, trace.ControllerManagerDown{})
+	}
+}
+
+// controllerManagerUp restarts them: the CronJob controller starts over, the Job controller
+// catches up with the Jobs it missed.
+func (c *cronWorld) controllerManagerUp(now time.Duration) {
+	if c == nil || !c.cmDown {
 		return
 	}
-	if c.v2 {
-		// the informer's initial list adds every CronJob to the queue
-		for i := range c.cjs {
-			w.q.AtID(0, w.hid, pack(evCronEnqueue, i))
-		}
-	} else {
-		w.q.AtID(0, w.hid, pack(evCronPass, 0))
-	}
+	c.cmDown = false
+	envEmit(c.env, trace.ControllerManagerUp{})
+	c.ctl.up(now)
+	c.jobs.catchUp(now)
 }
 
-func (w *World) fireCron(kind uint32, i int, now time.Duration) {
-	c := w.cron
-	switch kind {
-	case evCronPass:
-		w.cronPass(now)
-	case evCronResume:
-		w.cronResume(i, now)
-	case evCronEnqueue:
-		w.cronEnqueue(c.cjs[i], now)
-	case evCronWorker:
-		c.idle++
-		w.cronDispatch(now)
-	case evJobCreated:
-		if r := c.run(i); r != nil {
-			w.jobCreated(r, now)
-		}
-	case evJobPod:
-		if r := c.run(i); r != nil {
-			w.jobPod(r, now)
-		}
-	case evPodAdmitted:
-		w.podAdmitted(i, now)
-	case evPullRetry:
-		w.cronPull(i, now)
-	case evAppStart:
-		w.appStart(i, now)
-	case evAppExit:
-		w.appExit(i, now)
-	case evJobDeadline:
-		if r := c.run(i); r != nil && !r.done {
-			emit(w, trace.JobDeadlineExceeded{Job: r.name})
-			w.killRunPod(r)
-			w.jobFinish(r, now, false, "DeadlineExceeded")
-		}
-	case evCMUp:
-		w.controllerManagerUp(now)
-	}
-}
-
-// cronObservations is what happened to the CronJobs, in package measure's record.
-func (w *World) cronObservations() *measure.CronObservations {
-	c := w.cron
+// observations is what happened to the CronJobs, in package measure's record.
+func (c *cronWorld) observations() *measure.CronObservations {
+	cl := c.ctl.apiClient()
 	o := &measure.CronObservations{
 		CronJobs: make([]measure.CronJobObservation, len(c.cjs)),
 		Runs:     make([]measure.CronRun, 0, len(c.runs)),
@@ -369,7 +348,7 @@ func (w *World) cronObservations() *measure.CronObservations {
 		Skipped:  int(c.skips[0] + c.skips[1] + c.skips[2]), FailedRuns: int(c.fail), FailedAttempts: int(c.attemptFails),
 		AnyBad: c.anyBad, FirstBad: c.firstBad, Detected: c.detected, DetectedAt: c.detectAt,
 		AnyFailure: c.anyFail, FirstFailure: c.firstFail, LastFailure: c.lastFail,
-		ThrottleWait: c.cronClient.throttled, ThrottleFor: int(c.cronClient.requests),
+		ThrottleWait: cl.throttled, ThrottleFor: int(cl.requests),
 	}
 	for i, cj := range c.cjs {
 		o.CronJobs[i] = measure.CronJobObservation{Key: cj.key, Stalled: cj.stalled}
@@ -383,4 +362,91 @@ func (w *World) cronObservations() *measure.CronObservations {
 		}
 	}
 	return o
+}
+
+// jobCount is how many Jobs exist: the active ones and the finished ones the history limits keep.
+func (c *cronWorld) jobCount() int {
+	n := 0
+	for _, cj := range c.cjs {
+		n += len(cj.active) + min(cj.oks, cj.okLimit) + min(cj.fails, cj.failLimit)
+	}
+	return n
+}
+
+// cronSkip records a skip decision once per scheduled time and reason.
+func (c *cronWorld) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration) {
+	if sched.Equal(cj.lastSkip) && cj.lastSkipWhy == why {
+		return
+	}
+	cj.lastSkip, cj.lastSkipWhy = sched, why
+	c.skips[why]++
+	c.met.Skip[why].Inc()
+	envEmit(c.env, trace.CronRunSkipped{CronJob: cj.key, Scheduled: sched, Reason: reasonNames[why]})
+	c.cronBad(cj, t)
+}
+
+// cronBad notes a failure or skip for time to detect and the alerts; the first alert may bring
+// a fix forward (imageRegistry.detected).
+func (c *cronWorld) cronBad(cj *cronJob, t time.Duration) {
+	if !c.anyBad || t < c.firstBad {
+		c.anyBad, c.firstBad = true, t
+	}
+	if cj.alerted && !c.detected {
+		s := c.m.Alerts.ScrapeInterval.Duration
+		c.detected = true
+		c.detectAt = (t + s - 1) / s * s
+		envEmit(c.env, trace.CronAlertFires{CronJob: cj.key, At: c.detectAt})
+		c.reg.detected(c.detectAt)
+	}
+}
+
+// run is run index i, nil once retired.
+func (c *cronWorld) run(i int) *cronRun {
+	if i < c.runBase || i >= c.runBase+len(c.runs) {
+		return nil
+	}
+	return c.runs[i-c.runBase]
+}
+
+// addRun gives r the next run index and keeps it.
+func (c *cronWorld) addRun(r *cronRun) *cronRun {
+	r.idx = c.runBase + len(c.runs)
+	c.runs = append(c.runs, r)
+	return r
+}
+
+// retireRun folds a finished run into the summary the indicators are computed from and drops
+// it: nothing refers to it any more (it left its CronJob's active list, its deadline timer is
+// cancelled, its pod released; events still queued for its index find no run and do nothing, as
+// they did for a finished one). The history limits need only the counts (cronJob.oks, fails).
+// A run an extension created stays: the extension may still delete its Job, which changes its
+// record.
+func (c *cronWorld) retireRun(r *cronRun) {
+	if r.ext != nil || c.retain {
+		return
+	}
+	if c.hooks.retireVetoed(r) {
+		return
+	}
+	rec := r.record()
+	c.folded.Add(&rec, c.window())
+	c.runs[r.idx-c.runBase] = nil
+	n := 0
+	for n < len(c.runs) && c.runs[n] == nil {
+		n++
+	}
+	c.runs = c.runs[n:]
+	c.runBase += n
+}
+
+// record is the run as package measure observes it: every run the simulator keeps has its Job;
+// the later steps once the app started.
+func (r *cronRun) record() measure.CronRun {
+	run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
+		Deleted: r.ext.dropped()}
+	if r.started {
+		run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
+		run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
+	}
+	return run
 }

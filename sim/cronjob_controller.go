@@ -10,7 +10,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 
-	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
 
@@ -38,24 +38,88 @@ import (
 // passSlice) rather than the pass's LIST snapshot; v2's per-item failure back-off (no API errors are modelled); server
 // side priority and fairness; Job names are <cronjob>-<scheduled minute> as v2, not unix seconds.
 
-func (w *World) cronPass(now time.Duration) {
-	c := w.cron
-	if c.cmDown {
-		c.passMissed = true
-		return
-	}
-	t := c.cronClient.list(now, len(c.cjs))
-	t = c.cronClient.list(t, c.jobCount())
-	w.q.AtID(t, w.hid, pack(evCronResume, 0))
+// cronJobController is the CronJob controller the cluster runs, v1 or v2: it creates the Jobs
+// of due schedules through its own rate-limited client (cronSyncer) and handles its own events.
+type cronJobController interface {
+	engine.Handler
+	// start registers the controller's handler on the run's queue and begins: v1's first pass,
+	// v2's informer list.
+	start()
+	// handler is the controller's handler in the queue.
+	handler() engine.HandlerID
+	// up restarts the controller after a controller-manager outage.
+	up(now time.Duration)
+	// jobFinished is the Job informer's update for a finished Job of cj (v2 requeues cj).
+	jobFinished(cj *cronJob, now time.Duration)
+	// apiClient is the controller's client (its throttling is an indicator).
+	apiClient() *apiClient
 }
 
-// jobCount is how many Jobs exist: the active ones and the finished ones the history limits keep.
-func (c *cronWorld) jobCount() int {
-	n := 0
-	for _, cj := range c.cjs {
-		n += len(cj.active) + min(cj.oks, cj.okLimit) + min(cj.fails, cj.failLimit)
+// The CronJob controllers' event kinds (v1 and v2 each use their own two), packed with an index.
+const (
+	cronEvPass    uint32 = iota + 1 // v1 syncAll: a pass starts
+	cronEvResume                    // v1 syncAll: the pass goes on at CronJob index i
+	cronEvEnqueue                   // v2: a CronJob's requeue timer or a watch event adds it to the work queue
+	cronEvWorker                    // v2: a worker finished its sync and takes the next key
+)
+
+var cronEventNames = [...]string{cronEvPass: "cron-pass", cronEvResume: "cron-resume",
+	cronEvEnqueue: "cron-enqueue", cronEvWorker: "cron-worker"}
+
+// cronSyncer is what both controllers share: syncOne's decision for one CronJob and its
+// requests through the controller's client, creating Jobs (handed to the Job controller) and
+// deleting them (Replace).
+type cronSyncer struct {
+	*env
+	c      *cronWorld
+	hid    engine.HandlerID
+	client *apiClient
+	v2     bool
+}
+
+func newCronSyncer(c *cronWorld, v2 bool) cronSyncer {
+	a := c.m.APIServer
+	return cronSyncer{env: c.env, c: c, v2: v2, client: newAPIClient(a, a.ControllerManagerQPS, a.ControllerManagerBurst)}
+}
+
+func (s *cronSyncer) handler() engine.HandlerID { return s.hid }
+func (s *cronSyncer) apiClient() *apiClient     { return s.client }
+
+// cronJobControllerV1 is v1's syncAll poller.
+type cronJobControllerV1 struct {
+	cronSyncer
+	passMissed bool // a pass fell in a controller-manager outage
+}
+
+func newCronJobControllerV1(c *cronWorld) *cronJobControllerV1 {
+	return &cronJobControllerV1{cronSyncer: newCronSyncer(c, false)}
+}
+
+func (v *cronJobControllerV1) start() {
+	v.hid = v.q.Register(v)
+	v.q.AtID(0, v.hid, pack(cronEvPass, 0))
+}
+
+// Fire runs v1's events.
+func (v *cronJobControllerV1) Fire(now time.Duration, arg uint32) {
+	switch kind, i := unpack(arg); kind {
+	case cronEvPass:
+		v.pass(now)
+	case cronEvResume:
+		v.resume(i, now)
 	}
-	return n
+}
+
+// pass starts a syncAll pass: the LISTs, then syncOne for each CronJob in turn (resume).
+func (v *cronJobControllerV1) pass(now time.Duration) {
+	c := v.c
+	if c.cmDown {
+		v.passMissed = true
+		return
+	}
+	t := v.client.list(now, len(c.cjs))
+	t = v.client.list(t, c.jobCount())
+	v.q.AtID(t, v.hid, pack(cronEvResume, 0))
 }
 
 // passSlice is how far ahead of the current event a v1 pass computes its syncOne calls: the pass
@@ -63,32 +127,43 @@ func (c *cronWorld) jobCount() int {
 // stale. An outage that begins mid-pass stops the pass at the next slice.
 const passSlice = time.Second
 
-// cronResume continues the v1 pass at CronJob i.
-func (w *World) cronResume(i int, now time.Duration) {
-	c := w.cron
+// resume continues the v1 pass at CronJob i.
+func (v *cronJobControllerV1) resume(i int, now time.Duration) {
+	c := v.c
 	if c.cmDown {
-		c.passMissed = true // the restarted controller begins a new pass
+		v.passMissed = true // the restarted controller begins a new pass
 		return
 	}
 	t := now
 	for ; i < len(c.cjs); i++ {
 		if t > now+passSlice {
-			w.q.AtID(t, w.hid, pack(evCronResume, i))
+			v.q.AtID(t, v.hid, pack(cronEvResume, i))
 			return
 		}
-		t = w.cronSync(c.cjs[i], t, c.cronClient, true)
+		t = v.sync(c.cjs[i], t, true)
 	}
-	w.q.AtID(t+w.m.CronJob.SyncPeriod.Duration, w.hid, pack(evCronPass, 0))
+	v.q.AtID(t+v.m.CronJob.SyncPeriod.Duration, v.hid, pack(cronEvPass, 0))
 }
 
-// cronSync decides for cj at virtual time t and issues its requests through cl; it returns when
-// the last response arrived. alwaysUpdate is v1's unconditional UpdateStatus.
-func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpdate bool) time.Duration {
-	c := w.cron
+// up begins a new pass if one was missed.
+func (v *cronJobControllerV1) up(now time.Duration) {
+	if v.passMissed {
+		v.passMissed = false
+		v.q.AtID(now, v.hid, pack(cronEvPass, 0))
+	}
+}
+
+// jobFinished: v1 sees finished Jobs at its next pass.
+func (v *cronJobControllerV1) jobFinished(*cronJob, time.Duration) {}
+
+// sync decides for cj at virtual time t and issues its requests through the controller's client;
+// it returns when the last response arrived. alwaysUpdate is v1's unconditional UpdateStatus.
+func (s *cronSyncer) sync(cj *cronJob, t time.Duration, alwaysUpdate bool) time.Duration {
+	c, cl := s.c, s.client
 	for ; cj.pendingDel > 0; cj.pendingDel-- {
 		t = cl.do(t)
 	}
-	sched, create, replace := w.cronDecide(cj, t)
+	sched, create, replace := s.decide(cj, t)
 	// the runs to replace, taken while all are active: finishing one may requeue the CronJob,
 	// and a sync within that can finish (and retire) the others before this loop reaches them
 	var victims []*cronRun
@@ -97,23 +172,22 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 	}
 	for _, r := range victims {
 		t = cl.do(t)
-		emit(w, trace.JobReplaced{Job: r.name})
-		w.killRunPod(r)
-		w.jobFinish(r, t, false, "")
+		envEmit(s.env, trace.JobReplaced{Job: r.name})
+		c.jobs.delete(r, t)
 	}
 	if alwaysUpdate {
 		t = cl.do(t)
 	}
 	if create {
-		r := c.addRun(&cronRun{cj: cj, sched: sched.Sub(w.in.Start), pod: -1})
+		r := c.addRun(&cronRun{cj: cj, sched: sched.Sub(s.in.Start), pod: -1})
 		r.name = cj.name + "-" + strconv.FormatInt(sched.Unix()/60, 10)
-		r.image = w.resolveImage(cj, t)
+		r.image = c.reg.resolve(cj.image, t)
 		cj.active = append(cj.active, r.idx)
 		cj.lastSched = sched
 		cj.nextAfter = cj.sched.Next(sched)
 		t = cl.do(t)
 		r.created = t
-		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
+		c.jobs.createdAt(t, r)
 		c.created++
 		c.met.Invoke.Inc()
 		t = cl.do(t) // UpdateStatus: active, lastScheduleTime
@@ -121,44 +195,44 @@ func (w *World) cronSync(cj *cronJob, t time.Duration, cl *apiClient, alwaysUpda
 	return t
 }
 
-// cronDecide is syncOne's decision at virtual time t: the scheduled time to start, or why not.
-func (w *World) cronDecide(cj *cronJob, t time.Duration) (sched time.Time, create bool, replace []int) {
+// decide is syncOne's decision at virtual time t: the scheduled time to start, or why not.
+func (s *cronSyncer) decide(cj *cronJob, t time.Duration) (sched time.Time, create bool, replace []int) {
 	if cj.suspend {
 		return
 	}
-	now := w.wall(t)
-	limit := w.m.CronJob.MaxMissed
-	c := w.cron
+	now := s.wall(t)
+	limit := s.m.CronJob.MaxMissed
+	c := s.c
 	if cj.stalled {
 		return
 	}
-	w.deadlineMisses(cj, now, t)
-	n, latest := cj.unmet(now, limit, c.v2)
+	c.deadlineMisses(cj, now, t)
+	n, latest := cj.unmet(now, limit, s.v2)
 	if n > limit {
-		if !c.v2 {
-			emit(w, trace.CronFailedNeedsStart{CronJob: cj.key, Reason: "too many missed start time (> 100)"})
+		if !s.v2 {
+			envEmit(s.env, trace.CronFailedNeedsStart{CronJob: cj.key, Reason: "too many missed start time (> 100)"})
 			if !cj.hasSDS {
 				cj.stalled = true
 			}
-			w.cronSkip(cj, latest, reasonError, t)
+			c.cronSkip(cj, latest, reasonError, t)
 			return
 		}
 		if !latest.Equal(cj.lastWarn) {
 			cj.lastWarn = latest
-			emit(w, trace.CronTooManyMissed{CronJob: cj.key, Missed: n})
+			envEmit(s.env, trace.CronTooManyMissed{CronJob: cj.key, Missed: n})
 		}
 	}
 	if n == 0 {
 		return
 	}
 	if cj.hasSDS && latest.Add(cj.sds).Before(now) {
-		w.cronSkip(cj, latest, reasonDeadline, t)
+		c.cronSkip(cj, latest, reasonDeadline, t)
 		return
 	}
 	if len(cj.active) > 0 {
 		switch cj.policy {
 		case batchv1.ForbidConcurrent:
-			w.cronSkip(cj, latest, reasonConcurrency, t)
+			c.cronSkip(cj, latest, reasonConcurrency, t)
 			return
 		case batchv1.ReplaceConcurrent:
 			replace = append(replace, cj.active...)
@@ -195,7 +269,7 @@ func (cj *cronJob) unmet(now time.Time, limit int, v2 bool) (n int, latest time.
 // deadlineMisses records the start times that fell out of the startingDeadlineSeconds window
 // unseen. Upstream never looks at them (earliest = now − SDS), so its MissSchedule event rarely
 // fires; they are the skips Lyft's platform reports with reason missedDeadline.
-func (w *World) deadlineMisses(cj *cronJob, now time.Time, t time.Duration) {
+func (c *cronWorld) deadlineMisses(cj *cronJob, now time.Time, t time.Duration) {
 	if !cj.hasSDS || now.Before(cj.nextAfter) {
 		return
 	}
@@ -209,157 +283,6 @@ func (w *World) deadlineMisses(cj *cronJob, now time.Time, t time.Duration) {
 	}
 	cj.missCut = cut
 	for s := cj.sched.Next(from.In(cj.loc)); !s.IsZero() && !s.After(cut); s = cj.sched.Next(s) {
-		w.cronSkip(cj, s, reasonDeadline, t)
+		c.cronSkip(cj, s, reasonDeadline, t)
 	}
-}
-
-// cronSkip records a skip decision once per scheduled time and reason.
-func (w *World) cronSkip(cj *cronJob, sched time.Time, why int, t time.Duration) {
-	if sched.Equal(cj.lastSkip) && cj.lastSkipWhy == why {
-		return
-	}
-	cj.lastSkip, cj.lastSkipWhy = sched, why
-	c := w.cron
-	c.skips[why]++
-	c.met.Skip[why].Inc()
-	emit(w, trace.CronRunSkipped{CronJob: cj.key, Scheduled: sched, Reason: reasonNames[why]})
-	w.cronBad(cj, t)
-}
-
-// cronBad notes a failure or skip for time to detect and the alerts.
-func (w *World) cronBad(cj *cronJob, t time.Duration) {
-	c := w.cron
-	if !c.anyBad || t < c.firstBad {
-		c.anyBad, c.firstBad = true, t
-	}
-	if cj.alerted && !c.detected {
-		s := w.m.Alerts.ScrapeInterval.Duration
-		c.detected = true
-		c.detectAt = (t + s - 1) / s * s
-		emit(w, trace.CronAlertFires{CronJob: cj.key, At: c.detectAt})
-		for i, d := range w.m.Registry.Deletions {
-			if d.ResolveAtRunTime && d.FixAfterDetection.Duration > 0 {
-				if fix := c.detectAt + d.FixAfterDetection.Duration; fix < c.resolveFrom[i] {
-					c.resolveFrom[i] = fix
-				}
-			}
-		}
-	}
-}
-
-func (w *World) cronEnqueue(cj *cronJob, now time.Duration) {
-	c := w.cron
-	if c.cmDown || cj.queued {
-		return
-	}
-	cj.queued = true
-	c.queue = append(c.queue, cj.idx)
-	w.cronDispatch(now)
-}
-
-// cronDispatch hands queued CronJobs to idle v2 workers.
-func (w *World) cronDispatch(now time.Duration) {
-	c := w.cron
-	for c.idle > 0 && len(c.queue) > 0 && !c.cmDown {
-		cj := c.cjs[c.queue[0]]
-		c.queue = c.queue[1:]
-		cj.queued = false
-		c.idle--
-		end := w.cronSync(cj, now, c.cronClient, false)
-		w.q.Cancel(cj.timer)
-		if next := cj.sched.Next(w.wall(now).In(cj.loc)); !next.IsZero() {
-			at := next.Sub(w.in.Start) + w.m.CronJob.RequeueDelay.Duration
-			if at <= w.in.Duration {
-				cj.timer = w.q.AtID(at, w.hid, pack(evCronEnqueue, cj.idx))
-			}
-		}
-		w.q.AtID(end, w.hid, pack(evCronWorker, 0))
-	}
-}
-
-// controllerManagerDown stops the CronJob and Job controllers (a fault).
-func (w *World) controllerManagerDown() {
-	if c := w.cron; c != nil {
-		c.cmDown = true
-		emit(w, trace.ControllerManagerDown{})
-	}
-}
-
-func (w *World) controllerManagerUp(now time.Duration) {
-	c := w.cron
-	if c == nil || !c.cmDown {
-		return
-	}
-	c.cmDown = false
-	emit(w, trace.ControllerManagerUp{})
-	if c.v2 {
-		// syncs in flight when it went down complete (their worker events return the workers)
-		c.queue = c.queue[:0]
-		for _, cj := range c.cjs {
-			cj.queued = false
-			w.cronEnqueue(cj, now)
-		}
-	} else if c.passMissed {
-		c.passMissed = false
-		w.q.AtID(now, w.hid, pack(evCronPass, 0))
-	}
-	// the Job controller catches up; its in-memory back-off is lost
-	for _, r := range c.runs {
-		if r != nil && r.backlog && !r.done {
-			r.backlog = false
-			w.jobSync(r, now)
-		}
-	}
-}
-
-// run is run index i, nil once retired.
-func (c *cronWorld) run(i int) *cronRun {
-	if i < c.runBase || i >= c.runBase+len(c.runs) {
-		return nil
-	}
-	return c.runs[i-c.runBase]
-}
-
-// addRun gives r the next run index and keeps it.
-func (c *cronWorld) addRun(r *cronRun) *cronRun {
-	r.idx = c.runBase + len(c.runs)
-	c.runs = append(c.runs, r)
-	return r
-}
-
-// retireRun folds a finished run into the summary the indicators are computed from and drops
-// it: nothing refers to it any more (it left its CronJob's active list, its deadline timer is
-// cancelled, its pod released; events still queued for its index find no run and do nothing, as
-// they did for a finished one). The history limits need only the counts (cronJob.oks, fails).
-// A run an extension created stays: the extension may still delete its Job, which changes its
-// record.
-func (w *World) retireRun(r *cronRun) {
-	c := w.cron
-	if r.ext != nil || w.retain {
-		return
-	}
-	if w.inv != nil && w.checkRetired(r) {
-		return
-	}
-	rec := r.record()
-	c.folded.Add(&rec, w.window())
-	c.runs[r.idx-c.runBase] = nil
-	n := 0
-	for n < len(c.runs) && c.runs[n] == nil {
-		n++
-	}
-	c.runs = c.runs[n:]
-	c.runBase += n
-}
-
-// record is the run as package measure observes it: every run the simulator keeps has its Job;
-// the later steps once the app started.
-func (r *cronRun) record() measure.CronRun {
-	run := measure.CronRun{CronJob: r.cj.key, Scheduled: r.sched, JobCreated: r.created, Seen: measure.JobCreated,
-		Deleted: r.ext.dropped()}
-	if r.started {
-		run.PodCreated, run.PodBound, run.AppRunning = r.podCreated, r.bound, r.app
-		run.Seen |= measure.PodCreated | measure.PodBound | measure.AppRunning
-	}
-	return run
 }

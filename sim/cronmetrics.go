@@ -49,5 +49,5 @@ var cronColumns = []string{"cron/started", "cron/success", "cron/failure", "cron
 
 func (c *cronWorld) sampleRow(row []float64) []float64 {
 	return append(row, float64(c.started), float64(c.ok), float64(c.fail), float64(c.created),
-		float64(c.skips[0]), float64(c.skips[1]), float64(c.skips[2]), c.cronClient.throttled.Seconds())
+		float64(c.skips[0]), float64(c.skips[1]), float64(c.skips[2]), c.ctl.apiClient().throttled.Seconds())
 }

@@ -19,12 +19,15 @@
 //     liveness and startup probes as threshold crossings, deep or shallow readiness, caller
 //     retries, preStop hooks, SIGTERM policies and the grace period; Deployment rolling updates
 //     from spec.changes (rollout.go);
-//   - the batch side, split as upstream splits it: the CronJobs, their schedules and runs
-//     (cron.go); the CronJob controller, v1 (the 10 s syncAll poller) and v2 (informers and a
-//     work queue), through client-side token buckets on virtual time (cronjob_controller.go,
-//     apiserver.go); the Job controller and the pod start pipeline of Job pods: admission,
-//     scheduling, image pull, sidecars, app (job_controller.go); the registry where images can
-//     be missing (registry.go);
+//   - the batch side, split as upstream splits it, each model a type with its own state and
+//     engine handler, sharing the env (env.go) and reaching the cluster through the narrow
+//     interfaces of batch.go: the CronJobs, their schedules and runs (cron.go, cronWorld); the
+//     CronJob controller, v1 (the 10 s syncAll poller, cronJobControllerV1) and v2 (informers and
+//     a work queue, cronJobControllerV2), through client-side token buckets on virtual time
+//     (cronjob_controller.go, cronjob_controllerv2.go, apiserver.go); the Job controller
+//     (jobController, job_controller.go) and the pod start pipeline of Job pods: admission,
+//     scheduling, image pull, sidecars, app (podStarter, jobpod_start.go); the registry where
+//     images can be missing (imageRegistry, registry.go);
 //     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go);
 //   - the control plane (controlplane.go, admission.go, autorepair.go): HA apiserver instances
 //     with the PostStartHook that writes kube-system/extension-apiserver-authentication, a managed

@@ -249,7 +249,7 @@ func (a extAPI) CreateJob(job *batchv1.Job) (*batchv1.Job, error) {
 	c.met.Invoke.Inc()
 	emit(w, trace.ExtensionCreatedJob{Job: j.Name, Scheduled: w.wall(sched)})
 	if j.Spec.Suspend == nil || !*j.Spec.Suspend {
-		w.q.AtID(t, w.hid, pack(evJobCreated, r.idx))
+		c.jobs.createdAt(t, r)
 	}
 	return j, nil
 }
@@ -272,8 +272,7 @@ func (a extAPI) DeleteJob(ns, name string) error {
 	}
 	r.ext.deleted = !r.started
 	if !r.done {
-		w.killRunPod(r)
-		w.jobFinish(r, t, false, "")
+		w.cron.jobs.delete(r, t)
 	}
 	return nil
 }
@@ -315,7 +314,7 @@ func (a extAPI) Event(ev Event) {
 	c := w.cron
 	c.skips[why] += uint64(n)
 	c.met.Skip[why].Add(float64(n))
-	w.cronBad(cj, w.q.Now())
+	c.cronBad(cj, w.q.Now())
 }
 
 // extJobStarted tells the run's extensions that the app container first ran (hook in appStart).

@@ -158,7 +158,7 @@ func (w *World) faultStart(i int) {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
 	case ControllerManagerDown:
-		w.controllerManagerDown()
+		w.cron.controllerManagerDown()
 		d := f.Duration
 		if d == 0 {
 			d = controllerManagerRestart

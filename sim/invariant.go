@@ -360,6 +360,8 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 		names = worldEventNames[:]
 	case w.net != nil && hid == w.net.hid:
 		names = netEventNames[:]
+	case w.cron != nil && w.cron.eventNames(hid) != nil:
+		names = w.cron.eventNames(hid)
 	default:
 		return "handler" + strconv.Itoa(int(hid)) + "[" + strconv.FormatUint(uint64(arg), 10) + "]"
 	}
@@ -376,10 +378,7 @@ var worldEventNames = [...]string{
 	evFlushUnschedulable: "flush-unschedulable", evContainersStarted: "containers-started",
 	evPodReady: "pod-ready", evEvict: "evict", evNodePanic: "node-panic", evNodeBoot: "node-boot",
 	evNodeReadyReport: "node-ready-report", evNodeNotReady: "node-not-ready", evProfileStep: "profile-step",
-	evFaultStart: "fault-start", evFaultEnd: "fault-end", evSample: "sample", evCronPass: "cron-pass",
-	evCronResume: "cron-resume", evCronEnqueue: "cron-enqueue", evCronWorker: "cron-worker",
-	evJobCreated: "job-created", evJobPod: "job-pod", evPodAdmitted: "pod-admitted",
-	evPullRetry: "pull-retry", evAppStart: "app-start", evAppExit: "app-exit", evJobDeadline: "job-deadline",
+	evFaultStart: "fault-start", evFaultEnd: "fault-end", evSample: "sample",
 	evCMUp: "controller-manager-up", evCPInstance: "apiserver-instance", evCPReplaced: "apiserver-replaced",
 	evCPHookTry: "apiserver-hook-try", evCPHookDone: "apiserver-hook-done", evCPUpgradeTimeout: "upgrade-timeout",
 	evCPAlert: "latency-alert", evHeartbeat: "heartbeat", evNodeRepair: "node-repair",

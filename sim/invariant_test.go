@@ -118,7 +118,7 @@ func TestInvariantViolations(t *testing.T) {
 			r := someRun(w)
 			r.done = true
 			r.cj.active = append(r.cj.active, r.idx)
-			w.retireRun(r)
+			w.cron.retireRun(r)
 			return c.err != nil && w.cron.run(r.idx) == r
 		}, InvJobOwned, "job/"},
 		{"Job of a CronJob not in the cluster", func(w *World) {

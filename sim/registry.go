@@ -32,8 +32,28 @@ func (d ImageDeletion) Offset(image string) (off time.Duration, ok bool) {
 	return time.Duration(frac * float64(d.Over.Duration)), true
 }
 
-func (w *World) imageMissing(img string, t time.Duration) bool {
-	for _, d := range w.m.Registry.Deletions {
+// imageRegistry is the registry: its deletions, and from when the platform resolves an app's
+// image at run time (per deletion; -1 never), which the first alert may bring forward.
+type imageRegistry struct {
+	deletions   []ImageDeletion
+	resolveFrom []time.Duration
+}
+
+func newImageRegistry(m Registry) *imageRegistry {
+	g := &imageRegistry{deletions: m.Deletions}
+	for _, d := range m.Deletions {
+		rf := time.Duration(-1)
+		if d.ResolveAtRunTime {
+			rf = d.ResolveFrom.Duration
+		}
+		g.resolveFrom = append(g.resolveFrom, rf)
+	}
+	return g
+}
+
+// missing reports whether img is deleted at t.
+func (g *imageRegistry) missing(img string, t time.Duration) bool {
+	for _, d := range g.deletions {
 		off, ok := d.Offset(img)
 		if !ok || t < d.Start.Duration+off {
 			continue
@@ -46,17 +66,29 @@ func (w *World) imageMissing(img string, t time.Duration) bool {
 	return false
 }
 
-// resolveImage is the image a Job created at t runs: the CronJob's, unless the platform resolves
-// the app's current image at run time and the CronJob's image was consolidated away.
-func (w *World) resolveImage(cj *cronJob, t time.Duration) string {
-	for i, d := range w.m.Registry.Deletions {
-		rf := w.cron.resolveFrom[i]
+// resolve is the image a Job created at t runs, for a CronJob whose image is img: img, unless
+// the platform resolves the app's current image at run time and img was consolidated away.
+func (g *imageRegistry) resolve(img string, t time.Duration) string {
+	for i, d := range g.deletions {
+		rf := g.resolveFrom[i]
 		if rf < 0 || t < rf || d.ReplacedBy == "" {
 			continue
 		}
-		if ok, _ := path.Match(d.Images, cj.image); ok && w.imageMissing(cj.image, t) {
+		if ok, _ := path.Match(d.Images, img); ok && g.missing(img, t) {
 			return d.ReplacedBy
 		}
 	}
-	return cj.image
+	return img
+}
+
+// detected is the first alert at t: the team fixes forward FixAfterDetection later, if that is
+// earlier than the planned resolution.
+func (g *imageRegistry) detected(t time.Duration) {
+	for i, d := range g.deletions {
+		if d.ResolveAtRunTime && d.FixAfterDetection.Duration > 0 {
+			if fix := t + d.FixAfterDetection.Duration; fix < g.resolveFrom[i] {
+				g.resolveFrom[i] = fix
+			}
+		}
+	}
 }

@@ -76,7 +76,7 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 	}
 	if w.cron != nil {
 		o.Scopes |= measure.Cron
-		o.Cron = w.cronObservations()
+		o.Cron = w.cron.observations()
 	}
 	if w.net != nil && w.net.path {
 		o.Scopes |= measure.Network
@@ -100,10 +100,6 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 }
 
 // window is the stretch of the run that is measured: the whole scenario.
-func (w *World) window() measure.Window {
-	return measure.Window{Start: w.in.Start, Length: w.in.Duration}
-}
-
 // inputOrderLoads returns the loads in the order the scenario lists them.
 func (w *World) inputOrderLoads() []*loadState {
 	out := make([]*loadState, 0, len(w.loads))

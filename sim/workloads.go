@@ -232,7 +232,7 @@ func (w *World) podCancel(ps *podState, t *engine.Timer) {
 // podEvent reports whether events of kind name a pod (and are counted in podState.pending).
 func podEvent(kind uint32) bool {
 	switch kind {
-	case evFlushUnschedulable, evContainersStarted, evPodReady, evEvict, evPodAdmitted, evPullRetry, evAppStart, evAppExit:
+	case evFlushUnschedulable, evContainersStarted, evPodReady, evEvict:
 		return true
 	}
 	return false
@@ -410,7 +410,7 @@ func (w *World) deletePod(pi int, reason string) {
 		w.q.AfterID(0, w.hid, pack(evReconcile, ps.wl.idx))
 	}
 	if ps.run != nil {
-		w.cronPodGone(pi)
+		w.cron.jobs.podGone(pi)
 	}
 	w.touch()
 }
@@ -473,7 +473,7 @@ func (w *World) attempt(pi int, now time.Duration) {
 	emit(w, trace.PodBound{Pod: p.Name, Node: d.Node.Name})
 	if ps.run != nil {
 		// a Job pod uses no CPU in the model (its run time is given), so no recomputation
-		w.cronPodBound(pi, now)
+		w.cron.start.bound(pi, now)
 		return
 	}
 	if w.nodes[d.Node.Index].n.Up {

@@ -32,18 +32,7 @@ const (
 	evFaultStart
 	evFaultEnd
 	evSample
-	evCronPass    // v1 syncAll: a pass starts
-	evCronResume  // v1 syncAll: the pass goes on at CronJob index i
-	evCronEnqueue // v2: a CronJob's requeue timer or a watch event adds it to the work queue
-	evCronWorker  // v2: a worker finished its sync and takes the next key
-	evJobCreated  // a Job's CREATE completed: the Job exists
-	evJobPod      // the Job controller creates the Job's next pod
-	evPodAdmitted // admission (sidecar injection) done: the pod enters the scheduling queue
-	evPullRetry   // kubelet (re)tries the image pulls: after binding, after a back-off
-	evAppStart    // the app container of a Job's pod is running (T2)
-	evAppExit     // the app container exits
-	evJobDeadline // activeDeadlineSeconds
-	evCMUp        // kube-controller-manager is back
+	evCMUp // kube-controller-manager is back (the batch side's events are its models' own)
 	// control plane (controlplane.go, autorepair.go, unreachable.go)
 	evCPInstance       // an apiserver instance's timer: hooks begin, or a restart after a crash
 	evCPReplaced       // the upgrade's replacement instance starts
@@ -98,14 +87,9 @@ type Options struct {
 
 // World is one simulated cluster for one seed. Create it with New and call Run once.
 type World struct {
-	in      *Input
-	m       Models
-	seed    uint64
-	q       *engine.Queue
-	hid     engine.HandlerID // the world's own handler in q
-	clock   *engine.Clock
-	streams engine.Streams
-	sink    trace.Sink // nil unless tracing
+	env  // queue, clock, streams, sink, scenario, options: shared with the models (env.go)
+	seed uint64
+	hid  engine.HandlerID // the world's own handler in q
 
 	st       cluster.State
 	sched    *scheduler.Scheduler
@@ -133,11 +117,7 @@ type World struct {
 	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
 	ext     *extWorld               // nil without extensions (extension.go)
 	inv     *invChecker             // nil unless Options.CheckInvariants (invariant.go)
-	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
-	// with it to the same run without.
-	retain bool
-	opts   Options
-	prom   *promRec // nil unless Options.PromSeries (promseries.go)
+	prom    *promRec                // nil unless Options.PromSeries (promseries.go)
 
 	// the observation record's node transitions and apiserver exits (measure.Observations)
 	obsNodes []measure.NodeTransition
@@ -152,13 +132,15 @@ var ErrInput = errors.New("invalid simulation input")
 // does not understand; the builders below only build.
 func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w := &World{
-		in:      in,
-		m:       in.Models,
-		seed:    seed,
-		q:       engine.NewQueue(),
-		streams: engine.NewStreams(seed),
-		opts:    opts,
-		retain:  opts.KeepRuns,
+		env: env{
+			in:      in,
+			m:       in.Models,
+			q:       engine.NewQueue(),
+			streams: engine.NewStreams(seed),
+			opts:    opts,
+			retain:  opts.KeepRuns,
+		},
+		seed: seed,
 	}
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
@@ -310,9 +292,8 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 		w.faultEnd(i)
 	case evSample:
 		w.sample(now)
-	case evCronPass, evCronResume, evCronEnqueue, evCronWorker, evJobCreated, evJobPod, evPodAdmitted,
-		evPullRetry, evAppStart, evAppExit, evJobDeadline, evCMUp:
-		w.fireCron(kind, i, now)
+	case evCMUp:
+		w.cron.controllerManagerUp(now)
 	case evCPInstance, evCPReplaced, evCPHookTry, evCPHookDone, evCPUpgradeTimeout, evCPAlert, evHeartbeat,
 		evNodeRepair, evNodeRecreated, evProbeFail:
 		w.fireControlPlane(kind, i, now)

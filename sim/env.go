@@ -1,0 +1,44 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/faultline-dev/faultline/measure"
+	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
+)
+
+// env is what the models of one World share: the event queue and its clock, the random streams,
+// the trace sink, the scenario (its start, length and model parameters), the run's options and
+// whether finished runs are retained. The World embeds it and the models that own their state
+// (the batch side: cron.go, cronjob_controller*.go, job_controller.go, jobpod_start.go,
+// registry.go) hold a pointer to it, so settling's fresh queue (World.resetQueue) reaches them all.
+// A model registers its own engine handler on q and handles its own event kinds.
+type env struct {
+	in      *Input
+	m       Models
+	q       *engine.Queue
+	clock   *engine.Clock
+	streams engine.Streams
+	sink    trace.Sink // nil unless tracing
+	opts    Options
+	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
+	// with it to the same run without.
+	retain bool
+}
+
+// envEmit sends e to the trace sink, stamped with the virtual time; emit's counterpart for the
+// models holding an *env (an interface value, and so an allocation, only when there is a sink).
+func envEmit[E trace.Event](v *env, e E) {
+	if v.sink != nil {
+		v.sink.Emit(v.q.Now(), e)
+	}
+}
+
+// wall is virtual time d on the scenario's wall clock.
+func (v *env) wall(d time.Duration) time.Time { return v.in.Start.Add(d) }
+
+// window is the scenario's span, which the indicators cover.
+func (v *env) window() measure.Window {
+	return measure.Window{Start: v.in.Start, Length: v.in.Duration}
+}
