@@ -80,11 +80,11 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 	}
 	if w.net != nil && w.net.path {
 		o.Scopes |= measure.Network
-		o.Network = w.netIndicators()
+		o.Network = w.net.indicators()
 	}
 	if len(w.in.Changes) > 0 {
 		o.Scopes |= measure.Rollout
-		o.Rollout = w.rolloutIndicators()
+		o.Rollout = w.net.ro.indicators()
 	}
 	if w.cp != nil {
 		o.Scopes |= measure.ControlPlane

@@ -54,7 +54,6 @@ const (
 	evHeartbeat        // a kubelet lease renewal drawn while renewals succeed only sometimes
 	evNodeRepair       // auto-repair: the node has been NotReady long enough
 	evNodeRecreated    // auto-repair: the fresh VM is up
-	evProbeFail        // a probe of an unreachable pod reached its failure threshold
 )
 
 func pack(kind uint32, idx int) uint32 {
@@ -127,12 +126,13 @@ type World struct {
 	acct   accounting
 	series *Series
 
-	cron    *cronWorld              // nil without CronJobs
-	net     *netWorld               // nil without the network path and without changes (endpoints.go)
-	cp      *controlPlane           // nil without webhooks, control-plane upgrades or auto-repair
-	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
-	ext     *extWorld               // nil without extensions (extension.go)
-	inv     *invChecker             // nil unless Options.CheckInvariants (invariant.go)
+	cron    *cronWorld    // nil without CronJobs
+	nenv    *netEnv       // what the network models share (network.go)
+	net     *netWorld     // nil without the network path and without changes (endpoints.go)
+	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair
+	unreach *unreachable  // pods under a PodUnreachable fault (unreachable.go)
+	ext     *extWorld     // nil without extensions (extension.go)
+	inv     *invChecker   // nil unless Options.CheckInvariants (invariant.go)
 	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
 	// with it to the same run without.
 	retain bool
@@ -182,7 +182,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.buildLoads()
 	w.buildFaults()
 	w.buildCron()
-	w.buildNet()
+	w.nenv = &netEnv{sink: w.sink, m: &w.m, st: &w.st, cl: w}
+	w.net, w.loads = buildNet(w.nenv, w.in, w.loads, w.wls, w.streams)
+	w.unreach = &unreachable{env: w.nenv, net: w.net}
 	w.buildControlPlane()
 	return w, nil
 }
@@ -206,7 +208,8 @@ func emit[E trace.Event](w *World, e E) {
 func (w *World) Run() Result {
 	w.holdJoiningNodes()
 	w.settle()
-	w.startNet()
+	w.nenv.q = w.q // settling replaced the queue
+	w.net.start()
 	w.scheduleProfileStep()
 	for i, f := range w.faults {
 		w.q.AtID(f.f.At, w.hid, pack(evFaultStart, i))
@@ -314,7 +317,7 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 		evPullRetry, evAppStart, evAppExit, evJobDeadline, evCMUp:
 		w.fireCron(kind, i, now)
 	case evCPInstance, evCPReplaced, evCPHookTry, evCPHookDone, evCPUpgradeTimeout, evCPAlert, evHeartbeat,
-		evNodeRepair, evNodeRecreated, evProbeFail:
+		evNodeRepair, evNodeRecreated:
 		w.fireControlPlane(kind, i, now)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", kind))
