@@ -101,12 +101,19 @@ func topoOrder(ls []*loadState) []*loadState {
 	return out
 }
 
+// podReader is what the Service traffic model reads of the world: its pods. World implements it.
+type podReader interface {
+	State() *cluster.State
+	podOf(pi int) *podState
+}
+
 // refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.
-func (l *loadState) refresh(w *World, wall time.Time) {
+func (l *loadState) refresh(c podReader, wall time.Time) {
 	l.mult = l.l.Profile.At(wall)
 	l.ready = 0
+	pods := c.State().Pods
 	for _, pi := range l.wl.pods {
-		if w.st.Pods[pi].Ready {
+		if pods[pi].Ready {
 			l.ready++
 		}
 	}
@@ -133,8 +140,8 @@ func (l *loadState) depsChanged() bool {
 }
 
 // serve computes the fraction of requests that succeed now. Loads are in dependency order.
-func (l *loadState) serve(w *World) {
-	l.own = l.ownShare(w)
+func (l *loadState) serve(c podReader) {
+	l.own = l.ownShare(c)
 	l.success = l.own
 	for _, d := range l.deps {
 		l.success *= d.success
@@ -142,15 +149,16 @@ func (l *loadState) serve(w *World) {
 }
 
 // ownShare is the fraction of requests the workload's own pods serve now.
-func (l *loadState) ownShare(w *World) float64 {
+func (l *loadState) ownShare(c podReader) float64 {
 	own := 0.0
 	if l.ready > 0 {
+		pods := c.State().Pods
 		for _, pi := range l.wl.pods {
-			p := w.st.Pods[pi]
+			p := pods[pi]
 			if !p.Ready {
 				continue
 			}
-			ps := w.pods[pi]
+			ps := c.podOf(pi)
 			if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
 				own += ps.served
 			}

@@ -55,6 +55,7 @@ func (u *unreachable) holds(pi int) bool {
 	return ok
 }
 
+// unreachablePod is one pod under the fault: when its probes reach their failure thresholds.
 type unreachablePod struct {
 	fault       int
 	readyFail   time.Duration // -1: no readiness probe, or already failed
