@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
@@ -45,7 +46,8 @@ type rollout struct {
 	surge    int
 	unavail  int
 	recreate bool
-	sig      [4]int // counts at the last reconcile, to wake up only on a change
+	sig      [4]int        // counts at the last reconcile, to wake up only on a change
+	took     time.Duration // set when it completes
 }
 
 // rollouts is the Deployment controller's side of spec.changes: it applies each change when it
@@ -56,8 +58,6 @@ type rollouts struct {
 	wls      []*workload
 	duration time.Duration // the scenario's: unfinished rollouts are censored there
 	list     []*rollout    // every rollout started, in start order
-	done     int
-	took     time.Duration // the completed rollouts' durations, summed
 }
 
 func (r *rollouts) workloadOf(d *appsv1.Deployment) *workload {
@@ -219,10 +219,8 @@ func (r *rollouts) reconcile(wl *workload) {
 	}
 	ro.sig = [4]int{len(newA), ready(newA), len(oldA), oldTerm}
 	if len(oldA) == 0 && len(newA) == wl.replicas && ready(newA) == wl.replicas && !(ro.recreate && oldTerm > 0) {
-		d := env.q.Now() - ro.start
-		r.done++
-		r.took += d
-		emitNet(env, trace.RolloutComplete{Deployment: wl.key, Took: d})
+		ro.took = env.q.Now() - ro.start
+		emitNet(env, trace.RolloutComplete{Deployment: wl.key, Took: ro.took})
 		wl.ro = nil
 	}
 }
@@ -261,22 +259,15 @@ func (r *rollouts) poke() {
 	}
 }
 
-// indicators are the Rollout indicators of a scenario with changes.
-func (r *rollouts) indicators() []Indicator {
-	total := r.took
-	started := r.done
+// observe is every rollout started, for the observation record (measure.RolloutIndicators).
+func (r *rollouts) observe() []measure.RolloutObservation {
+	out := make([]measure.RolloutObservation, 0, len(r.list))
 	for _, ro := range r.list {
 		if ro.wl.ro == ro {
-			total += r.duration - ro.start // unfinished: censored at the end
-			started++
+			out = append(out, measure.RolloutObservation{Took: r.duration - ro.start}) // unfinished: censored at the end
+		} else {
+			out = append(out, measure.RolloutObservation{Took: ro.took, Done: true})
 		}
 	}
-	mean := 0.0
-	if started > 0 {
-		mean = total.Minutes() / float64(started)
-	}
-	return []Indicator{
-		{Name: "rollout-minutes", Value: mean},
-		{Name: "rollouts-incomplete", Value: float64(started - r.done)},
-	}
+	return out
 }

@@ -409,13 +409,13 @@ func (n *netWorld) integrate(secs float64) {
 	}
 }
 
-// indicators are the Network indicators of a scenario on the network path.
-func (n *netWorld) indicators() []Indicator {
+// observe is what the network path counted, for the observation record: measure turns it into
+// the Network indicators as it does a real run's counts, so both worlds agree.
+func (n *netWorld) observe() *measure.NetworkCounts {
 	var total float64
 	for _, l := range n.loads {
 		total += l.total
 	}
-	// the same arithmetic as a real run's counts (measure.NetworkCounts), so both worlds agree
-	return measure.NetworkCounts{Total: total, E502: n.n502, E503: n.n503, App: n.nApp, CollTotal: n.collTotal,
-		CollOK: n.collOK, CallErrors: n.nCallErr, Retries: n.nRetries, RetryWaitSecs: n.retryWait, Restarts: n.restarts}.Indicators()
+	return &measure.NetworkCounts{Total: total, E502: n.n502, E503: n.n503, App: n.nApp, CollTotal: n.collTotal,
+		CollOK: n.collOK, CallErrors: n.nCallErr, Retries: n.nRetries, RetryWaitSecs: n.retryWait, Restarts: n.restarts}
 }
