@@ -41,6 +41,11 @@ import (
 // connection reuse (keep-alive connections pinned to a pod; so connection-close behaves like
 // keep-serving here), per-request latency and in-flight requests, probe timeouts, load-balancer
 // health checks of their own, topology-aware routing, session affinity.
+//
+// netWorld is this model as a type: it owns the data planes, the per-pod network state and the
+// request counts, handles its own events (Fire), and reaches the rest of the world through its
+// netEnv (network.go). Its probes are in probes.go, termination in termination.go, requests in
+// traffic.go; it holds the rollouts (rollout.go), whose changes arrive on its handler.
 type netWorld struct {
 	env    *netEnv
 	hid    engine.HandlerID
