@@ -127,10 +127,10 @@ type World struct {
 	series *Series
 
 	cron    *cronWorld    // nil without CronJobs
-	nenv    *netEnv       // what the network models share (network.go)
+	nenv    netEnv        // what the network models share (network.go)
 	net     *netWorld     // nil without the network path and without changes (endpoints.go)
 	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair
-	unreach *unreachable  // pods under a PodUnreachable fault (unreachable.go)
+	unreach unreachable   // pods under a PodUnreachable fault (unreachable.go)
 	ext     *extWorld     // nil without extensions (extension.go)
 	inv     *invChecker   // nil unless Options.CheckInvariants (invariant.go)
 	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
@@ -182,9 +182,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.buildLoads()
 	w.buildFaults()
 	w.buildCron()
-	w.nenv = &netEnv{sink: w.sink, m: &w.m, st: &w.st, cl: w}
-	w.net, w.loads = buildNet(w.nenv, w.in, w.loads, w.wls, w.streams)
-	w.unreach = &unreachable{env: w.nenv, net: w.net}
+	w.nenv = netEnv{sink: w.sink, m: &w.m, st: &w.st, cl: w}
+	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
+	w.unreach = unreachable{env: &w.nenv, net: w.net}
 	w.buildControlPlane()
 	return w, nil
 }
