@@ -334,7 +334,7 @@ func (n *netWorld) start() {
 		return
 	}
 	for _, p := range env.st.Pods {
-		ps := env.cl.podOf(p.Index)
+		ps := env.pod(p.Index)
 		if ps.wl == nil || ps.wl.load == nil {
 			continue
 		}
@@ -358,7 +358,7 @@ const negReadinessGate = "cloud.google.com/load-balancer-neg-ready"
 
 // negAttached reports whether every Ingress plane carrying pod pi's workload believes it ready.
 func (n *netWorld) negAttached(pi int) bool {
-	wl := n.env.cl.podOf(pi).wl.idx
+	wl := n.env.pod(pi).wl.idx
 	for _, dp := range n.planes {
 		if dp.carries(wl) && dp.ingress && !slices.Contains(dp.eps[wl], pi) {
 			return false
@@ -382,7 +382,7 @@ func (n *netWorld) tracks(pi int) bool {
 // serving reports whether pod pi's process answers requests now.
 func (n *netWorld) serving(pi int) bool {
 	p := n.env.st.Pods[pi]
-	ps := n.env.cl.podOf(pi)
+	ps := n.env.pod(pi)
 	if (p.Phase != cluster.PodRunning && p.Phase != cluster.PodTerminating) || ps.dead || ps.failed || p.Node == nil || !p.Node.Up {
 		return false
 	}
@@ -447,7 +447,7 @@ const (
 // publish sends one endpoint change to the data planes carrying the pod's workload (all, or only
 // the Ingress planes, or only kube-proxy), each with its own lag.
 func (n *netWorld) publish(pi int, seq uint32, ready bool, to int) {
-	wl := n.env.cl.podOf(pi).wl.idx
+	wl := n.env.pod(pi).wl.idx
 	emitNet(n.env, trace.EndpointChanged{Pod: n.env.st.Pods[pi].Name, Ready: ready, To: [...]string{"all", "ingress", "kube-proxy"}[to]})
 	for i, dp := range n.planes {
 		if !dp.carries(wl) || (to == toIngress && !dp.ingress) || (to == toKubeProxy && dp.ingress) {
@@ -477,7 +477,7 @@ func (n *netWorld) applyPropagation(slot int) {
 		return // a later change got there first
 	}
 	dp.applied[pr.pod] = pr.seq
-	wl := n.env.cl.podOf(pr.pod).wl
+	wl := n.env.pod(pr.pod).wl
 	eps := dp.eps[wl.idx]
 	at := slices.Index(eps, pr.pod)
 	switch {

@@ -22,7 +22,6 @@ type fakeCluster struct {
 	podEvents []uint32 // kinds given to podAfter
 }
 
-func (c *fakeCluster) podOf(pi int) *podState                   { return c.pods[pi] }
 func (c *fakeCluster) touch()                                   { c.touches++ }
 func (c *fakeCluster) reconcileSoon(*workload)                  {}
 func (c *fakeCluster) moveUnschedulable()                       {}
@@ -50,7 +49,7 @@ func TestUnreachableModelAlone(t *testing.T) {
 	p.Phase, p.Ready = cluster.PodRunning, true
 	cl := &fakeCluster{pods: []*podState{{p: p, readyWait: time.Second}}}
 	rec := &recordSink{}
-	env := &netEnv{q: engine.NewQueue(), sink: rec, m: &Models{}, st: st, cl: cl}
+	env := &netEnv{q: engine.NewQueue(), sink: rec, m: &Models{}, st: st, pods: &cl.pods, cl: cl}
 	u := &unreachable{env: env}
 
 	fs := &faultState{f: &Fault{Name: "loss"}, rng: rand.New(rand.NewPCG(1, 2)), pods: []int{0}}

@@ -113,14 +113,17 @@ type netEnv struct {
 	sink trace.Sink    // nil unless tracing
 	m    *Models
 	st   *cluster.State
+	pods *[]*podState // the world's pod states by pod index (World.pods, which grows)
 	cl   netCluster
 }
 
-// netCluster is what the network models need of the rest of the world: its pods' state, the
-// ReplicaSet controller's pod creation and deletion, the scheduling queue and the recomputation
-// of rates. World implements it.
+// pod is the state of pod pi.
+func (e *netEnv) pod(pi int) *podState { return (*e.pods)[pi] }
+
+// netCluster is what the network models need to ask of the rest of the world: the ReplicaSet
+// controller's pod creation and deletion, the scheduling queue, the world's pod events and the
+// recomputation of rates. World implements it.
 type netCluster interface {
-	podOf(pi int) *podState
 	// touch asks for a recomputation of rates at the current instant (World.touch).
 	touch()
 	// reconcileSoon asks for a sync of wl's controller at the current instant.
@@ -141,8 +144,8 @@ func emitNet[E trace.Event](env *netEnv, e E) {
 	}
 }
 
-// podOf is the state of pod pi (netCluster).
-func (w *World) podOf(pi int) *podState { return w.pods[pi] }
+// podStates are the pods' states by pod index (podReader).
+func (w *World) podStates() []*podState { return w.pods }
 
 // reconcileSoon queues a sync of wl's controller at the current instant (netCluster).
 func (w *World) reconcileSoon(wl *workload) { w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx)) }

@@ -110,7 +110,7 @@ func (n *netWorld) started(pi int) {
 	if n == nil || !n.path {
 		return
 	}
-	ps := n.env.cl.podOf(pi)
+	ps := n.env.pod(pi)
 	if ps.wl == nil || ps.wl.load == nil {
 		return
 	}
@@ -133,7 +133,7 @@ func (n *netWorld) probesUpdate(p *cluster.Pod, np *netPod, now time.Duration) {
 	ready := true // no readiness probe: ready while the container runs
 	if np.rd.spec != nil {
 		ready = live
-		if l := n.env.cl.podOf(p.Index).wl.load; ready && l.net.deep {
+		if l := n.env.pod(p.Index).wl.load; ready && l.net.deep {
 			ready = l.net.checksOK
 		}
 	}

@@ -149,7 +149,7 @@ func (r *rollouts) reconcile(wl *workload) {
 			continue
 		}
 		kept = append(kept, pi)
-		isNew := env.cl.podOf(pi).rev == wl.rev
+		isNew := env.pod(pi).rev == wl.rev
 		switch {
 		case p.Phase == cluster.PodTerminating:
 			if !isNew {
@@ -236,7 +236,7 @@ func (r *rollouts) poke() {
 		var sig [4]int
 		for _, pi := range wl.pods {
 			p := r.env.st.Pods[pi]
-			isNew := r.env.cl.podOf(pi).rev == wl.rev
+			isNew := r.env.pod(pi).rev == wl.rev
 			switch {
 			case p.Phase == cluster.PodGone:
 			case p.Phase == cluster.PodTerminating:

@@ -38,7 +38,7 @@ func (n *netWorld) terminate(pi int) bool {
 	}
 	env := n.env
 	p := env.st.Pods[pi]
-	ps := env.cl.podOf(pi)
+	ps := env.pod(pi)
 	if ps.wl == nil || ps.wl.load == nil || p.Phase != cluster.PodRunning || p.Node == nil {
 		return false
 	}
@@ -116,7 +116,7 @@ func (n *netWorld) processExit(pi int) {
 		env.st.Release(p)
 		env.cl.moveUnschedulable()
 	}
-	if wl := env.cl.podOf(pi).wl; wl != nil {
+	if wl := env.pod(pi).wl; wl != nil {
 		env.cl.reconcileSoon(wl)
 	}
 	env.cl.touch()

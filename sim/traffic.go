@@ -104,7 +104,7 @@ func topoOrder(ls []*loadState) []*loadState {
 // podReader is what the Service traffic model reads of the world: its pods. World implements it.
 type podReader interface {
 	State() *cluster.State
-	podOf(pi int) *podState
+	podStates() []*podState
 }
 
 // refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.
@@ -152,13 +152,13 @@ func (l *loadState) serve(c podReader) {
 func (l *loadState) ownShare(c podReader) float64 {
 	own := 0.0
 	if l.ready > 0 {
-		pods := c.State().Pods
+		pods, states := c.State().Pods, c.podStates()
 		for _, pi := range l.wl.pods {
 			p := pods[pi]
 			if !p.Ready {
 				continue
 			}
-			ps := c.podOf(pi)
+			ps := states[pi]
 			if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
 				own += ps.served
 			}
@@ -372,7 +372,7 @@ func (n *netWorld) route(l *loadState, pl int, dep float64) routeShares {
 			o.e502++
 			continue
 		}
-		sv := n.env.cl.podOf(pi).served
+		sv := n.env.pod(pi).served
 		o.reached++
 		o.ok += sv * dep
 		o.eApp += 1 - sv*dep

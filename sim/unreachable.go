@@ -91,7 +91,7 @@ func (u *unreachable) start(fi int, fs *faultState) {
 	now := env.q.Now()
 	for _, pi := range fs.pods {
 		p := env.st.Pods[pi]
-		ps := env.cl.podOf(pi)
+		ps := env.pod(pi)
 		ps.failed = true
 		podChanged(p)
 		up := &unreachablePod{fault: fi, readyFail: -1, liveFail: -1}
@@ -135,7 +135,7 @@ func (u *unreachable) sync() {
 		}
 		up := u.pods[pi]
 		p := env.st.Pods[pi]
-		ps := env.cl.podOf(pi)
+		ps := env.pod(pi)
 		if up.readyFailed || p.Ready || p.Phase != cluster.PodRunning || ps.dead || p.Node == nil || !p.Node.Ready ||
 			p.Started+ps.readyWait > env.q.Now() {
 			continue
@@ -165,7 +165,7 @@ func (u *unreachable) probeFails(pi int) {
 	env := u.env
 	up := u.pods[pi]
 	p := env.st.Pods[pi]
-	ps := env.cl.podOf(pi)
+	ps := env.pod(pi)
 	if up == nil || p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
 		return
 	}
@@ -208,7 +208,7 @@ func (u *unreachable) end(fi int, pods []int) {
 		}
 		env.q.Cancel(up.timer)
 		delete(u.pods, pi)
-		ps := env.cl.podOf(pi)
+		ps := env.pod(pi)
 		ps.failed = false
 		p := ps.p
 		podChanged(p)

@@ -182,7 +182,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.buildLoads()
 	w.buildFaults()
 	w.buildCron()
-	w.nenv = netEnv{sink: w.sink, m: &w.m, st: &w.st, cl: w}
+	w.nenv = netEnv{sink: w.sink, m: &w.m, st: &w.st, pods: &w.pods, cl: w}
 	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
 	w.unreach = unreachable{env: &w.nenv, net: w.net}
 	w.buildControlPlane()
