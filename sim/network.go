@@ -106,10 +106,11 @@ func (l *Load) netBehaviour() bool {
 // netEnv is what the network-path models (netWorld in endpoints.go with its probes, termination
 // and traffic; rollouts in rollout.go; unreachable in unreachable.go) share, as package
 // scheduler's plugins share its cycle state: the event queue with its virtual clock, the trace
-// sink, the model parameters, the cluster state, and the rest of the world behind netCluster.
-// Each model owns its own state and registers its own event handler on q.
+// sink, the model parameters, the cluster state and the pods' states to read, and the rest of the
+// world to act on behind netCluster. Each model owns its own state and registers its own event
+// handler on q. (The World builds it in New and sets q in Run.)
 type netEnv struct {
-	q    *engine.Queue // the queue the run uses: set by start, since settling replaces the first
+	q    *engine.Queue // the queue the run uses: set in Run, since settling replaces the first
 	sink trace.Sink    // nil unless tracing
 	m    *Models
 	st   *cluster.State
