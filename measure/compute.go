@@ -41,7 +41,14 @@ func Compute(o *Observations, win Window) (values []Indicator, unmeasured []stri
 		cronIndicators(o.Cron, win, add)
 	}
 	nodes := FoldNodes(o)
-	for _, group := range [][]Indicator{o.Network, o.Rollout, o.ControlPlane} {
+	var network, rollout []Indicator
+	if o.Net != nil {
+		network = o.Net.Indicators()
+	}
+	if o.Scopes&Rollout != 0 {
+		rollout = RolloutIndicators(o.Rollouts)
+	}
+	for _, group := range [][]Indicator{network, rollout, o.ControlPlane} {
 		for _, in := range group {
 			if fold, ok := folded[in.Name]; ok {
 				in.Value = fold(nodes) // from the record: both worlds alike

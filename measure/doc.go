@@ -6,8 +6,8 @@
 //     direction and meaning, which worlds can measure it (and why the others cannot), and the
 //     model parameters that calibrate it;
 //   - the observation record (Observations): what a world saw happen, typed (cron runs and their
-//     steps, skip decisions, failed Jobs and pods, requests per target, node panics, pods lost,
-//     evictions, placements);
+//     steps, skip decisions, failed Jobs and pods, requests per target, the network path's
+//     request counts by outcome, rollouts, node panics, pods lost, evictions, placements);
 //   - one function, Compute, from observations and a Window to indicator values, with the same
 //     summaries (nearest-rank quantiles, the missed-schedule grace) for both worlds.
 //

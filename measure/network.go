@@ -1,6 +1,9 @@
 package measure
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // NetworkCounts is what a run saw of the requests on the network path, counted (a real run) or
 // integrated over rates (the simulator): the failures by class, the traffic that needed nothing a
@@ -41,5 +44,33 @@ func (c NetworkCounts) Indicators() []Indicator {
 		{Name: "retries", Value: math.Round(c.Retries)},
 		{Name: "retry-wait-seconds", Value: share(c.RetryWaitSecs)},
 		{Name: "container-restarts", Value: float64(c.Restarts)},
+	}
+}
+
+// RolloutObservation is one Deployment rolling update of spec.changes: how long it took or, if it
+// had not completed by the window's end, how long it had run then (censored).
+type RolloutObservation struct {
+	Took time.Duration
+	Done bool
+}
+
+// RolloutIndicators are the Rollout indicators in registry order: the mean rollout time in
+// minutes (unfinished ones censored at the window's end) and how many did not complete.
+func RolloutIndicators(rs []RolloutObservation) []Indicator {
+	var total time.Duration
+	incomplete := 0
+	for _, r := range rs {
+		total += r.Took
+		if !r.Done {
+			incomplete++
+		}
+	}
+	mean := 0.0
+	if len(rs) > 0 {
+		mean = total.Minutes() / float64(len(rs))
+	}
+	return []Indicator{
+		{Name: "rollout-minutes", Value: mean},
+		{Name: "rollouts-incomplete", Value: float64(incomplete)},
 	}
 }

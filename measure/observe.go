@@ -60,9 +60,15 @@ type Observations struct {
 	// APIServerExits are kube-apiserver processes that exited on their own during the window.
 	APIServerExits []APIServerExit
 
-	// The indicators of models only the simulator has (the network path, rollouts, the control
-	// plane), computed by those models in registry order; nil where the scope is absent.
-	Network, Rollout, ControlPlane []Indicator
+	// Net counts the requests on the network path; nil where it was not measured. Compute turns
+	// it into the Network indicators (NetworkCounts.Indicators), in both worlds alike.
+	Net *NetworkCounts
+	// Rollouts are the Deployment rolling updates of spec.changes, in start order; with the
+	// Rollout scope, Compute turns them into the Rollout indicators (RolloutIndicators).
+	Rollouts []RolloutObservation
+	// ControlPlane are the control plane's indicators, computed by its model in registry order;
+	// nil where the scope is absent.
+	ControlPlane []Indicator
 
 	// Omit are indicators this run cannot measure beyond what the registry says, with why (a
 	// real run of CronJobs whose failures only the simulator plays).

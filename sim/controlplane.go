@@ -648,8 +648,6 @@ func (w *World) fireControlPlane(kind uint32, i int, now time.Duration) {
 		w.nodeRepair(i)
 	case evNodeRecreated:
 		w.nodeRecreated(i)
-	case evProbeFail:
-		w.probeFails(i)
 	}
 }
 

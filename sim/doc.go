@@ -14,11 +14,15 @@
 //   - the node lifecycle controller: NotReady/Unknown after the grace period, pods marked not
 //     ready, not-ready/unreachable NoExecute taints and eviction after the toleration;
 //   - Services: traffic to the Ready endpoints, dependencies between services, availability;
-//   - the network path (endpoints.go, probes.go, termination.go): EndpointSlices seen by each
+//   - the network path, as model types that own their state and register their own event
+//     handler, sharing a netEnv (queue, trace sink, parameters, cluster state) and reaching the
+//     rest of the world through the narrow netCluster interface (network.go) rather than World:
+//     netWorld (endpoints.go, probes.go, termination.go, traffic.go): EndpointSlices seen by each
 //     data plane (kube-proxy, Ingress load balancers) after its own lag, 502s and 503s, readiness,
 //     liveness and startup probes as threshold crossings, deep or shallow readiness, caller
-//     retries, preStop hooks, SIGTERM policies and the grace period; Deployment rolling updates
-//     from spec.changes (rollout.go);
+//     retries, preStop hooks, SIGTERM policies and the grace period; rollouts: Deployment rolling
+//     updates from spec.changes (rollout.go); unreachable: pods under a NetworkChaos loss fault
+//     (unreachable.go);
 //   - the batch side, split as upstream splits it, each model a type with its own state and
 //     engine handler, sharing the env (env.go) and reaching the cluster through the narrow
 //     interfaces of batch.go: the CronJobs, their schedules and runs (cron.go, cronWorld); the
@@ -34,8 +38,7 @@
 //     rolling upgrade with its time-out, validating admission webhooks (rules, namespace and
 //     object selectors, failurePolicy, timeoutSeconds, a backend Deployment that can fail),
 //     kubelet status writes through the API, node auto-repair, apiserver latency metrics and
-//     their alert (cpmetrics.go); unreachable pods from a NetworkChaos loss fault
-//     (unreachable.go);
+//     their alert (cpmetrics.go);
 //   - extensions (extension.go): the platform under test running inside a World with the same
 //     decision code it runs against a real API server.
 //

@@ -10,7 +10,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/trace"
@@ -42,22 +41,24 @@ import (
 // connection reuse (keep-alive connections pinned to a pod; so connection-close behaves like
 // keep-serving here), per-request latency and in-flight requests, probe timeouts, load-balancer
 // health checks of their own, topology-aware routing, session affinity.
+//
+// netWorld is this model as a type: it owns the data planes, the per-pod network state and the
+// request counts, handles its own events (Fire), and reaches the rest of the world through its
+// netEnv (network.go). Its probes are in probes.go, termination in termination.go, requests in
+// traffic.go; it holds the rollouts (rollout.go), whose changes arrive on its handler.
 type netWorld struct {
+	env    *netEnv
 	hid    engine.HandlerID
 	path   bool          // the network path is modelled (else only rollouts use this)
+	loads  []*loadState  // the world's loads, in netOrder
 	planes []*dataPlane  // [0] is kube-proxy, then one per Ingress
 	pods   []*netPod     // by pod index, grown on demand
 	props  []propagation // pending propagations; free slots listed in free
 	free   []int
 	rng    *rand.Rand // probe phases of the pods present at the start
 
-	// accounting (entry requests, integrated)
-	n502, n503, nApp, nCallErr, nRetries, retryWait float64
-	collOK, collTotal                               float64
-	restarts                                        int
-	rollouts                                        []*rollout
-	rolloutDone                                     int
-	rolloutTime                                     time.Duration
+	netCounts          // traffic.go
+	ro        rollouts // rollout.go
 }
 
 // netLoad is a load's network-path state.
@@ -117,7 +118,7 @@ type netPod struct {
 	rd, lv, su probe
 }
 
-// net event kinds (the netWorld's own handler)
+// net event kinds (the netWorld's own handler: Fire)
 const (
 	netEvProp uint32 = iota + 1
 	netEvReadiness
@@ -128,53 +129,53 @@ const (
 	netEvChange
 )
 
-type netHandler struct{ w *World }
-
-func (h netHandler) Fire(now time.Duration, arg uint32) {
-	w := h.w
+// Fire dispatches the network path's events.
+func (n *netWorld) Fire(now time.Duration, arg uint32) {
 	kind, i := unpack(arg)
 	switch kind {
 	case netEvProp:
-		w.applyPropagation(i)
+		n.applyPropagation(i)
 	case netEvReadiness, netEvLiveness, netEvStartup:
-		w.probeFlip(kind, i, now)
+		n.probeFlip(kind, i)
 	case netEvExit:
-		w.processExit(i)
+		n.processExit(i)
 	case netEvRestarted:
-		w.containerRestarted(i)
+		n.containerRestarted(i)
 	case netEvChange:
-		w.applyChange(i)
+		n.ro.applyChange(i)
 	default:
 		panic(fmt.Sprintf("sim: unknown net event kind %d", kind))
 	}
 }
 
-// buildNet decides whether the network path is modelled and wires loads to data planes.
-func (w *World) buildNet() {
+// buildNet decides whether the network path is modelled and wires loads to data planes. It
+// returns nil when neither the network path nor rollouts are modelled, and the loads in the order
+// they are served in (netOrder).
+func buildNet(env *netEnv, in *Input, loads []*loadState, wls []*workload, streams engine.Streams) (*netWorld, []*loadState) {
 	path := false
 	var ingresses []*networkingv1.Ingress
-	for _, obj := range w.in.Objects {
+	for _, obj := range in.Objects {
 		if ing, ok := obj.(*networkingv1.Ingress); ok {
 			ingresses = append(ingresses, ing)
 			path = true
 		}
 	}
-	for i := range w.in.Load {
-		if w.in.Load[i].netBehaviour() {
+	for i := range in.Load {
+		if in.Load[i].netBehaviour() {
 			path = true
 		}
 	}
-	if !path && len(w.in.Changes) == 0 {
-		return
+	if !path && len(in.Changes) == 0 {
+		return nil, loads
 	}
-	n := &netWorld{path: path, rng: w.streams.Stream("net/probe-phase")}
-	w.net = n
+	n := &netWorld{env: env, path: path, loads: loads, rng: streams.Stream("net/probe-phase"),
+		ro: rollouts{env: env, changes: in.Changes, wls: wls, duration: in.Duration}}
 	if !path {
-		return
+		return n, loads
 	}
-	n.planes = append(n.planes, &dataPlane{name: "kube-proxy", lag: w.m.Network.KubeProxyLag, rng: w.streams.Stream("net/kube-proxy")})
+	n.planes = append(n.planes, &dataPlane{name: "kube-proxy", lag: env.m.Network.KubeProxyLag, rng: streams.Stream("net/kube-proxy")})
 	byKey := map[string]*loadState{}
-	for _, l := range w.loads {
+	for _, l := range loads {
 		byKey[l.wl.key] = l
 		l.net = &netLoad{sigterm: SIGTERMExit}
 	}
@@ -182,10 +183,10 @@ func (w *World) buildNet() {
 		ns := namespaceOr(ing.Namespace)
 		name := "ingress/" + ns + "/" + ing.Name
 		pi := len(n.planes)
-		n.planes = append(n.planes, &dataPlane{name: name, lag: w.m.Network.IngressLag, rng: w.streams.Stream("net/" + name), ingress: true, routes: make([]bool, len(w.wls))})
+		n.planes = append(n.planes, &dataPlane{name: name, lag: env.m.Network.IngressLag, rng: streams.Stream("net/" + name), ingress: true, routes: make([]bool, len(wls))})
 		for _, svc := range ingressServices(ing) {
-			sel := w.serviceSelector(ns, svc) // Validate: there is one
-			for _, l := range w.loads {
+			sel := serviceSelector(in, ns, svc) // Validate: there is one
+			for _, l := range loads {
 				if l.wl.ns == ns && sel.Matches(labels.Set(l.wl.labels)) {
 					n.planes[pi].routes[l.wl.idx] = true
 					if l.net.entry == 0 {
@@ -196,10 +197,10 @@ func (w *World) buildNet() {
 		}
 	}
 	for _, p := range n.planes {
-		p.eps = make([][]int, len(w.wls))
+		p.eps = make([][]int, len(wls))
 	}
-	for i := range w.in.Load {
-		ld := &w.in.Load[i]
+	for i := range in.Load {
+		ld := &in.Load[i]
 		key, _ := targetKey(ld.Target)
 		l := byKey[key]
 		switch ld.Readiness {
@@ -225,11 +226,12 @@ func (w *World) buildNet() {
 	}
 	// the checks may add edges the dependency order does not have: order loads so that every
 	// dependency and every checked load comes first
-	w.loads = netOrder(w.loads)
-	faulted := w.faultedWorkloads()
-	for _, l := range w.loads {
+	n.loads = netOrder(loads)
+	faulted := faultedWorkloads(in, wls)
+	for _, l := range n.loads {
 		l.net.faulted = needsAny(l, faulted)
 	}
+	return n, n.loads
 }
 
 // netOrder is a stable order where a load's dependencies and checks precede it.
@@ -269,13 +271,13 @@ func needsAny(l *loadState, faulted []bool) bool {
 }
 
 // faultedWorkloads marks the workloads whose pods a pod fault's selector matches.
-func (w *World) faultedWorkloads() []bool {
-	out := make([]bool, len(w.wls))
-	for _, f := range w.in.Faults {
+func faultedWorkloads(in *Input, wls []*workload) []bool {
+	out := make([]bool, len(wls))
+	for _, f := range in.Faults {
 		if f.Action != PodKill && f.Action != PodFailure && f.Action != CPUStress {
 			continue
 		}
-		for _, wl := range w.wls {
+		for _, wl := range wls {
 			if len(f.Pods.Namespaces) > 0 && !slices.Contains(f.Pods.Namespaces, wl.ns) {
 				continue
 			}
@@ -308,8 +310,8 @@ func ingressServices(ing *networkingv1.Ingress) []string {
 }
 
 // serviceSelector returns the selector of Service ns/name among the objects, or nil.
-func (w *World) serviceSelector(ns, name string) labels.Selector {
-	for _, obj := range w.in.Objects {
+func serviceSelector(in *Input, ns, name string) labels.Selector {
+	for _, obj := range in.Objects {
 		if svc, ok := obj.(*corev1.Service); ok && svc.Name == name && namespaceOr(svc.Namespace) == ns && len(svc.Spec.Selector) > 0 {
 			return labels.SelectorFromSet(svc.Spec.Selector)
 		}
@@ -317,27 +319,27 @@ func (w *World) serviceSelector(ns, name string) labels.Selector {
 	return nil
 }
 
-// startNet registers the network handler on the (reset) queue and takes the settled state as
-// what every data plane believes: the cluster has been running.
-func (w *World) startNet() {
-	n := w.net
+// start registers the network handler on the run's queue (settling replaced the first) and takes
+// the settled state as what every data plane believes: the cluster has been running.
+func (n *netWorld) start() {
 	if n == nil {
 		return
 	}
-	n.hid = w.q.Register(netHandler{w})
-	for i, c := range w.in.Changes {
-		w.q.AtID(c.At, n.hid, pack(netEvChange, i))
+	env := n.env
+	n.hid = env.q.Register(n)
+	for i, c := range n.ro.changes {
+		env.q.AtID(c.At, n.hid, pack(netEvChange, i))
 	}
 	if !n.path {
 		return
 	}
-	for _, p := range w.st.Pods {
-		ps := w.pods[p.Index]
+	for _, p := range env.st.Pods {
+		ps := env.pod(p.Index)
 		if ps.wl == nil || ps.wl.load == nil {
 			continue
 		}
 		np := n.pod(p.Index)
-		w.probesInit(p, np, true)
+		n.probesInit(p, np, true)
 		if p.Ready {
 			np.pub, np.pubCR, np.gateOK = true, true, true
 			for _, dp := range n.planes {
@@ -355,9 +357,9 @@ func (dp *dataPlane) carries(wl int) bool { return !dp.ingress || dp.routes[wl] 
 const negReadinessGate = "cloud.google.com/load-balancer-neg-ready"
 
 // negAttached reports whether every Ingress plane carrying pod pi's workload believes it ready.
-func (w *World) negAttached(pi int) bool {
-	wl := w.pods[pi].wl.idx
-	for _, dp := range w.net.planes {
+func (n *netWorld) negAttached(pi int) bool {
+	wl := n.env.pod(pi).wl.idx
+	for _, dp := range n.planes {
 		if dp.carries(wl) && dp.ingress && !slices.Contains(dp.eps[wl], pi) {
 			return false
 		}
@@ -372,135 +374,36 @@ func (n *netWorld) pod(pi int) *netPod {
 	return n.pods[pi]
 }
 
+// tracks reports whether the network path owns pod pi's readiness (a workload pod with a load).
+func (n *netWorld) tracks(pi int) bool {
+	return n != nil && n.path && pi < len(n.pods) && n.pods[pi].tracked
+}
+
 // serving reports whether pod pi's process answers requests now.
-func (w *World) serving(pi int) bool {
-	p := w.st.Pods[pi]
-	ps := w.pods[pi]
+func (n *netWorld) serving(pi int) bool {
+	p := n.env.st.Pods[pi]
+	ps := n.env.pod(pi)
 	if (p.Phase != cluster.PodRunning && p.Phase != cluster.PodTerminating) || ps.dead || ps.failed || p.Node == nil || !p.Node.Up {
 		return false
 	}
-	np := w.net.pod(pi)
+	np := n.pod(pi)
 	return !np.exited && !np.restarting
-}
-
-// netServe computes a load's routeShares shares at its entry and through kube-proxy. Loads are
-// served in an order where dependencies and checked loads come first.
-func (w *World) netServe(l *loadState) {
-	nl := l.net
-	dep := 1.0
-	nl.callErr, nl.retries, nl.waitSecs = 0, 0, 0
-	for _, d := range l.deps {
-		s := d.net.kpOK
-		fail := 1 - s
-		pf := 1.0 // probability that attempt k happens
-		for k := 1; k <= nl.retry.Attempts; k++ {
-			if k > 1 {
-				nl.retries += pf
-				nl.waitSecs += pf * nl.retry.wait(k-1).Seconds()
-			}
-			nl.callErr += pf * fail
-			pf *= fail
-		}
-		dep *= 1 - pf
-	}
-	kp := w.route(l, 0, dep)
-	nl.kpOK = kp.ok
-	ent := kp
-	if nl.entry != 0 {
-		ent = w.route(l, nl.entry, dep)
-	}
-	nl.ok, nl.e502, nl.e503, nl.eApp, nl.reached = ent.ok, ent.e502, ent.e503, ent.eApp, ent.reached
-	l.own = ent.reached
-	l.success = ent.ok
-	nl.checksOK = true
-	for _, c := range nl.checks {
-		if nl.deep && c.net.kpOK < w.m.Network.DeepCheckBelow {
-			nl.checksOK = false
-		}
-	}
-}
-
-// wait is the back-off before retry k (1-based).
-func (r Retry) wait(k int) time.Duration {
-	b := r.Backoff.Duration
-	for i := 1; i < k; i++ {
-		b *= 2
-		if r.MaxBackoff.Duration > 0 && b >= r.MaxBackoff.Duration {
-			return r.MaxBackoff.Duration
-		}
-	}
-	return b
-}
-
-// routeShares is how requests routed by one data plane end: the shares served, failed as 502, 503
-// or by the app, and the share that reached a pod.
-type routeShares struct{ ok, e502, e503, eApp, reached float64 }
-
-// route spreads requests of l over the endpoints data plane pl believes ready.
-func (w *World) route(l *loadState, pl int, dep float64) routeShares {
-	eps := w.net.planes[pl].eps[l.wl.idx]
-	if len(eps) == 0 {
-		return routeShares{e503: 1}
-	}
-	var o routeShares
-	for _, pi := range eps {
-		if !w.serving(pi) {
-			o.e502++
-			continue
-		}
-		sv := w.pods[pi].served
-		o.reached++
-		o.ok += sv * dep
-		o.eApp += 1 - sv*dep
-	}
-	n := float64(len(eps))
-	o.ok /= n
-	o.e502 /= n
-	o.eApp /= n
-	o.reached /= n
-	return o
-}
-
-// netIntegrate adds secs seconds at the current rates to the network counters.
-func (w *World) netIntegrate(secs float64) {
-	n := w.net
-	if n == nil || !n.path {
-		return
-	}
-	for _, l := range w.loads {
-		r := l.l.RequestsPerSecond * l.mult * secs
-		if r == 0 {
-			continue
-		}
-		nl := l.net
-		n.n502 += r * nl.e502
-		n.n503 += r * nl.e503
-		n.nApp += r * nl.eApp
-		n.nCallErr += r * nl.reached * nl.callErr
-		n.nRetries += r * nl.reached * nl.retries
-		n.retryWait += r * nl.reached * nl.waitSecs
-		if !nl.faulted {
-			n.collTotal += r
-			n.collOK += r * nl.ok
-		}
-	}
 }
 
 // afterRates runs after every recomputation of rates: the kubelet's probes see the new
 // conditions, changed endpoints are published to the data planes, and rolling updates wake up.
-func (w *World) afterRates() {
-	n := w.net
+func (n *netWorld) afterRates() {
 	if n == nil {
 		return
 	}
 	if n.path {
-		now := w.q.Now()
-		for _, p := range w.st.Pods {
+		now := n.env.q.Now()
+		for _, p := range n.env.st.Pods {
 			if p.Index >= len(n.pods) || !n.pods[p.Index].tracked {
 				continue
 			}
 			np := n.pods[p.Index]
-			w.probesUpdate(p, np, now)
+			n.probesUpdate(p, np, now)
 			// the API's Ready condition: the kubelet's readiness result, while the node is
 			// believed ready (the node lifecycle controller marks pods of a lost node not ready),
 			// and the NEG readiness gate if the pod has one
@@ -509,11 +412,11 @@ func (w *World) afterRates() {
 				if cr != np.pubCR {
 					np.pubCR = cr
 					np.seqCR++
-					w.publish(p.Index, np.seqCR, cr, toIngress)
+					n.publish(p.Index, np.seqCR, cr, toIngress)
 				}
-				if cr && !np.gateOK && w.negAttached(p.Index) {
+				if cr && !np.gateOK && n.negAttached(p.Index) {
 					np.gateOK = true
-					emit(w, trace.ReadinessGate{Pod: p.Name, Condition: negReadinessGate})
+					emitNet(n.env, trace.ReadinessGate{Pod: p.Name, Condition: negReadinessGate})
 				}
 			}
 			if was := p.Ready; was != (cr && (!np.negGate || np.gateOK)) {
@@ -527,11 +430,11 @@ func (w *World) afterRates() {
 				if np.negGate {
 					to = toKubeProxy
 				}
-				w.publish(p.Index, np.seq, ready, to)
+				n.publish(p.Index, np.seq, ready, to)
 			}
 		}
 	}
-	w.pokeRollouts()
+	n.ro.poke()
 }
 
 // which data planes an endpoint change goes to
@@ -543,10 +446,9 @@ const (
 
 // publish sends one endpoint change to the data planes carrying the pod's workload (all, or only
 // the Ingress planes, or only kube-proxy), each with its own lag.
-func (w *World) publish(pi int, seq uint32, ready bool, to int) {
-	n := w.net
-	wl := w.pods[pi].wl.idx
-	emit(w, trace.EndpointChanged{Pod: w.st.Pods[pi].Name, Ready: ready, To: [...]string{"all", "ingress", "kube-proxy"}[to]})
+func (n *netWorld) publish(pi int, seq uint32, ready bool, to int) {
+	wl := n.env.pod(pi).wl.idx
+	emitNet(n.env, trace.EndpointChanged{Pod: n.env.st.Pods[pi].Name, Ready: ready, To: [...]string{"all", "ingress", "kube-proxy"}[to]})
 	for i, dp := range n.planes {
 		if !dp.carries(wl) || (to == toIngress && !dp.ingress) || (to == toKubeProxy && dp.ingress) {
 			continue
@@ -560,12 +462,11 @@ func (w *World) publish(pi int, seq uint32, ready bool, to int) {
 			n.props = append(n.props, propagation{})
 		}
 		n.props[slot] = propagation{plane: i, pod: pi, seq: seq, ready: ready}
-		w.q.AfterID(dp.lag.draw(dp.rng), n.hid, pack(netEvProp, slot))
+		n.env.q.AfterID(dp.lag.draw(dp.rng), n.hid, pack(netEvProp, slot))
 	}
 }
 
-func (w *World) applyPropagation(slot int) {
-	n := w.net
+func (n *netWorld) applyPropagation(slot int) {
 	pr := n.props[slot]
 	n.free = append(n.free, slot)
 	dp := n.planes[pr.plane]
@@ -576,7 +477,7 @@ func (w *World) applyPropagation(slot int) {
 		return // a later change got there first
 	}
 	dp.applied[pr.pod] = pr.seq
-	wl := w.pods[pr.pod].wl
+	wl := n.env.pod(pr.pod).wl
 	eps := dp.eps[wl.idx]
 	at := slices.Index(eps, pr.pod)
 	switch {
@@ -587,18 +488,6 @@ func (w *World) applyPropagation(slot int) {
 	default:
 		return
 	}
-	emit(w, trace.DataPlaneUpdated{Plane: dp.name, Pod: w.st.Pods[pr.pod].Name, Ready: pr.ready})
-	w.touch()
-}
-
-// netIndicators are reported by scenarios on the network path.
-func (w *World) netIndicators() []Indicator {
-	n := w.net
-	var total float64
-	for _, l := range w.loads {
-		total += l.total
-	}
-	// the same arithmetic as a real run's counts (measure.NetworkCounts), so both worlds agree
-	return measure.NetworkCounts{Total: total, E502: n.n502, E503: n.n503, App: n.nApp, CollTotal: n.collTotal,
-		CollOK: n.collOK, CallErrors: n.nCallErr, Retries: n.nRetries, RetryWaitSecs: n.retryWait, Restarts: n.restarts}.Indicators()
+	emitNet(n.env, trace.DataPlaneUpdated{Plane: dp.name, Pod: n.env.st.Pods[pr.pod].Name, Ready: pr.ready})
+	n.env.cl.touch()
 }

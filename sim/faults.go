@@ -165,7 +165,8 @@ func (w *World) faultStart(i int) {
 		}
 		w.q.AfterID(d, w.hid, pack(evCMUp, 0))
 	case PodUnreachable:
-		w.unreachableStart(i)
+		fs.pods = w.selectPods(fs)
+		w.unreach.start(i, fs)
 		if f.Duration > 0 {
 			w.q.AfterID(f.Duration, w.hid, pack(evFaultEnd, i))
 		}
@@ -207,7 +208,7 @@ func (w *World) faultEnd(i int) {
 			podChanged(w.st.Pods[pi])
 		}
 	case PodUnreachable:
-		w.unreachableEnd(i)
+		w.unreach.end(i, fs.pods)
 	}
 	w.touch()
 }

@@ -362,6 +362,8 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 		names = netEventNames[:]
 	case w.cron != nil && w.cron.eventNames(hid) != nil:
 		names = w.cron.eventNames(hid)
+	case w.unreach.live && hid == w.unreach.hid:
+		names = unreachEventNames[:]
 	default:
 		return "handler" + strconv.Itoa(int(hid)) + "[" + strconv.FormatUint(uint64(arg), 10) + "]"
 	}
@@ -382,7 +384,7 @@ var worldEventNames = [...]string{
 	evCMUp: "controller-manager-up", evCPInstance: "apiserver-instance", evCPReplaced: "apiserver-replaced",
 	evCPHookTry: "apiserver-hook-try", evCPHookDone: "apiserver-hook-done", evCPUpgradeTimeout: "upgrade-timeout",
 	evCPAlert: "latency-alert", evHeartbeat: "heartbeat", evNodeRepair: "node-repair",
-	evNodeRecreated: "node-recreated", evProbeFail: "probe-fail",
+	evNodeRecreated: "node-recreated",
 }
 
 var netEventNames = [...]string{
@@ -390,6 +392,8 @@ var netEventNames = [...]string{
 	netEvStartup: "startup-probe", netEvExit: "process-exit", netEvRestarted: "container-restarted",
 	netEvChange: "change",
 }
+
+var unreachEventNames = [...]string{unreachEvProbeFail: "probe-fail"}
 
 // checkCPU recomputes every node's CPU demand from scratch, without side effects, and compares it
 // bit for bit with what the incremental recomputation kept (recompute calls it when the checker

@@ -6,6 +6,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // Readiness modes of a Load (app behaviour: what the readiness endpoint checks).
@@ -98,3 +102,51 @@ func (n Network) validate(p *field.Path) field.ErrorList {
 func (l *Load) netBehaviour() bool {
 	return l.Readiness != "" || len(l.ReadinessChecks) > 0 || l.OnSIGTERM != "" || l.Retry != nil
 }
+
+// netEnv is what the network-path models (netWorld in endpoints.go with its probes, termination
+// and traffic; rollouts in rollout.go; unreachable in unreachable.go) share, as package
+// scheduler's plugins share its cycle state: the event queue with its virtual clock, the trace
+// sink, the model parameters, the cluster state and the pods' states to read, and the rest of the
+// world to act on behind netCluster. Each model owns its own state and registers its own event
+// handler on q. (The World builds it in New and sets q in Run.)
+type netEnv struct {
+	q    *engine.Queue // the queue the run uses: set in Run, since settling replaces the first
+	sink trace.Sink    // nil unless tracing
+	m    *Models
+	st   *cluster.State
+	pods *[]*podState // the world's pod states by pod index (World.pods, which grows)
+	cl   netCluster
+}
+
+// pod is the state of pod pi.
+func (e *netEnv) pod(pi int) *podState { return (*e.pods)[pi] }
+
+// netCluster is what the network models need to ask of the rest of the world: the ReplicaSet
+// controller's pod creation and deletion, the scheduling queue, the world's pod events and the
+// recomputation of rates. World implements it.
+type netCluster interface {
+	// touch asks for a recomputation of rates at the current instant (World.touch).
+	touch()
+	// reconcileSoon asks for a sync of wl's controller at the current instant.
+	reconcileSoon(wl *workload)
+	// moveUnschedulable retries the parked pods after resources were freed.
+	moveUnschedulable()
+	deletePod(pi int, reason string)
+	createWorkloadPod(wl *workload) *cluster.Pod
+	// podAfter and podCancel schedule and cancel the world's pod events (workloads.go).
+	podAfter(d time.Duration, kind uint32, pi int) engine.Timer
+	podCancel(ps *podState, t *engine.Timer)
+}
+
+// emitNet sends e to the trace sink stamped with the virtual time, as emit does for the World.
+func emitNet[E trace.Event](env *netEnv, e E) {
+	if env.sink != nil {
+		env.sink.Emit(env.q.Now(), e)
+	}
+}
+
+// podStates are the pods' states by pod index (podReader).
+func (w *World) podStates() []*podState { return w.pods }
+
+// reconcileSoon queues a sync of wl's controller at the current instant (netCluster).
+func (w *World) reconcileSoon(wl *workload) { w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx)) }

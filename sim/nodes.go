@@ -61,7 +61,7 @@ func (w *World) recompute(now time.Duration) {
 		w.checkServe(w.inv)
 	}
 	w.checkDisruption()
-	w.syncUnreachable()
+	w.unreach.sync()
 	w.controlPlaneRecompute(now)
 }
 

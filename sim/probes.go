@@ -80,7 +80,7 @@ func firstProbe(spec *corev1.PodSpec, get func(*corev1.Container) *corev1.Probe)
 
 // probesInit sets a pod's probes up when its container (re)starts. settled: the pod has been
 // running since before the start, with every probe passed, on a phase drawn per pod.
-func (w *World) probesInit(p *cluster.Pod, np *netPod, settled bool) {
+func (n *netWorld) probesInit(p *cluster.Pod, np *netPod, settled bool) {
 	np.tracked = true
 	for _, g := range p.Spec.ReadinessGates {
 		if g.ConditionType == negReadinessGate {
@@ -90,14 +90,14 @@ func (w *World) probesInit(p *cluster.Pod, np *netPod, settled bool) {
 	np.rd = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.ReadinessProbe })}
 	np.lv = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.LivenessProbe }), ok: true, cond: true}
 	np.su = probe{spec: firstProbe(p.Spec, func(c *corev1.Container) *corev1.Probe { return c.StartupProbe })}
-	now := w.q.Now()
+	now := n.env.q.Now()
 	for _, pr := range []*probe{&np.rd, &np.lv, &np.su} {
 		if pr.spec == nil {
 			continue
 		}
 		pr.origin = now + time.Duration(pr.spec.InitialDelaySeconds)*time.Second
 		if settled {
-			pr.origin = now - time.Duration(w.net.rng.Int64N(int64(pr.period())))
+			pr.origin = now - time.Duration(n.rng.Int64N(int64(pr.period())))
 		}
 	}
 	np.started = np.su.spec == nil || settled
@@ -105,50 +105,44 @@ func (w *World) probesInit(p *cluster.Pod, np *netPod, settled bool) {
 	np.rd.ok, np.rd.cond = settled, settled
 }
 
-// probesDecide reports whether pod pi's readiness comes from the probe model.
-func (w *World) probesDecide(pi int) bool {
-	return w.net != nil && w.net.path && pi < len(w.net.pods) && w.net.pods[pi].tracked
-}
-
-// netStarted is the container (re)starting on the network path: the probes begin.
-func (w *World) netStarted(pi int) {
-	n := w.net
+// started is the container (re)starting on the network path: the probes begin.
+func (n *netWorld) started(pi int) {
 	if n == nil || !n.path {
 		return
 	}
-	ps := w.pods[pi]
+	ps := n.env.pod(pi)
 	if ps.wl == nil || ps.wl.load == nil {
 		return
 	}
 	np := n.pod(pi)
 	np.restarting, np.exited = false, false
-	w.probesInit(w.st.Pods[pi], np, false)
-	w.touch()
+	n.probesInit(n.env.st.Pods[pi], np, false)
+	n.env.cl.touch()
 }
 
 // probesUpdate re-evaluates a pod's probe conditions after a state change.
-func (w *World) probesUpdate(p *cluster.Pod, np *netPod, now time.Duration) {
+func (n *netWorld) probesUpdate(p *cluster.Pod, np *netPod, now time.Duration) {
 	if np.terminate || np.restarting || p.Phase != cluster.PodRunning {
 		return
 	}
-	live := w.serving(p.Index)
-	w.setCond(&np.su, netEvStartup, p.Index, live, now)
+	live := n.serving(p.Index)
+	n.setCond(&np.su, netEvStartup, p.Index, live, now)
 	if !np.started {
 		return
 	}
 	ready := true // no readiness probe: ready while the container runs
 	if np.rd.spec != nil {
 		ready = live
-		if l := w.pods[p.Index].wl.load; ready && l.net.deep {
+		if l := n.env.pod(p.Index).wl.load; ready && l.net.deep {
 			ready = l.net.checksOK
 		}
 	}
-	w.setCond(&np.rd, netEvReadiness, p.Index, ready, now)
-	w.setCond(&np.lv, netEvLiveness, p.Index, live, now)
+	n.setCond(&np.rd, netEvReadiness, p.Index, ready, now)
+	n.setCond(&np.lv, netEvLiveness, p.Index, live, now)
 }
 
 // setCond records a probe's condition and arms or cancels the timer of the result change.
-func (w *World) setCond(pr *probe, kind uint32, pi int, cond bool, now time.Duration) {
+func (n *netWorld) setCond(pr *probe, kind uint32, pi int, cond bool, now time.Duration) {
 	if pr.spec == nil {
 		pr.cond, pr.ok = cond, cond
 		if kind == netEvLiveness || kind == netEvStartup {
@@ -156,20 +150,21 @@ func (w *World) setCond(pr *probe, kind uint32, pi int, cond bool, now time.Dura
 		}
 		return
 	}
-	if cond == pr.cond && (cond == pr.ok || w.q.IsPending(pr.flip)) {
+	q := n.env.q
+	if cond == pr.cond && (cond == pr.ok || q.IsPending(pr.flip)) {
 		return
 	}
 	pr.cond = cond
-	w.q.Cancel(pr.flip)
+	q.Cancel(pr.flip)
 	if cond != pr.ok {
-		pr.flip = w.q.AtID(pr.crossing(now, cond), w.net.hid, pack(kind, pi))
+		pr.flip = q.AtID(pr.crossing(now, cond), n.hid, pack(kind, pi))
 	}
 }
 
 // probeFlip is a probe result changing after its threshold.
-func (w *World) probeFlip(kind uint32, pi int, now time.Duration) {
-	p := w.st.Pods[pi]
-	np := w.net.pod(pi)
+func (n *netWorld) probeFlip(kind uint32, pi int) {
+	p := n.env.st.Pods[pi]
+	np := n.pod(pi)
 	if p.Node == nil || !p.Node.Up || np.terminate || np.restarting {
 		return // no kubelet to probe, or the probes stopped
 	}
@@ -184,41 +179,41 @@ func (w *World) probeFlip(kind uint32, pi int, now time.Duration) {
 		pr, name = &np.su, "startup"
 	}
 	pr.ok = pr.cond
-	emit(w, trace.ProbeResult{Pod: p.Name, Probe: name, OK: pr.ok})
+	emitNet(n.env, trace.ProbeResult{Pod: p.Name, Probe: name, OK: pr.ok})
 	switch {
 	case kind == netEvStartup && pr.ok:
 		np.started = true
 	case (kind == netEvLiveness || kind == netEvStartup) && !pr.ok:
-		w.restartContainer(pi, name)
+		n.restartContainer(pi, name)
 	}
-	w.touch()
+	n.env.cl.touch()
 }
 
 // restartContainer kills and restarts the container after a failed liveness or startup probe.
-func (w *World) restartContainer(pi int, why string) {
-	n := w.net
+func (n *netWorld) restartContainer(pi int, why string) {
+	q := n.env.q
 	np := n.pod(pi)
 	np.restarting = true
 	np.restarts++
 	n.restarts++
 	for _, pr := range []*probe{&np.rd, &np.lv, &np.su} {
-		w.q.Cancel(pr.flip)
+		q.Cancel(pr.flip)
 	}
 	delay := time.Duration(0)
 	if np.restarts > 1 {
 		delay = 10 * time.Second << min(np.restarts-2, 5)
 		delay = min(delay, 5*time.Minute)
 	}
-	emit(w, trace.ContainerRestarted{Pod: w.st.Pods[pi].Name, Probe: why, Restarts: np.restarts, Backoff: delay})
-	w.q.AfterID(delay+w.m.Pods.ContainerStart.Duration, n.hid, pack(netEvRestarted, pi))
+	emitNet(n.env, trace.ContainerRestarted{Pod: n.env.st.Pods[pi].Name, Probe: why, Restarts: np.restarts, Backoff: delay})
+	q.AfterID(delay+n.env.m.Pods.ContainerStart.Duration, n.hid, pack(netEvRestarted, pi))
 }
 
-func (w *World) containerRestarted(pi int) {
-	p := w.st.Pods[pi]
-	np := w.net.pod(pi)
+func (n *netWorld) containerRestarted(pi int) {
+	p := n.env.st.Pods[pi]
+	np := n.pod(pi)
 	if !np.restarting || p.Phase != cluster.PodRunning || p.Node == nil || !p.Node.Up {
 		return
 	}
-	p.Started = w.q.Now()
-	w.netStarted(pi)
+	p.Started = n.env.q.Now()
+	n.started(pi)
 }

@@ -80,11 +80,11 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 	}
 	if w.net != nil && w.net.path {
 		o.Scopes |= measure.Network
-		o.Network = w.netIndicators()
+		o.Net = w.net.observe()
 	}
 	if len(w.in.Changes) > 0 {
 		o.Scopes |= measure.Rollout
-		o.Rollout = w.rolloutIndicators()
+		o.Rollouts = w.net.ro.observe()
 	}
 	if w.cp != nil {
 		o.Scopes |= measure.ControlPlane

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/trace"
 )
@@ -45,12 +46,23 @@ type rollout struct {
 	surge    int
 	unavail  int
 	recreate bool
-	sig      [4]int // counts at the last reconcile, to wake up only on a change
+	sig      [4]int        // counts at the last reconcile, to wake up only on a change
+	took     time.Duration // set when it completes
 }
 
-func (w *World) workloadOf(d *appsv1.Deployment) *workload {
+// rollouts is the Deployment controller's side of spec.changes: it applies each change when it
+// is due (netEvChange, on the network handler) and runs the rolling updates in progress.
+type rollouts struct {
+	env      *netEnv
+	changes  []Change
+	wls      []*workload
+	duration time.Duration // the scenario's: unfinished rollouts are censored there
+	list     []*rollout    // every rollout started, in start order
+}
+
+func (r *rollouts) workloadOf(d *appsv1.Deployment) *workload {
 	key := "deployment/" + namespaceOr(d.Namespace) + "/" + d.Name
-	for _, wl := range w.wls {
+	for _, wl := range r.wls {
 		if wl.key == key {
 			return wl
 		}
@@ -93,15 +105,15 @@ func strategyOf(d *appsv1.Deployment) (surge, unavail int, recreate bool, err er
 }
 
 // applyChange is a Deployment update reaching the controller.
-func (w *World) applyChange(i int) {
-	c := &w.in.Changes[i]
+func (r *rollouts) applyChange(i int) {
+	c := &r.changes[i]
 	d := c.Object.(*appsv1.Deployment)
-	wl := w.workloadOf(d)
+	wl := r.workloadOf(d)
 	if d.Spec.Replicas != nil {
 		wl.replicas = int(*d.Spec.Replicas)
 	}
 	same := equality.Semantic.DeepEqual(wl.spec, &d.Spec.Template.Spec) && equality.Semantic.DeepEqual(wl.labels, d.Spec.Template.Labels)
-	emit(w, trace.DeploymentChanged{Deployment: wl.key, Replicas: wl.replicas, NewTemplate: !same})
+	emitNet(r.env, trace.DeploymentChanged{Deployment: wl.key, Replicas: wl.replicas, NewTemplate: !same})
 	if !same {
 		surge, unavail, recreate, _ := strategyOf(d)
 		wl.rev++
@@ -116,27 +128,28 @@ func (w *World) applyChange(i int) {
 			// previous new pods as old; the clock keeps the first start
 			wl.ro.surge, wl.ro.unavail, wl.ro.recreate = surge, unavail, recreate
 		} else {
-			wl.ro = &rollout{wl: wl, start: w.q.Now(), surge: surge, unavail: unavail, recreate: recreate}
-			w.net.rollouts = append(w.net.rollouts, wl.ro)
+			wl.ro = &rollout{wl: wl, start: r.env.q.Now(), surge: surge, unavail: unavail, recreate: recreate}
+			r.list = append(r.list, wl.ro)
 		}
 	}
-	w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx))
+	r.env.cl.reconcileSoon(wl)
 }
 
 // reconcileRollout is the Deployment controller's sync during a rollout: it replaces the
 // ReplicaSet controller's plain replica count for this workload until the rollout completes.
-func (w *World) reconcileRollout(wl *workload) {
+func (r *rollouts) reconcile(wl *workload) {
+	env := r.env
 	ro := wl.ro
 	var newA, oldA []int
 	oldTerm := 0
 	kept := wl.pods[:0]
 	for _, pi := range wl.pods {
-		p := w.st.Pods[pi]
+		p := env.st.Pods[pi]
 		if p.Phase == cluster.PodGone {
 			continue
 		}
 		kept = append(kept, pi)
-		isNew := w.pods[pi].rev == wl.rev
+		isNew := env.pod(pi).rev == wl.rev
 		switch {
 		case p.Phase == cluster.PodTerminating:
 			if !isNew {
@@ -152,7 +165,7 @@ func (w *World) reconcileRollout(wl *workload) {
 	ready := func(pis []int) int {
 		c := 0
 		for _, pi := range pis {
-			if w.st.Pods[pi].Ready {
+			if env.st.Pods[pi].Ready {
 				c++
 			}
 		}
@@ -160,19 +173,19 @@ func (w *World) reconcileRollout(wl *workload) {
 	}
 	if ro.recreate {
 		for _, pi := range oldA {
-			w.deletePod(pi, "recreate")
+			env.cl.deletePod(pi, "recreate")
 		}
 		if len(oldA) > 0 || oldTerm > 0 {
 			return
 		}
 		for range wl.replicas - len(newA) {
-			newA = append(newA, w.createWorkloadPod(wl).Index)
+			newA = append(newA, env.cl.createWorkloadPod(wl).Index)
 		}
 	} else {
 		total := len(newA) + len(oldA)
 		if up := min(wl.replicas-len(newA), wl.replicas+ro.surge-total); up > 0 {
 			for range up {
-				newA = append(newA, w.createWorkloadPod(wl).Index)
+				newA = append(newA, env.cl.createWorkloadPod(wl).Index)
 			}
 		}
 		minAvail := wl.replicas - ro.unavail
@@ -181,8 +194,8 @@ func (w *World) reconcileRollout(wl *workload) {
 		// old pods that are not ready go first
 		keep := oldA[:0:0]
 		for _, pi := range oldA {
-			if maxDown > 0 && !w.st.Pods[pi].Ready {
-				w.deletePod(pi, "rolling update: unhealthy old pod")
+			if maxDown > 0 && !env.st.Pods[pi].Ready {
+				env.cl.deletePod(pi, "rolling update: unhealthy old pod")
 				maxDown--
 				continue
 			}
@@ -193,39 +206,37 @@ func (w *World) reconcileRollout(wl *workload) {
 		for range down {
 			best := -1
 			for _, pi := range oldA {
-				if w.st.Pods[pi].Phase == cluster.PodTerminating {
+				if env.st.Pods[pi].Phase == cluster.PodTerminating {
 					continue
 				}
-				if best < 0 || lessValuable(w.st.Pods[pi], w.st.Pods[best]) {
+				if best < 0 || lessValuable(env.st.Pods[pi], env.st.Pods[best]) {
 					best = pi
 				}
 			}
-			w.deletePod(best, "rolling update")
+			env.cl.deletePod(best, "rolling update")
 		}
 		oldA = oldA[:len(oldA)-down]
 	}
 	ro.sig = [4]int{len(newA), ready(newA), len(oldA), oldTerm}
 	if len(oldA) == 0 && len(newA) == wl.replicas && ready(newA) == wl.replicas && !(ro.recreate && oldTerm > 0) {
-		d := w.q.Now() - ro.start
-		w.net.rolloutDone++
-		w.net.rolloutTime += d
-		emit(w, trace.RolloutComplete{Deployment: wl.key, Took: d})
+		ro.took = env.q.Now() - ro.start
+		emitNet(env, trace.RolloutComplete{Deployment: wl.key, Took: ro.took})
 		wl.ro = nil
 	}
 }
 
 // pokeRollouts wakes the Deployment controller when a rolling workload's pod counts or
 // readiness changed (its informers see ReplicaSet status updates).
-func (w *World) pokeRollouts() {
-	for _, ro := range w.net.rollouts {
+func (r *rollouts) poke() {
+	for _, ro := range r.list {
 		wl := ro.wl
 		if wl.ro != ro {
 			continue
 		}
 		var sig [4]int
 		for _, pi := range wl.pods {
-			p := w.st.Pods[pi]
-			isNew := w.pods[pi].rev == wl.rev
+			p := r.env.st.Pods[pi]
+			isNew := r.env.pod(pi).rev == wl.rev
 			switch {
 			case p.Phase == cluster.PodGone:
 			case p.Phase == cluster.PodTerminating:
@@ -243,28 +254,20 @@ func (w *World) pokeRollouts() {
 		}
 		if sig != ro.sig {
 			ro.sig = sig
-			w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx))
+			r.env.cl.reconcileSoon(wl)
 		}
 	}
 }
 
-// rolloutIndicators are reported by scenarios with changes.
-func (w *World) rolloutIndicators() []Indicator {
-	n := w.net
-	total := n.rolloutTime
-	started := n.rolloutDone
-	for _, ro := range n.rollouts {
+// observe is every rollout started, for the observation record (measure.RolloutIndicators).
+func (r *rollouts) observe() []measure.RolloutObservation {
+	out := make([]measure.RolloutObservation, 0, len(r.list))
+	for _, ro := range r.list {
 		if ro.wl.ro == ro {
-			total += w.in.Duration - ro.start // unfinished: censored at the end
-			started++
+			out = append(out, measure.RolloutObservation{Took: r.duration - ro.start}) // unfinished: censored at the end
+		} else {
+			out = append(out, measure.RolloutObservation{Took: ro.took, Done: true})
 		}
 	}
-	mean := 0.0
-	if started > 0 {
-		mean = total.Minutes() / float64(started)
-	}
-	return []Indicator{
-		{Name: "rollout-minutes", Value: mean},
-		{Name: "rollouts-incomplete", Value: float64(started - n.rolloutDone)},
-	}
+	return out
 }

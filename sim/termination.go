@@ -30,25 +30,28 @@ import (
 // minimumGracePeriod is the kubelet's one-off extension when preStop overruns the grace period.
 const minimumGracePeriod = 2 * time.Second
 
-// netTerminate starts a graceful termination; it reports false when the pod has no running
+// terminate starts a graceful termination; it reports false when the pod has no running
 // process to stop (or the network path is off), and the caller releases the pod at once.
-func (w *World) netTerminate(pi int) bool {
-	n := w.net
-	p := w.st.Pods[pi]
-	ps := w.pods[pi]
-	if n == nil || !n.path || ps.wl == nil || ps.wl.load == nil || p.Phase != cluster.PodRunning || p.Node == nil {
+func (n *netWorld) terminate(pi int) bool {
+	if n == nil || !n.path {
+		return false
+	}
+	env := n.env
+	p := env.st.Pods[pi]
+	ps := env.pod(pi)
+	if ps.wl == nil || ps.wl.load == nil || p.Phase != cluster.PodRunning || p.Node == nil {
 		return false
 	}
 	np := n.pod(pi)
 	np.terminate = true
-	w.st.SetPhase(p, cluster.PodTerminating) // through State: the scheduler's spread counts follow it
-	p.Ready = false                          // SetPhase marked the node changed
+	env.st.SetPhase(p, cluster.PodTerminating) // through State: the scheduler's spread counts follow it
+	p.Ready = false                            // SetPhase marked the node changed
 	for _, pr := range []*probe{&np.rd, &np.lv, &np.su} {
-		w.q.Cancel(pr.flip)
+		env.q.Cancel(pr.flip)
 	}
 	preStop, grace, exit := terminationTimes(p.Spec, ps.wl.load.net.sigterm)
-	emit(w, trace.PodTerminating{Pod: p.Name, PreStop: preStop, Grace: grace, ExitAfter: exit})
-	w.q.AfterID(exit, n.hid, pack(netEvExit, pi))
+	emitNet(env, trace.PodTerminating{Pod: p.Name, PreStop: preStop, Grace: grace, ExitAfter: exit})
+	env.q.AfterID(exit, n.hid, pack(netEvExit, pi))
 	return true
 }
 
@@ -100,20 +103,21 @@ func preStopSleep(lc *corev1.Lifecycle) time.Duration {
 }
 
 // processExit is the container's process gone after SIGTERM or SIGKILL: the pod is released.
-func (w *World) processExit(pi int) {
-	p := w.st.Pods[pi]
-	np := w.net.pod(pi)
+func (n *netWorld) processExit(pi int) {
+	env := n.env
+	p := env.st.Pods[pi]
+	np := n.pod(pi)
 	if p.Phase != cluster.PodTerminating {
 		return
 	}
 	np.exited = true
-	emit(w, trace.ProcessExited{Pod: p.Name})
+	emitNet(env, trace.ProcessExited{Pod: p.Name})
 	if p.Node != nil && p.Node.Up {
-		w.st.Release(p)
-		w.moveUnschedulable()
+		env.st.Release(p)
+		env.cl.moveUnschedulable()
 	}
-	if wl := w.pods[pi].wl; wl != nil {
-		w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx))
+	if wl := env.pod(pi).wl; wl != nil {
+		env.cl.reconcileSoon(wl)
 	}
-	w.touch()
+	env.cl.touch()
 }

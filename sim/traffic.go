@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 )
 
@@ -100,12 +101,19 @@ func topoOrder(ls []*loadState) []*loadState {
 	return out
 }
 
+// podReader is what the Service traffic model reads of the world: its pods. World implements it.
+type podReader interface {
+	State() *cluster.State
+	podStates() []*podState
+}
+
 // refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.
-func (l *loadState) refresh(w *World, wall time.Time) {
+func (l *loadState) refresh(c podReader, wall time.Time) {
 	l.mult = l.l.Profile.At(wall)
 	l.ready = 0
+	pods := c.State().Pods
 	for _, pi := range l.wl.pods {
-		if w.st.Pods[pi].Ready {
+		if pods[pi].Ready {
 			l.ready++
 		}
 	}
@@ -132,8 +140,8 @@ func (l *loadState) depsChanged() bool {
 }
 
 // serve computes the fraction of requests that succeed now. Loads are in dependency order.
-func (l *loadState) serve(w *World) {
-	l.own = l.ownShare(w)
+func (l *loadState) serve(c podReader) {
+	l.own = l.ownShare(c)
 	l.success = l.own
 	for _, d := range l.deps {
 		l.success *= d.success
@@ -141,15 +149,16 @@ func (l *loadState) serve(w *World) {
 }
 
 // ownShare is the fraction of requests the workload's own pods serve now.
-func (l *loadState) ownShare(w *World) float64 {
+func (l *loadState) ownShare(c podReader) float64 {
 	own := 0.0
 	if l.ready > 0 {
+		pods, states := c.State().Pods, c.podStates()
 		for _, pi := range l.wl.pods {
-			p := w.st.Pods[pi]
+			p := pods[pi]
 			if !p.Ready {
 				continue
 			}
-			ps := w.pods[pi]
+			ps := states[pi]
 			if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
 				own += ps.served
 			}
@@ -189,7 +198,7 @@ func (a *accounting) integrate(w *World, now time.Duration) {
 		l.total += r * secs
 		l.ok += r * l.success * secs
 	}
-	w.netIntegrate(secs)
+	w.net.integrate(secs)
 	if a.rate > 0 {
 		frac := a.okRate / a.rate
 		if frac < 0.01 {
@@ -206,7 +215,7 @@ func (a *accounting) setRates(w *World) {
 	a.rate, a.okRate = 0, 0
 	for _, l := range w.loads {
 		if l.net != nil {
-			w.netServe(l)
+			w.net.serve(l)
 			l.changed = true
 		} else if l.stale || l.depsChanged() {
 			// unchanged inputs give the same shares: serving again is skipped (checkServe
@@ -222,7 +231,7 @@ func (a *accounting) setRates(w *World) {
 		a.rate += r
 		a.okRate += r * l.success
 	}
-	w.afterRates()
+	w.net.afterRates()
 }
 
 func (a *accounting) panic(w *World, ns *nodeState) {
@@ -288,4 +297,125 @@ func formatFloat(v float64, prec int) string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// netCounts is the network path's request accounting: entry requests by outcome and the
+// dependency calls, integrated over rates (netWorld.integrate).
+type netCounts struct {
+	n502, n503, nApp, nCallErr, nRetries, retryWait float64
+	collOK, collTotal                               float64
+	restarts                                        int // containers restarted after failed probes
+}
+
+// serve computes a load's routeShares shares at its entry and through kube-proxy. Loads are
+// served in an order where dependencies and checked loads come first.
+func (n *netWorld) serve(l *loadState) {
+	nl := l.net
+	dep := 1.0
+	nl.callErr, nl.retries, nl.waitSecs = 0, 0, 0
+	for _, d := range l.deps {
+		s := d.net.kpOK
+		fail := 1 - s
+		pf := 1.0 // probability that attempt k happens
+		for k := 1; k <= nl.retry.Attempts; k++ {
+			if k > 1 {
+				nl.retries += pf
+				nl.waitSecs += pf * nl.retry.wait(k-1).Seconds()
+			}
+			nl.callErr += pf * fail
+			pf *= fail
+		}
+		dep *= 1 - pf
+	}
+	kp := n.route(l, 0, dep)
+	nl.kpOK = kp.ok
+	ent := kp
+	if nl.entry != 0 {
+		ent = n.route(l, nl.entry, dep)
+	}
+	nl.ok, nl.e502, nl.e503, nl.eApp, nl.reached = ent.ok, ent.e502, ent.e503, ent.eApp, ent.reached
+	l.own = ent.reached
+	l.success = ent.ok
+	nl.checksOK = true
+	for _, c := range nl.checks {
+		if nl.deep && c.net.kpOK < n.env.m.Network.DeepCheckBelow {
+			nl.checksOK = false
+		}
+	}
+}
+
+// wait is the back-off before retry k (1-based).
+func (r Retry) wait(k int) time.Duration {
+	b := r.Backoff.Duration
+	for i := 1; i < k; i++ {
+		b *= 2
+		if r.MaxBackoff.Duration > 0 && b >= r.MaxBackoff.Duration {
+			return r.MaxBackoff.Duration
+		}
+	}
+	return b
+}
+
+// routeShares is how requests routed by one data plane end: the shares served, failed as 502, 503
+// or by the app, and the share that reached a pod.
+type routeShares struct{ ok, e502, e503, eApp, reached float64 }
+
+// route spreads requests of l over the endpoints data plane pl believes ready.
+func (n *netWorld) route(l *loadState, pl int, dep float64) routeShares {
+	eps := n.planes[pl].eps[l.wl.idx]
+	if len(eps) == 0 {
+		return routeShares{e503: 1}
+	}
+	var o routeShares
+	for _, pi := range eps {
+		if !n.serving(pi) {
+			o.e502++
+			continue
+		}
+		sv := n.env.pod(pi).served
+		o.reached++
+		o.ok += sv * dep
+		o.eApp += 1 - sv*dep
+	}
+	k := float64(len(eps))
+	o.ok /= k
+	o.e502 /= k
+	o.eApp /= k
+	o.reached /= k
+	return o
+}
+
+// integrate adds secs seconds at the current rates to the network counters.
+func (n *netWorld) integrate(secs float64) {
+	if n == nil || !n.path {
+		return
+	}
+	for _, l := range n.loads {
+		r := l.l.RequestsPerSecond * l.mult * secs
+		if r == 0 {
+			continue
+		}
+		nl := l.net
+		n.n502 += r * nl.e502
+		n.n503 += r * nl.e503
+		n.nApp += r * nl.eApp
+		n.nCallErr += r * nl.reached * nl.callErr
+		n.nRetries += r * nl.reached * nl.retries
+		n.retryWait += r * nl.reached * nl.waitSecs
+		if !nl.faulted {
+			n.collTotal += r
+			n.collOK += r * nl.ok
+		}
+	}
+}
+
+// observe is what the network path counted, for the observation record: measure turns it into
+// the Network indicators as it does a real run's counts, so both worlds agree.
+func (n *netWorld) observe() *measure.NetworkCounts {
+	var total float64
+	for _, l := range n.loads {
+		total += l.total
+	}
+	return &measure.NetworkCounts{Total: total, E502: n.n502, E503: n.n503, App: n.nApp, CollTotal: n.collTotal,
+		CollOK: n.collOK, CallErrors: n.nCallErr, Retries: n.nRetries, RetryWaitSecs: n.retryWait, Restarts: n.restarts}
 }

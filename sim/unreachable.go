@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -28,6 +29,33 @@ import (
 //
 // Left out: startup probes, successThreshold on recovery, probe periods' phase relative to the
 // container start (the phase is drawn from the fault's stream), the kill's grace period.
+type unreachable struct {
+	env  *netEnv
+	net  *netWorld // nil without the network path; where it tracks a pod, it owns its readiness
+	hid  engine.HandlerID
+	live bool // hid is registered on env.q (at the first fault: the run's queue is final then)
+	pods map[int]*unreachablePod
+}
+
+// unreachable's only event kind: a probe of an unreachable pod reached its failure threshold
+const unreachEvProbeFail uint32 = 1
+
+// Fire handles unreachable's events.
+func (u *unreachable) Fire(_ time.Duration, arg uint32) {
+	kind, pi := unpack(arg)
+	if kind != unreachEvProbeFail {
+		panic(fmt.Sprintf("sim: unknown unreachable event kind %d", kind))
+	}
+	u.probeFails(pi)
+}
+
+// holds reports whether pod pi is under a PodUnreachable fault.
+func (u *unreachable) holds(pi int) bool {
+	_, ok := u.pods[pi]
+	return ok
+}
+
+// unreachablePod is one pod under the fault: when its probes reach their failure thresholds.
 type unreachablePod struct {
 	fault       int
 	readyFail   time.Duration // -1: no readiness probe, or already failed
@@ -51,32 +79,37 @@ func probeFailAfter(pr *corev1.Probe, phase float64) time.Duration {
 	return time.Duration(phase*float64(period)) + time.Duration(threshold-1)*period + timeout
 }
 
-func (w *World) unreachableStart(fi int) {
-	fs := w.faults[fi]
-	fs.pods = w.selectPods(fs)
-	if w.unreach == nil {
-		w.unreach = map[int]*unreachablePod{}
+// start puts the pods of fault fi (fs, its pods selected) under the fault.
+func (u *unreachable) start(fi int, fs *faultState) {
+	env := u.env
+	if !u.live {
+		u.hid, u.live = env.q.Register(u), true
 	}
-	now := w.q.Now()
+	if u.pods == nil {
+		u.pods = map[int]*unreachablePod{}
+	}
+	now := env.q.Now()
 	for _, pi := range fs.pods {
-		p := w.st.Pods[pi]
-		ps := w.pods[pi]
+		p := env.st.Pods[pi]
+		ps := env.pod(pi)
 		ps.failed = true
 		podChanged(p)
-		u := &unreachablePod{fault: fi, readyFail: -1, liveFail: -1}
+		up := &unreachablePod{fault: fi, readyFail: -1, liveFail: -1}
 		for c := range p.Spec.Containers {
 			ct := &p.Spec.Containers[c]
-			if ct.ReadinessProbe != nil && u.readyFail < 0 {
-				u.readyFail = now + probeFailAfter(ct.ReadinessProbe, fs.rng.Float64())
+			if ct.ReadinessProbe != nil && up.readyFail < 0 {
+				up.readyFail = now + probeFailAfter(ct.ReadinessProbe, fs.rng.Float64())
 			}
-			if ct.LivenessProbe != nil && u.liveFail < 0 {
-				u.liveFail = now + probeFailAfter(ct.LivenessProbe, fs.rng.Float64())
+			if ct.LivenessProbe != nil && up.liveFail < 0 {
+				up.liveFail = now + probeFailAfter(ct.LivenessProbe, fs.rng.Float64())
 			}
 		}
-		w.q.Cancel(w.unreachTimer(pi))
-		w.unreach[pi] = u
-		w.armProbe(pi, u)
-		emit(w, trace.PodUnreachable{Pod: p.Name})
+		if old := u.pods[pi]; old != nil {
+			env.q.Cancel(old.timer)
+		}
+		u.pods[pi] = up
+		u.arm(pi, up)
+		emitNet(env, trace.PodUnreachable{Pod: p.Name})
 	}
 }
 
@@ -84,108 +117,105 @@ func (w *World) unreachableStart(fi int) {
 // readiness probe has failed, the kubelet reports it Ready whenever the node is Ready (after a
 // node went NotReady and came back, say), so it returns to the endpoints and callers wait on it
 // again.
-func (w *World) syncUnreachable() {
-	if len(w.unreach) == 0 {
+func (u *unreachable) sync() {
+	if len(u.pods) == 0 {
 		return
 	}
-	keys := make([]int, 0, len(w.unreach))
-	for pi := range w.unreach {
+	env := u.env
+	keys := make([]int, 0, len(u.pods))
+	for pi := range u.pods {
 		keys = append(keys, pi)
 	}
 	slices.Sort(keys)
 	for _, pi := range keys {
-		if n := w.net; n != nil && n.path && pi < len(n.pods) && n.pods[pi].tracked {
+		if u.net.tracks(pi) {
 			// the network path owns this pod's readiness (its probes see the pod not serving);
 			// setting it here too made the two models undo each other forever at one instant
 			continue
 		}
-		u := w.unreach[pi]
-		p := w.st.Pods[pi]
-		ps := w.pods[pi]
-		if u.readyFailed || p.Ready || p.Phase != cluster.PodRunning || ps.dead || p.Node == nil || !p.Node.Ready ||
-			p.Started+ps.readyWait > w.q.Now() {
+		up := u.pods[pi]
+		p := env.st.Pods[pi]
+		ps := env.pod(pi)
+		if up.readyFailed || p.Ready || p.Phase != cluster.PodRunning || ps.dead || p.Node == nil || !p.Node.Ready ||
+			p.Started+ps.readyWait > env.q.Now() {
 			continue
 		}
 		p.Ready = true
 		podChanged(p)
-		emit(w, trace.PodReadyUnreachable{Pod: p.Name})
-		w.touch()
+		emitNet(env, trace.PodReadyUnreachable{Pod: p.Name})
+		env.cl.touch()
 	}
 }
 
-func (w *World) unreachTimer(pi int) engine.Timer {
-	if u := w.unreach[pi]; u != nil {
-		return u.timer
-	}
-	return engine.Timer{}
-}
-
-func (w *World) armProbe(pi int, u *unreachablePod) {
+// arm schedules the pod's next probe failure, if it has a probe left to fail.
+func (u *unreachable) arm(pi int, up *unreachablePod) {
 	next := time.Duration(-1)
-	for _, t := range []time.Duration{u.readyFail, u.liveFail} {
+	for _, t := range []time.Duration{up.readyFail, up.liveFail} {
 		if t >= 0 && (next < 0 || t < next) {
 			next = t
 		}
 	}
 	if next >= 0 {
-		u.timer = w.q.AtID(next, w.hid, pack(evProbeFail, pi))
+		up.timer = u.env.q.AtID(next, u.hid, pack(unreachEvProbeFail, pi))
 	}
 }
 
 // probeFails handles the probe whose failure threshold is reached now.
-func (w *World) probeFails(pi int) {
-	u := w.unreach[pi]
-	p := w.st.Pods[pi]
-	ps := w.pods[pi]
-	if u == nil || p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
+func (u *unreachable) probeFails(pi int) {
+	env := u.env
+	up := u.pods[pi]
+	p := env.st.Pods[pi]
+	ps := env.pod(pi)
+	if up == nil || p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating {
 		return
 	}
-	now := w.q.Now()
-	if u.liveFail >= 0 && u.liveFail <= now {
+	now := env.q.Now()
+	if up.liveFail >= 0 && up.liveFail <= now {
 		// liveness: the kubelet restarts the container, which (in the model) clears the hang
-		delete(w.unreach, pi)
+		delete(u.pods, pi)
 		ps.failed = false
 		p.Ready = false
 		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead {
 			p.Phase = cluster.PodPending
-			w.podCancel(ps, &ps.ready)
-			ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
+			env.cl.podCancel(ps, &ps.ready)
+			ps.start = env.cl.podAfter(env.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
 		}
-		emit(w, trace.LivenessRestart{Pod: p.Name})
-		w.touch()
+		emitNet(env, trace.LivenessRestart{Pod: p.Name})
+		env.cl.touch()
 		return
 	}
-	if u.readyFail >= 0 && u.readyFail <= now {
-		u.readyFail = -1
-		u.readyFailed = true
+	if up.readyFail >= 0 && up.readyFail <= now {
+		up.readyFail = -1
+		up.readyFailed = true
 		if p.Ready {
 			p.Ready = false
 			podChanged(p)
-			emit(w, trace.ReadinessFailed{Pod: p.Name})
-			w.touch()
+			emitNet(env, trace.ReadinessFailed{Pod: p.Name})
+			env.cl.touch()
 		}
 	}
-	w.armProbe(pi, u)
+	u.arm(pi, up)
 }
 
-func (w *World) unreachableEnd(fi int) {
-	fs := w.faults[fi]
-	for _, pi := range fs.pods {
-		u := w.unreach[pi]
-		if u == nil || u.fault != fi {
+// end lifts fault fi from its pods (those it still holds).
+func (u *unreachable) end(fi int, pods []int) {
+	env := u.env
+	for _, pi := range pods {
+		up := u.pods[pi]
+		if up == nil || up.fault != fi {
 			continue
 		}
-		w.q.Cancel(u.timer)
-		delete(w.unreach, pi)
-		ps := w.pods[pi]
+		env.q.Cancel(up.timer)
+		delete(u.pods, pi)
+		ps := env.pod(pi)
 		ps.failed = false
 		p := ps.p
 		podChanged(p)
 		if p.Phase == cluster.PodRunning && !ps.dead && !p.Ready {
-			w.podCancel(ps, &ps.ready)
-			ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
+			env.cl.podCancel(ps, &ps.ready)
+			ps.ready = env.cl.podAfter(ps.readyWait, evPodReady, pi)
 		}
 	}
-	w.touch()
+	env.cl.touch()
 }

@@ -297,7 +297,7 @@ func (w *World) jobPodSlotFree(pi int) bool {
 	if p.Phase != cluster.PodGone || ps.pending != 0 || ps.queued != 0 || ps.parked {
 		return false
 	}
-	if _, ok := w.unreach[pi]; ok {
+	if w.unreach.holds(pi) {
 		return false
 	}
 	if n := w.net; n != nil && pi < len(n.pods) && n.pods[pi].tracked {
@@ -316,7 +316,7 @@ const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
 // reconcile is one sync of the ReplicaSet controller for wl.
 func (w *World) reconcile(wl *workload) {
 	if wl.ro != nil {
-		w.reconcileRollout(wl)
+		w.net.ro.reconcile(wl)
 		return
 	}
 	var active []int
@@ -400,7 +400,7 @@ func (w *World) deletePod(pi int, reason string) {
 	if p.Node != nil && !w.nodes[p.Node.Index].n.Up {
 		w.st.SetPhase(p, cluster.PodTerminating)
 		p.Ready = false // SetPhase marked the node changed
-	} else if w.netTerminate(pi) {
+	} else if w.net.terminate(pi) {
 		// preStop, SIGTERM and the grace period run first (termination.go)
 	} else {
 		w.st.Release(p)
@@ -551,7 +551,7 @@ func (w *World) containersStarted(pi int) {
 	ps.dead = false
 	emit(w, trace.ContainersStarted{Pod: p.Name, Node: p.Node.Name})
 	ps.ready = w.podAfter(ps.readyWait, evPodReady, pi)
-	w.netStarted(pi) // on the network path, probes decide readiness (probes.go)
+	w.net.started(pi) // on the network path, probes decide readiness (probes.go)
 	w.touch()
 }
 
@@ -561,7 +561,7 @@ func (w *World) podReady(pi int) {
 	if p.Phase != cluster.PodRunning || ps.dead || ps.failed || !p.Node.Ready {
 		return // the kubelet cannot report readiness through a node the control plane thinks is down
 	}
-	if w.probesDecide(pi) {
+	if w.net.tracks(pi) {
 		return // on the network path the readiness probe decides (probes.go)
 	}
 	p.Ready = true

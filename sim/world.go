@@ -43,7 +43,6 @@ const (
 	evHeartbeat        // a kubelet lease renewal drawn while renewals succeed only sometimes
 	evNodeRepair       // auto-repair: the node has been NotReady long enough
 	evNodeRecreated    // auto-repair: the fresh VM is up
-	evProbeFail        // a probe of an unreachable pod reached its failure threshold
 )
 
 func pack(kind uint32, idx int) uint32 {
@@ -111,13 +110,14 @@ type World struct {
 	acct   accounting
 	series *Series
 
-	cron    *cronWorld              // nil without CronJobs
-	net     *netWorld               // nil without the network path and without changes (endpoints.go)
-	cp      *controlPlane           // nil without webhooks, control-plane upgrades or auto-repair
-	unreach map[int]*unreachablePod // pods under a PodUnreachable fault
-	ext     *extWorld               // nil without extensions (extension.go)
-	inv     *invChecker             // nil unless Options.CheckInvariants (invariant.go)
-	prom    *promRec                // nil unless Options.PromSeries (promseries.go)
+	cron    *cronWorld    // nil without CronJobs
+	nenv    netEnv        // what the network models share (network.go)
+	net     *netWorld     // nil without the network path and without changes (endpoints.go)
+	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair
+	unreach unreachable   // pods under a PodUnreachable fault (unreachable.go)
+	ext     *extWorld     // nil without extensions (extension.go)
+	inv     *invChecker   // nil unless Options.CheckInvariants (invariant.go)
+	prom    *promRec      // nil unless Options.PromSeries (promseries.go)
 
 	// the observation record's node transitions and apiserver exits (measure.Observations)
 	obsNodes []measure.NodeTransition
@@ -164,7 +164,9 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.buildLoads()
 	w.buildFaults()
 	w.buildCron()
-	w.buildNet()
+	w.nenv = netEnv{sink: w.sink, m: &w.m, st: &w.st, pods: &w.pods, cl: w}
+	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
+	w.unreach = unreachable{env: &w.nenv, net: w.net}
 	w.buildControlPlane()
 	return w, nil
 }
@@ -188,7 +190,8 @@ func emit[E trace.Event](w *World, e E) {
 func (w *World) Run() Result {
 	w.holdJoiningNodes()
 	w.settle()
-	w.startNet()
+	w.nenv.q = w.q // settling replaced the queue
+	w.net.start()
 	w.scheduleProfileStep()
 	for i, f := range w.faults {
 		w.q.AtID(f.f.At, w.hid, pack(evFaultStart, i))
@@ -295,7 +298,7 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 	case evCMUp:
 		w.cron.controllerManagerUp(now)
 	case evCPInstance, evCPReplaced, evCPHookTry, evCPHookDone, evCPUpgradeTimeout, evCPAlert, evHeartbeat,
-		evNodeRepair, evNodeRecreated, evProbeFail:
+		evNodeRepair, evNodeRecreated:
 		w.fireControlPlane(kind, i, now)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", kind))

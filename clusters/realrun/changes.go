@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim"
 )
 
@@ -182,26 +183,23 @@ func RolloutComplete(d *appsv1.Deployment, gen int64) bool {
 	return st.ObservedGeneration >= gen && st.UpdatedReplicas == want && st.Replicas == want && st.AvailableReplicas == want
 }
 
-// rolloutIndicators are rollout-minutes and rollouts-incomplete, in registry order.
-func (r *run) rolloutIndicators(end time.Time) []sim.Indicator {
+// rolloutObservations are the rollouts watched, in start order, unfinished ones censored at end;
+// measure.RolloutIndicators turns them into rollout-minutes and rollouts-incomplete.
+func (r *run) rolloutObservations(end time.Time) []measure.RolloutObservation {
 	r.mu.Lock()
 	ros := slices.Clone(r.ros)
 	r.mu.Unlock()
-	var total time.Duration
-	incomplete := 0
+	out := make([]measure.RolloutObservation, 0, len(ros))
 	for _, w := range ros {
 		w.mu.Lock()
 		done := w.done
 		w.mu.Unlock()
-		if done.IsZero() {
+		o := measure.RolloutObservation{Done: !done.IsZero()}
+		if !o.Done {
 			done = end
-			incomplete++
 		}
-		total += done.Sub(w.start)
+		o.Took = done.Sub(w.start)
+		out = append(out, o)
 	}
-	mean := 0.0
-	if len(ros) > 0 {
-		mean = total.Minutes() / float64(len(ros))
-	}
-	return []sim.Indicator{{Name: "rollout-minutes", Value: mean}, {Name: "rollouts-incomplete", Value: float64(incomplete)}}
+	return out
 }

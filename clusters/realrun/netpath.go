@@ -634,7 +634,7 @@ func (r *run) netObserve(ctx context.Context, o *measure.Observations) {
 	}
 	if p.path {
 		r.appCounts(ctx, &nc, o)
-		o.Network = nc.Indicators()
+		o.Net = &nc
 	}
 }
 

@@ -143,7 +143,7 @@ func TestObserveClassifiesOutcomes(t *testing.T) {
 	assert.Equal(t, []measure.TargetRequests{{Target: "deployment/api", Offered: 800, Succeeded: 585}, {Target: "deployment/checkout", Offered: 200, Succeeded: 150}}, o.Requests.PerTarget)
 	// the same counts through measure.Compute, as the simulator's
 	o.Scopes |= measure.Network
-	o.Network = nc.Indicators()
+	o.Net = &nc
 	vals, _ := measure.Compute(o, measure.Window{Start: t0, Length: 4 * time.Second})
 	got := map[string]float64{}
 	for _, v := range vals {

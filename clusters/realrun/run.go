@@ -928,7 +928,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 	}
 	if r.hasChanges() {
 		obs.Scopes |= measure.Rollout
-		obs.Rollout = r.rolloutIndicators(end)
+		obs.Rollouts = r.rolloutObservations(end)
 	}
 	obs.ControlPlane = r.up.indicators(end, r.scale)
 	if obs.Omit == nil {
