@@ -113,8 +113,31 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		}
 	}
 	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f}
+	// a pod is converted from its map once: most of the pods at the end of the recording are
+	// those of the sync, unchanged (the conversion, by reflection, was most of an import's cost)
+	typed := map[*unstructured.Unstructured]*corev1.Pod{}
+	podOf := func(u *unstructured.Unstructured) (*corev1.Pod, error) {
+		if p, ok := typed[u]; ok {
+			return p, nil
+		}
+		p := &corev1.Pod{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
+			return nil, err
+		}
+		typed[u] = p
+		return p, nil
+	}
 	for _, k := range order {
-		if u, ok := state[k]; ok {
+		u, ok := state[k]
+		switch {
+		case !ok:
+		case u.GetKind() == "Pod": // as Snapshot.Add takes it: every pod is kept
+			p, err := podOf(u)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			snap.Pods = append(snap.Pods, *p)
+		default:
 			if err := snap.Add(u); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -248,12 +271,12 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	}
 	for _, k := range keys {
 		if u := final[k]; u.GetKind() == "Pod" {
-			var p corev1.Pod
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
+			p, err := podOf(u)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 			if nodesLeft[p.Spec.NodeName] {
-				pods = append(pods, p) // a pod whose node was deleted is gone, whatever the trace last saw
+				pods = append(pods, *p) // a pod whose node was deleted is gone, whatever the trace last saw
 			}
 		}
 	}
