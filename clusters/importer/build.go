@@ -3,6 +3,7 @@ package importer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -183,8 +184,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 	podOwner := map[string]int{} // namespace/name → index in wls, -1 for a bare pod played as is
 	reserved := map[string]corev1.ResourceList{}
 	barePods := 0
-	pods := append([]corev1.Pod(nil), s.Pods...)
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Namespace+"/"+pods[i].Name < pods[j].Namespace+"/"+pods[j].Name })
+	pods := sortedPods(s.Pods)
 	for i := range pods {
 		p := &pods[i]
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -517,4 +517,20 @@ func trimList(xs []string, n int) string {
 		return strings.Join(xs, ", ")
 	}
 	return strings.Join(xs[:n], ", ") + fmt.Sprintf(" and %d more", len(xs)-n)
+}
+
+// sortedPods is a copy of pods in namespace/name order. The keys are made once and each pod is
+// moved once (sorting the copy in place built two keys per comparison and swapped whole pods).
+func sortedPods(pods []corev1.Pod) []corev1.Pod {
+	keys := make([]string, len(pods))
+	idx := make([]int, len(pods))
+	for i := range pods {
+		keys[i], idx[i] = pods[i].Namespace+"/"+pods[i].Name, i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	out := make([]corev1.Pod, len(pods))
+	for i, j := range idx {
+		out[i] = pods[j]
+	}
+	return out
 }

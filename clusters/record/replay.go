@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,9 +115,57 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			jobs[k] = e.Object
 		}
 	}
-	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f}
+	// the objects at the end of the recording
+	final := make(map[string]*unstructured.Unstructured, len(state))
+	for k, u := range state {
+		final[k] = u
+	}
+	for _, e := range later {
+		if e.Op == OpDelete {
+			delete(final, key(e.Object))
+		} else {
+			final[key(e.Object)] = e.Object
+		}
+	}
+	finalKeys := make([]string, 0, len(final))
+	for k := range final {
+		finalKeys = append(finalKeys, k)
+	}
+	sort.Strings(finalKeys)
+	// the pods at the sync and at the end, each converted from its map once (most of those at
+	// the end are the sync's, unchanged) and on every core: the conversion, by reflection, was
+	// most of an import's cost
+	var podMaps []*unstructured.Unstructured
+	seen := map[*unstructured.Unstructured]int{}
+	counts := [2]int{} // pods at the sync, at the end
+	for i, m := range []struct {
+		keys []string
+		objs map[string]*unstructured.Unstructured
+	}{{order, state}, {finalKeys, final}} {
+		for _, k := range m.keys {
+			if u, ok := m.objs[k]; ok && u.GetKind() == "Pod" {
+				counts[i]++
+				if _, dup := seen[u]; !dup {
+					seen[u] = len(podMaps)
+					podMaps = append(podMaps, u)
+				}
+			}
+		}
+	}
+	typedPods, err := toPods(podMaps)
+	if err != nil {
+		return nil, err
+	}
+	podOf := func(u *unstructured.Unstructured) *corev1.Pod { return &typedPods[seen[u]] }
+	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f,
+		Pods: make([]corev1.Pod, 0, counts[0])}
 	for _, k := range order {
-		if u, ok := state[k]; ok {
+		u, ok := state[k]
+		switch {
+		case !ok:
+		case u.GetKind() == "Pod": // as Snapshot.Add takes it: every pod is kept
+			snap.Pods = append(snap.Pods, *podOf(u))
+		default:
 			if err := snap.Add(u); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -223,37 +274,17 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	})
 
 	// the end state and the recorded indicator
-	var pods []corev1.Pod
-	final := map[string]*unstructured.Unstructured{}
-	for k, u := range state {
-		final[k] = u
-	}
-	for _, e := range later {
-		if e.Op == OpDelete {
-			delete(final, key(e.Object))
-		} else {
-			final[key(e.Object)] = e.Object
-		}
-	}
-	keys := make([]string, 0, len(final))
-	for k := range final {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	pods := make([]corev1.Pod, 0, counts[1])
 	nodesLeft := map[string]bool{}
 	for _, u := range final {
 		if u.GetKind() == "Node" {
 			nodesLeft[u.GetName()] = true
 		}
 	}
-	for _, k := range keys {
+	for _, k := range finalKeys {
 		if u := final[k]; u.GetKind() == "Pod" {
-			var p corev1.Pod
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			if nodesLeft[p.Spec.NodeName] {
-				pods = append(pods, p) // a pod whose node was deleted is gone, whatever the trace last saw
+			if p := podOf(u); nodesLeft[p.Spec.NodeName] {
+				pods = append(pods, *p) // a pod whose node was deleted is gone, whatever the trace last saw
 			}
 		}
 	}
@@ -422,4 +453,33 @@ func jobAsCronJob(job *unstructured.Unstructured, at time.Time) (*unstructured.U
 			"jobTemplate":       map[string]any{"spec": jspec},
 		},
 	}}, nil
+}
+
+// toPods converts pods from their maps, on every core.
+func toPods(us []*unstructured.Unstructured) ([]corev1.Pod, error) {
+	out := make([]corev1.Pod, len(us))
+	errs := make([]error, len(us))
+	workers := min(goruntime.GOMAXPROCS(0), max(1, len(us)/256))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(us) {
+					return
+				}
+				errs[i] = runtime.DefaultUnstructuredConverter.FromUnstructured(us[i].Object, &out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key(us[i]), err)
+		}
+	}
+	return out, nil
 }

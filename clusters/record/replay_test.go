@@ -1,11 +1,14 @@
 package record_test
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +206,69 @@ func TestReadTraceRefusesWhatIsNotATrace(t *testing.T) {
 	require.NoError(t, f.Close())
 	_, err = record.ReadTrace(path)
 	assert.ErrorContains(t, err, "line 1: format \"other\"")
+}
+
+// writeTrace writes a gzip'd trace of a header, events Namespace adds (event bad, if not -1,
+// not JSON), a Synced line and, unless dropEnd, the end line.
+func writeTrace(t *testing.T, events int, bad int, dropEnd bool) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trace.jsonl.gz")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	w, err := record.NewWriter(f, "test", t0)
+	require.NoError(t, err)
+	for i := range events {
+		if i == bad {
+			require.NoError(t, w.Line(record.Line{Reason: "placeholder"}))
+			continue
+		}
+		require.NoError(t, w.Event(t0.Add(time.Duration(i)*time.Millisecond), record.OpAdd, true,
+			map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": fmt.Sprintf("ns-%04d", i)}}))
+	}
+	require.NoError(t, w.Synced(t0.Add(time.Hour)))
+	require.NoError(t, w.Close(t0.Add(2*time.Hour), "duration"))
+	require.NoError(t, f.Close())
+	if bad >= 0 || dropEnd {
+		// rewrite with the bad line's JSON broken, or without the end line
+		tr, err := os.ReadFile(path)
+		require.NoError(t, err)
+		zr, err := gzip.NewReader(bytes.NewReader(tr))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		lines := strings.SplitAfter(string(plain), "\n")
+		if bad >= 0 {
+			lines[1+bad] = "{not json\n"
+		}
+		if dropEnd {
+			lines = lines[:len(lines)-2]
+		}
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		zw := gzip.NewWriter(f)
+		_, err = zw.Write([]byte(strings.Join(lines, "")))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		require.NoError(t, f.Close())
+	}
+	return path
+}
+
+func TestReadTraceKeepsTheOrderOfManyLines(t *testing.T) {
+	tr, err := record.ReadTrace(writeTrace(t, 1000, -1, false))
+	require.NoError(t, err)
+	require.Len(t, tr.Events, 1000)
+	for i, e := range tr.Events {
+		require.Equal(t, fmt.Sprintf("ns-%04d", i), e.Object.GetName(), "event %d", i)
+	}
+	assert.Equal(t, "duration", tr.Reason)
+
+	_, err = record.ReadTrace(writeTrace(t, 1000, 700, false))
+	assert.ErrorContains(t, err, "line 702: ", "the header is line 1: event 700 is line 702")
+
+	tr, err = record.ReadTrace(writeTrace(t, 600, -1, true))
+	require.NoError(t, err)
+	assert.Len(t, tr.Events, 600)
+	assert.Equal(t, "cut short (no end line)", tr.Reason)
 }

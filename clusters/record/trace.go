@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,15 +87,13 @@ func ReadTrace(path string) (*Trace, error) {
 	sc := bufio.NewScanner(io.LimitReader(zr, MaxTraceBytes))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	t := &Trace{}
-	for n := 1; sc.Scan(); n++ {
-		var l Line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("%s: line %d: %w", path, n, err)
-		}
+	n := 0
+	err = decodeLines(sc, func(l *Line) error {
+		n++
 		switch {
 		case n == 1:
 			if l.Format != Format || l.Started == nil {
-				return nil, fmt.Errorf("%s: line 1: format %q; expected a header with format %q and started", path, l.Format, Format)
+				return fmt.Errorf("line 1: format %q; expected a header with format %q and started", l.Format, Format)
 			}
 			t.Source, t.Started = l.Source, *l.Started
 		case l.Synced != nil:
@@ -101,11 +102,15 @@ func ReadTrace(path string) (*Trace, error) {
 			t.End, t.Reason = *l.End, l.Reason
 		case l.Op != "":
 			if l.Time == nil || l.Object == nil || l.Kind == "" {
-				return nil, fmt.Errorf("%s: line %d: an event needs t, kind and object", path, n)
+				return fmt.Errorf("line %d: an event needs t, kind and object", n)
 			}
 			u := &unstructured.Unstructured{Object: l.Object}
 			t.Events = append(t.Events, Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Object: u})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := sc.Err(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -125,6 +130,86 @@ func ReadTrace(path string) (*Trace, error) {
 		}
 	}
 	return t, nil
+}
+
+// decodeLines decodes the scanner's lines as Lines on every core and gives them to fn in
+// order: decoding the objects' JSON is most of reading a trace. A line that is not JSON ends it
+// with an error naming the line, after fn has had the lines before it; so does fn's error. The
+// scanner is done with when it returns.
+func decodeLines(sc *bufio.Scanner, fn func(*Line) error) error {
+	const batch = 256
+	type chunk struct {
+		first int // number of its first line, from 1
+		raw   [][]byte
+		lines []Line
+		bad   int // index of the line that is not JSON, or len(lines)
+		err   error
+		done  chan struct{}
+	}
+	workers := goruntime.GOMAXPROCS(0)
+	work := make(chan *chunk, workers)
+	ordered := make(chan *chunk, 2*workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				c.lines, c.bad = make([]Line, len(c.raw)), len(c.raw)
+				for i, b := range c.raw {
+					if err := json.Unmarshal(b, &c.lines[i]); err != nil {
+						c.bad, c.err = i, fmt.Errorf("line %d: %w", c.first+i, err)
+						break
+					}
+				}
+				c.raw = nil
+				close(c.done)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // reads the lines, in chunks: to the workers, and in order to fn
+		defer wg.Done()
+		defer close(ordered)
+		defer close(work)
+		c := &chunk{first: 1, done: make(chan struct{})}
+		send := func() bool {
+			select {
+			case ordered <- c:
+				work <- c
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		for n := 1; sc.Scan(); n++ {
+			c.raw = append(c.raw, slices.Clone(sc.Bytes()))
+			if len(c.raw) == batch {
+				if !send() {
+					return
+				}
+				c = &chunk{first: n + 1, done: make(chan struct{})}
+			}
+		}
+		if len(c.raw) > 0 {
+			send()
+		}
+	}()
+	for c := range ordered {
+		<-c.done
+		for i := range c.bad {
+			if err := fn(&c.lines[i]); err != nil {
+				return err
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	return nil
 }
 
 // Writer writes a trace: a header, events, the Synced line and the end line, gzip'd, counting

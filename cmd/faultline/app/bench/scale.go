@@ -53,6 +53,7 @@ type scaleFlags struct {
 	whatIfNodes int           // S3: nodes (10 pods a node)
 	sideNodes   int           // S4: nodes (10 pods a node)
 	qps         float64       // S1, S4: the bench's client QPS when populating the control plane
+	hold        time.Duration // S1: how long the populated control plane stays up after the import
 }
 
 func addScaleFlags(cmd *cobra.Command, f *scaleFlags) {
@@ -61,6 +62,7 @@ func addScaleFlags(cmd *cobra.Command, f *scaleFlags) {
 	cmd.Flags().IntVar(&f.whatIfNodes, "whatif-nodes", 65_000, "S3: nodes of the what-if placement (10 pods a node)")
 	cmd.Flags().IntVar(&f.sideNodes, "side-nodes", 1000, "S4: nodes placed on by the real scheduler and the simulator (10 pods a node)")
 	cmd.Flags().Float64Var(&f.qps, "populate-qps", 2000, "S1, S4: client-side QPS of the bench when it populates the local control plane")
+	cmd.Flags().DurationVar(&f.hold, "scale-hold", 0, "S1: keep the populated control plane up this long after the import, its kubeconfig printed, to time other imports (faultline import --kubeconfig) against the same cluster; Ctrl-C ends the hold")
 }
 
 // scaleSteps are the scale targets, run only when named (--only S1,S4).
@@ -339,6 +341,17 @@ func s1(ctx context.Context, f *flags) (Result, error) {
 	for _, c := range res.Live {
 		placed += c
 	}
+	if f.scale.hold > 0 {
+		kc, err := bc.p.KubeConfigPath("bench-import")
+		if err != nil {
+			return Result{}, err
+		}
+		fmt.Fprintf(os.Stderr, "S1: the control plane stays up for %v (Ctrl-C ends it): --kubeconfig %s --namespace %s\n", f.scale.hold, kc, benchNS)
+		select {
+		case <-ctx.Done():
+		case <-time.After(f.scale.hold):
+		}
+	}
 	ok := el.Seconds() <= 60 && placed == pods && len(snap.Nodes) == n
 	return Result{ID: id, What: what, Figure: el.Seconds(), Unit: "s", Target: target, Met: met(ok),
 		Detail: fmt.Sprintf("list %.1f s, Build %.1f s, Write %.1f s (bench CPU %.1f s, peak RSS %s); read %d nodes, %d pods, %d pools, %d pods placed; "+
@@ -381,13 +394,13 @@ func s2(ctx context.Context, f *flags) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	read := time.Since(start)
+	read, cRead := time.Since(start), cpuTime()-c0
 	rep, err := record.Import(t, importer.Filter{Include: []string{benchNS}}, importer.Options{Name: "bench-replay", Seeds: 1})
 	if err != nil {
 		return Result{}, err
 	}
 	t = nil
-	imported := time.Since(start)
+	imported, cImported := time.Since(start), cpuTime()-c0
 	scDir := filepath.Join(dir, "scenario")
 	if err := rep.Write(scDir); err != nil {
 		return Result{}, err
@@ -400,7 +413,7 @@ func s2(ctx context.Context, f *flags) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	loaded := time.Since(start)
+	loaded, cLoaded := time.Since(start), cpuTime()-c0
 	w, err := sim.New(sc.Compile(v), 1, sim.Options{})
 	if err != nil {
 		return Result{}, err
@@ -416,9 +429,10 @@ func s2(ctx context.Context, f *flags) (Result, error) {
 	}
 	return Result{ID: "S2", What: fmt.Sprintf("replay %v recorded on %d nodes, %d pods", length, n, n*podsPerNode), Figure: speed, Unit: "x real time",
 		Target: ">= 1000x, peak RSS < 4 GiB", Met: met(ok),
-		Detail: fmt.Sprintf("replay %.1f s (CPU %.1f s): read %.1f s, import %.1f s, write+load %.1f s, simulate %.1f s (%v simulated, %d events), peak RSS %s; "+
+		Detail: fmt.Sprintf("replay %.1f s (CPU %.1f s): read %.1f s (CPU %.1f), import %.1f s (CPU %.1f), write+load %.1f s (CPU %.1f), simulate %.1f s (CPU %.1f; %v simulated, %d events), peak RSS %s; "+
 			"synthetic trace (%s): %d events, %d MB gzip'd, written in %.0f s; %d changes replayed, %d events not replayed",
-			el.Seconds(), cpu.Seconds(), read.Seconds(), (imported - read).Seconds(), (loaded - imported).Seconds(), (el - loaded).Seconds(),
+			el.Seconds(), cpu.Seconds(), read.Seconds(), cRead.Seconds(), (imported - read).Seconds(), (cImported - cRead).Seconds(),
+			(loaded - imported).Seconds(), (cLoaded - cImported).Seconds(), (el - loaded).Seconds(), (cpu - cLoaded).Seconds(),
 			sc.Spec.Spec.Duration.Duration, r.Events, peakRSS(), tr.what, tr.events, tr.bytes>>20, written.Seconds(), rep.Changes, unplayed)}, nil
 }
 
