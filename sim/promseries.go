@@ -92,7 +92,6 @@ type promRec struct {
 	n       uint32   // current scrape, from 1
 	live    []int    // the series emitted by the current scrape, in order
 	prev    []int    // ... and by the previous one
-	keys    []string // per series: its key in index
 	pos     []int32  // per series: its position in live when it was last emitted
 	cur     int      // the position in prev where the next add is expected
 	key     []byte
@@ -104,6 +103,8 @@ type promRec struct {
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
 	trimAt  []int32                    // per series: the point count at which it is trimmed next
+	// cjSeries is, per CronJob family (cjLastFam...) and CronJob index, its series (-1: none yet)
+	cjSeries [cjFams][]int32
 }
 
 // startPromScrape registers the scraper on the run's queue; it runs after settling (the queue
@@ -160,35 +161,56 @@ func (r *promRec) Fire(now time.Duration, _ uint32) {
 	}
 }
 
-// add records one sample; kv are label name/value pairs in a fixed order per family.
-func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
+// add records one sample; kv are label name/value pairs in a fixed order per family. It returns
+// the series' index.
+func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) int {
+	// a scrape emits its series in the order of the last one, but for objects that came or
+	// went: the expected series is checked first, by its name and labels (the strings are most
+	// often the very ones it was created from, which compare without reading their bytes), and
+	// the key is built and looked up in the index only on a miss
+	if r.cur < len(r.prev) && r.out.Series[r.prev[r.cur]].is(name, kv) {
+		i := r.prev[r.cur]
+		r.cur++
+		r.sample(now, v, i)
+		return i
+	}
 	r.key = append(r.key[:0], name...)
 	for _, s := range kv {
 		r.key = append(r.key, 0xff)
 		r.key = append(r.key, s...)
 	}
-	// a scrape emits its series in the order of the last one, but for objects that came or
-	// went: the expected series is checked first, the index only on a miss
-	i := -1
-	if r.cur < len(r.prev) && r.keys[r.prev[r.cur]] == string(r.key) {
-		i = r.prev[r.cur]
-		r.cur++
-	} else if j, ok := r.index[string(r.key)]; ok {
-		i = j
+	i, ok := r.index[string(r.key)]
+	if ok {
 		if r.seen[i] == r.n-1 {
 			r.cur = int(r.pos[i]) + 1
 		}
 	} else {
 		i = len(r.out.Series)
-		k := string(r.key)
-		r.index[k] = i
-		r.keys = append(r.keys, k)
+		r.index[string(r.key)] = i
 		r.out.Series = append(r.out.Series, PromSeriesData{Name: name, Labels: append([]string(nil), kv...)})
 		r.seen = append(r.seen, 0)
 		r.pos = append(r.pos, 0)
 		r.hz = append(r.hz, r.w.opts.PromSeries.Horizons[name])
 		r.trimAt = append(r.trimAt, trimMin)
 	}
+	r.sample(now, v, i)
+	return i
+}
+
+// addAt records one sample of series i, known to the caller, as add does with its name and
+// labels: the order bookkeeping is add's for a series found in the index (a series emitted by the
+// last scrape sits at pos in prev; when it is the one expected, pos is cur).
+func (r *promRec) addAt(now time.Duration, v float64, i int) {
+	if r.cur < len(r.prev) && r.prev[r.cur] == i {
+		r.cur++
+	} else if r.seen[i] == r.n-1 {
+		r.cur = int(r.pos[i]) + 1
+	}
+	r.sample(now, v, i)
+}
+
+// sample records value v of series i at now, once per scrape.
+func (r *promRec) sample(now time.Duration, v float64, i int) {
 	if r.seen[i] == r.n {
 		return // a family emitted twice in one scrape keeps the first value
 	}
@@ -204,6 +226,47 @@ func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
 		n := trimPoints(s, now-r.hz[i])
 		r.trimAt[i] = int32(max(2*n, trimMin))
 	}
+}
+
+// Per-CronJob families, whose series addCronJob keeps by CronJob.
+const (
+	cjLastFam = iota
+	cjSuspendFam
+	cjActiveFam
+	cjNextFam
+	cjFams
+)
+
+// addCronJob records family f's sample of CronJob cj (labels namespace and cronjob): the first
+// time through add, then by the series' index, which is the CronJob's for the whole run (a scrape
+// of 500 CronJobs made most of a year's run cost).
+func (r *promRec) addCronJob(now time.Duration, v float64, f int, name string, cj *cronJob) {
+	c := r.cjSeries[f]
+	if cj.idx < len(c) && c[cj.idx] >= 0 {
+		r.addAt(now, v, int(c[cj.idx]))
+		return
+	}
+	i := r.add(now, v, name, "namespace", cj.ns, "cronjob", cj.name)
+	for cj.idx >= len(c) {
+		c = append(c, -1)
+	}
+	c[cj.idx] = int32(i)
+	r.cjSeries[f] = c
+}
+
+// is reports whether s is the series of name and label pairs kv: the same as comparing their keys
+// in promRec.index, since no name or label holds the separator 0xff (a string of valid UTF-8
+// never does).
+func (s *PromSeriesData) is(name string, kv []string) bool {
+	if s.Name != name || len(s.Labels) != len(kv) {
+		return false
+	}
+	for j, l := range s.Labels {
+		if l != kv[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // trimMin is the fewest points a bounded series holds before it is trimmed: trimming is amortised
@@ -280,17 +343,17 @@ func (r *promRec) scrape(now time.Duration) {
 		if f.cjLast || f.cjSuspend || f.cjActive || f.cjNext || f.jobActive || f.jobFailed {
 			for _, cj := range c.cjs {
 				if f.cjLast {
-					r.add(now, float64(cj.lastSched.Unix()), "kube_cronjob_status_last_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, float64(cj.lastSched.Unix()), cjLastFam, "kube_cronjob_status_last_schedule_time", cj)
 				}
 				if f.cjSuspend {
-					r.add(now, b01(cj.suspend), "kube_cronjob_spec_suspend", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, b01(cj.suspend), cjSuspendFam, "kube_cronjob_spec_suspend", cj)
 				}
 				if f.cjActive {
-					r.add(now, float64(len(cj.active)), "kube_cronjob_status_active", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, float64(len(cj.active)), cjActiveFam, "kube_cronjob_status_active", cj)
 				}
 				if f.cjNext && !cj.suspend {
 					if next := r.nextSchedule(cj); !next.IsZero() {
-						r.add(now, float64(next.Unix()), "kube_cronjob_next_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+						r.addCronJob(now, float64(next.Unix()), cjNextFam, "kube_cronjob_next_schedule_time", cj)
 					}
 				}
 				if !f.jobActive && !f.jobFailed {
