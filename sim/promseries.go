@@ -103,6 +103,11 @@ type promRec struct {
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
 	trimAt  []int32                    // per series: the point count at which it is trimmed next
+	kv      []string                   // gather's label pairs
+	hists   map[string]*histNames      // gather's histogram names, by family
+	// last is, per series, the value of its last point (NaN without one): what a sample is
+	// compared with, read without touching the series' points
+	last []float64
 	// cjSeries is, per CronJob family (cjLastFam...) and CronJob index, its series (-1: none yet)
 	cjSeries [cjFams][]int32
 }
@@ -149,6 +154,7 @@ func (r *promRec) Fire(now time.Duration, _ uint32) {
 	for _, i := range r.prev { // gone since the last scrape: a staleness marker
 		if r.seen[i] != r.n {
 			r.out.Series[i].Points = append(r.out.Series[i].Points, PromPoint{T: now, V: math.NaN()})
+			r.last[i] = math.NaN()
 		}
 	}
 	r.out.End = now
@@ -192,6 +198,7 @@ func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) i
 		r.pos = append(r.pos, 0)
 		r.hz = append(r.hz, r.w.opts.PromSeries.Horizons[name])
 		r.trimAt = append(r.trimAt, trimMin)
+		r.last = append(r.last, math.NaN())
 	}
 	r.sample(now, v, i)
 	return i
@@ -217,10 +224,11 @@ func (r *promRec) sample(now time.Duration, v float64, i int) {
 	r.seen[i] = r.n
 	r.pos[i] = int32(len(r.live))
 	r.live = append(r.live, i)
-	s := &r.out.Series[i]
-	if k := len(s.Points); k > 0 && s.Points[k-1].V == v {
-		return
+	if r.last[i] == v {
+		return // unchanged (never true while the series has no point or a NaN one)
 	}
+	r.last[i] = v
+	s := &r.out.Series[i]
 	s.Points = append(s.Points, PromPoint{T: now, V: v})
 	if r.hz[i] > 0 && len(s.Points) >= int(r.trimAt[i]) {
 		n := trimPoints(s, now-r.hz[i])
@@ -515,11 +523,16 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 		if !r.on(name) {
 			continue
 		}
+		var hn *histNames
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			hn = r.histNames(name)
+		}
 		for _, m := range mf.GetMetric() {
-			var kv []string
+			kv := r.kv[:0]
 			for _, lp := range m.GetLabel() {
 				kv = append(kv, lp.GetName(), lp.GetValue())
 			}
+			r.kv = kv
 			switch mf.GetType() {
 			case dto.MetricType_COUNTER:
 				r.add(now, m.GetCounter().GetValue(), name, kv...)
@@ -528,14 +541,43 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 			case dto.MetricType_HISTOGRAM:
 				h := m.GetHistogram()
 				for _, b := range h.GetBucket() {
-					r.add(now, float64(b.GetCumulativeCount()), name+"_bucket", append(kv, "le", formatLe(b.GetUpperBound()))...)
+					r.add(now, float64(b.GetCumulativeCount()), hn.bucket, append(kv, "le", hn.le(b.GetUpperBound()))...)
 				}
-				r.add(now, float64(h.GetSampleCount()), name+"_bucket", append(kv, "le", "+Inf")...)
-				r.add(now, h.GetSampleSum(), name+"_sum", kv...)
-				r.add(now, float64(h.GetSampleCount()), name+"_count", kv...)
+				r.add(now, float64(h.GetSampleCount()), hn.bucket, append(kv, "le", "+Inf")...)
+				r.add(now, h.GetSampleSum(), hn.sum, kv...)
+				r.add(now, float64(h.GetSampleCount()), hn.count, kv...)
 			}
 		}
 	}
+}
+
+// histNames are a histogram family's series names and its buckets' le labels, built once per
+// run rather than once per scrape and bucket.
+type histNames struct {
+	bucket, sum, count string
+	les                map[float64]string
+}
+
+func (r *promRec) histNames(name string) *histNames {
+	if h, ok := r.hists[name]; ok {
+		return h
+	}
+	if r.hists == nil {
+		r.hists = map[string]*histNames{}
+	}
+	h := &histNames{bucket: name + "_bucket", sum: name + "_sum", count: name + "_count", les: map[float64]string{}}
+	r.hists[name] = h
+	return h
+}
+
+// le is formatLe(v), kept.
+func (h *histNames) le(v float64) string {
+	s, ok := h.les[v]
+	if !ok {
+		s = formatLe(v)
+		h.les[v] = s
+	}
+	return s
 }
 
 func formatLe(v float64) string {
