@@ -71,15 +71,10 @@ func (a *item) less(b *item) bool {
 
 // Queue is the event loop: a 4-ary min-heap of (time, sequence) with lazy cancellation.
 // Events at the same virtual time fire in the order they were scheduled.
-//
-// The heap starts at heap[root] (root = 3, the first three items are padding), so that the four
-// children of a node, heap[4p-8 .. 4p-5] for the node at p, are 64 bytes starting at a multiple
-// of 64 from the array's start: one cache line each (a large heap's array is page-aligned). A
-// sift then reads one line per level, not two for three levels in four.
 type Queue struct {
 	now  int64
 	seq  uint64
-	heap []item // heap[root:] is the heap
+	heap []item
 	// slots[s].key is the key of the pending event that holds slot s, 0 when free. A heap item
 	// whose key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
 	slots     []slot
@@ -89,11 +84,7 @@ type Queue struct {
 	cancelled int // heap items whose slot generation no longer matches
 	fired     uint64
 	stop      bool
-	warm      uint64 // the key last read by Step's early load of the next slot; never used
 }
-
-// root is the index of the heap's root in Queue.heap.
-const root = 3
 
 // NewQueue returns an empty queue at virtual time 0.
 func NewQueue() *Queue { return &Queue{} }
@@ -105,10 +96,7 @@ func (q *Queue) Now() time.Duration { return time.Duration(q.now) }
 func (q *Queue) Fired() uint64 { return q.fired }
 
 // Pending counts events scheduled and not yet fired or cancelled.
-func (q *Queue) Pending() int { return q.heapLen() - q.cancelled }
-
-// heapLen is the number of items in the heap, cancelled ones included.
-func (q *Queue) heapLen() int { return max(len(q.heap)-root, 0) }
+func (q *Queue) Pending() int { return len(q.heap) - q.cancelled }
 
 // Register adds a long-lived handler and returns its id for AtID and AfterID.
 func (q *Queue) Register(h Handler) HandlerID {
@@ -158,9 +146,6 @@ func (q *Queue) AtID(at time.Duration, id HandlerID, arg uint32) Timer {
 	q.seq++
 	key := q.seq<<slotBits | uint64(s)
 	q.slots[s] = slot{key: key, arg: arg, hid: id}
-	if len(q.heap) == 0 {
-		q.heap = append(q.heap, make([]item, root)...)
-	}
 	q.heap = append(q.heap, item{at: t, key: key})
 	q.up(len(q.heap) - 1)
 	return Timer{key: key}
@@ -185,7 +170,7 @@ func (q *Queue) Cancel(t Timer) bool {
 	q.releaseHandler(q.slots[s].hid)
 	q.release(s)
 	q.cancelled++
-	if q.cancelled > 1024 && q.cancelled > q.heapLen()/2 {
+	if q.cancelled > 1024 && q.cancelled > len(q.heap)/2 {
 		q.compact()
 	}
 	return true
@@ -214,8 +199,8 @@ func (q *Queue) release(s int32) {
 
 // Step fires the next event. It returns false when the queue is empty.
 func (q *Queue) Step() bool {
-	for len(q.heap) > root {
-		top := q.heap[root]
+	for len(q.heap) > 0 {
+		top := q.heap[0]
 		q.pop()
 		s := int32(top.key & slotMask)
 		sl := q.slots[s]
@@ -230,11 +215,6 @@ func (q *Queue) Step() bool {
 		if e.transient {
 			q.releaseHandler(sl.hid)
 		}
-		if len(q.heap) > root {
-			// load the next event's slot now: with many events pending it is rarely in cache,
-			// and the load overlaps with this event's handler instead of stalling the next Step
-			q.warm = q.slots[q.heap[root].key&slotMask].key
-		}
 		e.h.Fire(time.Duration(top.at), sl.arg)
 		return true
 	}
@@ -248,15 +228,15 @@ func (q *Queue) Peek() (at time.Duration, h HandlerID, arg uint32, ok bool) {
 	if _, ok := q.NextAt(); !ok {
 		return 0, 0, 0, false
 	}
-	top := &q.heap[root]
+	top := &q.heap[0]
 	sl := &q.slots[top.key&slotMask]
 	return time.Duration(top.at), sl.hid, sl.arg, true
 }
 
 // NextAt returns the time of the next live event, and false when there is none.
 func (q *Queue) NextAt() (time.Duration, bool) {
-	for len(q.heap) > root {
-		top := &q.heap[root]
+	for len(q.heap) > 0 {
+		top := &q.heap[0]
 		if q.slots[top.key&slotMask].key == top.key {
 			return time.Duration(top.at), true
 		}
@@ -288,20 +268,19 @@ func (q *Queue) Stop() { q.stop = true }
 // pop removes the minimum. It uses Floyd's bottom-up method: the hole at the root sinks to a
 // leaf along the smallest children (3 comparisons a level on a 4-ary heap, none against the moved
 // element), then the last element is sifted up from there, which is rarely more than a step since
-// it came from the bottom. Indices are into q.heap: the children of p are 4p-8 .. 4p-5, the parent
-// of c is c/4 + 2.
+// it came from the bottom.
 func (q *Queue) pop() {
 	h := q.heap
 	n := len(h) - 1
 	last := h[n]
 	h = h[:n]
 	q.heap = h
-	if n == root {
+	if n == 0 {
 		return
 	}
-	i := root
+	i := 0
 	for {
-		c := 4*i - 8
+		c := 4*i + 1
 		if c >= n {
 			break
 		}
@@ -315,8 +294,8 @@ func (q *Queue) pop() {
 		h[i] = h[m]
 		i = m
 	}
-	for i > root {
-		p := i/4 + 2
+	for i > 0 {
+		p := (i - 1) / 4
 		if !last.less(&h[p]) {
 			break
 		}
@@ -329,8 +308,8 @@ func (q *Queue) pop() {
 func (q *Queue) up(i int) {
 	h := q.heap
 	x := h[i]
-	for i > root {
-		p := i/4 + 2
+	for i > 0 {
+		p := (i - 1) / 4
 		if !x.less(&h[p]) {
 			break
 		}
@@ -345,12 +324,15 @@ func (q *Queue) down(i int) {
 	n := len(h)
 	x := h[i]
 	for {
-		c := 4*i - 8
+		c := 4*i + 1
 		if c >= n {
 			break
 		}
 		m := c
-		end := min(c+4, n)
+		end := c + 4
+		if end > n {
+			end = n
+		}
 		for j := c + 1; j < end; j++ {
 			if h[j].less(&h[m]) {
 				m = j
@@ -367,15 +349,15 @@ func (q *Queue) down(i int) {
 
 // compact drops cancelled items and re-heapifies, bounding memory when many timers are cancelled.
 func (q *Queue) compact() {
-	live := q.heap[:root]
-	for _, it := range q.heap[root:] {
+	live := q.heap[:0]
+	for _, it := range q.heap {
 		if q.slots[it.key&slotMask].key == it.key {
 			live = append(live, it)
 		}
 	}
 	q.heap = live
 	q.cancelled = 0
-	for i := len(q.heap)/4 + 2; i >= root; i-- { // every node with a child, bottom up
+	for i := len(q.heap)/4 + 1; i >= 0; i-- {
 		if i < len(q.heap) {
 			q.down(i)
 		}
