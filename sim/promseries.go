@@ -92,7 +92,6 @@ type promRec struct {
 	n       uint32   // current scrape, from 1
 	live    []int    // the series emitted by the current scrape, in order
 	prev    []int    // ... and by the previous one
-	keys    []string // per series: its key in index
 	pos     []int32  // per series: its position in live when it was last emitted
 	cur     int      // the position in prev where the next add is expected
 	key     []byte
@@ -104,6 +103,13 @@ type promRec struct {
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
 	trimAt  []int32                    // per series: the point count at which it is trimmed next
+	kv      []string                   // gather's label pairs
+	hists   map[string]*histNames      // gather's histogram names, by family
+	// last is, per series, the value of its last point (NaN without one): what a sample is
+	// compared with, read without touching the series' points
+	last []float64
+	// cjSeries is, per CronJob family (cjLastFam...) and CronJob index, its series (-1: none yet)
+	cjSeries [cjFams][]int32
 }
 
 // startPromScrape registers the scraper on the run's queue; it runs after settling (the queue
@@ -148,6 +154,7 @@ func (r *promRec) Fire(now time.Duration, _ uint32) {
 	for _, i := range r.prev { // gone since the last scrape: a staleness marker
 		if r.seen[i] != r.n {
 			r.out.Series[i].Points = append(r.out.Series[i].Points, PromPoint{T: now, V: math.NaN()})
+			r.last[i] = math.NaN()
 		}
 	}
 	r.out.End = now
@@ -160,50 +167,114 @@ func (r *promRec) Fire(now time.Duration, _ uint32) {
 	}
 }
 
-// add records one sample; kv are label name/value pairs in a fixed order per family.
-func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) {
+// add records one sample; kv are label name/value pairs in a fixed order per family. It returns
+// the series' index.
+func (r *promRec) add(now time.Duration, v float64, name string, kv ...string) int {
+	// a scrape emits its series in the order of the last one, but for objects that came or
+	// went: the expected series is checked first, by its name and labels (the strings are most
+	// often the very ones it was created from, which compare without reading their bytes), and
+	// the key is built and looked up in the index only on a miss
+	if r.cur < len(r.prev) && r.out.Series[r.prev[r.cur]].is(name, kv) {
+		i := r.prev[r.cur]
+		r.cur++
+		r.sample(now, v, i)
+		return i
+	}
 	r.key = append(r.key[:0], name...)
 	for _, s := range kv {
 		r.key = append(r.key, 0xff)
 		r.key = append(r.key, s...)
 	}
-	// a scrape emits its series in the order of the last one, but for objects that came or
-	// went: the expected series is checked first, the index only on a miss
-	i := -1
-	if r.cur < len(r.prev) && r.keys[r.prev[r.cur]] == string(r.key) {
-		i = r.prev[r.cur]
-		r.cur++
-	} else if j, ok := r.index[string(r.key)]; ok {
-		i = j
+	i, ok := r.index[string(r.key)]
+	if ok {
 		if r.seen[i] == r.n-1 {
 			r.cur = int(r.pos[i]) + 1
 		}
 	} else {
 		i = len(r.out.Series)
-		k := string(r.key)
-		r.index[k] = i
-		r.keys = append(r.keys, k)
+		r.index[string(r.key)] = i
 		r.out.Series = append(r.out.Series, PromSeriesData{Name: name, Labels: append([]string(nil), kv...)})
 		r.seen = append(r.seen, 0)
 		r.pos = append(r.pos, 0)
 		r.hz = append(r.hz, r.w.opts.PromSeries.Horizons[name])
 		r.trimAt = append(r.trimAt, trimMin)
+		r.last = append(r.last, math.NaN())
 	}
+	r.sample(now, v, i)
+	return i
+}
+
+// addAt records one sample of series i, known to the caller, as add does with its name and
+// labels: the order bookkeeping is add's for a series found in the index (a series emitted by the
+// last scrape sits at pos in prev; when it is the one expected, pos is cur).
+func (r *promRec) addAt(now time.Duration, v float64, i int) {
+	if r.cur < len(r.prev) && r.prev[r.cur] == i {
+		r.cur++
+	} else if r.seen[i] == r.n-1 {
+		r.cur = int(r.pos[i]) + 1
+	}
+	r.sample(now, v, i)
+}
+
+// sample records value v of series i at now, once per scrape.
+func (r *promRec) sample(now time.Duration, v float64, i int) {
 	if r.seen[i] == r.n {
 		return // a family emitted twice in one scrape keeps the first value
 	}
 	r.seen[i] = r.n
 	r.pos[i] = int32(len(r.live))
 	r.live = append(r.live, i)
-	s := &r.out.Series[i]
-	if k := len(s.Points); k > 0 && s.Points[k-1].V == v {
-		return
+	if r.last[i] == v {
+		return // unchanged (never true while the series has no point or a NaN one)
 	}
+	r.last[i] = v
+	s := &r.out.Series[i]
 	s.Points = append(s.Points, PromPoint{T: now, V: v})
 	if r.hz[i] > 0 && len(s.Points) >= int(r.trimAt[i]) {
 		n := trimPoints(s, now-r.hz[i])
 		r.trimAt[i] = int32(max(2*n, trimMin))
 	}
+}
+
+// Per-CronJob families, whose series addCronJob keeps by CronJob.
+const (
+	cjLastFam = iota
+	cjSuspendFam
+	cjActiveFam
+	cjNextFam
+	cjFams
+)
+
+// addCronJob records family f's sample of CronJob cj (labels namespace and cronjob): the first
+// time through add, then by the series' index, which is the CronJob's for the whole run (a scrape
+// of 500 CronJobs made most of a year's run cost).
+func (r *promRec) addCronJob(now time.Duration, v float64, f int, name string, cj *cronJob) {
+	c := r.cjSeries[f]
+	if cj.idx < len(c) && c[cj.idx] >= 0 {
+		r.addAt(now, v, int(c[cj.idx]))
+		return
+	}
+	i := r.add(now, v, name, "namespace", cj.ns, "cronjob", cj.name)
+	for cj.idx >= len(c) {
+		c = append(c, -1)
+	}
+	c[cj.idx] = int32(i)
+	r.cjSeries[f] = c
+}
+
+// is reports whether s is the series of name and label pairs kv: the same as comparing their keys
+// in promRec.index, since no name or label holds the separator 0xff (a string of valid UTF-8
+// never does).
+func (s *PromSeriesData) is(name string, kv []string) bool {
+	if s.Name != name || len(s.Labels) != len(kv) {
+		return false
+	}
+	for j, l := range s.Labels {
+		if l != kv[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // trimMin is the fewest points a bounded series holds before it is trimmed: trimming is amortised
@@ -280,17 +351,17 @@ func (r *promRec) scrape(now time.Duration) {
 		if f.cjLast || f.cjSuspend || f.cjActive || f.cjNext || f.jobActive || f.jobFailed {
 			for _, cj := range c.cjs {
 				if f.cjLast {
-					r.add(now, float64(cj.lastSched.Unix()), "kube_cronjob_status_last_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, float64(cj.lastSched.Unix()), cjLastFam, "kube_cronjob_status_last_schedule_time", cj)
 				}
 				if f.cjSuspend {
-					r.add(now, b01(cj.suspend), "kube_cronjob_spec_suspend", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, b01(cj.suspend), cjSuspendFam, "kube_cronjob_spec_suspend", cj)
 				}
 				if f.cjActive {
-					r.add(now, float64(len(cj.active)), "kube_cronjob_status_active", "namespace", cj.ns, "cronjob", cj.name)
+					r.addCronJob(now, float64(len(cj.active)), cjActiveFam, "kube_cronjob_status_active", cj)
 				}
 				if f.cjNext && !cj.suspend {
 					if next := r.nextSchedule(cj); !next.IsZero() {
-						r.add(now, float64(next.Unix()), "kube_cronjob_next_schedule_time", "namespace", cj.ns, "cronjob", cj.name)
+						r.addCronJob(now, float64(next.Unix()), cjNextFam, "kube_cronjob_next_schedule_time", cj)
 					}
 				}
 				if !f.jobActive && !f.jobFailed {
@@ -452,11 +523,16 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 		if !r.on(name) {
 			continue
 		}
+		var hn *histNames
+		if mf.GetType() == dto.MetricType_HISTOGRAM {
+			hn = r.histNames(name)
+		}
 		for _, m := range mf.GetMetric() {
-			var kv []string
+			kv := r.kv[:0]
 			for _, lp := range m.GetLabel() {
 				kv = append(kv, lp.GetName(), lp.GetValue())
 			}
+			r.kv = kv
 			switch mf.GetType() {
 			case dto.MetricType_COUNTER:
 				r.add(now, m.GetCounter().GetValue(), name, kv...)
@@ -465,14 +541,43 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 			case dto.MetricType_HISTOGRAM:
 				h := m.GetHistogram()
 				for _, b := range h.GetBucket() {
-					r.add(now, float64(b.GetCumulativeCount()), name+"_bucket", append(kv, "le", formatLe(b.GetUpperBound()))...)
+					r.add(now, float64(b.GetCumulativeCount()), hn.bucket, append(kv, "le", hn.le(b.GetUpperBound()))...)
 				}
-				r.add(now, float64(h.GetSampleCount()), name+"_bucket", append(kv, "le", "+Inf")...)
-				r.add(now, h.GetSampleSum(), name+"_sum", kv...)
-				r.add(now, float64(h.GetSampleCount()), name+"_count", kv...)
+				r.add(now, float64(h.GetSampleCount()), hn.bucket, append(kv, "le", "+Inf")...)
+				r.add(now, h.GetSampleSum(), hn.sum, kv...)
+				r.add(now, float64(h.GetSampleCount()), hn.count, kv...)
 			}
 		}
 	}
+}
+
+// histNames are a histogram family's series names and its buckets' le labels, built once per
+// run rather than once per scrape and bucket.
+type histNames struct {
+	bucket, sum, count string
+	les                map[float64]string
+}
+
+func (r *promRec) histNames(name string) *histNames {
+	if h, ok := r.hists[name]; ok {
+		return h
+	}
+	if r.hists == nil {
+		r.hists = map[string]*histNames{}
+	}
+	h := &histNames{bucket: name + "_bucket", sum: name + "_sum", count: name + "_count", les: map[float64]string{}}
+	r.hists[name] = h
+	return h
+}
+
+// le is formatLe(v), kept.
+func (h *histNames) le(v float64) string {
+	s, ok := h.les[v]
+	if !ok {
+		s = formatLe(v)
+		h.les[v] = s
+	}
+	return s
 }
 
 func formatLe(v float64) string {

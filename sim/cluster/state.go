@@ -57,33 +57,34 @@ func (p PodPhase) String() string {
 	}
 }
 
-// Node is one simulated node.
+// Node is one simulated node. The fields a scheduling cycle reads of every node it visits (Index,
+// Unschedulable, the resources, Taints) come first, so that they share the struct's first cache
+// lines: a placement on tens of thousands of nodes visits thousands of nodes per pod.
 type Node struct {
 	Index         int // position in State.Nodes, stable for the run
-	Name          string
-	Labels        map[string]string
-	Taints        []corev1.Taint
 	Unschedulable bool
-	Allocatable   Resources
-
-	// Requested sums the requests of the pods bound here (Pods), as the scheduler's NodeInfo does.
-	Requested Resources
-	// NonZeroRequested is Requested with upstream's defaults (100m CPU, 200MB memory) for
-	// containers that request nothing, used by the scoring plugins.
-	NonZeroRequested Resources
-	// Pods bound to this node that still hold resources (Pending-bound, Running, Terminating).
-	Pods []*Pod
-
 	// Up is the physical state: the machine and its kubelet are running.
 	Up bool
 	// Ready is the NodeReady condition as the control plane currently believes it.
 	Ready bool
-
 	// Changed says that something a node's CPU demand depends on (its pod list, a pod's phase or
 	// readiness, its machine) changed since the simulator last computed it. State sets it for the
 	// changes it makes; the simulator sets it for its own and clears it when it recomputes the
 	// node, so a recomputation touches only the nodes that changed.
 	Changed bool
+
+	Allocatable Resources
+	// Requested sums the requests of the pods bound here (Pods), as the scheduler's NodeInfo does.
+	Requested Resources
+	// NonZeroRequested is Requested with upstream's defaults (100m CPU, 200MB memory) for
+	// containers that request nothing, used by the scoring plugins.
+	NonZeroRequested Resources
+	Taints           []corev1.Taint
+
+	Name   string
+	Labels map[string]string
+	// Pods bound to this node that still hold resources (Pending-bound, Running, Terminating).
+	Pods []*Pod
 }
 
 // Zone returns the node's topology.kubernetes.io/zone label, or "".

@@ -90,3 +90,41 @@ func BenchmarkPlaceP3(b *testing.B) {
 		})
 	}
 }
+
+// whatIfCluster is the bench's S3 shape at a given size: nodes of two sizes alternating (8 cores /
+// 32 GiB and 16 / 64), over 3 zones, and Deployments of 100 replicas requesting 100m / 128 MiB
+// with the system-default topology spreading (their pods have an owner selector).
+func whatIfCluster(nodes int) *cluster.State {
+	zones := []string{"zone-a", "zone-b", "zone-c"}
+	ns := make([]*cluster.Node, nodes)
+	for i := range ns {
+		cpu, mem := int64(8000), int64(32)
+		if i%2 == 1 {
+			cpu, mem = 16000, 64
+		}
+		ns[i] = node(fmt.Sprintf("n-%05d", i), zones[(i/2)%3], cpu, mem)
+	}
+	return newState(ns...)
+}
+
+// BenchmarkPlaceWhatIf places the S3 workload pod after pod, a Deployment's 100 replicas in a row,
+// and reports the cost per pod.
+func BenchmarkPlaceWhatIf(b *testing.B) {
+	for _, nodes := range []int{2000, 10000} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			st := whatIfCluster(nodes)
+			sp := spec(100, 128)
+			s := New(DefaultConfig())
+			rng := seeded(1)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				app := fmt.Sprintf("app-%05d", i/100)
+				if _, err := place(s, st, pod(fmt.Sprintf("%s-%d", app, i%100), app, sp), rng); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

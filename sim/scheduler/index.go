@@ -555,9 +555,11 @@ func (x *podIndex) tablesChange(p *cluster.Pod, n int, delta int32, liveOnly boo
 			}
 		}
 	}
-	for k, v := range p.Labels { // any order: each table is visited at most once
-		if ts, ok := x.byLabel[labelKV{k, v}]; ok {
-			visit(ts)
+	if len(x.byLabel) > 0 {
+		for k, v := range p.Labels { // any order: each table is visited at most once
+			if ts, ok := x.byLabel[labelKV{k, v}]; ok {
+				visit(ts)
+			}
 		}
 	}
 	visit(x.anyLabel)
@@ -635,9 +637,11 @@ func (x *podIndex) matchGroups(pod *cluster.Pod, f func(*groupTerm)) {
 			}
 		}
 	}
-	for k, v := range pod.Labels { // any order: the counts found are summed or any-tested
-		if gts, ok := x.groupTerms[labelKV{k, v}]; ok {
-			visit(gts)
+	if len(x.groupTerms) > 0 { // no label walk when no group has a term to index
+		for k, v := range pod.Labels { // any order: the counts found are summed or any-tested
+			if gts, ok := x.groupTerms[labelKV{k, v}]; ok {
+				visit(gts)
+			}
 		}
 	}
 	visit(x.anyGroupTerms)

@@ -40,21 +40,30 @@ func (p *nodeResourcesFit) filter(n *cluster.Node) int32 {
 
 func (p *nodeResourcesFit) score(nodes []*cluster.Node, raw []int64) bool {
 	for i, n := range nodes {
-		var score, weights int64
-		if a := n.Allocatable.MilliCPU; a != 0 {
-			score += leastRequestedScore(n.NonZeroRequested.MilliCPU+p.nonZero.MilliCPU, a)
-			weights++
-		}
-		if a := n.Allocatable.Memory; a != 0 {
-			score += leastRequestedScore(n.NonZeroRequested.Memory+p.nonZero.Memory, a)
-			weights++
-		}
-		if weights > 0 {
-			score /= weights
-		}
-		raw[i] = score
+		raw[i] = p.nodeScore(n)
 	}
 	return true
+}
+
+// nodeScore is the score of node n.
+func (p *nodeResourcesFit) nodeScore(n *cluster.Node) int64 {
+	var score, weights int64
+	if a := n.Allocatable.MilliCPU; a != 0 {
+		score += leastRequestedScore(n.NonZeroRequested.MilliCPU+p.nonZero.MilliCPU, a)
+		weights++
+	}
+	if a := n.Allocatable.Memory; a != 0 {
+		score += leastRequestedScore(n.NonZeroRequested.Memory+p.nonZero.Memory, a)
+		weights++
+	}
+	switch weights {
+	case 2:
+		score /= 2 // the usual case, without a division instruction
+	case 0:
+	default:
+		score /= weights
+	}
+	return score
 }
 
 // leastRequestedScore is least_allocated.go's leastRequestedScore.
@@ -77,25 +86,43 @@ type balancedAllocation struct {
 }
 
 func (p *balancedAllocation) score(nodes []*cluster.Node, raw []int64) bool {
-	if p.requests.MilliCPU == 0 && p.requests.Memory == 0 {
+	if p.skip() {
 		return false // best-effort pod: Skip
 	}
 	for i, n := range nodes {
-		var fractions [2]float64
-		k := 0
-		if a := n.Allocatable.MilliCPU; a != 0 {
-			fractions[k] = math.Min(float64(n.Requested.MilliCPU+p.requests.MilliCPU)/float64(a), 1)
-			k++
-		}
-		if a := n.Allocatable.Memory; a != 0 {
-			fractions[k] = math.Min(float64(n.Requested.Memory+p.requests.Memory)/float64(a), 1)
-			k++
-		}
-		std := 0.0
-		if k == 2 {
-			std = math.Abs((fractions[0] - fractions[1]) / 2)
-		}
-		raw[i] = int64((1 - std) * float64(maxNodeScore))
+		raw[i] = p.nodeScore(n)
 	}
 	return true
+}
+
+// skip is PreScore's Skip for a best-effort pod.
+func (p *balancedAllocation) skip() bool {
+	return p.requests.MilliCPU == 0 && p.requests.Memory == 0
+}
+
+// nodeScore is the score of node n. A fraction is at most 1: min(f, 1) is written as a comparison
+// (math.Min is not inlined), the same for the finite, non-negative fractions here.
+func (p *balancedAllocation) nodeScore(n *cluster.Node) int64 {
+	var fractions [2]float64
+	k := 0
+	if a := n.Allocatable.MilliCPU; a != 0 {
+		fractions[k] = capOne(float64(n.Requested.MilliCPU+p.requests.MilliCPU) / float64(a))
+		k++
+	}
+	if a := n.Allocatable.Memory; a != 0 {
+		fractions[k] = capOne(float64(n.Requested.Memory+p.requests.Memory) / float64(a))
+		k++
+	}
+	std := 0.0
+	if k == 2 {
+		std = math.Abs((fractions[0] - fractions[1]) / 2)
+	}
+	return int64((1 - std) * float64(maxNodeScore))
+}
+
+func capOne(f float64) float64 {
+	if f < 1 {
+		return f
+	}
+	return 1
 }

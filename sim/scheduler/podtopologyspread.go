@@ -64,6 +64,8 @@ type podTopologySpread struct {
 	marks            [][]bool  // per slot: domains with an eligible node
 	seen             [][]uint32
 	stamp            uint32
+	terms            [][]float64 // per soft constraint: its term of the score, by domain
+	norm             []int64     // normalized score by raw score - minimum
 }
 
 // domainView is what a cycle reads of one constraint's domains: upstream's TpPairToMatchNum for
@@ -356,13 +358,22 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	if len(p.soft) == 0 {
 		return false // PreScore: Skip
 	}
-	// initPreScoreState: ignored nodes and the number of domains among the feasible nodes.
-	if cap(p.ignored) < len(nodes) {
-		p.ignored = make([]bool, len(nodes))
-	}
-	ignored := p.ignored[:len(nodes)]
-	clear(ignored)
+	// initPreScoreState: ignored nodes (only with requireAllTopologies: a node missing a key) and
+	// the number of domains among the feasible nodes.
+	var ignored []bool
 	nIgnored := 0
+	if p.softAll {
+		if cap(p.ignored) < len(nodes) {
+			p.ignored = make([]bool, len(nodes))
+		}
+		ignored = p.ignored[:len(nodes)]
+		for j, n := range nodes {
+			ignored[j] = !p.hasSoftKeys(n)
+			if ignored[j] {
+				nIgnored++
+			}
+		}
+	}
 	p.softWeight = p.softWeight[:0]
 	p.stamp++
 	if p.stamp == 0 { // wrapped: forget every mark
@@ -372,81 +383,111 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 		p.stamp = 1
 	}
 	for i := range p.soft {
-		p.softWeight = append(p.softWeight, 0) // the number of domains, for now
 		for i >= len(p.seen) {
 			p.seen = append(p.seen, nil)
 		}
-		if n := p.softDom[i].topo.n + 1; len(p.seen[i]) < n {
+		topo := p.softDom[i].topo
+		if n := topo.n + 1; len(p.seen[i]) < n {
 			p.seen[i] = make([]uint32, n)
 		}
-	}
-	for j, n := range nodes {
-		if p.softAll && !p.hasSoftKeys(n) {
-			ignored[j] = true
-			nIgnored++
+		if p.soft[i].hostname {
+			p.softWeight = append(p.softWeight, math.Log(float64(len(nodes)-nIgnored)+2))
 			continue
 		}
-		for i := range p.soft {
-			if p.soft[i].hostname {
+		// the domains among the feasible nodes, a node without the key counting as "": the count
+		// stops early once it has seen as many domains as there can be
+		limit := topo.n
+		if topo.missing > 0 && topo.empty < 0 {
+			limit++
+		}
+		seen, found := p.seen[i], 0
+		for j, n := range nodes {
+			if found == limit {
+				break
+			}
+			if ignored != nil && ignored[j] {
 				continue
 			}
-			// the domains among the feasible nodes, a node without the key counting as ""
-			topo := p.softDom[i].topo
 			d := topo.dom[n.Index]
 			if d < 0 {
 				if d = topo.empty; d < 0 {
 					d = int32(topo.n)
 				}
 			}
-			if p.seen[i][d] != p.stamp {
-				p.seen[i][d] = p.stamp
-				p.softWeight[i]++
+			if seen[d] != p.stamp {
+				seen[d] = p.stamp
+				found++
 			}
 		}
+		p.softWeight = append(p.softWeight, math.Log(float64(found)+2))
 	}
+	// Each constraint's term of a node's score, count * weight + maxSkew - 1, is computed once per
+	// domain (the count is the domain's): the same operations on the same values as per node.
+	if cap(p.terms) < len(p.soft) {
+		p.terms = make([][]float64, len(p.soft))
+	}
+	p.terms = p.terms[:len(p.soft)]
 	for i := range p.soft {
-		size := p.softWeight[i]
-		if p.soft[i].hostname {
-			size = float64(len(nodes) - nIgnored)
+		c, v := &p.soft[i], &p.softDom[i]
+		if c.hostname {
+			continue
 		}
-		p.softWeight[i] = math.Log(size + 2)
+		t := p.terms[i][:0]
+		for _, cnt := range v.count {
+			t = append(t, float64(int64(cnt))*p.softWeight[i]+float64(c.maxSkew-1))
+		}
+		p.terms[i] = t
 	}
 	// Score.
 	var minScore int64 = math.MaxInt64
 	var maxScore int64
 	for j, n := range nodes {
-		if ignored[j] {
+		if ignored != nil && ignored[j] {
 			continue
 		}
 		var s float64
 		for i := range p.soft {
 			c := &p.soft[i]
-			d := p.softDom[i].topo.dom[n.Index]
+			topo := p.softDom[i].topo
+			if c.hostname && topo.unique {
+				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
+				continue
+			}
+			d := topo.dom[n.Index]
 			if d < 0 {
 				continue
 			}
-			var cnt int64
 			if c.hostname {
-				cnt = int64(p.softTable[i].node[n.Index])
+				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
 			} else {
-				cnt = int64(p.softDom[i].count[d])
+				s += p.terms[i][d]
 			}
-			s += float64(cnt)*p.softWeight[i] + float64(c.maxSkew-1)
 		}
 		r := int64(math.Round(s))
 		raw[j] = r
 		minScore = min(minScore, r)
 		maxScore = max(maxScore, r)
 	}
-	// NormalizeScore.
-	for j := range raw {
+	// NormalizeScore: 100 * (max + min - s) / max, read from a table of the few values s takes
+	// when there are fewer of them than nodes; an ignored node scores 0.
+	var tab []int64
+	if maxScore != 0 && maxScore-minScore < int64(len(raw)/2) {
+		tab = p.norm[:0]
+		for r := minScore; r <= maxScore; r++ {
+			tab = append(tab, maxNodeScore*(maxScore+minScore-r)/maxScore)
+		}
+		p.norm = tab
+	}
+	for j, r := range raw {
 		switch {
-		case ignored[j]:
+		case ignored != nil && ignored[j]:
 			raw[j] = 0
 		case maxScore == 0:
 			raw[j] = maxNodeScore
+		case tab != nil:
+			raw[j] = tab[r-minScore]
 		default:
-			raw[j] = maxNodeScore * (maxScore + minScore - raw[j]) / maxScore
+			raw[j] = maxNodeScore * (maxScore + minScore - r) / maxScore
 		}
 	}
 	return true

@@ -270,8 +270,12 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 		return feasible, statuses
 	}
 	toFind := s.numFeasibleNodesToFind(numAll)
-	for i := 0; i < numAll; i++ {
-		n := st.Nodes[nodes[(s.nextStart+i)%numAll]]
+	k := s.nextStart % numAll // nodes[(nextStart+i) % numAll], without a division per node
+	for range numAll {
+		n := st.Nodes[nodes[k]]
+		if k++; k == numAll {
+			k = 0
+		}
 		r, aux := c.filter(n)
 		if r == reasonNone {
 			if len(feasible) == toFind {
@@ -308,17 +312,29 @@ func (s *Scheduler) prioritize(c *cycle, feasible []*cluster.Node) []int64 {
 	if w.NodeAffinity != 0 && c.nodeAffinity.score(feasible, raw) {
 		add(w.NodeAffinity)
 	}
-	if w.NodeResourcesFit != 0 && c.fit.score(feasible, raw) {
-		add(w.NodeResourcesFit)
+	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
+	// resources alone (no normalization over the nodes): one pass adds both.
+	wFit, wBal := w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
+	if c.balanced.skip() {
+		wBal = 0
+	}
+	if wFit != 0 || wBal != 0 {
+		for i, n := range feasible {
+			var t int64
+			if wFit != 0 {
+				t = wFit * c.fit.nodeScore(n)
+			}
+			if wBal != 0 {
+				t += wBal * c.balanced.nodeScore(n)
+			}
+			total[i] += t
+		}
 	}
 	if w.PodTopologySpread != 0 && c.spread.score(feasible, raw) {
 		add(w.PodTopologySpread)
 	}
 	if w.InterPodAffinity != 0 && c.interPod.score(feasible, raw) {
 		add(w.InterPodAffinity)
-	}
-	if w.NodeResourcesBalancedAllocation != 0 && c.balanced.score(feasible, raw) {
-		add(w.NodeResourcesBalancedAllocation)
 	}
 	return total
 }
