@@ -92,6 +92,9 @@ func TestKindRegistryE2E(t *testing.T) {
 	assert.Positive(t, pulls["baseline"], "the kubelets failed to pull the deleted images")
 	assert.GreaterOrEqual(t, got["baseline"]["failed-runs"], 10.0, "every app's Jobs fail from its image's deletion to the fix")
 	assert.Positive(t, got["baseline"]["failure-span-hours"])
+	// concurrencyPolicy Forbid: a Job failing on its pull runs to its 60 s deadline, past the next
+	// minute's time, which the CronJob controller skips (JobAlreadyActive) and starts late
+	assert.Positive(t, got["baseline"]["skipped-runs"], "the next minute's time skipped behind a failing Job")
 	assert.Zero(t, pulls["platform-resolution"], "the platform's Jobs run the consolidated image")
 	assert.Zero(t, got["platform-resolution"]["failed-runs"])
 	assert.Less(t, got["runtime-resolution"]["failed-runs"], got["baseline"]["failed-runs"]/4, "resolution at run time leaves only the Jobs created just before their image went")
