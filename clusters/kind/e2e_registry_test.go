@@ -54,6 +54,9 @@ func TestKindRegistryE2E(t *testing.T) {
 	before := snapshot(t)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	out := t.TempDir()
+	if keep := os.Getenv("FAULTLINE_E2E_REGISTRY_OUT"); keep != "" { // the real runs' figures, kept for a results note
+		out = keep
+	}
 	args := []string{"cron-deleted-images", "--cluster", "kind", "--seeds", "1", "--out", out,
 		"--variant", "baseline", "--variant", "platform-resolution", "--variant", "runtime-resolution"}
 	for _, s := range registrySets {
