@@ -161,7 +161,8 @@ type run struct {
 	scale    float64
 	rng      *rand.Rand
 	clock    clock.Clock
-	cronJobs []cronJob // the input's CronJobs with their schedules
+	cronJobs []cronJob  // the input's CronJobs with their schedules
+	skips    *skipTicks // the skipped scheduled times the CronJob controller reported (skips.go)
 
 	mu       sync.Mutex
 	reverts  []func(context.Context) error // undo injected faults, in order
@@ -243,6 +244,7 @@ func newRun(cfg *rest.Config, in *sim.Input, opts Options) (*run, error) {
 		}
 	}
 	r.rec = newRecorder(deps)
+	r.skips = newSkipTicks(r.cronJobs)
 	if opts.Real != nil {
 		if r.net, err = planNet(in, opts.Seed); err != nil {
 			return nil, fmt.Errorf("%s: %w", in.Name, err)
@@ -485,7 +487,7 @@ func (r *run) watch(ctx context.Context) error {
 		}
 	}
 	r.rec.nodesSynced(nodes.GetStore().List(), r.clock.Now())
-	return nil
+	return r.watchSkips()
 }
 
 // deletedObject is the object of an informer's delete notification: its last known state when
@@ -894,25 +896,13 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 				created[c.cj] = live.CreationTimestamp.Time
 			}
 		}
-		scheds := map[string]measure.Schedule{}
-		for _, c := range r.cronJobs {
-			ns := c.cj.Namespace
-			if ns == "" {
-				ns = "default"
-			}
-			scheds[ns+"/"+c.cj.Name] = c.sched
-		}
-		ran := r.rec.scheduledRuns()
+		// the watch saw every report; the list adds any it missed (skips.go)
 		if evs, err := r.cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=CronJob"}); err == nil {
 			for i := range evs.Items {
-				e := &evs.Items[i]
-				if e.Reason == "JobAlreadyActive" || e.Reason == "MissSchedule" {
-					key := e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name
-					skipped += skippedTimes(e, scheds[key], ran[key]) // skips.go
-					skips = append(skips, skipSeen{cronJob: e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name, at: e.FirstTimestamp.Time})
-				}
+				r.skips.event(&evs.Items[i])
 			}
 		}
+		skipped, skips = r.skips.count(), r.skips.firsts()
 	}
 	world := measure.KWOK
 	if r.opts.Real != nil {
