@@ -49,7 +49,7 @@ func TestUnreachableModelAlone(t *testing.T) {
 	p.Phase, p.Ready = cluster.PodRunning, true
 	cl := &fakeCluster{pods: []*podState{{p: p, readyWait: time.Second}}}
 	rec := &recordSink{}
-	env := &netEnv{q: engine.NewQueue(), sink: rec, m: &Models{}, st: st, pods: &cl.pods, cl: cl}
+	env := &netEnv{env: &env{q: engine.NewQueue(), sink: rec}, st: st, pods: &cl.pods, cl: cl}
 	u := &unreachable{env: env}
 
 	fs := &faultState{f: &Fault{Name: "loss"}, rng: rand.New(rand.NewPCG(1, 2)), pods: []int{0}}

@@ -108,11 +108,9 @@ func (l *Load) netBehaviour() bool {
 // scheduler's plugins share its cycle state: the event queue with its virtual clock, the trace
 // sink, the model parameters, the cluster state and the pods' states to read, and the rest of the
 // world to act on behind netCluster. Each model owns its own state and registers its own event
-// handler on q. (The World builds it in New and sets q in Run.)
+// handler on q. (The World builds it in New over its own env.)
 type netEnv struct {
-	q    *engine.Queue // the queue the run uses: set in Run, since settling replaces the first
-	sink trace.Sink    // nil unless tracing
-	m    *Models
+	*env // the queue, trace sink and model parameters every model shares (env.go)
 	st   *cluster.State
 	pods *[]*podState // the world's pod states by pod index (World.pods, which grows)
 	cl   netCluster
@@ -139,11 +137,7 @@ type netCluster interface {
 }
 
 // emitNet sends e to the trace sink stamped with the virtual time, as emit does for the World.
-func emitNet[E trace.Event](env *netEnv, e E) {
-	if env.sink != nil {
-		env.sink.Emit(env.q.Now(), e)
-	}
-}
+func emitNet[E trace.Event](ne *netEnv, e E) { envEmit(ne.env, e) }
 
 // podStates are the pods' states by pod index (podReader).
 func (w *World) podStates() []*podState { return w.pods }

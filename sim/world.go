@@ -164,7 +164,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.buildLoads()
 	w.buildFaults()
 	w.buildCron()
-	w.nenv = netEnv{sink: w.sink, m: &w.m, st: &w.st, pods: &w.pods, cl: w}
+	w.nenv = netEnv{env: &w.env, st: &w.st, pods: &w.pods, cl: w}
 	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
 	w.unreach = unreachable{env: &w.nenv, net: w.net}
 	w.buildControlPlane()
@@ -180,17 +180,12 @@ func (w *World) State() *cluster.State { return &w.st }
 // emit sends e to the trace sink, stamped with the virtual time. A generic function rather than
 // a method taking trace.Event: e becomes an interface value (and so allocates) only when there is
 // a sink, so tracing off costs nothing.
-func emit[E trace.Event](w *World, e E) {
-	if w.sink != nil {
-		w.sink.Emit(w.q.Now(), e)
-	}
-}
+func emit[E trace.Event](w *World, e E) { envEmit(&w.env, e) }
 
 // Run simulates to the end of the scenario and returns the result.
 func (w *World) Run() Result {
 	w.holdJoiningNodes()
 	w.settle()
-	w.nenv.q = w.q // settling replaced the queue
 	w.net.start()
 	w.scheduleProfileStep()
 	for i, f := range w.faults {
