@@ -199,8 +199,11 @@ func createNode(t *testing.T, cs kubernetes.Interface, name, itype, zone, cpu, m
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		n, err := cs.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
-		return err == nil && local.NodeReady(n)
-	}, time.Minute, 100*time.Millisecond, "node %s Ready", name)
+		// Ready is not enough: until the node lifecycle controller has seen it Ready it keeps the
+		// node tainted not-ready and the scheduler skips it. On a loaded machine that lag let the
+		// last compute node miss its Deployment's pods (3 of 3 in zone-a, the simulator 2 and 1).
+		return err == nil && local.NodeReady(n) && !clusters.LifecycleTainted(n)
+	}, time.Minute, 100*time.Millisecond, "node %s Ready and not tainted by the node lifecycle controller", name)
 }
 
 func deployment(name string, replicas int32, cpu string, compute bool) *appsv1.Deployment {
