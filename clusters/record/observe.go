@@ -80,10 +80,40 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 		}
 		colocate(s.owner)
 	}
+	after := func(e Event) bool { return !e.Initial && e.Time.After(t.Synced) }
+	// the Jobs created during the recording, by their first event, so that a pod seen before its
+	// Job still counts for the Job's run
+	jobAdds := map[string]Event{}
+	for _, e := range t.Events {
+		if e.Object.GetKind() != "Job" || e.Op != OpAdd || !after(e) {
+			continue
+		}
+		key := e.Object.GetNamespace() + "/" + e.Object.GetName()
+		if _, ok := jobAdds[key]; !ok {
+			jobAdds[key] = e
+		}
+	}
+	newRun := func(key string, e Event) int {
+		u := e.Object
+		run := measure.CronRun{JobCreated: off(e.Time), Seen: measure.JobCreated, Scheduled: off(e.Time)}
+		if owner(u) == "CronJob" {
+			for _, ref := range u.GetOwnerReferences() {
+				if ref.Kind == "CronJob" {
+					run.CronJob = u.GetNamespace() + "/" + ref.Name
+				}
+			}
+			if ts, err := time.Parse(time.RFC3339, u.GetAnnotations()[scheduledAnnotation]); err == nil {
+				run.Scheduled = off(ts)
+			}
+		}
+		runOf[key] = len(cron.Runs)
+		cron.Runs = append(cron.Runs, run)
+		return len(cron.Runs) - 1
+	}
 	for _, e := range t.Events {
 		u := e.Object
 		ns, name := u.GetNamespace(), u.GetName()
-		after := !e.Initial && e.Time.After(t.Synced)
+		after := after(e)
 		switch u.GetKind() {
 		case "Deployment", "StatefulSet":
 			dep := ns + "/" + name
@@ -112,25 +142,11 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 			cron.CronJobs = append(cron.CronJobs, obs)
 		case "Job":
 			key := ns + "/" + name
-			i, ok := runOf[key]
-			if !ok {
+			if _, ok := runOf[key]; !ok {
 				if !after || e.Op != OpAdd {
 					continue // a run from before the recording
 				}
-				run := measure.CronRun{JobCreated: off(e.Time), Seen: measure.JobCreated, Scheduled: off(e.Time)}
-				if owner(u) == "CronJob" {
-					for _, ref := range u.GetOwnerReferences() {
-						if ref.Kind == "CronJob" {
-							run.CronJob = ns + "/" + ref.Name
-						}
-					}
-					if ts, err := time.Parse(time.RFC3339, u.GetAnnotations()[scheduledAnnotation]); err == nil {
-						run.Scheduled = off(ts)
-					}
-				}
-				i = len(cron.Runs)
-				runOf[key] = i
-				cron.Runs = append(cron.Runs, run)
+				newRun(key, e)
 			}
 			if jobFailed(u) && !failedJobs[key] {
 				failedJobs[key] = true
@@ -144,7 +160,16 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 				pods[key] = s
 				switch ref := controllerRef(u); {
 				case ref.Kind == "Job":
-					if i, ok := runOf[ns+"/"+ref.Name]; ok {
+					job := ns + "/" + ref.Name
+					i, ok := runOf[job]
+					if !ok {
+						// the pod's event came first: the informers of Jobs and pods deliver
+						// independently, and on a loaded machine the Job's ADD can trail its pod's
+						if je, created := jobAdds[job]; created {
+							i, ok = newRun(job, je), true
+						}
+					}
+					if ok {
 						s.run = i
 					}
 				case ref.Kind == "ReplicaSet" || ref.Kind == "StatefulSet":
@@ -163,7 +188,9 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 				if s.run >= 0 {
 					r := &cron.Runs[s.run]
 					if r.Seen&measure.PodCreated == 0 {
-						r.PodCreated, r.Seen = off(e.Time), r.Seen|measure.PodCreated
+						// not before its Job: the order of the two watches is not the order of
+						// the writes, and the pod cannot exist before the Job that made it
+						r.PodCreated, r.Seen = max(off(e.Time), r.JobCreated), r.Seen|measure.PodCreated
 					}
 				}
 			}

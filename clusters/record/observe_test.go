@@ -44,3 +44,29 @@ func TestObserveReadsATraceAsMeasureObservations(t *testing.T) {
 	}
 	assert.Equal(t, map[string]float64{"pods-lost": 2, "evictions": 1, "max-replicas-per-node": 2}, got)
 }
+
+// The informers of Jobs and pods deliver independently: on a loaded machine a Job's pod can be
+// in the trace before the Job itself. The run still counts, and its pod is not created before it.
+func TestObserveCountsAJobWhosePodCameFirst(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tr := &record.Trace{Started: t0, Synced: t0.Add(time.Second), End: t0.Add(time.Minute)}
+	ev := func(at time.Duration, op string, obj map[string]any) {
+		tr.Events = append(tr.Events, record.Event{Time: t0.Add(at), Op: op, Object: &unstructured.Unstructured{Object: obj}})
+	}
+	ev(0, record.OpAdd, node("n1", "a"))
+	ev(10*time.Second, record.OpAdd, jobPod("report-x", "report", "", "Pending"))
+	ev(10*time.Second+5*time.Millisecond, record.OpAdd, job("report", map[string]any{}))
+	ev(10*time.Second+20*time.Millisecond, record.OpUpdate, jobPod("report-x", "report", "n1", "Pending"))
+	ev(11*time.Second, record.OpUpdate, jobPod("report-x", "report", "n1", "Running"))
+	ev(12*time.Second, record.OpUpdate, jobPod("report-x", "report", "n1", "Succeeded"))
+
+	o, win, _ := record.Observe(tr)
+	vals, _ := measure.Compute(o, win)
+	got := map[string]float64{}
+	for _, v := range vals {
+		got[v.Name] = v.Value
+	}
+	assert.Equal(t, 1.0, got["cron-runs-started"], "%v", vals)
+	assert.Equal(t, 0.0, got["pod-create-delay-p50-seconds"], "the pod is taken as created with its Job, not before")
+	assert.InDelta(t, 0.015, got["pod-bind-delay-p50-seconds"], 1e-9, "bound 15 ms after the Job's pod was seen as created")
+}
