@@ -167,3 +167,40 @@ func TestAutoRepairerAlone(t *testing.T) {
 	assert.Equal(t, 2, f.Recreated)
 	assert.Equal(t, loop, f.Cadence, "the loop's cadence, from the record")
 }
+
+// The invariant checker follows the auto-repairer's own events: a node is deleted from its
+// repair until its fresh VM is up (no pod may be bound to it meanwhile), and the checker names
+// the repairer's events.
+func TestInvariantCheckerFollowsAutoRepair(t *testing.T) {
+	in := webhookInput(10*time.Minute, 0, -1)
+	in.Models.AutoRepair.Enabled = true
+	_, evs, _ := eventsOf(t, in, 1)
+	repairs := trace.Of[trace.NodeRepairStarted](evs)
+	require.NotEmpty(t, repairs)
+	node := repairs[0].Node
+	repair := firstAt(t, evs, func(e trace.NodeRepairStarted) bool { return e.Node == node })
+	recreated := firstAt(t, evs, func(e trace.NodeRecreated) bool { return e.Node == node })
+	deletedAt := func(until time.Duration) bool {
+		w, err := New(in, 1, Options{CheckInvariants: true, Until: until})
+		require.NoError(t, err)
+		w.Run()
+		require.NoError(t, w.Violation())
+		for _, ns := range w.nodes {
+			if ns.n.Name == node {
+				return w.inv.deleted[ns.n.Index]
+			}
+		}
+		t.Fatalf("no node %s", node)
+		return false
+	}
+	assert.False(t, deletedAt(repair-1))
+	assert.True(t, deletedAt(repair+1), "deleted by its repair")
+	assert.False(t, deletedAt(recreated+1), "up again")
+
+	w, err := New(in, 1, Options{})
+	require.NoError(t, err)
+	w.Run()
+	assert.Equal(t, "node-repair[2]", w.eventName(w.cp.autoRepairer.hid, pack(repairEvStart, 2)))
+	assert.Equal(t, "apiserver-hook-try[0]", w.eventName(w.cp.apiServers.hid, pack(apiEvHookTry, 0)))
+	assert.Equal(t, "heartbeat[1]", w.eventName(w.cp.leaseHeartbeats.hid, pack(hbEvRenew, 1)))
+}

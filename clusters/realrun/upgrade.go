@@ -128,6 +128,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 	}
 	r.note(true, "%s: kube-apiserver restarted as each of %d instances of a managed upgrade to %s would be (down %s each; one real process plays every instance)",
 		f.Name, steps, f.Version, replace)
+	var ready time.Time
 	for i := 1; i <= steps; i++ {
 		if ctx.Err() != nil {
 			return // the run ended mid-upgrade: no new step (the time-out note says how far it got)
@@ -150,14 +151,15 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 			return // the revert above starts it for the clean-up
 		}
 		r.expectUp(APIServer)
+		ready = r.clock.Now()
 		r.up.mu.Lock()
-		r.up.steps[len(r.up.steps)-1].ready = r.clock.Now()
+		r.up.steps[len(r.up.steps)-1].ready = ready
 		r.up.mu.Unlock()
 		upgraded.Add(1)
 		r.log.Info("upgrade: kube-apiserver ready", "step", i, "of", steps, "after", r.clock.Since(began).Round(time.Second).String())
 	}
 	r.up.mu.Lock()
-	r.up.done = r.clock.Now()
+	r.up.done = ready // complete when the last instance is ready
 	r.up.mu.Unlock()
 	r.note(true, "%s: upgrade complete: %d of %d instances in %s", f.Name, steps, steps, r.clock.Since(began).Round(time.Second))
 }
