@@ -43,6 +43,7 @@ func (c *fakeCPCluster) nodeBoot(int) { c.boots = append(c.boots, c.q.Now()) }
 func (c *fakeCPCluster) observeNode(name string, to measure.NodeState) {
 	c.observed = append(c.observed, measure.NodeTransition{At: c.q.Now(), Node: name, To: to})
 }
+
 // deletePod deletes the pod at once (off its node).
 func (c *fakeCPCluster) deletePod(pi int, _ string) {
 	c.deleted = append(c.deleted, pi)
