@@ -31,7 +31,10 @@ const (
 	repairEvRecreated                   // the fresh VM is up
 )
 
-var repairEventNames = [...]string{repairEvStart: "node-repair", repairEvRecreated: "node-recreated"}
+var repairEvents = [...]cpEvent[*autoRepairer]{
+	repairEvStart:     {"node-repair", (*autoRepairer).repair},
+	repairEvRecreated: {"node-recreated", (*autoRepairer).recreated},
+}
 
 func newAutoRepairer(e *cpEnv) *autoRepairer {
 	n := len(*e.nodes)
@@ -42,19 +45,8 @@ func newAutoRepairer(e *cpEnv) *autoRepairer {
 	return r
 }
 
-func (r *autoRepairer) register() { r.hid = r.q.Register(r) }
-
 // Fire runs the repairs' events.
-func (r *autoRepairer) Fire(_ time.Duration, arg uint32) {
-	switch kind, i := unpack(arg); kind {
-	case repairEvStart:
-		r.repair(i)
-	case repairEvRecreated:
-		r.recreated(i)
-	default:
-		unknownEvent("auto-repair", kind)
-	}
-}
+func (r *autoRepairer) Fire(_ time.Duration, arg uint32) { fireEvent(r, repairEvents[:], arg) }
 
 // arm starts node i's repair clock when it goes NotReady.
 func (r *autoRepairer) arm(i int) {

@@ -145,11 +145,9 @@ func newControlPlane(e *cpEnv) *controlPlane {
 // start runs at time 0, after settling: the models register their handlers on the run's queue
 // and every instance is serving.
 func (cp *controlPlane) start() {
-	cp.apiServers.register()
-	cp.upgrader.register()
-	cp.latencyAlert.register()
-	cp.leaseHeartbeats.register()
-	cp.autoRepairer.register()
+	for _, h := range cp.handlers() {
+		*h.hid = cp.q.Register(h.h)
+	}
 	for i, ns := range *cp.nodes {
 		if !ns.n.Up {
 			cp.hb[i].reporting = false
@@ -183,27 +181,57 @@ func (cp *controlPlane) observe() *measure.ControlPlaneObservations {
 	return o
 }
 
-// eventNames names the event kinds of the control-plane model registered as hid; nil for
-// another handler.
-func (cp *controlPlane) eventNames(hid engine.HandlerID) []string {
-	switch hid {
-	case cp.apiServers.hid:
-		return apiServerEventNames[:]
-	case cp.upgrader.hid:
-		return upgradeEventNames[:]
-	case cp.latencyAlert.hid:
-		return alertEventNames[:]
-	case cp.leaseHeartbeats.hid:
-		return heartbeatEventNames[:]
-	case cp.autoRepairer.hid:
-		return repairEventNames[:]
-	}
-	return nil
+// cpEvent is one event kind of a control-plane model M: its name (in the invariant checker's
+// violations) and what it does, given the index packed with the kind (pack).
+type cpEvent[M any] struct {
+	name string
+	do   func(m M, i int)
 }
 
-// unknownEvent panics on an event kind a model does not have.
-func unknownEvent(model string, kind uint32) {
-	panic(fmt.Sprintf("sim: unknown %s event kind %d", model, kind))
+// fireEvent runs event arg of model m from the table of its kinds.
+func fireEvent[M any](m M, kinds []cpEvent[M], arg uint32) {
+	kind, i := unpack(arg)
+	if int(kind) >= len(kinds) || kinds[kind].do == nil {
+		panic(fmt.Sprintf("sim: unknown %T event kind %d", m, kind))
+	}
+	kinds[kind].do(m, i)
+}
+
+func kindNames[M any](kinds []cpEvent[M]) []string {
+	names := make([]string, len(kinds))
+	for k, e := range kinds {
+		names[k] = e.name
+	}
+	return names
+}
+
+// cpHandler is a control-plane model with events of its own: its engine handler, where its
+// registration goes and its event kinds' names.
+type cpHandler struct {
+	h     engine.Handler
+	hid   *engine.HandlerID
+	names func() []string
+}
+
+func (cp *controlPlane) handlers() []cpHandler {
+	return []cpHandler{
+		{cp.apiServers, &cp.apiServers.hid, func() []string { return kindNames(apiServerEvents[:]) }},
+		{cp.upgrader, &cp.upgrader.hid, func() []string { return kindNames(upgradeEvents[:]) }},
+		{cp.latencyAlert, &cp.latencyAlert.hid, func() []string { return kindNames(alertEvents[:]) }},
+		{cp.leaseHeartbeats, &cp.leaseHeartbeats.hid, func() []string { return kindNames(heartbeatEvents[:]) }},
+		{cp.autoRepairer, &cp.autoRepairer.hid, func() []string { return kindNames(repairEvents[:]) }},
+	}
+}
+
+// eventNames names the event kinds of the control-plane model registered as hid (for the
+// invariant checker's violations); nil for another handler.
+func (cp *controlPlane) eventNames(hid engine.HandlerID) []string {
+	for _, h := range cp.handlers() {
+		if *h.hid == hid {
+			return h.names()
+		}
+	}
+	return nil
 }
 
 // The World's hooks into the control plane, for the node lifecycle (nodes.go) and the faults

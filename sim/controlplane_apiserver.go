@@ -58,8 +58,13 @@ const (
 	apiEvHookDone                   // the hook succeeded or gave up
 )
 
-var apiServerEventNames = [...]string{apiEvStep: "apiserver-instance", apiEvReplaced: "apiserver-replaced",
-	apiEvHookTry: "apiserver-hook-try", apiEvHookDone: "apiserver-hook-done"}
+// apiServerEvents are the instances' event kinds: their names and what they do.
+var apiServerEvents = [...]cpEvent[*apiServers]{
+	apiEvStep:     {"apiserver-instance", (*apiServers).step},
+	apiEvReplaced: {"apiserver-replaced", func(s *apiServers, i int) { s.start(s.insts[i]) }},
+	apiEvHookTry:  {"apiserver-hook-try", (*apiServers).hookTry},
+	apiEvHookDone: {"apiserver-hook-done", (*apiServers).hookDone},
+}
 
 func newAPIServers(e *cpEnv, adm *admissionChain) *apiServers {
 	s := &apiServers{cpEnv: e, adm: adm, rng: e.streams.Stream("controlplane")}
@@ -70,23 +75,8 @@ func newAPIServers(e *cpEnv, adm *admissionChain) *apiServers {
 	return s
 }
 
-func (s *apiServers) register() { s.hid = s.q.Register(s) }
-
 // Fire runs the instances' events.
-func (s *apiServers) Fire(_ time.Duration, arg uint32) {
-	switch kind, i := unpack(arg); kind {
-	case apiEvStep:
-		s.step(i)
-	case apiEvReplaced:
-		s.start(s.insts[i])
-	case apiEvHookTry:
-		s.hookTry(i)
-	case apiEvHookDone:
-		s.hookDone(i)
-	default:
-		unknownEvent("apiserver", kind)
-	}
-}
+func (s *apiServers) Fire(_ time.Duration, arg uint32) { fireEvent(s, apiServerEvents[:], arg) }
 
 // serving reports whether some instance is ready.
 func (s *apiServers) serving() bool {

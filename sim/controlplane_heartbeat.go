@@ -36,7 +36,7 @@ type hbState struct {
 // leaseHeartbeats' only event kind: a lease renewal drawn while renewals succeed only sometimes
 const hbEvRenew uint32 = 1
 
-var heartbeatEventNames = [...]string{hbEvRenew: "heartbeat"}
+var heartbeatEvents = [...]cpEvent[*leaseHeartbeats]{hbEvRenew: {"heartbeat", (*leaseHeartbeats).renew}}
 
 func newLeaseHeartbeats(e *cpEnv) *leaseHeartbeats {
 	nodes := *e.nodes
@@ -49,16 +49,8 @@ func newLeaseHeartbeats(e *cpEnv) *leaseHeartbeats {
 	return h
 }
 
-func (h *leaseHeartbeats) register() { h.hid = h.q.Register(h) }
-
 // Fire runs the renewals' events.
-func (h *leaseHeartbeats) Fire(_ time.Duration, arg uint32) {
-	kind, i := unpack(arg)
-	if kind != hbEvRenew {
-		unknownEvent("heartbeat", kind)
-	}
-	h.renew(i)
-}
+func (h *leaseHeartbeats) Fire(_ time.Duration, arg uint32) { fireEvent(h, heartbeatEvents[:], arg) }
 
 // refresh sets each node's heartbeat path from p, the chance that a renewal gets through
 // admission in time.

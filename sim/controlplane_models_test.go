@@ -80,8 +80,7 @@ func TestAPIServersAndUpgraderAlone(t *testing.T) {
 		srv := newAPIServers(e, newAdmissionChain(e))
 		up := &upgrader{cpEnv: e, srv: srv}
 		srv.up = up
-		srv.register()
-		up.register()
+		srv.hid, up.hid = e.q.Register(srv), e.q.Register(up)
 		up.start(&Fault{Name: "up", Action: ControlPlaneUpgrade, Version: "v2", Timeout: 20 * time.Minute})
 		e.q.RunUntil(time.Hour)
 		return srv, up, cl, rec
@@ -142,7 +141,7 @@ func TestAutoRepairerAlone(t *testing.T) {
 	}
 	e, cl, rec := fakeCPEnv(in, st)
 	r := newAutoRepairer(e)
-	r.register()
+	r.hid = e.q.Register(r)
 	ar := in.Models.AutoRepair
 	r.arm(0)
 	r.arm(0) // already armed: the clock is not restarted

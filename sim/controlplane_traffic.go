@@ -178,17 +178,10 @@ type latencyAlert struct {
 // latencyAlert's only event kind: the for-duration has passed
 const alertEvFire uint32 = 1
 
-var alertEventNames = [...]string{alertEvFire: "latency-alert"}
-
-func (a *latencyAlert) register() { a.hid = a.q.Register(a) }
+var alertEvents = [...]cpEvent[*latencyAlert]{alertEvFire: {"latency-alert", func(a *latencyAlert, _ int) { a.fires(a.q.Now()) }}}
 
 // Fire runs the alert's events.
-func (a *latencyAlert) Fire(now time.Duration, arg uint32) {
-	if kind, _ := unpack(arg); kind != alertEvFire {
-		unknownEvent("latency alert", kind)
-	}
-	a.fires(now)
-}
+func (a *latencyAlert) Fire(_ time.Duration, arg uint32) { fireEvent(a, alertEvents[:], arg) }
 
 // set follows the alert's condition.
 func (a *latencyAlert) set(on bool, now time.Duration) {

@@ -32,17 +32,10 @@ type upgradeRun struct {
 // upgrader's only event kind: the client's time-out
 const upEvTimeout uint32 = 1
 
-var upgradeEventNames = [...]string{upEvTimeout: "upgrade-timeout"}
-
-func (u *upgrader) register() { u.hid = u.q.Register(u) }
+var upgradeEvents = [...]cpEvent[*upgrader]{upEvTimeout: {"upgrade-timeout", func(u *upgrader, _ int) { u.timeout() }}}
 
 // Fire runs the upgrade's events.
-func (u *upgrader) Fire(_ time.Duration, arg uint32) {
-	if kind, _ := unpack(arg); kind != upEvTimeout {
-		unknownEvent("upgrade", kind)
-	}
-	u.timeout()
-}
+func (u *upgrader) Fire(_ time.Duration, arg uint32) { fireEvent(u, upgradeEvents[:], arg) }
 
 // start begins the upgrade of fault f (a second upgrade while one runs is ignored).
 func (u *upgrader) start(f *Fault) {
