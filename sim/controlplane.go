@@ -70,6 +70,10 @@ import (
 // matching webhook would also block), node registration of a recreated node (the Node object is
 // kept), webhook verdicts (a reachable backend admits), and a window over which the latency
 // quantile is computed (it is the quantile of the requests in flight at each instant).
+//
+// controlPlane groups the models (each built, started and recomputed from here); embedding
+// promotes their fields, which the Prometheus recorder and the invariant checker read
+// (cp.last, cp.anyReady, cp.exits, cp.repairs, cp.lastRepair).
 type controlPlane struct {
 	*cpEnv
 	*admissionChain
