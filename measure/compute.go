@@ -40,19 +40,18 @@ func Compute(o *Observations, win Window) (values []Indicator, unmeasured []stri
 	if o.Cron != nil {
 		cronIndicators(o.Cron, win, add)
 	}
-	nodes := FoldNodes(o)
-	var network, rollout []Indicator
+	var network, rollout, controlPlane []Indicator
 	if o.Net != nil {
 		network = o.Net.Indicators()
 	}
 	if o.Scopes&Rollout != 0 {
 		rollout = RolloutIndicators(o.Rollouts)
 	}
-	for _, group := range [][]Indicator{network, rollout, o.ControlPlane} {
+	if o.ControlPlane != nil {
+		controlPlane = ControlPlaneIndicators(o.ControlPlane, FoldNodes(o), win)
+	}
+	for _, group := range [][]Indicator{network, rollout, controlPlane} {
 		for _, in := range group {
-			if fold, ok := folded[in.Name]; ok {
-				in.Value = fold(nodes) // from the record: both worlds alike
-			}
 			add(in.Name, in.Value)
 		}
 	}

@@ -7,7 +7,9 @@
 //     model parameters that calibrate it;
 //   - the observation record (Observations): what a world saw happen, typed (cron runs and their
 //     steps, skip decisions, failed Jobs and pods, requests per target, the network path's
-//     request counts by outcome, rollouts, node panics, pods lost, evictions, placements);
+//     request counts by outcome, rollouts, node panics, pods lost, evictions, placements, node
+//     transitions and apiserver exits, and the control plane's: API requests by kind and
+//     outcome, the latency quantile, impaired spans, alert firings, the upgrade's steps);
 //   - one function, Compute, from observations and a Window to indicator values, with the same
 //     summaries (nearest-rank quantiles, the missed-schedule grace) for both worlds.
 //

@@ -1,9 +1,6 @@
 package measure
 
-import (
-	"math"
-	"time"
-)
+import "time"
 
 // NodeFigures is what a run's node transitions and apiserver exits come to.
 type NodeFigures struct {
@@ -20,7 +17,8 @@ type NodeFigures struct {
 }
 
 // FoldNodes folds the record's node transitions and apiserver exits. Both worlds' indicators
-// apiserver-exits, nodes-recreated and repair-cadence-minutes come from it (Compute).
+// apiserver-exits, nodes-recreated and repair-cadence-minutes come from it
+// (ControlPlaneIndicators).
 func FoldNodes(o *Observations) NodeFigures {
 	f := NodeFigures{APIServerExits: len(o.APIServerExits)}
 	lastDeleted := map[string]time.Duration{}
@@ -43,14 +41,4 @@ func FoldNodes(o *Observations) NodeFigures {
 		f.Cadence = gaps / time.Duration(n)
 	}
 	return f
-}
-
-// folded are the indicators whose values Compute takes from FoldNodes rather than from the
-// world's group (the group says that the world reports them, and where).
-var folded = map[string]func(NodeFigures) float64{
-	"apiserver-exits": func(f NodeFigures) float64 { return float64(f.APIServerExits) },
-	"nodes-recreated": func(f NodeFigures) float64 { return float64(f.Recreated) },
-	"repair-cadence-minutes": func(f NodeFigures) float64 {
-		return math.Round(f.Cadence.Minutes()/1e-9) * 1e-9
-	},
 }

@@ -66,9 +66,11 @@ type Observations struct {
 	// Rollouts are the Deployment rolling updates of spec.changes, in start order; with the
 	// Rollout scope, Compute turns them into the Rollout indicators (RolloutIndicators).
 	Rollouts []RolloutObservation
-	// ControlPlane are the control plane's indicators, computed by its model in registry order;
-	// nil where the scope is absent.
-	ControlPlane []Indicator
+	// ControlPlane is what the run saw of its control plane (the API requests, the latency
+	// alert, the upgrade); nil where it was not observed. Compute turns it, with Nodes and
+	// APIServerExits, into the ControlPlane indicators (ControlPlaneIndicators), in both worlds
+	// alike.
+	ControlPlane *ControlPlaneObservations
 
 	// Omit are indicators this run cannot measure beyond what the registry says, with why (a
 	// real run of CronJobs whose failures only the simulator plays).

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 )
 
@@ -43,9 +44,7 @@ func (r *APIRequest) admitted() bool {
 }
 
 // mutating reports whether the request writes (what the apiserver latency alert watches).
-func (r *APIRequest) mutating() bool {
-	return r.Operation == "CREATE" || r.Operation == "UPDATE" || r.Operation == "DELETE"
-}
+func (r *APIRequest) mutating() bool { return measure.Mutating(r.Operation) }
 
 // webhook is one validating webhook of a ValidatingWebhookConfiguration, compiled.
 //
@@ -83,12 +82,40 @@ type webhook struct {
 	ready, serving int
 }
 
-// buildWebhooks compiles every ValidatingWebhookConfiguration of the input.
-func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string) {
+// admissionChain is the apiserver's validating admission (controlplane.go's model): the
+// webhooks every request is matched against, their backends' endpoints as the EndpointSlice
+// controller last wrote them, and the distribution of a request's fate through them. It has no
+// events: its state is rederived at every recomputation.
+type admissionChain struct {
+	*cpEnv
+	hooks    []*webhook
+	nsLabels map[string]map[string]string
+}
+
+// newAdmissionChain compiles every ValidatingWebhookConfiguration of the input.
+func newAdmissionChain(e *cpEnv) *admissionChain {
+	a := &admissionChain{cpEnv: e}
+	a.hooks, a.nsLabels = compileWebhooks(e.in)
+	return a
+}
+
+// match lists the webhooks (indices into hooks) called for r.
+func (a *admissionChain) match(r *APIRequest) []int {
+	var out []int
+	for i, wh := range a.hooks {
+		if wh.matches(r, a.nsLabels) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// compileWebhooks compiles in's webhooks, with the labels of the namespaces it declares.
+func compileWebhooks(in *Input) ([]*webhook, map[string]map[string]string) {
 	services := map[string]*corev1.Service{}
 	nsLabels := map[string]map[string]string{}
 	var configs []*admissionregistrationv1.ValidatingWebhookConfiguration
-	for _, obj := range w.in.Objects {
+	for _, obj := range in.Objects {
 		switch o := obj.(type) {
 		case *corev1.Service:
 			services[namespaceOr(o.Namespace)+"/"+o.Name] = o
@@ -104,6 +131,7 @@ func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string) {
 		}
 	}
 	var out []*webhook
+	epWrite := APIRequest{Operation: "UPDATE", APIGroup: "discovery.k8s.io", APIVersion: "v1", Resource: "endpointslices"}
 	for _, c := range configs {
 		for i := range c.Webhooks {
 			h := &c.Webhooks[i]
@@ -122,6 +150,18 @@ func (w *World) buildWebhooks() ([]*webhook, map[string]map[string]string) {
 				wh.svc, wh.svcNS, wh.backend = key, ref.Namespace, labels.SelectorFromSet(services[key].Spec.Selector)
 			}
 			out = append(out, wh)
+		}
+	}
+	// the EndpointSlice controller's write of each backend's endpoints goes through them all
+	for _, wh := range out {
+		if wh.backend != nil {
+			r := epWrite
+			r.Namespace = wh.svcNS
+			for i, other := range out {
+				if other.matches(&r, nsLabels) {
+					wh.epWrite = append(wh.epWrite, i)
+				}
+			}
 		}
 	}
 	return out, nsLabels
@@ -228,16 +268,33 @@ type outcome struct {
 	allowed bool
 }
 
+// refreshBackends updates every backend's endpoints, then counts them. The EndpointSlice
+// controller writes through the API as it is before this update, and only while some apiserver
+// is ready (anyReady).
+func (a *admissionChain) refreshBackends(anyReady bool) {
+	writable := make([]bool, len(a.hooks))
+	for i, wh := range a.hooks {
+		if anyReady {
+			for _, o := range a.admit(wh.epWrite) {
+				writable[i] = writable[i] || o.allowed
+			}
+		}
+	}
+	for i, wh := range a.hooks {
+		a.refreshBackend(wh, writable[i])
+	}
+}
+
 // refreshBackend updates the backend's endpoints when the EndpointSlice controller's write gets
 // through (writable), then counts them: ready (in the endpoints) and serving (really answering).
-func (w *World) refreshBackend(wh *webhook, writable bool) {
+func (a *admissionChain) refreshBackend(wh *webhook, writable bool) {
 	wh.ready, wh.serving = 0, 0
 	if wh.backend == nil {
 		return
 	}
 	if writable || !wh.epsSet {
 		wh.eps, wh.epsSet = wh.eps[:0], true
-		for _, p := range w.st.Pods {
+		for _, p := range a.st.Pods {
 			if p.Phase == cluster.PodGone || p.Phase == cluster.PodTerminating || p.Namespace != wh.svcNS || !p.Ready || !wh.backend.Matches(labels.Set(p.Labels)) {
 				continue
 			}
@@ -245,8 +302,8 @@ func (w *World) refreshBackend(wh *webhook, writable bool) {
 		}
 	}
 	for _, pi := range wh.eps {
-		p := w.st.Pods[pi]
-		ps := w.pods[pi]
+		p := a.st.Pods[pi]
+		ps := a.pod(pi)
 		wh.ready++
 		if p.Phase == cluster.PodRunning && !ps.dead && !ps.failed && p.Node != nil && p.Node.Up {
 			wh.serving++
@@ -255,8 +312,8 @@ func (w *World) refreshBackend(wh *webhook, writable bool) {
 }
 
 // call is the distribution of one call to the webhook's backend.
-func (w *World) call(wh *webhook) []outcome {
-	cp := &w.m.ControlPlane
+func (a *admissionChain) call(wh *webhook) []outcome {
+	cp := &a.m.ControlPlane
 	switch {
 	case wh.backend == nil:
 		return []outcome{{1, cp.WebhookLatency.Duration, true}}
@@ -274,22 +331,22 @@ func (w *World) call(wh *webhook) []outcome {
 	return out
 }
 
-// admit is the distribution of a request's fate through the webhooks (indices into hooks) that
-// match it, on top of the apiserver's own latency.
-func (w *World) admit(matched []int, hooks []*webhook) []outcome {
+// admit is the distribution of a request's fate through the webhooks that match it (indices
+// into hooks), on top of the apiserver's own latency.
+func (a *admissionChain) admit(matched []int) []outcome {
 	d := []outcome{{1, 0, true}}
 	for _, i := range matched {
 		var next []outcome
-		for _, a := range d {
-			for _, b := range w.call(hooks[i]) {
-				next = append(next, outcome{a.p * b.p, max(a.latency, b.latency), a.allowed && b.allowed})
+		for _, x := range d {
+			for _, y := range a.call(a.hooks[i]) {
+				next = append(next, outcome{x.p * y.p, max(x.latency, y.latency), x.allowed && y.allowed})
 			}
 		}
 		d = mergeOutcomes(next)
 	}
 	// the slowest webhook decides the wait; the apiserver's own time comes on top
 	for i := range d {
-		d[i].latency += w.m.APIServer.RequestLatency.Duration
+		d[i].latency += a.m.APIServer.RequestLatency.Duration
 	}
 	return d
 }

@@ -174,8 +174,8 @@ func TestFailurePolicyAndTimeouts(t *testing.T) {
 			case "gone":
 				w.st.Pods[opa].Ready = false
 			}
-			w.refreshBackend(wh, true)
-			d := w.admit(w.cp.hook.matched, w.cp.hooks)
+			w.cp.refreshBackend(wh, true)
+			d := w.cp.admit(w.cp.hook.matched)
 			require.Len(t, d, 1)
 			assert.Equal(t, tc.latency, d[0].latency)
 			assert.Equal(t, tc.allowed, d[0].allowed)
@@ -199,8 +199,8 @@ func TestWebhookPartialBackend(t *testing.T) {
 			break
 		}
 	}
-	w.refreshBackend(w.cp.hooks[0], true)
-	d := w.admit(w.cp.hook.matched, w.cp.hooks)
+	w.cp.refreshBackend(w.cp.hooks[0], true)
+	d := w.cp.admit(w.cp.hook.matched)
 	require.Len(t, d, 2)
 	assert.InDelta(t, 0.5, d[0].p, 1e-12)
 	assert.True(t, d[0].allowed)

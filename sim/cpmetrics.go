@@ -86,7 +86,7 @@ type apiKey struct{ verb, group, resource, sub, scope string }
 func aggregateAPI(cp *controlPlane, histOf func(*apiClass) *apiHist) ([]apiKey, map[apiKey]*apiHist) {
 	agg := map[apiKey]*apiHist{}
 	var keys []apiKey
-	for _, c := range append(cp.classes, cp.lease) {
+	for _, c := range cp.all {
 		h := histOf(c)
 		if h.count == 0 {
 			continue
@@ -112,10 +112,9 @@ func aggregateAPI(cp *controlPlane, histOf func(*apiClass) *apiHist) ([]apiKey, 
 	return keys, agg
 }
 
-// controlPlaneMetrics writes the apiserver's families (and the cron families, when the run has
-// them) as OpenMetrics text.
-func (w *World) controlPlaneMetrics() []byte {
-	cp := w.cp
+// openMetrics writes the apiserver's families (and the cron families, when the run has them:
+// cron non-nil) as OpenMetrics text.
+func (cp *controlPlane) openMetrics(cron *cronWorld) []byte {
 	keys, agg := aggregateAPI(cp, func(c *apiClass) *apiHist { return &c.hist })
 	var ms constCollector
 	for _, k := range keys { // first-seen order; Gather sorts the output anyway
@@ -140,8 +139,8 @@ func (w *World) controlPlaneMetrics() []byte {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(ms)
 	gatherers := prometheus.Gatherers{reg}
-	if w.cron != nil {
-		gatherers = append(gatherers, w.cron.met.reg)
+	if cron != nil {
+		gatherers = append(gatherers, cron.met.reg)
 	}
 	mfs, err := gatherers.Gather()
 	if err != nil {
@@ -164,17 +163,12 @@ func (w *World) controlPlaneMetrics() []byte {
 // apiserver instances and Ready nodes.
 var controlPlaneColumns = []string{"api/p99-seconds", "api/instances-ready", "nodes/ready"}
 
-func (w *World) controlPlaneRow(row []float64) []float64 {
-	ready, nodes := 0, 0
-	for _, in := range w.cp.insts {
-		if in.state == instReady {
-			ready++
-		}
-	}
-	for _, ns := range w.nodes {
+func (cp *controlPlane) sampleRow(row []float64) []float64 {
+	nodes := 0
+	for _, ns := range *cp.nodes {
 		if ns.n.Ready {
 			nodes++
 		}
 	}
-	return append(row, w.cp.p99.Seconds(), float64(ready), float64(nodes))
+	return append(row, cp.p99.Seconds(), float64(cp.ready()), float64(nodes))
 }

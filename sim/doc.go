@@ -33,12 +33,18 @@
 //     scheduling, image pull, sidecars, app (podStarter, jobpod_start.go); the registry where
 //     images can be missing (imageRegistry, registry.go);
 //     Lyft's cron metrics as Prometheus families on a per-run registry (cronmetrics.go);
-//   - the control plane (controlplane.go, admission.go, autorepair.go): HA apiserver instances
-//     with the PostStartHook that writes kube-system/extension-apiserver-authentication, a managed
-//     rolling upgrade with its time-out, validating admission webhooks (rules, namespace and
-//     object selectors, failurePolicy, timeoutSeconds, a backend Deployment that can fail),
-//     kubelet status writes through the API, node auto-repair, apiserver latency metrics and
-//     their alert (cpmetrics.go);
+//   - the control plane, split as upstream splits it, each model a type with its own state and
+//     engine handler, sharing a cpEnv and reaching the rest of the world through the narrow
+//     cpCluster interface (controlplane.go): HA apiserver instances with the PostStartHook that
+//     writes kube-system/extension-apiserver-authentication (apiServers,
+//     controlplane_apiserver.go), a managed rolling upgrade with its time-out (upgrader,
+//     controlplane_upgrade.go), validating admission webhooks (rules, namespace and object
+//     selectors, failurePolicy, timeoutSeconds, a backend Deployment that can fail;
+//     admissionChain, admission.go), the clients' requests and the latency alert (apiTraffic,
+//     latencyAlert, controlplane_traffic.go), kubelet lease renewals through the API
+//     (leaseHeartbeats, controlplane_heartbeat.go), node auto-repair (autoRepairer,
+//     autorepair.go), apiserver latency metrics (cpmetrics.go); their observations go into the
+//     typed record, from which package measure derives the indicators;
 //   - extensions (extension.go): the platform under test running inside a World with the same
 //     decision code it runs against a real API server.
 //

@@ -12,7 +12,8 @@ import (
 // the trace sink, the scenario (its start, length and model parameters), the run's options and
 // whether finished runs are retained. The World embeds it and the models that own their state
 // (the batch side: cron.go, cronjob_controller*.go, job_controller.go, jobpod_start.go,
-// registry.go) hold a pointer to it, so settling's fresh queue (World.resetQueue) reaches them all.
+// registry.go; the network side through netEnv; the control plane through cpEnv, controlplane.go)
+// hold a pointer to it, so settling's fresh queue (World.resetQueue) reaches them all.
 // A model registers its own engine handler on q and handles its own event kinds.
 type env struct {
 	in      *Input

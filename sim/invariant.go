@@ -127,16 +127,16 @@ func (c *invChecker) fail(w *World, inv, object, format string, args ...any) boo
 
 // shadow updates what the checker derives from the event that just fired.
 func (w *World) shadow(c *invChecker, hid engine.HandlerID, arg uint32) {
-	if hid != w.hid {
+	if w.cp == nil || hid != w.cp.autoRepairer.hid {
 		return
 	}
 	switch kind, i := unpack(arg); kind {
-	case evNodeRepair:
-		// nodeRepair returns early for a node that became Ready; otherwise it stamps the repair
-		if w.cp != nil && i < len(w.cp.lastRepair) && w.cp.lastRepair[i] == w.q.Now() && !w.nodes[i].n.Ready {
+	case repairEvStart:
+		// the repair returns early for a node that became Ready; otherwise it stamps the repair
+		if i < len(w.cp.lastRepair) && w.cp.lastRepair[i] == w.q.Now() && !w.nodes[i].n.Ready {
 			c.deleted[i] = true
 		}
-	case evNodeRecreated:
+	case repairEvRecreated:
 		c.deleted[i] = false
 	}
 }
@@ -364,6 +364,8 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 		names = w.cron.eventNames(hid)
 	case w.unreach.live && hid == w.unreach.hid:
 		names = unreachEventNames[:]
+	case w.cp != nil && w.cp.eventNames(hid) != nil:
+		names = w.cp.eventNames(hid)
 	default:
 		return "handler" + strconv.Itoa(int(hid)) + "[" + strconv.FormatUint(uint64(arg), 10) + "]"
 	}
@@ -381,10 +383,7 @@ var worldEventNames = [...]string{
 	evPodReady: "pod-ready", evEvict: "evict", evNodePanic: "node-panic", evNodeBoot: "node-boot",
 	evNodeReadyReport: "node-ready-report", evNodeNotReady: "node-not-ready", evProfileStep: "profile-step",
 	evFaultStart: "fault-start", evFaultEnd: "fault-end", evSample: "sample",
-	evCMUp: "controller-manager-up", evCPInstance: "apiserver-instance", evCPReplaced: "apiserver-replaced",
-	evCPHookTry: "apiserver-hook-try", evCPHookDone: "apiserver-hook-done", evCPUpgradeTimeout: "upgrade-timeout",
-	evCPAlert: "latency-alert", evHeartbeat: "heartbeat", evNodeRepair: "node-repair",
-	evNodeRecreated: "node-recreated",
+	evCMUp: "controller-manager-up",
 }
 
 var netEventNames = [...]string{

@@ -52,7 +52,7 @@ func (w *World) result() Result {
 		r.Metrics = w.cron.met.openMetrics()
 	}
 	if w.cp != nil {
-		r.Metrics = w.controlPlaneMetrics()
+		r.Metrics = w.cp.openMetrics(w.cron)
 	}
 	return r
 }
@@ -86,11 +86,11 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 		o.Scopes |= measure.Rollout
 		o.Rollouts = w.net.ro.observe()
 	}
+	o.Nodes = w.obsNodes
 	if w.cp != nil {
 		o.Scopes |= measure.ControlPlane
-		o.ControlPlane = w.controlPlaneIndicators()
+		o.ControlPlane, o.APIServerExits = w.cp.observe(), w.cp.exitObs
 	}
-	o.Nodes, o.APIServerExits = w.obsNodes, w.obsExits
 	for _, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
 			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok})
@@ -160,7 +160,7 @@ func (w *World) sample(now time.Duration) {
 			row = w.cron.sampleRow(row)
 		}
 		if w.cp != nil {
-			row = w.controlPlaneRow(row)
+			row = w.cp.sampleRow(row)
 		}
 		w.series.Rows = append(w.series.Rows, row)
 	}

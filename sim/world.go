@@ -32,17 +32,7 @@ const (
 	evFaultStart
 	evFaultEnd
 	evSample
-	evCMUp // kube-controller-manager is back (the batch side's events are its models' own)
-	// control plane (controlplane.go, autorepair.go, unreachable.go)
-	evCPInstance       // an apiserver instance's timer: hooks begin, or a restart after a crash
-	evCPReplaced       // the upgrade's replacement instance starts
-	evCPHookTry        // a try of the client-CA post-start hook
-	evCPHookDone       // the hook succeeded or gave up
-	evCPUpgradeTimeout // the upgrade's client time-out
-	evCPAlert          // the latency alert's for-duration has passed
-	evHeartbeat        // a kubelet lease renewal drawn while renewals succeed only sometimes
-	evNodeRepair       // auto-repair: the node has been NotReady long enough
-	evNodeRecreated    // auto-repair: the fresh VM is up
+	evCMUp // kube-controller-manager is back (the batch side's and the control plane's events are their models' own)
 )
 
 func pack(kind uint32, idx int) uint32 {
@@ -113,15 +103,14 @@ type World struct {
 	cron    *cronWorld    // nil without CronJobs
 	nenv    netEnv        // what the network models share (network.go)
 	net     *netWorld     // nil without the network path and without changes (endpoints.go)
-	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair
+	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair (controlplane.go)
 	unreach unreachable   // pods under a PodUnreachable fault (unreachable.go)
 	ext     *extWorld     // nil without extensions (extension.go)
 	inv     *invChecker   // nil unless Options.CheckInvariants (invariant.go)
 	prom    *promRec      // nil unless Options.PromSeries (promseries.go)
 
-	// the observation record's node transitions and apiserver exits (measure.Observations)
+	// the observation record's node transitions (measure.Observations)
 	obsNodes []measure.NodeTransition
-	obsExits []measure.APIServerExit
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -292,9 +281,6 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 		w.sample(now)
 	case evCMUp:
 		w.cron.controllerManagerUp(now)
-	case evCPInstance, evCPReplaced, evCPHookTry, evCPHookDone, evCPUpgradeTimeout, evCPAlert, evHeartbeat,
-		evNodeRepair, evNodeRecreated:
-		w.fireControlPlane(kind, i, now)
 	default:
 		panic(fmt.Sprintf("sim: unknown event kind %d", kind))
 	}

@@ -43,7 +43,7 @@ func TestWebhookScenarioFaultsInjectedOnLocalControlPlane(t *testing.T) {
 		return 0
 	}
 	before := pid()
-	_, rep, err := realrun.Run(t.Context(), cl.Config, in, realrun.Options{Seed: 1, ControlPlane: cl.ControlPlane})
+	res, rep, err := realrun.Run(t.Context(), cl.Config, in, realrun.Options{Seed: 1, ControlPlane: cl.ControlPlane})
 	require.NotNil(t, rep)
 	t.Logf("injected:\n  %s\nnot injected: %v\ninvalid: %v\nwebhook calls: %d", strings.Join(rep.Injected, "\n  "), rep.NotInjected, rep.Invalid, rep.WebhookCalls)
 	require.NoError(t, err)
@@ -52,6 +52,15 @@ func TestWebhookScenarioFaultsInjectedOnLocalControlPlane(t *testing.T) {
 	assert.Contains(t, joined, "NetworkChaos/opa-unresponsive (NetworkChaos loss): the webhook backend of opa/opa gets no packets")
 	assert.Contains(t, joined, "ControlPlaneUpgrade/master-upgrade: kube-apiserver restarted")
 	assert.NotEqual(t, before, pid(), "kube-apiserver was restarted")
+	// the upgrade's figures, derived from the run's control-plane record by the simulator's code
+	// (measure.ControlPlaneIndicators)
+	for _, name := range []string{"apiserver-exits", "upgrade-completed", "upgrade-minutes"} {
+		v, ok := res.Get(name)
+		assert.True(t, ok, "%s reported", name)
+		t.Logf("%s = %v", name, v)
+	}
+	minutes, _ := res.Get("upgrade-minutes")
+	assert.Positive(t, minutes, "two instances replaced, each down 2 s")
 	// the run's revert starts kube-apiserver again; it takes a few seconds to serve /readyz
 	var last any
 	assert.Eventually(t, func() bool {

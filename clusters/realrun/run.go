@@ -920,7 +920,7 @@ func (r *run) result(ctx context.Context, end time.Time) sim.Result {
 		obs.Scopes |= measure.Rollout
 		obs.Rollouts = r.rolloutObservations(end)
 	}
-	obs.ControlPlane = r.up.indicators(end, r.scale)
+	obs.ControlPlane = r.up.observe(r.t0, end)
 	if obs.Omit == nil {
 		obs.Omit = map[string]string{}
 	}

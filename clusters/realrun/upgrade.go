@@ -40,40 +40,46 @@ var (
 	crashBackOffMax = 5 * time.Minute
 )
 
-// upgradeObs is what a run saw of its control-plane upgrade, for the control-plane indicators.
+// upgradeObs is what a run saw of its control-plane upgrade, for the control-plane record.
 type upgradeObs struct {
-	mu        sync.Mutex
-	played    bool
-	began     time.Time
-	done      time.Time // zero while not complete
-	timeout   time.Duration
-	completed bool
+	mu      sync.Mutex
+	played  bool
+	began   time.Time
+	done    time.Time // zero while not complete
+	timeout time.Duration
+	steps   []upgradeStep
 }
 
-// indicators are apiserver-exits, upgrade-completed and upgrade-minutes as the simulator
-// defines them (sim/controlplane.go), for a run that played an upgrade (nil otherwise); times
-// are the run's wall clock divided by its time scale, so in the scenario's minutes.
-func (u *upgradeObs) indicators(end time.Time, scale float64) []measure.Indicator {
+// upgradeStep is one instance's step: kube-apiserver stopped at out, ready again at ready (zero
+// while not).
+type upgradeStep struct{ out, ready time.Time }
+
+// observe is the run's control-plane record for a run that played an upgrade (nil otherwise):
+// the upgrade's steps as offsets from t0, its completion and whether its time-out passed first.
+// measure.ControlPlaneIndicators derives upgrade-completed and upgrade-minutes from it as it does
+// for the simulator (the window's Scale turns the wall clock into the scenario's minutes).
+func (u *upgradeObs) observe(t0, end time.Time) *measure.ControlPlaneObservations {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if !u.played {
 		return nil
 	}
-	if scale <= 0 {
-		scale = 1
-	}
-	completed, until := 0.0, end
-	if !u.done.IsZero() {
-		until = u.done
-		if u.done.Sub(u.began) <= u.timeout {
-			completed = 1
+	up := &measure.UpgradeObservation{Began: u.began.Sub(t0)}
+	for i, st := range u.steps {
+		s := measure.UpgradeStep{Instance: fmt.Sprintf("kube-apiserver-%d", i+1), Out: st.out.Sub(t0)}
+		if !st.ready.IsZero() {
+			s.Ready, s.IsReady = st.ready.Sub(t0), true
 		}
+		up.Steps = append(up.Steps, s)
 	}
-	return []measure.Indicator{
-		{Name: "apiserver-exits"}, // from the record (recorder.apiServerExit): measure.FoldNodes
-		{Name: "upgrade-completed", Value: completed},
-		{Name: "upgrade-minutes", Value: until.Sub(u.began).Minutes() / scale},
+	deadline := u.began.Add(u.timeout)
+	if u.done.IsZero() {
+		up.TimedOut = !end.Before(deadline)
+	} else {
+		up.Done, up.DoneAt = true, u.done.Sub(t0)
+		up.TimedOut = u.done.After(deadline)
 	}
+	return &measure.ControlPlaneObservations{Upgrade: up}
 }
 
 // podUnreachable hangs the webhook backend of the selected pods for the fault's window.
@@ -122,6 +128,7 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 	}
 	r.note(true, "%s: kube-apiserver restarted as each of %d instances of a managed upgrade to %s would be (down %s each; one real process plays every instance)",
 		f.Name, steps, f.Version, replace)
+	var ready time.Time
 	for i := 1; i <= steps; i++ {
 		if ctx.Err() != nil {
 			return // the run ended mid-upgrade: no new step (the time-out note says how far it got)
@@ -133,6 +140,9 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 			r.injectFailed(f.Name, f.Action, fmt.Errorf("step %d of %d: stop kube-apiserver: %w", i, steps, err))
 			return
 		}
+		r.up.mu.Lock()
+		r.up.steps = append(r.up.steps, upgradeStep{out: out})
+		r.up.mu.Unlock()
 		r.log.Info("upgrade: kube-apiserver stopped", "step", i, "of", steps)
 		r.addRevert(r.apiServerBack) // undone at the end if the run ends mid-step
 		r.sleepUntil(ctx, out.Add(replace))
@@ -141,11 +151,15 @@ func (r *run) controlPlaneUpgrade(ctx context.Context, f sim.Fault) {
 			return // the revert above starts it for the clean-up
 		}
 		r.expectUp(APIServer)
+		ready = r.clock.Now()
+		r.up.mu.Lock()
+		r.up.steps[len(r.up.steps)-1].ready = ready
+		r.up.mu.Unlock()
 		upgraded.Add(1)
 		r.log.Info("upgrade: kube-apiserver ready", "step", i, "of", steps, "after", r.clock.Since(began).Round(time.Second).String())
 	}
 	r.up.mu.Lock()
-	r.up.done = r.clock.Now()
+	r.up.done = ready // complete when the last instance is ready
 	r.up.mu.Unlock()
 	r.note(true, "%s: upgrade complete: %d of %d instances in %s", f.Name, steps, steps, r.clock.Since(began).Round(time.Second))
 }

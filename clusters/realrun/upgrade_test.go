@@ -79,16 +79,42 @@ func TestControlPlaneUpgradeRestartsTheAPIServerPerInstance(t *testing.T) {
 	assert.False(t, r.expectedDown(APIServer), "up again after the upgrade")
 	assert.Empty(t, r.rep.Invalid)
 	assert.Contains(t, strings.Join(r.rep.Injected, "\n"), "upgrade complete: 3 of 3 instances")
-	ind := r.up.indicators(r.clock.Now().Add(time.Hour), 1)
-	require.Len(t, ind, 3)
-	assert.Equal(t, "apiserver-exits", ind[0].Name, "listed; its value is folded from the record")
-	var o measure.Observations
-	r.rec.nodeRecord(&o, time.Time{}, r.clock.Now())
+	t0 := r.up.began
+	o, fig := upgradeFigures(r, t0, r.clock.Now().Add(time.Hour), 1)
 	require.Len(t, o.APIServerExits, 2, "the two failed starts")
 	assert.Contains(t, o.APIServerExits[0].Reason, "exited before it was ready")
-	assert.Equal(t, 2, measure.FoldNodes(&o).APIServerExits)
-	assert.Equal(t, measure.Indicator{Name: "upgrade-completed", Value: 1}, ind[1])
-	assert.Less(t, ind[2].Value, 1.0, "upgrade-minutes: until completion, not the end of the run")
+	up := o.ControlPlane.Upgrade
+	require.Len(t, up.Steps, 3, "one step per modelled instance")
+	for i, st := range up.Steps {
+		assert.True(t, st.IsReady, "step %d", i)
+		assert.Greater(t, st.Ready, st.Out, "step %d", i)
+		if i > 0 {
+			assert.GreaterOrEqual(t, st.Out, up.Steps[i-1].Ready, "step %d follows the previous instance's readiness", i)
+		}
+	}
+	assert.True(t, up.Done)
+	assert.False(t, up.TimedOut)
+	assert.Equal(t, up.Steps[2].Ready, up.DoneAt)
+	// the figures a KWOK run reports, derived by the simulator's code from the record
+	assert.Equal(t, map[string]float64{"apiserver-exits": 2, "upgrade-completed": 1, "upgrade-minutes": fig["upgrade-minutes"]}, fig)
+	assert.Less(t, fig["upgrade-minutes"], 1.0, "upgrade-minutes: until completion, not the end of the run")
+	assert.InDelta(t, up.DoneAt.Minutes(), fig["upgrade-minutes"], 1e-9)
+}
+
+// upgradeFigures is r's record from t0 to end (its node transitions, apiserver exits and
+// control-plane record, as Run builds it) and the ControlPlane figures measure.Compute derives
+// from it for a KWOK run with time scale scale.
+func upgradeFigures(r *run, t0, end time.Time, scale float64) (*measure.Observations, map[string]float64) {
+	o := &measure.Observations{World: measure.KWOK, ControlPlane: r.up.observe(t0, end)}
+	r.rec.nodeRecord(o, t0, end)
+	vals, _ := measure.Compute(o, measure.Window{Start: t0, Length: end.Sub(t0), Scale: scale})
+	fig := map[string]float64{}
+	for _, v := range vals {
+		if d, _ := measure.Lookup(v.Name); d.Scope == measure.ControlPlane {
+			fig[v.Name] = v.Value
+		}
+	}
+	return o, fig
 }
 
 // An API server that never gets ready again: the time-out is reported with how far the upgrade
@@ -104,9 +130,11 @@ func TestControlPlaneUpgradeTimeOut(t *testing.T) {
 	assert.Contains(t, joined, "time-out (100ms) passed with 0 of 3 instances upgraded")
 	assert.NotContains(t, joined, "upgrade complete")
 	end := r.clock.Now()
-	ind := r.up.indicators(end, 0.5)
-	assert.Equal(t, measure.Indicator{Name: "upgrade-completed", Value: 0}, ind[1])
-	assert.InDelta(t, 2*end.Sub(r.up.began).Minutes(), ind[2].Value, 1e-9, "to the end of the run, in scenario minutes (time scale 0.5)")
+	o, fig := upgradeFigures(r, r.up.began, end, 0.5)
+	assert.True(t, o.ControlPlane.Upgrade.TimedOut, "the time-out passed before the end")
+	assert.False(t, o.ControlPlane.Upgrade.Done)
+	assert.Zero(t, fig["upgrade-completed"])
+	assert.InDelta(t, 2*end.Sub(r.up.began).Minutes(), fig["upgrade-minutes"], 1e-9, "to the end of the run, in scenario minutes (time scale 0.5)")
 	assert.True(t, r.expectedDown(APIServer))
 	require.Len(t, r.reverts, 1)
 	cp.blockStarts = false
