@@ -98,7 +98,6 @@ type promRec struct {
 	want    map[string]bool            // the families kept; nil: all
 	fam     promFamilies               // ... per family the scrape records
 	cronSrc []cronSource               // the cron families' metrics (cronGather)
-	next    []cachedNext               // per CronJob: its next schedule time after lastScheduleTime
 	errs    map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
@@ -360,7 +359,9 @@ func (r *promRec) scrape(now time.Duration) {
 					r.addCronJob(now, float64(len(cj.active)), cjActiveFam, "kube_cronjob_status_active", cj)
 				}
 				if f.cjNext && !cj.suspend {
-					if next := r.nextSchedule(cj); !next.IsZero() {
+					// kube-state-metrics' next schedule time after lastScheduleTime: the
+					// CronJob keeps it (nextAfter), lastSched being in its location
+					if next := cj.nextAfter; !next.IsZero() {
 						r.addCronJob(now, float64(next.Unix()), cjNextFam, "kube_cronjob_next_schedule_time", cj)
 					}
 				}
@@ -476,21 +477,6 @@ func sortedSkips(m *cronmetrics.Families) []prometheus.Metric {
 // cronFamilies are the cron platform's family names (package internal/cronmetrics).
 var cronFamilies = []string{"cron_started_total", "cron_success_total", "cron_failure_total", "cron_attempt_failure_total",
 	"cron_scheduling_decision_total", "cron_start_delay_seconds", "cron_app_container_duration_seconds"}
-
-type cachedNext struct{ last, next time.Time }
-
-// nextSchedule is the CronJob's next scheduled time after its last one (kube-state-metrics'
-// kube_cronjob_next_schedule_time), computed again only when the last one moved.
-func (r *promRec) nextSchedule(cj *cronJob) time.Time {
-	if r.next == nil {
-		r.next = make([]cachedNext, len(r.w.cron.cjs))
-	}
-	c := &r.next[cj.idx]
-	if c.next.IsZero() || !c.last.Equal(cj.lastSched) {
-		c.last, c.next = cj.lastSched, cj.sched.Next(cj.lastSched.In(cj.loc))
-	}
-	return c.next
-}
 
 // pod records kube-state-metrics' phase and ready families of a pod that exists.
 func (r *promRec) pod(now time.Duration, p *cluster.Pod) {
