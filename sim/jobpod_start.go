@@ -81,7 +81,7 @@ func (s *podStarter) Fire(now time.Duration, arg uint32) {
 	case startEvApp:
 		s.appStart(ps, now)
 	case startEvExit:
-		s.c.met.AppDuration.Observe((now - ps.p.Started).Seconds())
+		s.c.met.observeAppDuration((now - ps.p.Started).Seconds())
 		s.c.jobs.podExited(r, now)
 	}
 }
@@ -187,7 +187,7 @@ func (s *podStarter) appStart(ps *podState, now time.Duration) {
 		c.started++
 		d := now - r.sched
 		c.met.Started.Inc()
-		c.met.StartDelay.Observe(d.Seconds())
+		c.met.observeStartDelay(d.Seconds())
 		if s.opts.OnRun != nil {
 			s.opts.OnRun(RunRecord{
 				CronJob: r.cj.key, Scheduled: s.wall(r.sched), Delay: d,
