@@ -97,7 +97,7 @@ type promRec struct {
 	key     []byte
 	want    map[string]bool            // the families kept; nil: all
 	fam     promFamilies               // ... per family the scrape records
-	cronSrc []cronSource               // the cron families' metrics (cronGather)
+	cronSrc []cronSource               // the cron families' metrics (cronScrape)
 	errs    map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
