@@ -78,6 +78,15 @@ type cronJob struct {
 	queued      bool // v2: in the work queue
 	claimed     bool // an extension schedules it (extension.go)
 	timer       engine.Timer
+
+	// nextAt is nextAfter in virtual time: a sync before it has nothing to decide, which it
+	// tells without building the wall-clock time (most syncs of a v1 pass)
+	nextAt time.Duration
+	// the images the pod's containers pull, taken from podSpec once rather than per pod: the
+	// init containers (sidecars counts the restartable ones) and the containers after the
+	// app's (containers[0], whose image the registry may resolve per run)
+	inits, others []imagePull
+	sidecars      int
 }
 
 // cronRun is one Job created by the CronJob controller, with its timestamps (virtual time).
@@ -210,6 +219,16 @@ func newCronJob(v *env, o *batchv1.CronJob) *cronJob {
 	cj.req, cj.nonZero, cj.limCPU = cluster.PodRequests(cj.podSpec)
 	c0 := &js.Template.Spec.Containers[0]
 	cj.alwaysPull = c0.ImagePullPolicy == corev1.PullAlways || (c0.ImagePullPolicy == "" && imageTagLatest(c0.Image))
+	for i := range cj.podSpec.InitContainers {
+		ic := &cj.podSpec.InitContainers[i]
+		if ic.RestartPolicy != nil && *ic.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			cj.sidecars++
+		}
+		cj.inits = append(cj.inits, imagePull{ic.Image, ic.ImagePullPolicy == corev1.PullAlways})
+	}
+	for _, c := range cj.podSpec.Containers[1:] {
+		cj.others = append(cj.others, imagePull{c.Image, c.ImagePullPolicy == corev1.PullAlways})
+	}
 	if cj.policy == "" {
 		cj.policy = batchv1.AllowConcurrent
 	}
@@ -239,9 +258,22 @@ func newCronJob(v *env, o *batchv1.CronJob) *cronJob {
 	}
 	cj.alerted = o.Annotations[AnnAlert] == "true"
 	// the cluster has been running: everything up to the start was scheduled
-	cj.lastSched = v.in.Start.In(loc)
-	cj.nextAfter = cj.sched.Next(cj.lastSched)
+	cj.scheduled(v.in.Start.In(loc), v.in.Start)
 	return cj
+}
+
+// imagePull is a container's image and whether it is pulled Always.
+type imagePull struct {
+	image  string
+	always bool
+}
+
+// scheduled sets status.lastScheduleTime to sched (in the CronJob's location) and the next
+// schedule after it; start is the run's virtual time 0.
+func (cj *cronJob) scheduled(sched, start time.Time) {
+	cj.lastSched = sched
+	cj.nextAfter = cj.sched.Next(sched)
+	cj.nextAt = cj.nextAfter.Sub(start)
 }
 
 // cronSched is a parsed schedule with a fast path for the common case: in UTC, every hour, day

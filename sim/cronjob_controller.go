@@ -180,11 +180,10 @@ func (s *cronSyncer) sync(cj *cronJob, t time.Duration, alwaysUpdate bool) time.
 	}
 	if create {
 		r := c.addRun(&cronRun{cj: cj, sched: sched.Sub(s.in.Start), pod: -1})
-		r.name = cj.name + "-" + strconv.FormatInt(sched.Unix()/60, 10)
+		r.name = runName(cj.name, sched)
 		r.image = c.reg.resolve(cj.image, t)
 		cj.active = append(cj.active, r.idx)
-		cj.lastSched = sched
-		cj.nextAfter = cj.sched.Next(sched)
+		cj.scheduled(sched, s.in.Start)
 		t = cl.do(t)
 		r.created = t
 		c.jobs.createdAt(t, r)
@@ -195,9 +194,23 @@ func (s *cronSyncer) sync(cj *cronJob, t time.Duration, alwaysUpdate bool) time.
 	return t
 }
 
+// runName is the Job's name for a run of the CronJob named name scheduled at sched:
+// <cronjob>-<scheduled minute>, built in one allocation.
+func runName(name string, sched time.Time) string {
+	var buf [96]byte
+	b := append(buf[:0], name...)
+	b = append(b, '-')
+	return string(strconv.AppendInt(b, sched.Unix()/60, 10))
+}
+
 // decide is syncOne's decision at virtual time t: the scheduled time to start, or why not.
 func (s *cronSyncer) decide(cj *cronJob, t time.Duration) (sched time.Time, create bool, replace []int) {
 	if cj.suspend {
+		return
+	}
+	if t < cj.nextAt && s.m.CronJob.MaxMissed >= 0 {
+		// nothing is due before nextAfter: unmet finds none (and deadlineMisses has nothing
+		// to record), so the decision is none, as below
 		return
 	}
 	now := s.wall(t)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/faultline-dev/faultline/internal/cronmetrics"
@@ -15,11 +16,65 @@ import (
 type cronMetrics struct {
 	reg *prometheus.Registry
 	*cronmetrics.Families
+	// startDelay and appDuration follow the StartDelay and AppDuration histograms, which are
+	// observed through observeStartDelay and observeAppDuration only
+	startDelay, appDuration histMirror
 }
 
 func newCronMetrics() *cronMetrics {
 	reg := prometheus.NewRegistry()
-	return &cronMetrics{reg: reg, Families: cronmetrics.New(reg)}
+	m := &cronMetrics{reg: reg, Families: cronmetrics.New(reg)}
+	m.startDelay = newHistMirror(m.StartDelay)
+	m.appDuration = newHistMirror(m.AppDuration)
+	return m
+}
+
+// observeStartDelay observes cron_start_delay_seconds.
+func (m *cronMetrics) observeStartDelay(v float64) {
+	m.StartDelay.Observe(v)
+	m.startDelay.observe(v)
+}
+
+// observeAppDuration observes cron_app_container_duration_seconds.
+func (m *cronMetrics) observeAppDuration(v float64) {
+	m.AppDuration.Observe(v)
+	m.appDuration.observe(v)
+}
+
+// histMirror follows a client_golang histogram observation by observation, with the same bucket
+// choice and the same additions in the same order, so its counts and sum are the ones the
+// histogram's Write reports. A scrape reads it instead of calling Write, which builds the whole
+// dto histogram each time (most of the scrape cost and garbage of a cron storm).
+type histMirror struct {
+	bounds []float64 // the upper bounds, as Write reports them
+	counts []uint64  // per bucket, not cumulative; observations above the last bound are in count only
+	count  uint64
+	sum    float64
+}
+
+func newHistMirror(h prometheus.Histogram) histMirror {
+	var d dto.Metric
+	if err := h.Write(&d); err != nil {
+		panic("sim: read histogram buckets: " + err.Error())
+	}
+	m := histMirror{counts: make([]uint64, len(d.GetHistogram().GetBucket()))}
+	for _, b := range d.GetHistogram().GetBucket() {
+		m.bounds = append(m.bounds, b.GetUpperBound())
+	}
+	return m
+}
+
+// observe adds v as the histogram's Observe does: to the first bucket whose upper bound is at
+// least v (none for NaN or above the last).
+func (m *histMirror) observe(v float64) {
+	for i, b := range m.bounds {
+		if v <= b {
+			m.counts[i]++
+			break
+		}
+	}
+	m.count++
+	m.sum += v
 }
 
 // openMetrics writes the families as OpenMetrics text (without _created lines, which would carry

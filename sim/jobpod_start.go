@@ -6,8 +6,6 @@ package sim
 import (
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
 	"github.com/faultline-dev/faultline/sim/trace"
@@ -83,7 +81,7 @@ func (s *podStarter) Fire(now time.Duration, arg uint32) {
 	case startEvApp:
 		s.appStart(ps, now)
 	case startEvExit:
-		s.c.met.AppDuration.Observe((now - ps.p.Started).Seconds())
+		s.c.met.observeAppDuration((now - ps.p.Started).Seconds())
 		s.c.jobs.podExited(r, now)
 	}
 }
@@ -149,28 +147,24 @@ func (s *podStarter) pull(ps *podState, now time.Duration) {
 		t = end
 		return true
 	}
-	spec := p.Spec
-	sidecars := 0
-	for i := range spec.InitContainers {
-		ic := &spec.InitContainers[i]
-		if ic.RestartPolicy != nil && *ic.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			sidecars++
-		}
-		if !pull(ic.Image, ic.ImagePullPolicy == corev1.PullAlways) {
+	// the pod's spec is its CronJob's (jobController.jobPod), whose images cronJob keeps: the
+	// init containers, the app's (resolved per run), the other containers
+	cj := r.cj
+	for _, ic := range cj.inits {
+		if !pull(ic.image, ic.always) {
 			return
 		}
 	}
-	for i := range spec.Containers {
-		img, always := spec.Containers[i].Image, spec.Containers[i].ImagePullPolicy == corev1.PullAlways
-		if i == 0 {
-			img, always = r.image, r.cj.alwaysPull
-		}
-		if !pull(img, always) {
+	if !pull(r.image, cj.alwaysPull) {
+		return
+	}
+	for _, c := range cj.others {
+		if !pull(c.image, c.always) {
 			return
 		}
 	}
 	r.pulled = t
-	t += time.Duration(sidecars) * m.SidecarStart.Duration
+	t += time.Duration(cj.sidecars) * m.SidecarStart.Duration
 	r.sidecars = t
 	t += m.AppStart.Duration
 	s.at(ps, t, startEvApp)
@@ -193,7 +187,7 @@ func (s *podStarter) appStart(ps *podState, now time.Duration) {
 		c.started++
 		d := now - r.sched
 		c.met.Started.Inc()
-		c.met.StartDelay.Observe(d.Seconds())
+		c.met.observeStartDelay(d.Seconds())
 		if s.opts.OnRun != nil {
 			s.opts.OnRun(RunRecord{
 				CronJob: r.cj.key, Scheduled: s.wall(r.sched), Delay: d,

@@ -97,8 +97,7 @@ type promRec struct {
 	key     []byte
 	want    map[string]bool            // the families kept; nil: all
 	fam     promFamilies               // ... per family the scrape records
-	cronSrc []cronSource               // the cron families' metrics (cronGather)
-	next    []cachedNext               // per CronJob: its next schedule time after lastScheduleTime
+	cronSrc []cronSource               // the cron families' metrics (cronScrape)
 	errs    map[*loadState]*[3]float64 // per network-path load: 502, 503, 500 counts so far
 	failed  map[*loadState]float64     // per network-path load: failed requests at the last scrape
 	hz      []time.Duration            // per series: its horizon (PromScrape.Horizons); 0: none
@@ -360,7 +359,9 @@ func (r *promRec) scrape(now time.Duration) {
 					r.addCronJob(now, float64(len(cj.active)), cjActiveFam, "kube_cronjob_status_active", cj)
 				}
 				if f.cjNext && !cj.suspend {
-					if next := r.nextSchedule(cj); !next.IsZero() {
+					// kube-state-metrics' next schedule time after lastScheduleTime: the
+					// CronJob keeps it (nextAfter), lastSched being in its location
+					if next := cj.nextAfter; !next.IsZero() {
 						r.addCronJob(now, float64(next.Unix()), cjNextFam, "kube_cronjob_next_schedule_time", cj)
 					}
 				}
@@ -382,7 +383,7 @@ func (r *promRec) scrape(now time.Duration) {
 			}
 		}
 		if f.cron {
-			r.gather(now, r.cronGather)
+			r.cronScrape(now)
 		}
 	}
 	if f.requests {
@@ -416,47 +417,55 @@ func (r *promRec) families() promFamilies {
 	}
 }
 
-// cronGather reads the cron platform's families as their registry's Gather does (families by
-// name, a family's metrics by label values), but straight from the metrics: Gather collects
-// through goroutines and channels, which cost a scrape of the cron storm more than the rest of
-// it together. TestCronGatherIsGather holds the two equal.
-func (r *promRec) cronGather() ([]*dto.MetricFamily, error) {
+// cronScrape records the cron platform's families as gather would record their registry's
+// Gather (families by name, a family's metrics by label values), but straight from the metrics:
+// Gather collects through goroutines and channels, which cost a scrape of the cron storm more
+// than the rest of it together; and the histograms from their mirrors (histMirror), since their
+// Write builds a dto histogram each time. TestCronScrapeIsGather holds the two equal.
+func (r *promRec) cronScrape(now time.Duration) {
 	if r.cronSrc == nil {
-		m := r.w.cron.met.Families
+		met := r.w.cron.met
+		m := met.Families
 		counter, hist := dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM
 		r.cronSrc = []cronSource{
-			{"cron_app_container_duration_seconds", hist, []prometheus.Metric{m.AppDuration}},
-			{"cron_attempt_failure_total", counter, []prometheus.Metric{m.AttemptFail}},
-			{"cron_failure_total", counter, []prometheus.Metric{m.Failure}},
-			{"cron_scheduling_decision_total", counter, append([]prometheus.Metric{m.Invoke}, sortedSkips(m)...)},
-			{"cron_start_delay_seconds", hist, []prometheus.Metric{m.StartDelay}},
-			{"cron_started_total", counter, []prometheus.Metric{m.Started}},
-			{"cron_success_total", counter, []prometheus.Metric{m.Success}},
+			{"cron_app_container_duration_seconds", hist, nil, &met.appDuration},
+			{"cron_attempt_failure_total", counter, []prometheus.Metric{m.AttemptFail}, nil},
+			{"cron_failure_total", counter, []prometheus.Metric{m.Failure}, nil},
+			{"cron_scheduling_decision_total", counter, append([]prometheus.Metric{m.Invoke}, sortedSkips(m)...), nil},
+			{"cron_start_delay_seconds", hist, nil, &met.startDelay},
+			{"cron_started_total", counter, []prometheus.Metric{m.Started}, nil},
+			{"cron_success_total", counter, []prometheus.Metric{m.Success}, nil},
 		}
 	}
-	out := make([]*dto.MetricFamily, 0, len(r.cronSrc))
-	for _, src := range r.cronSrc {
+	for i := range r.cronSrc {
+		src := &r.cronSrc[i]
 		if !r.on(src.name) {
 			continue
 		}
-		mf := &dto.MetricFamily{Name: &src.name, Type: &src.typ}
+		if h := src.hist; h != nil {
+			var cum uint64
+			r.addHist(now, r.histNames(src.name), r.kv[:0], len(h.bounds), func(i int) (float64, uint64) { cum += h.counts[i]; return h.bounds[i], cum },
+				h.count, h.sum)
+			continue
+		}
+		mf := dto.MetricFamily{Name: &src.name, Type: &src.typ}
 		for _, m := range src.metrics {
 			d := &dto.Metric{}
 			if err := m.Write(d); err != nil {
-				return nil, err
+				panic("sim: read cron metrics: " + err.Error())
 			}
 			mf.Metric = append(mf.Metric, d)
 		}
-		out = append(out, mf)
+		r.addFamily(now, &mf)
 	}
-	return out, nil
 }
 
-// cronSource is one cron family's metrics in Gather's order.
+// cronSource is one cron family: its counters in Gather's order, or its histogram's mirror.
 type cronSource struct {
 	name    string
 	typ     dto.MetricType
 	metrics []prometheus.Metric
+	hist    *histMirror
 }
 
 // sortedSkips are the skip counters ordered by their reason label, as Gather orders them.
@@ -476,21 +485,6 @@ func sortedSkips(m *cronmetrics.Families) []prometheus.Metric {
 // cronFamilies are the cron platform's family names (package internal/cronmetrics).
 var cronFamilies = []string{"cron_started_total", "cron_success_total", "cron_failure_total", "cron_attempt_failure_total",
 	"cron_scheduling_decision_total", "cron_start_delay_seconds", "cron_app_container_duration_seconds"}
-
-type cachedNext struct{ last, next time.Time }
-
-// nextSchedule is the CronJob's next scheduled time after its last one (kube-state-metrics'
-// kube_cronjob_next_schedule_time), computed again only when the last one moved.
-func (r *promRec) nextSchedule(cj *cronJob) time.Time {
-	if r.next == nil {
-		r.next = make([]cachedNext, len(r.w.cron.cjs))
-	}
-	c := &r.next[cj.idx]
-	if c.next.IsZero() || !c.last.Equal(cj.lastSched) {
-		c.last, c.next = cj.lastSched, cj.sched.Next(cj.lastSched.In(cj.loc))
-	}
-	return c.next
-}
 
 // pod records kube-state-metrics' phase and ready families of a pod that exists.
 func (r *promRec) pod(now time.Duration, p *cluster.Pod) {
@@ -519,36 +513,49 @@ func (r *promRec) gather(now time.Duration, gather func() ([]*dto.MetricFamily, 
 		panic("sim: gather metrics: " + err.Error())
 	}
 	for _, mf := range mfs {
-		name := mf.GetName()
-		if !r.on(name) {
-			continue
-		}
-		var hn *histNames
-		if mf.GetType() == dto.MetricType_HISTOGRAM {
-			hn = r.histNames(name)
-		}
-		for _, m := range mf.GetMetric() {
-			kv := r.kv[:0]
-			for _, lp := range m.GetLabel() {
-				kv = append(kv, lp.GetName(), lp.GetValue())
-			}
-			r.kv = kv
-			switch mf.GetType() {
-			case dto.MetricType_COUNTER:
-				r.add(now, m.GetCounter().GetValue(), name, kv...)
-			case dto.MetricType_GAUGE:
-				r.add(now, m.GetGauge().GetValue(), name, kv...)
-			case dto.MetricType_HISTOGRAM:
-				h := m.GetHistogram()
-				for _, b := range h.GetBucket() {
-					r.add(now, float64(b.GetCumulativeCount()), hn.bucket, append(kv, "le", hn.le(b.GetUpperBound()))...)
-				}
-				r.add(now, float64(h.GetSampleCount()), hn.bucket, append(kv, "le", "+Inf")...)
-				r.add(now, h.GetSampleSum(), hn.sum, kv...)
-				r.add(now, float64(h.GetSampleCount()), hn.count, kv...)
-			}
+		if r.on(mf.GetName()) {
+			r.addFamily(now, mf)
 		}
 	}
+}
+
+// addFamily records the metrics of one family.
+func (r *promRec) addFamily(now time.Duration, mf *dto.MetricFamily) {
+	name := mf.GetName()
+	var hn *histNames
+	if mf.GetType() == dto.MetricType_HISTOGRAM {
+		hn = r.histNames(name)
+	}
+	for _, m := range mf.GetMetric() {
+		kv := r.kv[:0]
+		for _, lp := range m.GetLabel() {
+			kv = append(kv, lp.GetName(), lp.GetValue())
+		}
+		r.kv = kv
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			r.add(now, m.GetCounter().GetValue(), name, kv...)
+		case dto.MetricType_GAUGE:
+			r.add(now, m.GetGauge().GetValue(), name, kv...)
+		case dto.MetricType_HISTOGRAM:
+			h := m.GetHistogram()
+			bs := h.GetBucket()
+			r.addHist(now, hn, kv, len(bs), func(i int) (float64, uint64) { return bs[i].GetUpperBound(), bs[i].GetCumulativeCount() },
+				h.GetSampleCount(), h.GetSampleSum())
+		}
+	}
+}
+
+// addHist records a histogram's series with labels kv: its n buckets (bucket(i) is the i-th
+// upper bound and cumulative count, asked in order), +Inf, the sum and the count.
+func (r *promRec) addHist(now time.Duration, hn *histNames, kv []string, n int, bucket func(i int) (le float64, cum uint64), count uint64, sum float64) {
+	for i := range n {
+		le, cum := bucket(i)
+		r.add(now, float64(cum), hn.bucket, append(kv, "le", hn.le(le))...)
+	}
+	r.add(now, float64(count), hn.bucket, append(kv, "le", "+Inf")...)
+	r.add(now, sum, hn.sum, kv...)
+	r.add(now, float64(count), hn.count, kv...)
 }
 
 // histNames are a histogram family's series names and its buckets' le labels, built once per
