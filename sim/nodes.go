@@ -264,9 +264,9 @@ func (w *World) nodeNotReady(i int) {
 	w.acct.notReadyEvents++
 	emit(w, trace.NodeNotReady{Node: n.Name, SilentFor: w.q.Now() - ns.downSince})
 	w.observeNode(n.Name, measure.NodeNotReady)
-	n.Taints = append(n.Taints,
+	w.st.SetTaints(n, append(n.Taints,
 		corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
-	)
+	))
 	for _, p := range n.Pods {
 		p.Ready = false
 	}
@@ -295,7 +295,7 @@ func (w *World) taintForEviction(ns *nodeState) {
 	}
 	added := metav1.NewTime(w.clock.Now())
 	taint := corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &added}
-	n.Taints = append(n.Taints, taint)
+	w.st.SetTaints(n, append(n.Taints, taint))
 	for _, p := range n.Pods {
 		if p.Phase == cluster.PodTerminating || p.Phase == cluster.PodGone {
 			continue
@@ -351,7 +351,7 @@ func (w *World) checkDisruption() {
 	if all {
 		emit(w, trace.FullDisruption{})
 		for _, ns := range w.nodes {
-			removeTaint(ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
+			removeTaint(&w.st, ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 			for _, p := range ns.n.Pods {
 				w.podCancel(w.pods[p.Index], &w.pods[p.Index].eviction)
 			}
@@ -366,7 +366,7 @@ func (w *World) checkDisruption() {
 	}
 }
 
-func removeTaint(n *cluster.Node, key string, effect corev1.TaintEffect) {
+func removeTaint(st *cluster.State, n *cluster.Node, key string, effect corev1.TaintEffect) {
 	kept := n.Taints[:0]
 	for _, t := range n.Taints {
 		if t.Key == key && t.Effect == effect {
@@ -374,7 +374,7 @@ func removeTaint(n *cluster.Node, key string, effect corev1.TaintEffect) {
 		}
 		kept = append(kept, t)
 	}
-	n.Taints = kept
+	st.SetTaints(n, kept)
 }
 
 // nodeBoot brings the machine back. Pods deleted while it was away are confirmed gone; the
@@ -426,8 +426,8 @@ func (w *World) nodeReadyReport(i int) {
 	}
 	n.Ready = true
 	w.repairCancel(ns)
-	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)
-	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
+	removeTaint(&w.st, n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)
+	removeTaint(&w.st, n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 	now := w.q.Now()
 	for _, p := range n.Pods {
 		ps := w.pods[p.Index]

@@ -140,11 +140,44 @@ type State struct {
 type Observer interface {
 	// PodBound is called by Bind once p.Node is set.
 	PodBound(p *Pod)
-	// PodUnbound is called by Release while p is still on p.Node with its phase unchanged.
+	// PodUnbound is called by Release while p is still on p.Node with its phase unchanged (the
+	// node's Requested and NonZeroRequested no longer count it).
 	PodUnbound(p *Pod)
 	// PodPhaseChanged is called by SetPhase for a bound pod that enters or leaves PodTerminating;
 	// p.Phase is the new phase.
 	PodPhaseChanged(p *Pod, old PodPhase)
+}
+
+// NodeObserver is an Observer that is also told when a node's Unschedulable or Taints change
+// (the scheduler keeps a copy of what its filters read of every node). Change them with
+// SetUnschedulable and SetTaints once the node is added.
+type NodeObserver interface {
+	Observer
+	// NodeUpdated is called by SetUnschedulable and SetTaints once the node has changed.
+	NodeUpdated(n *Node)
+}
+
+// SetUnschedulable cordons (true) or uncordons node n, telling the NodeObservers.
+func (s *State) SetUnschedulable(n *Node, v bool) {
+	if n.Unschedulable == v {
+		return
+	}
+	n.Unschedulable = v
+	s.nodeUpdated(n)
+}
+
+// SetTaints replaces node n's taints, telling the NodeObservers.
+func (s *State) SetTaints(n *Node, taints []corev1.Taint) {
+	n.Taints = taints
+	s.nodeUpdated(n)
+}
+
+func (s *State) nodeUpdated(n *Node) {
+	for _, o := range s.observers {
+		if no, ok := o.(NodeObserver); ok {
+			no.NodeUpdated(n)
+		}
+	}
 }
 
 // Observe adds o to the observers (once).
@@ -228,6 +261,8 @@ func (s *State) SetPhase(p *Pod, phase PodPhase) {
 func (s *State) Release(p *Pod) {
 	if n := p.Node; n != nil {
 		n.Changed = true
+		n.Requested = n.Requested.Sub(p.Requests)
+		n.NonZeroRequested = n.NonZeroRequested.Sub(p.NonZero)
 		for _, o := range s.observers {
 			o.PodUnbound(p)
 		}
@@ -239,8 +274,6 @@ func (s *State) Release(p *Pod) {
 				break
 			}
 		}
-		n.Requested = n.Requested.Sub(p.Requests)
-		n.NonZeroRequested = n.NonZeroRequested.Sub(p.NonZero)
 	}
 	p.Phase = PodGone
 	p.Ready = false

@@ -66,6 +66,7 @@ type podTopologySpread struct {
 	stamp            uint32
 	terms            [][]float64 // per soft constraint: its term of the score, by domain
 	norm             []int64     // normalized score by raw score - minimum
+	hostZone         []int64     // hostZoneTable
 }
 
 // domainView is what a cycle reads of one constraint's domains: upstream's TpPairToMatchNum for
@@ -354,7 +355,7 @@ func (p *podTopologySpread) filter(n *cluster.Node) reason {
 	return reasonNone
 }
 
-func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
+func (p *podTopologySpread) score(_ *cluster.State, idx []int32, raw []int64) bool {
 	if len(p.soft) == 0 {
 		return false // PreScore: Skip
 	}
@@ -363,12 +364,12 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	var ignored []bool
 	nIgnored := 0
 	if p.softAll {
-		if cap(p.ignored) < len(nodes) {
-			p.ignored = make([]bool, len(nodes))
+		if cap(p.ignored) < len(idx) {
+			p.ignored = make([]bool, len(idx))
 		}
-		ignored = p.ignored[:len(nodes)]
-		for j, n := range nodes {
-			ignored[j] = !p.hasSoftKeys(n)
+		ignored = p.ignored[:len(idx)]
+		for j, ni := range idx {
+			ignored[j] = !p.hasSoftKeys(ni)
 			if ignored[j] {
 				nIgnored++
 			}
@@ -391,7 +392,7 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 			p.seen[i] = make([]uint32, n)
 		}
 		if p.soft[i].hostname {
-			p.softWeight = append(p.softWeight, math.Log(float64(len(nodes)-nIgnored)+2))
+			p.softWeight = append(p.softWeight, math.Log(float64(len(idx)-nIgnored)+2))
 			continue
 		}
 		// the domains among the feasible nodes, a node without the key counting as "": the count
@@ -401,14 +402,14 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 			limit++
 		}
 		seen, found := p.seen[i], 0
-		for j, n := range nodes {
+		for j, ni := range idx {
 			if found == limit {
 				break
 			}
 			if ignored != nil && ignored[j] {
 				continue
 			}
-			d := topo.dom[n.Index]
+			d := topo.dom[ni]
 			if d < 0 {
 				if d = topo.empty; d < 0 {
 					d = int32(topo.n)
@@ -441,32 +442,34 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	// Score.
 	var minScore int64 = math.MaxInt64
 	var maxScore int64
-	for j, n := range nodes {
-		if ignored != nil && ignored[j] {
-			continue
-		}
-		var s float64
-		for i := range p.soft {
-			c := &p.soft[i]
-			topo := p.softDom[i].topo
-			if c.hostname && topo.unique {
-				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
+	if tab := p.hostZoneTable(); tab != nil {
+		// the usual pair, hostname then one other key (the system defaults): a node's raw score
+		// is read from the table by its domain and its own count
+		host, dom := p.softTable[0].node, p.softDom[1].topo.dom
+		for j, ni := range idx {
+			if ignored != nil && ignored[j] {
 				continue
 			}
-			d := topo.dom[n.Index]
-			if d < 0 {
-				continue
-			}
-			if c.hostname {
-				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
+			var r int64
+			if cnt := host[ni]; cnt >= 0 && cnt < hostZoneCounts {
+				r = tab[(int(dom[ni])+1)*hostZoneCounts+int(cnt)]
 			} else {
-				s += p.terms[i][d]
+				r = p.rawScore(ni)
 			}
+			raw[j] = r
+			minScore = min(minScore, r)
+			maxScore = max(maxScore, r)
 		}
-		r := int64(math.Round(s))
-		raw[j] = r
-		minScore = min(minScore, r)
-		maxScore = max(maxScore, r)
+	} else {
+		for j, ni := range idx {
+			if ignored != nil && ignored[j] {
+				continue
+			}
+			r := p.rawScore(ni)
+			raw[j] = r
+			minScore = min(minScore, r)
+			maxScore = max(maxScore, r)
+		}
 	}
 	// NormalizeScore: 100 * (max + min - s) / max, read from a table of the few values s takes
 	// when there are fewer of them than nodes; an ignored node scores 0.
@@ -493,10 +496,65 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	return true
 }
 
+// hostZoneCounts is how many of a node's own counts (0, 1, ...) hostZoneTable covers.
+const hostZoneCounts = 16
+
+// hostZoneTable returns, when the soft constraints are a hostname constraint (each node its own
+// domain) followed by one constraint on another key with few domains, the raw score of a node
+// by its domain d (-1: the node lacks the key) and its own count c < hostZoneCounts, at
+// (d+1)*hostZoneCounts + c, computed as rawScore computes it; otherwise nil.
+func (p *podTopologySpread) hostZoneTable() []int64 {
+	if len(p.soft) != 2 || !p.soft[0].hostname || !p.softDom[0].topo.unique || p.soft[1].hostname {
+		return nil
+	}
+	doms := p.softDom[1].topo.n
+	if doms > 64 {
+		return nil
+	}
+	tab := p.hostZone[:0]
+	c0, w0 := &p.soft[0], p.softWeight[0]
+	for d := -1; d < doms; d++ {
+		for cnt := range hostZoneCounts {
+			var s float64
+			s += float64(int64(cnt))*w0 + float64(c0.maxSkew-1)
+			if d >= 0 {
+				s += p.terms[1][d]
+			}
+			tab = append(tab, int64(math.Round(s)))
+		}
+	}
+	p.hostZone = tab
+	return tab
+}
+
+// rawScore is node ni's score before normalization: per soft constraint, the matching pods in its
+// domain times the constraint's weight plus maxSkew - 1, summed and rounded.
+func (p *podTopologySpread) rawScore(ni int32) int64 {
+	var s float64
+	for i := range p.soft {
+		c := &p.soft[i]
+		topo := p.softDom[i].topo
+		if c.hostname && topo.unique {
+			s += float64(int64(p.softTable[i].node[ni]))*p.softWeight[i] + float64(c.maxSkew-1)
+			continue
+		}
+		d := topo.dom[ni]
+		if d < 0 {
+			continue
+		}
+		if c.hostname {
+			s += float64(int64(p.softTable[i].node[ni]))*p.softWeight[i] + float64(c.maxSkew-1)
+		} else {
+			s += p.terms[i][d]
+		}
+	}
+	return int64(math.Round(s))
+}
+
 // hasSoftKeys is hasAllKeys(n, p.soft) read from the index's domains.
-func (p *podTopologySpread) hasSoftKeys(n *cluster.Node) bool {
+func (p *podTopologySpread) hasSoftKeys(ni int32) bool {
 	for i := range p.softDom {
-		if p.softDom[i].topo.dom[n.Index] < 0 {
+		if p.softDom[i].topo.dom[ni] < 0 {
 			return false
 		}
 	}

@@ -147,14 +147,15 @@ type Scheduler struct {
 	order    nodeOrder
 	cyc      cycle
 	counting podCounting
+	mirror   nodeMirror
 
 	// scratch reused across calls
 	subset   []int32
-	feasible []*cluster.Node
-	statuses []nodeStatus
-	raw      []int64
-	total    []int64
-	failSig  []failCount
+	feasible []int32 // the feasible nodes' indexes
+	statuses    []nodeStatus
+	raw         []int64
+	total       []int64
+	failSig     []failCount
 	// the last FitError built and its signature
 	lastFit *FitError
 	lastSig []failCount
@@ -192,6 +193,7 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 		return Decision{}, newFitError(&FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: "parsing pod: " + err.Error()})
 	}
 	order := s.order.get(st)
+	s.mirror.sync(st)
 
 	// PreFilter. NodeAffinity first: it may restrict the nodes to those named by matchFields.
 	nodes := order
@@ -219,13 +221,13 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 	}
 	d := Decision{Feasible: len(feasible), Evaluated: len(feasible) + len(statuses)}
 	if len(feasible) == 1 {
-		d.Node = feasible[0]
+		d.Node = st.Nodes[feasible[0]]
 		return d, nil
 	}
 
 	// Score.
-	total := s.prioritize(c, feasible)
-	d.Node = feasible[selectHost(total, rng)]
+	total := s.prioritize(st, c, feasible)
+	d.Node = st.Nodes[feasible[selectHost(total, rng)]]
 	return d, nil
 }
 
@@ -261,7 +263,7 @@ func (s *Scheduler) numFeasibleNodesToFind(numAllNodes int) int {
 // nodes are checked from the rotating start index; once numFeasibleNodesToFind nodes fit, the search
 // goes on only until the next fitting node (which cancels it and is dropped), so the infeasible
 // nodes met in between are counted as evaluated, as they are upstream.
-func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c *cycle) ([]*cluster.Node, []nodeStatus) {
+func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c *cycle) ([]int32, []nodeStatus) {
 	feasible := s.feasible[:0]
 	statuses := s.statuses[:0]
 	numAll := len(nodes)
@@ -270,21 +272,22 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 		return feasible, statuses
 	}
 	toFind := s.numFeasibleNodesToFind(numAll)
+	rows := s.mirror.rows
 	k := s.nextStart % numAll // nodes[(nextStart+i) % numAll], without a division per node
 	for range numAll {
-		n := st.Nodes[nodes[k]]
+		i := nodes[k]
 		if k++; k == numAll {
 			k = 0
 		}
-		r, aux := c.filter(n)
+		r, aux := c.filter(st, &rows[i], i)
 		if r == reasonNone {
 			if len(feasible) == toFind {
 				break
 			}
-			feasible = append(feasible, n)
+			feasible = append(feasible, i)
 			continue
 		}
-		statuses = append(statuses, nodeStatus{node: int32(n.Index), reason: r, aux: aux})
+		statuses = append(statuses, nodeStatus{node: i, reason: r, aux: aux})
 	}
 	s.feasible, s.statuses = feasible, statuses
 	return feasible, statuses
@@ -294,7 +297,7 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 // feasible node, normalizes its scores to 0..100 and the weighted scores are summed. A plugin whose
 // PreScore would return Skip, or whose scores are the same on every node, adds nothing (a constant
 // added to every node cannot change the choice).
-func (s *Scheduler) prioritize(c *cycle, feasible []*cluster.Node) []int64 {
+func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) []int64 {
 	n := len(feasible)
 	s.total = resize(s.total, n)
 	s.raw = resize(s.raw, n)
@@ -306,34 +309,29 @@ func (s *Scheduler) prioritize(c *cycle, feasible []*cluster.Node) []int64 {
 			total[i] += weight * raw[i]
 		}
 	}
-	if w.TaintToleration != 0 && c.taintToleration.score(feasible, raw) {
+	if w.TaintToleration != 0 && c.taintToleration.score(st, feasible, s.mirror.rows, raw) {
 		add(w.TaintToleration)
 	}
-	if w.NodeAffinity != 0 && c.nodeAffinity.score(feasible, raw) {
+	if w.NodeAffinity != 0 && c.nodeAffinity.score(st, feasible, raw) {
 		add(w.NodeAffinity)
 	}
 	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
-	// resources alone (no normalization over the nodes): one pass adds both.
+	// resources alone (no normalization over the nodes): their weighted sum per node is kept in
+	// the node's mirror row while neither the node nor the pod's requests change.
 	wFit, wBal := w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
 	if c.balanced.skip() {
 		wBal = 0
 	}
 	if wFit != 0 || wBal != 0 {
-		for i, n := range feasible {
-			var t int64
-			if wFit != 0 {
-				t = wFit * c.fit.nodeScore(n)
-			}
-			if wBal != 0 {
-				t += wBal * c.balanced.nodeScore(n)
-			}
-			total[i] += t
+		s.mirror.beginScores(c, wFit, wBal)
+		for j, i := range feasible {
+			total[j] += s.mirror.resourceScore(c, i)
 		}
 	}
-	if w.PodTopologySpread != 0 && c.spread.score(feasible, raw) {
+	if w.PodTopologySpread != 0 && c.spread.score(st, feasible, raw) {
 		add(w.PodTopologySpread)
 	}
-	if w.InterPodAffinity != 0 && c.interPod.score(feasible, raw) {
+	if w.InterPodAffinity != 0 && c.interPod.score(st, feasible, raw) {
 		add(w.InterPodAffinity)
 	}
 	return total
