@@ -77,6 +77,12 @@ func (c *cycle) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *s
 	}
 }
 
+// rowsOnly reports whether a node's mirror row decides every filter of this cycle, but for the
+// taints of a tainted node.
+func (c *cycle) rowsOnly() bool {
+	return c.nodeName.name == "" && c.required == nil && !c.spreadFilters && !c.interPodFilters
+}
+
 // filter runs the filter plugins in the default profile's order on node i, whose mirror row is
 // row, and returns the first failure. What every node is checked for is read from the row; the
 // node itself only when the pod names a node, the node is tainted, or a plugin reads labels.
@@ -95,7 +101,7 @@ func (c *cycle) filter(st *cluster.State, row *nodeRow, i int32) (reason, int32)
 	if c.required != nil && !c.required.match(st.Nodes[i]) {
 		return reasonNodeAffinity, 0
 	}
-	if bits := c.fit.filter(row.allocatable, row.requested); bits != 0 {
+	if bits := c.fit.filter(row.free); bits != 0 {
 		return reasonInsufficient, bits
 	}
 	if c.spreadFilters {

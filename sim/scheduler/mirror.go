@@ -2,9 +2,10 @@ package scheduler
 
 import "github.com/faultline-dev/faultline/sim/cluster"
 
-// nodeMirror is a compact copy, one 64-byte row per node index, of what a cycle reads of every
-// node it visits: whether the node is cordoned or tainted, its Allocatable, Requested and
-// NonZeroRequested, and the node's last weighted NodeResourcesFit + BalancedAllocation score. A
+// nodeMirror is a compact copy, one 32-byte row per node index, of what a cycle reads of every
+// node it visits: whether the node is cordoned or tainted, its free resources (Allocatable -
+// Requested), and the node's last weighted NodeResourcesFit + BalancedAllocation score, with the
+// resources that score is computed from (Allocatable, Requested, NonZeroRequested) apart. A
 // placement on tens of thousands of nodes visits thousands per pod; read from the nodes
 // themselves (a struct of several cache lines each, wherever it was allocated) most of a cycle's
 // time went to cache misses. The rows are read in the nodes' visiting order, a few streams
@@ -17,6 +18,7 @@ import "github.com/faultline-dev/faultline/sim/cluster"
 type nodeMirror struct {
 	st   *cluster.State
 	rows []nodeRow
+	res  []nodeResources // by node index, read when a row's score is computed
 
 	// class stands for the current pod's requests and the two weights in the rows' cached
 	// resource score; 0 is never current, so a zero or invalidated row never matches
@@ -26,12 +28,16 @@ type nodeMirror struct {
 }
 
 type nodeRow struct {
-	allocatable, requested, nonZero cluster.Resources
+	free cluster.Resources // Allocatable - Requested
 	// score is the weighted fit + balanced-allocation score for the pod class class
 	score         int64
 	class         uint32
 	unschedulable bool
 	tainted       bool // any taint at all: the taint filter and score read the node's own
+}
+
+type nodeResources struct {
+	allocatable, requested, nonZero cluster.Resources
 }
 
 // sync makes the copy follow st.
@@ -47,21 +53,25 @@ func (m *nodeMirror) sync(st *cluster.State) {
 		m.rows = make([]nodeRow, len(st.Nodes))
 	}
 	m.rows = m.rows[:len(st.Nodes)]
+	if cap(m.res) < len(st.Nodes) {
+		m.res = make([]nodeResources, len(st.Nodes))
+	}
+	m.res = m.res[:len(st.Nodes)]
 	for i, n := range st.Nodes {
-		m.rows[i] = rowOf(n)
+		m.rows[i], m.res[i] = rowOf(n)
 	}
 	st.Observe(m)
 }
 
-func rowOf(n *cluster.Node) nodeRow {
-	return nodeRow{allocatable: n.Allocatable, requested: n.Requested, nonZero: n.NonZeroRequested,
-		unschedulable: n.Unschedulable, tainted: len(n.Taints) > 0}
+func rowOf(n *cluster.Node) (nodeRow, nodeResources) {
+	return nodeRow{free: n.Allocatable.Sub(n.Requested), unschedulable: n.Unschedulable, tainted: len(n.Taints) > 0},
+		nodeResources{allocatable: n.Allocatable, requested: n.Requested, nonZero: n.NonZeroRequested}
 }
 
 // update copies node n again; a node added since the copy was built waits for the next sync.
 func (m *nodeMirror) update(n *cluster.Node) {
 	if n.Index < len(m.rows) && m.st.Nodes[n.Index] == n {
-		m.rows[n.Index] = rowOf(n)
+		m.rows[n.Index], m.res[n.Index] = rowOf(n)
 	}
 }
 
@@ -98,12 +108,13 @@ func (m *nodeMirror) resourceScore(c *cycle, i int32) int64 {
 	if r.class == m.class {
 		return r.score
 	}
+	res := &m.res[i]
 	var t int64
 	if m.wFit != 0 {
-		t = m.wFit * c.fit.scoreOf(r.allocatable, r.nonZero)
+		t = m.wFit * c.fit.scoreOf(res.allocatable, res.nonZero)
 	}
 	if m.wBal != 0 {
-		t += m.wBal * c.balanced.scoreOf(r.allocatable, r.requested)
+		t += m.wBal * c.balanced.scoreOf(res.allocatable, res.requested)
 	}
 	r.score, r.class = t, m.class
 	return t

@@ -18,9 +18,10 @@ func checkMirror(t *testing.T, s *Scheduler, st *cluster.State) {
 	c := &s.cyc
 	for i, n := range st.Nodes {
 		r := s.mirror.rows[i]
-		want := rowOf(n)
+		want, wantRes := rowOf(n)
 		want.score, want.class = r.score, r.class
 		require.Equal(t, want, r, "row of node %s", n.Name)
+		require.Equal(t, wantRes, s.mirror.res[i], "resources of node %s", n.Name)
 		if r.class == s.mirror.class {
 			score := s.mirror.wFit*c.fit.nodeScore(n) + s.mirror.wBal*c.balanced.nodeScore(n)
 			require.Equal(t, score, r.score, "resource score of node %s", n.Name)

@@ -26,14 +26,14 @@ type nodeResourcesFit struct {
 	nonZero  cluster.Resources // pod.NonZero
 }
 
-// filter returns insufficientCPU|insufficientMemory bits, 0 when the pod fits a node of
-// allocatable resources with requested of them requested.
-func (p *nodeResourcesFit) filter(allocatable, requested cluster.Resources) int32 {
+// filter returns insufficientCPU|insufficientMemory bits, 0 when the pod fits a node with free
+// (Allocatable - Requested) resources.
+func (p *nodeResourcesFit) filter(free cluster.Resources) int32 {
 	var bits int32
-	if p.requests.MilliCPU > 0 && p.requests.MilliCPU > allocatable.MilliCPU-requested.MilliCPU {
+	if p.requests.MilliCPU > 0 && p.requests.MilliCPU > free.MilliCPU {
 		bits |= insufficientCPU
 	}
-	if p.requests.Memory > 0 && p.requests.Memory > allocatable.Memory-requested.Memory {
+	if p.requests.Memory > 0 && p.requests.Memory > free.Memory {
 		bits |= insufficientMemory
 	}
 	return bits

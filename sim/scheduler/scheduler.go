@@ -152,6 +152,11 @@ type Scheduler struct {
 	// scratch reused across calls
 	subset   []int32
 	feasible []int32 // the feasible nodes' indexes
+	// the feasible nodes' weighted NodeResourcesFit + BalancedAllocation scores (wFit, wBal), and
+	// whether any of them is tainted, found in the same pass as the filters
+	resScores     []int64
+	wFit, wBal    int64
+	feasibleTaint bool
 	statuses    []nodeStatus
 	raw         []int64
 	total       []int64
@@ -273,23 +278,52 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 	}
 	toFind := s.numFeasibleNodesToFind(numAll)
 	rows := s.mirror.rows
+	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
+	// resources alone (no normalization over the nodes): their weighted sum is taken while the
+	// node's row is at hand, and kept in the row while neither the node nor the pod's requests
+	// change.
+	w := s.cfg.Weights
+	s.wFit, s.wBal = w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
+	if c.balanced.skip() {
+		s.wBal = 0
+	}
+	scored := s.wFit != 0 || s.wBal != 0
+	if scored {
+		s.mirror.beginScores(c, s.wFit, s.wBal)
+	}
+	res := s.resScores[:0]
+	anyTaint := false
 	k := s.nextStart % numAll // nodes[(nextStart+i) % numAll], without a division per node
+	rowsOnly, tolerates, fit, class := c.rowsOnly(), c.unschedulable.tolerates, c.fit, s.mirror.class
 	for range numAll {
 		i := nodes[k]
 		if k++; k == numAll {
 			k = 0
 		}
-		r, aux := c.filter(st, &rows[i], i)
+		row := &rows[i]
+		r, aux := reasonNone, int32(0)
+		// a node that every filter passes by its row alone: the usual case, without a call
+		if !rowsOnly || row.tainted || (row.unschedulable && !tolerates) || fit.filter(row.free) != 0 {
+			r, aux = c.filter(st, row, i)
+		}
 		if r == reasonNone {
 			if len(feasible) == toFind {
 				break
 			}
 			feasible = append(feasible, i)
+			if scored {
+				sc := row.score
+				if row.class != class {
+					sc = s.mirror.resourceScore(c, i)
+				}
+				res = append(res, sc)
+			}
+			anyTaint = anyTaint || row.tainted
 			continue
 		}
 		statuses = append(statuses, nodeStatus{node: i, reason: r, aux: aux})
 	}
-	s.feasible, s.statuses = feasible, statuses
+	s.feasible, s.statuses, s.resScores, s.feasibleTaint = feasible, statuses, res, anyTaint
 	return feasible, statuses
 }
 
@@ -302,31 +336,23 @@ func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) []
 	s.total = resize(s.total, n)
 	s.raw = resize(s.raw, n)
 	total, raw := s.total, s.raw
-	clear(total)
+	if s.wFit != 0 || s.wBal != 0 {
+		copy(total, s.resScores) // NodeResourcesFit and BalancedAllocation, from the filter pass
+	} else {
+		clear(total)
+	}
 	w := s.cfg.Weights
 	add := func(weight int64) {
 		for i := range total {
 			total[i] += weight * raw[i]
 		}
 	}
-	if w.TaintToleration != 0 && c.taintToleration.score(st, feasible, s.mirror.rows, raw) {
+	// without a tainted feasible node, TaintToleration scores 100 everywhere: a constant
+	if w.TaintToleration != 0 && s.feasibleTaint && c.taintToleration.score(st, feasible, s.mirror.rows, raw) {
 		add(w.TaintToleration)
 	}
 	if w.NodeAffinity != 0 && c.nodeAffinity.score(st, feasible, raw) {
 		add(w.NodeAffinity)
-	}
-	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
-	// resources alone (no normalization over the nodes): their weighted sum per node is kept in
-	// the node's mirror row while neither the node nor the pod's requests change.
-	wFit, wBal := w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
-	if c.balanced.skip() {
-		wBal = 0
-	}
-	if wFit != 0 || wBal != 0 {
-		s.mirror.beginScores(c, wFit, wBal)
-		for j, i := range feasible {
-			total[j] += s.mirror.resourceScore(c, i)
-		}
 	}
 	if w.PodTopologySpread != 0 && c.spread.score(st, feasible, raw) {
 		add(w.PodTopologySpread)
