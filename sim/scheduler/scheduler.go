@@ -157,10 +157,10 @@ type Scheduler struct {
 	resScores     []int64
 	wFit, wBal    int64
 	feasibleTaint bool
-	statuses    []nodeStatus
-	raw         []int64
-	total       []int64
-	failSig     []failCount
+	statuses      []nodeStatus
+	raw           []int64
+	total         []int64
+	failSig       []failCount
 	// the last FitError built and its signature
 	lastFit *FitError
 	lastSig []failCount
