@@ -157,10 +157,13 @@ type Scheduler struct {
 	resScores     []int64
 	wFit, wBal    int64
 	feasibleTaint bool
-	statuses      []nodeStatus
-	raw           []int64
-	total         []int64
-	failSig       []failCount
+	// the feasible nodes' hostZoneKeys, when PodTopologySpread's score is keyed (keys != nil)
+	keys     []int32
+	keysBuf  []int32
+	statuses []nodeStatus
+	raw      []int64
+	total    []int64
+	failSig  []failCount
 	// the last FitError built and its signature
 	lastFit *FitError
 	lastSig []failCount
@@ -231,8 +234,11 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 	}
 
 	// Score.
-	total := s.prioritize(st, c, feasible)
-	d.Node = st.Nodes[feasible[selectHost(total, rng)]]
+	total, best, known := s.prioritize(st, c, feasible)
+	if !known {
+		best = highest(total)
+	}
+	d.Node = st.Nodes[feasible[selectAmong(total, best, rng)]]
 	return d, nil
 }
 
@@ -293,6 +299,13 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 	}
 	res := s.resScores[:0]
 	anyTaint := false
+	// PodTopologySpread's system-default pair: each feasible node's key into its score table is
+	// read here too, while the pass is at the node
+	var host, dom []int32
+	if sp, ok := c.spread.(*podTopologySpread); ok && w.PodTopologySpread != 0 {
+		host, dom = sp.keyed()
+	}
+	keys := s.keysBuf[:0]
 	k := s.nextStart % numAll // nodes[(nextStart+i) % numAll], without a division per node
 	rowsOnly, tolerates, fit, class := c.rowsOnly(), c.unschedulable.tolerates, c.fit, s.mirror.class
 	for range numAll {
@@ -319,11 +332,22 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 				res = append(res, sc)
 			}
 			anyTaint = anyTaint || row.tainted
+			if host != nil {
+				if key := hostZoneKey(host, dom, i); key >= 0 {
+					keys = append(keys, key)
+				} else {
+					host = nil // a count beyond the table: the plain score
+				}
+			}
 			continue
 		}
 		statuses = append(statuses, nodeStatus{node: i, reason: r, aux: aux})
 	}
 	s.feasible, s.statuses, s.resScores, s.feasibleTaint = feasible, statuses, res, anyTaint
+	s.keysBuf, s.keys = keys, nil
+	if host != nil {
+		s.keys = keys
+	}
 	return feasible, statuses
 }
 
@@ -331,7 +355,9 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 // feasible node, normalizes its scores to 0..100 and the weighted scores are summed. A plugin whose
 // PreScore would return Skip, or whose scores are the same on every node, adds nothing (a constant
 // added to every node cannot change the choice).
-func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) []int64 {
+//
+// It returns the totals and, when its last pass over them found it (known), the highest.
+func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) (total []int64, best int64, known bool) {
 	n := len(feasible)
 	s.total = resize(s.total, n)
 	s.raw = resize(s.raw, n)
@@ -354,25 +380,33 @@ func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) []
 	if w.NodeAffinity != 0 && c.nodeAffinity.score(st, feasible, raw) {
 		add(w.NodeAffinity)
 	}
-	if w.PodTopologySpread != 0 && c.spread.score(st, feasible, raw) {
+	if s.keys != nil {
+		best, known = c.spread.(*podTopologySpread).scoreKeyed(feasible, s.keys, w.PodTopologySpread, total), true
+	} else if w.PodTopologySpread != 0 && c.spread.score(st, feasible, raw) {
 		add(w.PodTopologySpread)
 	}
 	if w.InterPodAffinity != 0 && c.interPod.score(st, feasible, raw) {
 		add(w.InterPodAffinity)
+		known = false
 	}
-	return total
+	return total, best, known
 }
 
-// selectHost follows upstream's selectHost: reservoir sampling among the nodes with the highest
-// total score, so each of them is chosen with equal probability. It draws from rng once per tied
-// node after the first, in feasible-node order.
-func selectHost(total []int64, rng *rand.Rand) int {
+// highest returns the highest of total, which is not empty.
+func highest(total []int64) int64 {
 	best := total[0]
 	for _, t := range total[1:] {
 		if t > best {
 			best = t
 		}
 	}
+	return best
+}
+
+// selectAmong follows upstream's selectHost, given the highest total best: reservoir sampling
+// among the nodes with the highest total score, so each of them is chosen with equal
+// probability. It draws from rng once per tied node after the first, in feasible-node order.
+func selectAmong(total []int64, best int64, rng *rand.Rand) int {
 	selected, count := -1, 0
 	for i, t := range total {
 		if t != best {
