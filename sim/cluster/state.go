@@ -61,7 +61,9 @@ func (p PodPhase) String() string {
 // Unschedulable, the resources, Taints) come first, so that they share the struct's first cache
 // lines: a placement on tens of thousands of nodes visits thousands of nodes per pod.
 type Node struct {
-	Index         int // position in State.Nodes, stable for the run
+	Index int // position in State.Nodes, stable for the run
+	// Unschedulable is spec.unschedulable (cordoned). Once the node is added, change it with
+	// State.SetUnschedulable, as Taints with State.SetTaints: the scheduler keeps a copy.
 	Unschedulable bool
 	// Up is the physical state: the machine and its kubelet are running.
 	Up bool
@@ -73,8 +75,10 @@ type Node struct {
 	// node, so a recomputation touches only the nodes that changed.
 	Changed bool
 
+	// Allocatable is fixed once the node is added.
 	Allocatable Resources
 	// Requested sums the requests of the pods bound here (Pods), as the scheduler's NodeInfo does.
+	// Bind and Release keep it, and NonZeroRequested, up to date.
 	Requested Resources
 	// NonZeroRequested is Requested with upstream's defaults (100m CPU, 200MB memory) for
 	// containers that request nothing, used by the scoring plugins.
