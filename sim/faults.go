@@ -185,7 +185,7 @@ func (w *World) faultEnd(i int) {
 	case NodeStop:
 		for _, ns := range fs.nodes {
 			if f.At == 0 {
-				ns.n.Unschedulable = false // joined (holdJoiningNodes)
+				w.st.SetUnschedulable(ns.n, false) // joined (holdJoiningNodes)
 			}
 			if ns.stopped {
 				w.nodeBoot(ns.n.Index)
@@ -221,7 +221,7 @@ func (w *World) holdJoiningNodes() {
 	for _, fs := range w.faults {
 		if fs.f.Action == NodeStop && fs.f.At == 0 {
 			for _, ns := range fs.nodes {
-				ns.n.Unschedulable = true
+				w.st.SetUnschedulable(ns.n, true)
 			}
 		}
 	}

@@ -31,6 +31,16 @@ func (w *World) recompute(now time.Duration) {
 	w.dirty = false
 	w.acct.integrate(w, now)
 	wall := w.clock.Now()
+	// the workloads whose Ready count may have changed: a pod on a changed node (every change
+	// of a pod's readiness marks its node) or unbound since the last recomputation
+	w.st.Observe((*unbindWatch)(w))
+	for _, ns := range w.nodes {
+		if ns.n.Changed {
+			for _, p := range ns.n.Pods {
+				(*unbindWatch)(w).recount(p)
+			}
+		}
+	}
 	for _, l := range w.loads {
 		mult, ready, replicas := l.mult, l.ready, l.wl.replicas
 		l.refresh(w, wall)
@@ -55,6 +65,7 @@ func (w *World) recompute(now time.Duration) {
 	}
 	if w.inv != nil {
 		w.checkCPU(w.inv)
+		w.checkReadyCounts(w.inv)
 	}
 	w.acct.setRates(w)
 	if w.inv != nil {
@@ -63,6 +74,33 @@ func (w *World) recompute(now time.Duration) {
 	w.checkDisruption()
 	w.unreach.sync()
 	w.controlPlaneRecompute(now)
+}
+
+// unbindWatch is the World as a cluster.Observer: a pod released from its node (Release makes it
+// not Ready, off its node's pod list) has its workload's Ready count recounted.
+type unbindWatch World
+
+func (u *unbindWatch) recount(p *cluster.Pod) {
+	if p.Index < len(u.pods) {
+		if ps := u.pods[p.Index]; ps.p == p && ps.wl != nil && ps.wl.load != nil {
+			ps.wl.load.counted = false
+		}
+	}
+}
+
+func (u *unbindWatch) PodBound(p *cluster.Pod)                            { u.recount(p) }
+func (u *unbindWatch) PodUnbound(p *cluster.Pod)                          { u.recount(p) }
+func (u *unbindWatch) PodPhaseChanged(p *cluster.Pod, _ cluster.PodPhase) { u.recount(p) }
+
+// checkReadyCounts compares each load's Ready count, which refresh recounts only for the
+// workloads whose pods changed, with a full count.
+func (w *World) checkReadyCounts(c *invChecker) {
+	for _, l := range w.loads {
+		if n := l.countReady(w); n != l.ready {
+			c.fail(w, InvCPUCurrent, "workload/"+l.wl.key, "Ready pods counted %d, a full count gives %d (a readiness change without its node marked)", l.ready, n)
+			return
+		}
+	}
 }
 
 // podDemand is the real CPU a pod wants now, in cores, before contention.
@@ -264,9 +302,9 @@ func (w *World) nodeNotReady(i int) {
 	w.acct.notReadyEvents++
 	emit(w, trace.NodeNotReady{Node: n.Name, SilentFor: w.q.Now() - ns.downSince})
 	w.observeNode(n.Name, measure.NodeNotReady)
-	n.Taints = append(n.Taints,
+	w.st.SetTaints(n, append(n.Taints,
 		corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
-	)
+	))
 	for _, p := range n.Pods {
 		p.Ready = false
 	}
@@ -295,7 +333,7 @@ func (w *World) taintForEviction(ns *nodeState) {
 	}
 	added := metav1.NewTime(w.clock.Now())
 	taint := corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &added}
-	n.Taints = append(n.Taints, taint)
+	w.st.SetTaints(n, append(n.Taints, taint))
 	for _, p := range n.Pods {
 		if p.Phase == cluster.PodTerminating || p.Phase == cluster.PodGone {
 			continue
@@ -351,7 +389,7 @@ func (w *World) checkDisruption() {
 	if all {
 		emit(w, trace.FullDisruption{})
 		for _, ns := range w.nodes {
-			removeTaint(ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
+			removeTaint(&w.st, ns.n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 			for _, p := range ns.n.Pods {
 				w.podCancel(w.pods[p.Index], &w.pods[p.Index].eviction)
 			}
@@ -366,7 +404,7 @@ func (w *World) checkDisruption() {
 	}
 }
 
-func removeTaint(n *cluster.Node, key string, effect corev1.TaintEffect) {
+func removeTaint(st *cluster.State, n *cluster.Node, key string, effect corev1.TaintEffect) {
 	kept := n.Taints[:0]
 	for _, t := range n.Taints {
 		if t.Key == key && t.Effect == effect {
@@ -374,7 +412,7 @@ func removeTaint(n *cluster.Node, key string, effect corev1.TaintEffect) {
 		}
 		kept = append(kept, t)
 	}
-	n.Taints = kept
+	st.SetTaints(n, kept)
 }
 
 // nodeBoot brings the machine back. Pods deleted while it was away are confirmed gone; the
@@ -426,8 +464,8 @@ func (w *World) nodeReadyReport(i int) {
 	}
 	n.Ready = true
 	w.repairCancel(ns)
-	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)
-	removeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
+	removeTaint(&w.st, n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)
+	removeTaint(&w.st, n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
 	now := w.q.Now()
 	for _, p := range n.Pods {
 		ps := w.pods[p.Index]

@@ -40,6 +40,11 @@ type loadState struct {
 	// of the workload's pods was recomputed); changed: serve's success share changed on the last
 	// recomputation, so the loads that depend on this one serve again.
 	stale, changed bool
+	// counted: ready holds the count of the workload's Ready pods. recompute clears it for the
+	// workloads with a pod on a changed node or a pod unbound since (a pod's readiness changes
+	// only with its node marked changed, or when it is released), so that refresh recounts only
+	// those instead of every pod of every workload each time.
+	counted bool
 }
 
 func (w *World) buildLoads() {
@@ -107,16 +112,25 @@ type podReader interface {
 	podStates() []*podState
 }
 
-// refresh counts Ready endpoints and the profile multiplier; CPU per pod depends on both.
+// refresh counts Ready endpoints (unless counted) and the profile multiplier; CPU per pod depends
+// on both.
 func (l *loadState) refresh(c podReader, wall time.Time) {
 	l.mult = l.l.Profile.At(wall)
-	l.ready = 0
+	if !l.counted {
+		l.ready, l.counted = l.countReady(c), true
+	}
+}
+
+// countReady counts the workload's Ready pods.
+func (l *loadState) countReady(c podReader) int {
+	ready := 0
 	pods := c.State().Pods
 	for _, pi := range l.wl.pods {
 		if pods[pi].Ready {
-			l.ready++
+			ready++
 		}
 	}
+	return ready
 }
 
 // podCPU is the real CPU one running pod of the workload uses now.

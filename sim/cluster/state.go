@@ -61,7 +61,9 @@ func (p PodPhase) String() string {
 // Unschedulable, the resources, Taints) come first, so that they share the struct's first cache
 // lines: a placement on tens of thousands of nodes visits thousands of nodes per pod.
 type Node struct {
-	Index         int // position in State.Nodes, stable for the run
+	Index int // position in State.Nodes, stable for the run
+	// Unschedulable is spec.unschedulable (cordoned). Once the node is added, change it with
+	// State.SetUnschedulable, as Taints with State.SetTaints: the scheduler keeps a copy.
 	Unschedulable bool
 	// Up is the physical state: the machine and its kubelet are running.
 	Up bool
@@ -73,8 +75,10 @@ type Node struct {
 	// node, so a recomputation touches only the nodes that changed.
 	Changed bool
 
+	// Allocatable is fixed once the node is added.
 	Allocatable Resources
 	// Requested sums the requests of the pods bound here (Pods), as the scheduler's NodeInfo does.
+	// Bind and Release keep it, and NonZeroRequested, up to date.
 	Requested Resources
 	// NonZeroRequested is Requested with upstream's defaults (100m CPU, 200MB memory) for
 	// containers that request nothing, used by the scoring plugins.
@@ -140,11 +144,44 @@ type State struct {
 type Observer interface {
 	// PodBound is called by Bind once p.Node is set.
 	PodBound(p *Pod)
-	// PodUnbound is called by Release while p is still on p.Node with its phase unchanged.
+	// PodUnbound is called by Release while p is still on p.Node with its phase unchanged (the
+	// node's Requested and NonZeroRequested no longer count it).
 	PodUnbound(p *Pod)
 	// PodPhaseChanged is called by SetPhase for a bound pod that enters or leaves PodTerminating;
 	// p.Phase is the new phase.
 	PodPhaseChanged(p *Pod, old PodPhase)
+}
+
+// NodeObserver is an Observer that is also told when a node's Unschedulable or Taints change
+// (the scheduler keeps a copy of what its filters read of every node). Change them with
+// SetUnschedulable and SetTaints once the node is added.
+type NodeObserver interface {
+	Observer
+	// NodeUpdated is called by SetUnschedulable and SetTaints once the node has changed.
+	NodeUpdated(n *Node)
+}
+
+// SetUnschedulable cordons (true) or uncordons node n, telling the NodeObservers.
+func (s *State) SetUnschedulable(n *Node, v bool) {
+	if n.Unschedulable == v {
+		return
+	}
+	n.Unschedulable = v
+	s.nodeUpdated(n)
+}
+
+// SetTaints replaces node n's taints, telling the NodeObservers.
+func (s *State) SetTaints(n *Node, taints []corev1.Taint) {
+	n.Taints = taints
+	s.nodeUpdated(n)
+}
+
+func (s *State) nodeUpdated(n *Node) {
+	for _, o := range s.observers {
+		if no, ok := o.(NodeObserver); ok {
+			no.NodeUpdated(n)
+		}
+	}
 }
 
 // Observe adds o to the observers (once).
@@ -228,6 +265,8 @@ func (s *State) SetPhase(p *Pod, phase PodPhase) {
 func (s *State) Release(p *Pod) {
 	if n := p.Node; n != nil {
 		n.Changed = true
+		n.Requested = n.Requested.Sub(p.Requests)
+		n.NonZeroRequested = n.NonZeroRequested.Sub(p.NonZero)
 		for _, o := range s.observers {
 			o.PodUnbound(p)
 		}
@@ -239,8 +278,6 @@ func (s *State) Release(p *Pod) {
 				break
 			}
 		}
-		n.Requested = n.Requested.Sub(p.Requests)
-		n.NonZeroRequested = n.NonZeroRequested.Sub(p.NonZero)
 	}
 	p.Phase = PodGone
 	p.Ready = false

@@ -14,6 +14,11 @@ type cycle struct {
 	spread          countingPlugin // PodTopologySpread
 	interPod        countingPlugin // InterPodAffinity
 	balanced        balancedAllocation
+
+	// spreadFilters and interPodFilters are false when that plugin's filter passes every node
+	// (PreFilter Skip: no DoNotSchedule constraint, no required (anti-)affinity either way), so
+	// that a cycle visiting thousands of nodes does not call it on each.
+	spreadFilters, interPodFilters bool
 }
 
 // countingPlugin is the Filter and Score of a plugin that counts bound pods (PodTopologySpread,
@@ -21,8 +26,9 @@ type cycle struct {
 type countingPlugin interface {
 	// filter returns why node n fails, or reasonNone.
 	filter(n *cluster.Node) reason
-	// score writes the normalized score of each node to raw; false means the plugin adds nothing.
-	score(nodes []*cluster.Node, raw []int64) bool
+	// score writes the normalized score of each node st.Nodes[idx[j]] to raw[j]; false means
+	// the plugin adds nothing.
+	score(st *cluster.State, idx []int32, raw []int64) bool
 }
 
 // podCounting runs the PreFilter and PreScore steps of the plugins that count bound pods.
@@ -62,30 +68,51 @@ func (c *cycle) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *s
 	c.fit = nodeResourcesFit{requests: pod.Requests, nonZero: pod.NonZero}
 	c.balanced = balancedAllocation{requests: pod.Requests}
 	c.spread, c.interPod = s.counting.begin(s, st, pod, info)
+	c.spreadFilters, c.interPodFilters = true, true
+	if sp, ok := c.spread.(*podTopologySpread); ok && len(sp.hard) == 0 {
+		c.spreadFilters = false
+	}
+	if ip, ok := c.interPod.(*interPodAffinity); ok && !ip.needFilter {
+		c.interPodFilters = false
+	}
 }
 
-// filter runs the filter plugins in the default profile's order and returns the first failure.
-func (c *cycle) filter(n *cluster.Node) (reason, int32) {
-	if !c.unschedulable.filter(n) {
+// rowsOnly reports whether a node's mirror row decides every filter of this cycle, but for the
+// taints of a tainted node.
+func (c *cycle) rowsOnly() bool {
+	return c.nodeName.name == "" && c.required == nil && !c.spreadFilters && !c.interPodFilters
+}
+
+// filter runs the filter plugins in the default profile's order on node i, whose mirror row is
+// row, and returns the first failure. What every node is checked for is read from the row; the
+// node itself only when the pod names a node, the node is tainted, or a plugin reads labels.
+func (c *cycle) filter(st *cluster.State, row *nodeRow, i int32) (reason, int32) {
+	if !c.unschedulable.filter(row.unschedulable) {
 		return reasonUnschedulable, 0
 	}
-	if !c.nodeName.filter(n) {
+	if c.nodeName.name != "" && !c.nodeName.filter(st.Nodes[i]) {
 		return reasonNodeName, 0
 	}
-	if i := c.taintToleration.filter(n); i >= 0 {
-		return reasonTaint, int32(i)
+	if row.tainted {
+		if t := c.taintToleration.filter(st.Nodes[i]); t >= 0 {
+			return reasonTaint, int32(t)
+		}
 	}
-	if c.required != nil && !c.required.match(n) {
+	if c.required != nil && !c.required.match(st.Nodes[i]) {
 		return reasonNodeAffinity, 0
 	}
-	if bits := c.fit.filter(n); bits != 0 {
+	if bits := c.fit.filter(row.free); bits != 0 {
 		return reasonInsufficient, bits
 	}
-	if r := c.spread.filter(n); r != reasonNone {
-		return r, 0
+	if c.spreadFilters {
+		if r := c.spread.filter(st.Nodes[i]); r != reasonNone {
+			return r, 0
+		}
 	}
-	if r := c.interPod.filter(n); r != reasonNone {
-		return r, 0
+	if c.interPodFilters {
+		if r := c.interPod.filter(st.Nodes[i]); r != reasonNone {
+			return r, 0
+		}
 	}
 	return reasonNone, 0
 }

@@ -31,6 +31,7 @@ func TestIndexedMatchesCensus(t *testing.T) {
 		{"partial scoring", 160, 600, DefaultConfig()},
 		{"fixed percentage", 130, 500, Config{PercentageOfNodesToScore: 30}},
 		{"no default spread", 40, 400, Config{DisableDefaultSpread: true}},
+		{"crowded nodes (own counts beyond the spread score table)", 2, 600, DefaultConfig()},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

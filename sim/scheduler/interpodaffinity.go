@@ -156,16 +156,16 @@ func (p *interPodAffinity) filter(n *cluster.Node) reason {
 	return reasonNone
 }
 
-func (p *interPodAffinity) score(nodes []*cluster.Node, raw []int64) bool {
+func (p *interPodAffinity) score(_ *cluster.State, idx []int32, raw []int64) bool {
 	if len(p.scores) == 0 {
 		return false // PreScore: Skip
 	}
 	var minCount int64 = math.MaxInt64
 	var maxCount int64 = math.MinInt64
-	for j, n := range nodes {
+	for j, ni := range idx {
 		var s int64
 		for _, w := range p.scores {
-			if dom := w.d.topo.dom[n.Index]; dom >= 0 {
+			if dom := w.d.topo.dom[ni]; dom >= 0 {
 				s += w.weight * int64(w.d.count[dom])
 			}
 		}

@@ -30,12 +30,14 @@ type nodeAffinity struct {
 	preferred []preferredNodeTerm
 }
 
-func (p *nodeAffinity) score(nodes []*cluster.Node, raw []int64) bool {
+// score scores the nodes st.Nodes[idx[i]].
+func (p *nodeAffinity) score(st *cluster.State, idx []int32, raw []int64) bool {
 	if len(p.preferred) == 0 {
 		return false // PreScore: Skip
 	}
 	var maxCount int64
-	for i, n := range nodes {
+	for i, ni := range idx {
+		n := st.Nodes[ni]
 		var s int64
 		for j := range p.preferred {
 			if p.preferred[j].term.match(n) {

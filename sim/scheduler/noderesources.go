@@ -26,13 +26,14 @@ type nodeResourcesFit struct {
 	nonZero  cluster.Resources // pod.NonZero
 }
 
-// filter returns insufficientCPU|insufficientMemory bits, 0 when the pod fits.
-func (p *nodeResourcesFit) filter(n *cluster.Node) int32 {
+// filter returns insufficientCPU|insufficientMemory bits, 0 when the pod fits a node with free
+// (Allocatable - Requested) resources.
+func (p *nodeResourcesFit) filter(free cluster.Resources) int32 {
 	var bits int32
-	if p.requests.MilliCPU > 0 && p.requests.MilliCPU > n.Allocatable.MilliCPU-n.Requested.MilliCPU {
+	if p.requests.MilliCPU > 0 && p.requests.MilliCPU > free.MilliCPU {
 		bits |= insufficientCPU
 	}
-	if p.requests.Memory > 0 && p.requests.Memory > n.Allocatable.Memory-n.Requested.Memory {
+	if p.requests.Memory > 0 && p.requests.Memory > free.Memory {
 		bits |= insufficientMemory
 	}
 	return bits
@@ -47,13 +48,19 @@ func (p *nodeResourcesFit) score(nodes []*cluster.Node, raw []int64) bool {
 
 // nodeScore is the score of node n.
 func (p *nodeResourcesFit) nodeScore(n *cluster.Node) int64 {
+	return p.scoreOf(n.Allocatable, n.NonZeroRequested)
+}
+
+// scoreOf is the score of a node of allocatable resources whose pods' non-zero requests sum to
+// nonZeroRequested.
+func (p *nodeResourcesFit) scoreOf(allocatable, nonZeroRequested cluster.Resources) int64 {
 	var score, weights int64
-	if a := n.Allocatable.MilliCPU; a != 0 {
-		score += leastRequestedScore(n.NonZeroRequested.MilliCPU+p.nonZero.MilliCPU, a)
+	if a := allocatable.MilliCPU; a != 0 {
+		score += leastRequestedScore(nonZeroRequested.MilliCPU+p.nonZero.MilliCPU, a)
 		weights++
 	}
-	if a := n.Allocatable.Memory; a != 0 {
-		score += leastRequestedScore(n.NonZeroRequested.Memory+p.nonZero.Memory, a)
+	if a := allocatable.Memory; a != 0 {
+		score += leastRequestedScore(nonZeroRequested.Memory+p.nonZero.Memory, a)
 		weights++
 	}
 	switch weights {
@@ -103,14 +110,19 @@ func (p *balancedAllocation) skip() bool {
 // nodeScore is the score of node n. A fraction is at most 1: min(f, 1) is written as a comparison
 // (math.Min is not inlined), the same for the finite, non-negative fractions here.
 func (p *balancedAllocation) nodeScore(n *cluster.Node) int64 {
+	return p.scoreOf(n.Allocatable, n.Requested)
+}
+
+// scoreOf is the score of a node of allocatable resources with requested of them requested.
+func (p *balancedAllocation) scoreOf(allocatable, requested cluster.Resources) int64 {
 	var fractions [2]float64
 	k := 0
-	if a := n.Allocatable.MilliCPU; a != 0 {
-		fractions[k] = capOne(float64(n.Requested.MilliCPU+p.requests.MilliCPU) / float64(a))
+	if a := allocatable.MilliCPU; a != 0 {
+		fractions[k] = capOne(float64(requested.MilliCPU+p.requests.MilliCPU) / float64(a))
 		k++
 	}
-	if a := n.Allocatable.Memory; a != 0 {
-		fractions[k] = capOne(float64(n.Requested.Memory+p.requests.Memory) / float64(a))
+	if a := allocatable.Memory; a != 0 {
+		fractions[k] = capOne(float64(requested.Memory+p.requests.Memory) / float64(a))
 		k++
 	}
 	std := 0.0

@@ -10,8 +10,9 @@ type nodeUnschedulable struct {
 	tolerates bool
 }
 
-func (p *nodeUnschedulable) filter(n *cluster.Node) bool {
-	return !n.Unschedulable || p.tolerates
+// filter is for a node whose spec.unschedulable is unschedulable.
+func (p *nodeUnschedulable) filter(unschedulable bool) bool {
+	return !unschedulable || p.tolerates
 }
 
 // nodeName is the NodeName plugin (pkg/scheduler/framework/plugins/nodename/node_name.go). Filter:

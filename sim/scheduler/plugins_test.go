@@ -175,7 +175,7 @@ func TestPodTopologySpreadScoreMatchesUpstream(t *testing.T) {
 				in.Labels[k] = ""
 			}
 			got := scores(t, DefaultConfig(), st, in, tt.feasible, func(c *cycle, nodes []*cluster.Node, raw []int64) bool {
-				return c.spread.score(nodes, raw)
+				return c.spread.score(st, indexes(nodes), raw)
 			})
 			assert.Equal(t, tt.want, got)
 		})
@@ -229,7 +229,7 @@ func TestInterPodAffinityScore(t *testing.T) {
 	web := pod("web", "web", spec(0, 0, preferredAntiAffinity("batch", cluster.LabelHostname, 10)))
 	// raw: a = +5 (zone z1), b = +5 - 10 = -5, c = 0; normalized over -5..5
 	got := scores(t, DefaultConfig(), st, web, []string{"a", "b", "c"}, func(c *cycle, nodes []*cluster.Node, raw []int64) bool {
-		return c.interPod.score(nodes, raw)
+		return c.interPod.score(st, indexes(nodes), raw)
 	})
 	assert.Equal(t, map[string]int64{"a": 100, "b": 0, "c": 50}, got)
 }
@@ -329,4 +329,13 @@ func TestScheduleDoesNotChangeState(t *testing.T) {
 	assert.Nil(t, p.Node)
 	assert.Equal(t, before.Requested, st.Nodes[0].Requested)
 	assert.Len(t, st.Nodes[0].Pods, 1)
+}
+
+// indexes returns the nodes' indexes, as a cycle passes them to a score.
+func indexes(nodes []*cluster.Node) []int32 {
+	idx := make([]int32, len(nodes))
+	for i, n := range nodes {
+		idx[i] = int32(n.Index)
+	}
+	return idx
 }

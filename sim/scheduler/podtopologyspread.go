@@ -66,6 +66,8 @@ type podTopologySpread struct {
 	stamp            uint32
 	terms            [][]float64 // per soft constraint: its term of the score, by domain
 	norm             []int64     // normalized score by raw score - minimum
+	hostZone         []int64     // hostZoneTable
+	keyNorm          []int64     // scoreKeyed: weighted normalized score by hostZoneKey
 }
 
 // domainView is what a cycle reads of one constraint's domains: upstream's TpPairToMatchNum for
@@ -354,7 +356,7 @@ func (p *podTopologySpread) filter(n *cluster.Node) reason {
 	return reasonNone
 }
 
-func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
+func (p *podTopologySpread) score(_ *cluster.State, idx []int32, raw []int64) bool {
 	if len(p.soft) == 0 {
 		return false // PreScore: Skip
 	}
@@ -363,17 +365,78 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 	var ignored []bool
 	nIgnored := 0
 	if p.softAll {
-		if cap(p.ignored) < len(nodes) {
-			p.ignored = make([]bool, len(nodes))
+		if cap(p.ignored) < len(idx) {
+			p.ignored = make([]bool, len(idx))
 		}
-		ignored = p.ignored[:len(nodes)]
-		for j, n := range nodes {
-			ignored[j] = !p.hasSoftKeys(n)
+		ignored = p.ignored[:len(idx)]
+		for j, ni := range idx {
+			ignored[j] = !p.hasSoftKeys(ni)
 			if ignored[j] {
 				nIgnored++
 			}
 		}
 	}
+	p.prescore(idx, ignored, nIgnored)
+	// Score.
+	var minScore int64 = math.MaxInt64
+	var maxScore int64
+	if tab := p.hostZoneTable(); tab != nil {
+		// the usual pair, hostname then one other key (the system defaults): a node's raw score
+		// is read from the table by its domain and its own count
+		host, dom := p.softTable[0].node, p.softDom[1].topo.dom
+		for j, ni := range idx {
+			if ignored != nil && ignored[j] {
+				continue
+			}
+			var r int64
+			if cnt := host[ni]; cnt >= 0 && cnt < hostZoneCounts {
+				r = tab[(int(dom[ni])+1)*hostZoneCounts+int(cnt)]
+			} else {
+				r = p.rawScore(ni)
+			}
+			raw[j] = r
+			minScore = min(minScore, r)
+			maxScore = max(maxScore, r)
+		}
+	} else {
+		for j, ni := range idx {
+			if ignored != nil && ignored[j] {
+				continue
+			}
+			r := p.rawScore(ni)
+			raw[j] = r
+			minScore = min(minScore, r)
+			maxScore = max(maxScore, r)
+		}
+	}
+	// NormalizeScore: 100 * (max + min - s) / max, read from a table of the few values s takes
+	// when there are fewer of them than nodes; an ignored node scores 0.
+	var tab []int64
+	if maxScore != 0 && maxScore-minScore < int64(len(raw)/2) {
+		tab = p.norm[:0]
+		for r := minScore; r <= maxScore; r++ {
+			tab = append(tab, maxNodeScore*(maxScore+minScore-r)/maxScore)
+		}
+		p.norm = tab
+	}
+	for j, r := range raw {
+		switch {
+		case ignored != nil && ignored[j]:
+			raw[j] = 0
+		case maxScore == 0:
+			raw[j] = maxNodeScore
+		case tab != nil:
+			raw[j] = tab[r-minScore]
+		default:
+			raw[j] = maxNodeScore * (maxScore + minScore - r) / maxScore
+		}
+	}
+	return true
+}
+
+// prescore sets, for the feasible nodes idx (less the ignored ones), each soft constraint's
+// weight (the log of the number of its domains among them, plus 2) and term by domain.
+func (p *podTopologySpread) prescore(idx []int32, ignored []bool, nIgnored int) {
 	p.softWeight = p.softWeight[:0]
 	p.stamp++
 	if p.stamp == 0 { // wrapped: forget every mark
@@ -391,7 +454,7 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 			p.seen[i] = make([]uint32, n)
 		}
 		if p.soft[i].hostname {
-			p.softWeight = append(p.softWeight, math.Log(float64(len(nodes)-nIgnored)+2))
+			p.softWeight = append(p.softWeight, math.Log(float64(len(idx)-nIgnored)+2))
 			continue
 		}
 		// the domains among the feasible nodes, a node without the key counting as "": the count
@@ -401,14 +464,14 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 			limit++
 		}
 		seen, found := p.seen[i], 0
-		for j, n := range nodes {
+		for j, ni := range idx {
 			if found == limit {
 				break
 			}
 			if ignored != nil && ignored[j] {
 				continue
 			}
-			d := topo.dom[n.Index]
+			d := topo.dom[ni]
 			if d < 0 {
 				if d = topo.empty; d < 0 {
 					d = int32(topo.n)
@@ -438,65 +501,121 @@ func (p *podTopologySpread) score(nodes []*cluster.Node, raw []int64) bool {
 		}
 		p.terms[i] = t
 	}
-	// Score.
+}
+
+// keyed returns, when a feasible node's raw score can be read from hostZoneTable by its
+// hostZoneKey (the system-default pair: no node is ignored), the hostname counts and the other
+// key's domains by node index; otherwise nil, nil.
+func (p *podTopologySpread) keyed() (host, dom []int32) {
+	if p.softAll || !p.hostZoneShape() {
+		return nil, nil
+	}
+	return p.softTable[0].node, p.softDom[1].topo.dom
+}
+
+// hostZoneKey is the index in hostZoneTable of node i's raw score, or -1 when its own count is
+// beyond the table.
+func hostZoneKey(host, dom []int32, i int32) int32 {
+	if cnt := host[i]; cnt >= 0 && cnt < hostZoneCounts {
+		return (dom[i]+1)*hostZoneCounts + cnt
+	}
+	return -1
+}
+
+// scoreKeyed is score for the feasible nodes idx when keyed applies and every node's
+// hostZoneKey is in keys, fused with the weighted sum: it adds weight times each node's
+// normalized score to total and returns the highest total. Its results are score's.
+func (p *podTopologySpread) scoreKeyed(idx, keys []int32, weight int64, total []int64) int64 {
+	p.prescore(idx, nil, 0)
+	tab := p.hostZoneTable()
 	var minScore int64 = math.MaxInt64
 	var maxScore int64
-	for j, n := range nodes {
-		if ignored != nil && ignored[j] {
-			continue
-		}
-		var s float64
-		for i := range p.soft {
-			c := &p.soft[i]
-			topo := p.softDom[i].topo
-			if c.hostname && topo.unique {
-				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
-				continue
-			}
-			d := topo.dom[n.Index]
-			if d < 0 {
-				continue
-			}
-			if c.hostname {
-				s += float64(int64(p.softTable[i].node[n.Index]))*p.softWeight[i] + float64(c.maxSkew-1)
-			} else {
-				s += p.terms[i][d]
-			}
-		}
-		r := int64(math.Round(s))
-		raw[j] = r
+	for _, k := range keys {
+		r := tab[k]
 		minScore = min(minScore, r)
 		maxScore = max(maxScore, r)
 	}
-	// NormalizeScore: 100 * (max + min - s) / max, read from a table of the few values s takes
-	// when there are fewer of them than nodes; an ignored node scores 0.
-	var tab []int64
-	if maxScore != 0 && maxScore-minScore < int64(len(raw)/2) {
-		tab = p.norm[:0]
-		for r := minScore; r <= maxScore; r++ {
-			tab = append(tab, maxNodeScore*(maxScore+minScore-r)/maxScore)
+	// NormalizeScore by key: 100 * (max + min - s) / max
+	norm := p.keyNorm[:0]
+	for _, r := range tab {
+		v := maxNodeScore
+		if maxScore != 0 {
+			v = maxNodeScore * (maxScore + minScore - r) / maxScore
 		}
-		p.norm = tab
+		norm = append(norm, weight*v)
 	}
-	for j, r := range raw {
-		switch {
-		case ignored != nil && ignored[j]:
-			raw[j] = 0
-		case maxScore == 0:
-			raw[j] = maxNodeScore
-		case tab != nil:
-			raw[j] = tab[r-minScore]
-		default:
-			raw[j] = maxNodeScore * (maxScore + minScore - r) / maxScore
+	p.keyNorm = norm
+	best := int64(math.MinInt64)
+	for j, k := range keys {
+		t := total[j] + norm[k]
+		total[j] = t
+		best = max(best, t)
+	}
+	return best
+}
+
+// hostZoneShape reports whether the soft constraints are a hostname constraint (each node its
+// own domain) followed by one constraint on another key with at most 64 domains.
+func (p *podTopologySpread) hostZoneShape() bool {
+	return len(p.soft) == 2 && p.soft[0].hostname && p.softDom[0].topo.unique && !p.soft[1].hostname && p.softDom[1].topo.n <= 64
+}
+
+// hostZoneCounts is how many of a node's own counts (0, 1, ...) hostZoneTable covers.
+const hostZoneCounts = 16
+
+// hostZoneTable returns, when the soft constraints are a hostname constraint (each node its own
+// domain) followed by one constraint on another key with few domains, the raw score of a node
+// by its domain d (-1: the node lacks the key) and its own count c < hostZoneCounts, at
+// (d+1)*hostZoneCounts + c, computed as rawScore computes it; otherwise nil.
+func (p *podTopologySpread) hostZoneTable() []int64 {
+	if !p.hostZoneShape() {
+		return nil
+	}
+	doms := p.softDom[1].topo.n
+	tab := p.hostZone[:0]
+	c0, w0 := &p.soft[0], p.softWeight[0]
+	for d := -1; d < doms; d++ {
+		for cnt := range hostZoneCounts {
+			var s float64
+			s += float64(int64(cnt))*w0 + float64(c0.maxSkew-1)
+			if d >= 0 {
+				s += p.terms[1][d]
+			}
+			tab = append(tab, int64(math.Round(s)))
 		}
 	}
-	return true
+	p.hostZone = tab
+	return tab
+}
+
+// rawScore is node ni's score before normalization: per soft constraint, the matching pods in its
+// domain times the constraint's weight plus maxSkew - 1, summed and rounded.
+func (p *podTopologySpread) rawScore(ni int32) int64 {
+	var s float64
+	for i := range p.soft {
+		c := &p.soft[i]
+		topo := p.softDom[i].topo
+		if c.hostname && topo.unique {
+			s += float64(int64(p.softTable[i].node[ni]))*p.softWeight[i] + float64(c.maxSkew-1)
+			continue
+		}
+		d := topo.dom[ni]
+		if d < 0 {
+			continue
+		}
+		if c.hostname {
+			s += float64(int64(p.softTable[i].node[ni]))*p.softWeight[i] + float64(c.maxSkew-1)
+		} else {
+			s += p.terms[i][d]
+		}
+	}
+	return int64(math.Round(s))
 }
 
 // hasSoftKeys is hasAllKeys(n, p.soft) read from the index's domains.
-func (p *podTopologySpread) hasSoftKeys(n *cluster.Node) bool {
+func (p *podTopologySpread) hasSoftKeys(ni int32) bool {
 	for i := range p.softDom {
-		if p.softDom[i].topo.dom[n.Index] < 0 {
+		if p.softDom[i].topo.dom[ni] < 0 {
 			return false
 		}
 	}

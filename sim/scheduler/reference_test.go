@@ -244,7 +244,8 @@ func (p *refSpread) filter(n *cluster.Node) reason {
 	return reasonNone
 }
 
-func (p *refSpread) score(nodes []*cluster.Node, raw []int64) bool {
+func (p *refSpread) score(st *cluster.State, idx []int32, raw []int64) bool {
+	nodes := nodesOf(st, idx)
 	if len(p.soft) == 0 {
 		return false // PreScore: Skip
 	}
@@ -495,7 +496,8 @@ func (p *refInterPod) filter(n *cluster.Node) reason {
 	return reasonNone
 }
 
-func (p *refInterPod) score(nodes []*cluster.Node, raw []int64) bool {
+func (p *refInterPod) score(st *cluster.State, idx []int32, raw []int64) bool {
+	nodes := nodesOf(st, idx)
 	if len(p.topoScore) == 0 {
 		return false // PreScore: Skip
 	}
@@ -521,4 +523,13 @@ func (p *refInterPod) score(nodes []*cluster.Node, raw []int64) bool {
 		raw[j] = int64(f)
 	}
 	return diff > 0
+}
+
+// nodesOf returns the nodes st.Nodes[idx[j]].
+func nodesOf(st *cluster.State, idx []int32) []*cluster.Node {
+	nodes := make([]*cluster.Node, len(idx))
+	for j, i := range idx {
+		nodes[j] = st.Nodes[i]
+	}
+	return nodes
 }

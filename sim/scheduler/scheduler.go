@@ -147,10 +147,19 @@ type Scheduler struct {
 	order    nodeOrder
 	cyc      cycle
 	counting podCounting
+	mirror   nodeMirror
 
 	// scratch reused across calls
 	subset   []int32
-	feasible []*cluster.Node
+	feasible []int32 // the feasible nodes' indexes
+	// the feasible nodes' weighted NodeResourcesFit + BalancedAllocation scores (wFit, wBal), and
+	// whether any of them is tainted, found in the same pass as the filters
+	resScores     []int64
+	wFit, wBal    int64
+	feasibleTaint bool
+	// the feasible nodes' hostZoneKeys, when PodTopologySpread's score is keyed (keys != nil)
+	keys     []int32
+	keysBuf  []int32
 	statuses []nodeStatus
 	raw      []int64
 	total    []int64
@@ -192,6 +201,7 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 		return Decision{}, newFitError(&FitError{NumAllNodes: len(st.Nodes), PreFilterMsg: "parsing pod: " + err.Error()})
 	}
 	order := s.order.get(st)
+	s.mirror.sync(st)
 
 	// PreFilter. NodeAffinity first: it may restrict the nodes to those named by matchFields.
 	nodes := order
@@ -219,13 +229,16 @@ func (s *Scheduler) Schedule(st *cluster.State, pod *cluster.Pod, rng *rand.Rand
 	}
 	d := Decision{Feasible: len(feasible), Evaluated: len(feasible) + len(statuses)}
 	if len(feasible) == 1 {
-		d.Node = feasible[0]
+		d.Node = st.Nodes[feasible[0]]
 		return d, nil
 	}
 
 	// Score.
-	total := s.prioritize(c, feasible)
-	d.Node = feasible[selectHost(total, rng)]
+	total, best, known := s.prioritize(st, c, feasible)
+	if !known {
+		best = highest(total)
+	}
+	d.Node = st.Nodes[feasible[selectAmong(total, best, rng)]]
 	return d, nil
 }
 
@@ -261,7 +274,7 @@ func (s *Scheduler) numFeasibleNodesToFind(numAllNodes int) int {
 // nodes are checked from the rotating start index; once numFeasibleNodesToFind nodes fit, the search
 // goes on only until the next fitting node (which cancels it and is dropped), so the infeasible
 // nodes met in between are counted as evaluated, as they are upstream.
-func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c *cycle) ([]*cluster.Node, []nodeStatus) {
+func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c *cycle) ([]int32, []nodeStatus) {
 	feasible := s.feasible[:0]
 	statuses := s.statuses[:0]
 	numAll := len(nodes)
@@ -270,23 +283,71 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 		return feasible, statuses
 	}
 	toFind := s.numFeasibleNodesToFind(numAll)
+	rows := s.mirror.rows
+	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
+	// resources alone (no normalization over the nodes): their weighted sum is taken while the
+	// node's row is at hand, and kept in the row while neither the node nor the pod's requests
+	// change.
+	w := s.cfg.Weights
+	s.wFit, s.wBal = w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
+	if c.balanced.skip() {
+		s.wBal = 0
+	}
+	scored := s.wFit != 0 || s.wBal != 0
+	if scored {
+		s.mirror.beginScores(c, s.wFit, s.wBal)
+	}
+	res := s.resScores[:0]
+	anyTaint := false
+	// PodTopologySpread's system-default pair: each feasible node's key into its score table is
+	// read here too, while the pass is at the node
+	var host, dom []int32
+	if sp, ok := c.spread.(*podTopologySpread); ok && w.PodTopologySpread != 0 {
+		host, dom = sp.keyed()
+	}
+	keys := s.keysBuf[:0]
 	k := s.nextStart % numAll // nodes[(nextStart+i) % numAll], without a division per node
+	rowsOnly, tolerates, fit, class := c.rowsOnly(), c.unschedulable.tolerates, c.fit, s.mirror.class
 	for range numAll {
-		n := st.Nodes[nodes[k]]
+		i := nodes[k]
 		if k++; k == numAll {
 			k = 0
 		}
-		r, aux := c.filter(n)
+		row := &rows[i]
+		r, aux := reasonNone, int32(0)
+		// a node that every filter passes by its row alone: the usual case, without a call
+		if !rowsOnly || row.tainted || (row.unschedulable && !tolerates) || fit.filter(row.free) != 0 {
+			r, aux = c.filter(st, row, i)
+		}
 		if r == reasonNone {
 			if len(feasible) == toFind {
 				break
 			}
-			feasible = append(feasible, n)
+			feasible = append(feasible, i)
+			if scored {
+				sc := row.score
+				if row.class != class {
+					sc = s.mirror.resourceScore(c, i)
+				}
+				res = append(res, sc)
+			}
+			anyTaint = anyTaint || row.tainted
+			if host != nil {
+				if key := hostZoneKey(host, dom, i); key >= 0 {
+					keys = append(keys, key)
+				} else {
+					host = nil // a count beyond the table: the plain score
+				}
+			}
 			continue
 		}
-		statuses = append(statuses, nodeStatus{node: int32(n.Index), reason: r, aux: aux})
+		statuses = append(statuses, nodeStatus{node: i, reason: r, aux: aux})
 	}
-	s.feasible, s.statuses = feasible, statuses
+	s.feasible, s.statuses, s.resScores, s.feasibleTaint = feasible, statuses, res, anyTaint
+	s.keysBuf, s.keys = keys, nil
+	if host != nil {
+		s.keys = keys
+	}
 	return feasible, statuses
 }
 
@@ -294,61 +355,58 @@ func (s *Scheduler) findNodesThatPassFilters(st *cluster.State, nodes []int32, c
 // feasible node, normalizes its scores to 0..100 and the weighted scores are summed. A plugin whose
 // PreScore would return Skip, or whose scores are the same on every node, adds nothing (a constant
 // added to every node cannot change the choice).
-func (s *Scheduler) prioritize(c *cycle, feasible []*cluster.Node) []int64 {
+//
+// It returns the totals and, when its last pass over them found it (known), the highest.
+func (s *Scheduler) prioritize(st *cluster.State, c *cycle, feasible []int32) (total []int64, best int64, known bool) {
 	n := len(feasible)
 	s.total = resize(s.total, n)
 	s.raw = resize(s.raw, n)
 	total, raw := s.total, s.raw
-	clear(total)
+	if s.wFit != 0 || s.wBal != 0 {
+		copy(total, s.resScores) // NodeResourcesFit and BalancedAllocation, from the filter pass
+	} else {
+		clear(total)
+	}
 	w := s.cfg.Weights
 	add := func(weight int64) {
 		for i := range total {
 			total[i] += weight * raw[i]
 		}
 	}
-	if w.TaintToleration != 0 && c.taintToleration.score(feasible, raw) {
+	// without a tainted feasible node, TaintToleration scores 100 everywhere: a constant
+	if w.TaintToleration != 0 && s.feasibleTaint && c.taintToleration.score(st, feasible, s.mirror.rows, raw) {
 		add(w.TaintToleration)
 	}
-	if w.NodeAffinity != 0 && c.nodeAffinity.score(feasible, raw) {
+	if w.NodeAffinity != 0 && c.nodeAffinity.score(st, feasible, raw) {
 		add(w.NodeAffinity)
 	}
-	// NodeResourcesFit and NodeResourcesBalancedAllocation score each node from its own
-	// resources alone (no normalization over the nodes): one pass adds both.
-	wFit, wBal := w.NodeResourcesFit, w.NodeResourcesBalancedAllocation
-	if c.balanced.skip() {
-		wBal = 0
-	}
-	if wFit != 0 || wBal != 0 {
-		for i, n := range feasible {
-			var t int64
-			if wFit != 0 {
-				t = wFit * c.fit.nodeScore(n)
-			}
-			if wBal != 0 {
-				t += wBal * c.balanced.nodeScore(n)
-			}
-			total[i] += t
-		}
-	}
-	if w.PodTopologySpread != 0 && c.spread.score(feasible, raw) {
+	if s.keys != nil {
+		best, known = c.spread.(*podTopologySpread).scoreKeyed(feasible, s.keys, w.PodTopologySpread, total), true
+	} else if w.PodTopologySpread != 0 && c.spread.score(st, feasible, raw) {
 		add(w.PodTopologySpread)
 	}
-	if w.InterPodAffinity != 0 && c.interPod.score(feasible, raw) {
+	if w.InterPodAffinity != 0 && c.interPod.score(st, feasible, raw) {
 		add(w.InterPodAffinity)
+		known = false
 	}
-	return total
+	return total, best, known
 }
 
-// selectHost follows upstream's selectHost: reservoir sampling among the nodes with the highest
-// total score, so each of them is chosen with equal probability. It draws from rng once per tied
-// node after the first, in feasible-node order.
-func selectHost(total []int64, rng *rand.Rand) int {
+// highest returns the highest of total, which is not empty.
+func highest(total []int64) int64 {
 	best := total[0]
 	for _, t := range total[1:] {
 		if t > best {
 			best = t
 		}
 	}
+	return best
+}
+
+// selectAmong follows upstream's selectHost, given the highest total best: reservoir sampling
+// among the nodes with the highest total score, so each of them is chosen with equal
+// probability. It draws from rng once per tied node after the first, in feasible-node order.
+func selectAmong(total []int64, best int64, rng *rand.Rand) int {
 	selected, count := -1, 0
 	for i, t := range total {
 		if t != best {

@@ -350,16 +350,20 @@ func TestFitErrorFollowsTheState(t *testing.T) {
 		{"insufficient cpu", func() {}, cpu},
 		{"same failure again", func() {}, cpu},
 		{"a node tainted", func() {
-			st.Nodes[0].Taints = []corev1.Taint{{Key: "k", Value: "v", Effect: corev1.TaintEffectNoSchedule}}
+			st.SetTaints(st.Nodes[0], []corev1.Taint{{Key: "k", Value: "v", Effect: corev1.TaintEffectNoSchedule}})
 		}, "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {k: v}."},
-		{"another taint value", func() { st.Nodes[0].Taints[0].Value = "w" },
+		{"another taint value", func() {
+			st.SetTaints(st.Nodes[0], []corev1.Taint{{Key: "k", Value: "w", Effect: corev1.TaintEffectNoSchedule}})
+		},
 			"0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {k: w}."},
 		{"both nodes cordoned", func() {
-			st.Nodes[0].Unschedulable, st.Nodes[1].Unschedulable = true, true
+			st.SetUnschedulable(st.Nodes[0], true)
+			st.SetUnschedulable(st.Nodes[1], true)
 		}, "0/2 nodes are available: 2 node(s) were unschedulable."},
 		{"back to cpu", func() {
-			st.Nodes[0].Unschedulable, st.Nodes[1].Unschedulable = false, false
-			st.Nodes[0].Taints = nil
+			st.SetUnschedulable(st.Nodes[0], false)
+			st.SetUnschedulable(st.Nodes[1], false)
+			st.SetTaints(st.Nodes[0], nil)
 		}, cpu},
 		{"a third node", func() { st.AddNode(node("c", "z1", 1000, 16)) }, "0/3 nodes are available: 3 Insufficient cpu."},
 	}

@@ -38,9 +38,16 @@ func untoleratedTaint(taints []corev1.Taint, tolerations []corev1.Toleration) in
 	return -1
 }
 
-func (p *taintToleration) score(nodes []*cluster.Node, raw []int64) bool {
+// score scores the nodes st.Nodes[idx[i]], reading the taints of those whose mirror row says
+// they have any.
+func (p *taintToleration) score(st *cluster.State, idx []int32, rows []nodeRow, raw []int64) bool {
 	var maxCount int64
-	for i, n := range nodes {
+	for i, ni := range idx {
+		if !rows[ni].tainted {
+			raw[i] = 0
+			continue
+		}
+		n := st.Nodes[ni]
 		var count int64
 		for j := range n.Taints {
 			t := &n.Taints[j]
