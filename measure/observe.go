@@ -302,7 +302,7 @@ func (s *Sample) Quantile(q float64, extra []float32) float64 {
 	var vals []float32
 	var cnt func(i int) int
 	if s.raw != nil {
-		slices.Sort(s.raw)
+		sortFloat32s(s.raw)
 		vals, cnt = s.raw, func(int) int { return 1 }
 	} else {
 		vals = s.keys()

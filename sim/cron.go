@@ -41,7 +41,21 @@ var reasonNames = cronmetrics.Reasons
 
 // cronJob is a CronJob reduced to what the controllers need, with its status.
 type cronJob struct {
-	idx         int
+	// the fields every v1 pass, scrape and jobCount read of every CronJob, together in its first
+	// two cache lines (they were spread over seven of its eight)
+	idx        int
+	suspend    bool
+	stalled    bool // v1 TooManyMissedStarts without a deadline: stuck for good
+	pendingDel int  // finished Jobs past the history limits, deleted at the next sync
+	// nextAt is nextAfter in virtual time: a sync before it has nothing to decide, which it
+	// tells without building the wall-clock time (most syncs of a v1 pass)
+	nextAt     time.Duration
+	nextAfter  time.Time // sched.Next(lastSched): nothing is due before it
+	active     []int     // run indices (status.active)
+	oks, fails int
+	okLimit    int
+	failLimit  int
+
 	key         string // namespace/name
 	name, ns    string
 	sched       *cronSched
@@ -49,7 +63,6 @@ type cronJob struct {
 	sds         time.Duration
 	hasSDS      bool
 	policy      batchv1.ConcurrencyPolicy
-	suspend     bool
 	podSpec     *corev1.PodSpec
 	req         cluster.Resources // cluster.PodRequests(podSpec), the same for every pod
 	nonZero     cluster.Resources
@@ -62,26 +75,16 @@ type cronJob struct {
 	runMean     time.Duration
 	failRatio   float64
 	alerted     bool
-	okLimit     int
-	failLimit   int
 	rng         *rand.Rand
 	lastSched   time.Time // status.lastScheduleTime
-	nextAfter   time.Time // sched.Next(lastSched): nothing is due before it
-	active      []int     // run indices (status.active)
-	stalled     bool      // v1 TooManyMissedStarts without a deadline: stuck for good
 	lastSkip    time.Time
 	lastSkipWhy int
 	lastWarn    time.Time
 	missCut     time.Time // deadline misses are recorded up to here
-	pendingDel  int       // finished Jobs past the history limits, deleted at the next sync
-	oks, fails  int
-	queued      bool // v2: in the work queue
-	claimed     bool // an extension schedules it (extension.go)
+	queued      bool      // v2: in the work queue
+	claimed     bool      // an extension schedules it (extension.go)
 	timer       engine.Timer
 
-	// nextAt is nextAfter in virtual time: a sync before it has nothing to decide, which it
-	// tells without building the wall-clock time (most syncs of a v1 pass)
-	nextAt time.Duration
 	// the images the pod's containers pull, taken from podSpec once rather than per pod: the
 	// init containers (sidecars counts the restartable ones) and the containers after the
 	// app's (containers[0], whose image the registry may resolve per run)

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -284,6 +286,52 @@ func TestTokenBucketMatchesRate(t *testing.T) {
 		r := l.ReserveN(t0.Add(a), 1)
 		want := a + r.DelayFrom(t0.Add(a))
 		assert.InDelta(t, float64(want), float64(got), float64(time.Microsecond), "at %v", a)
+	}
+}
+
+// TestTokenBucketReuseIsExact checks take, which reuses the last refill's and wait's results,
+// against the same arithmetic done in full for every request, to the nanosecond and the float64
+// bit: serial chains in debt (each request issued when the one before completed, the v1
+// controller's pass), bursts at one instant, idle gaps that refill the bucket, and random gaps.
+func TestTokenBucketReuseIsExact(t *testing.T) {
+	for _, qps := range []float64{20, 7.3, 50, 1000} {
+		b := newTokenBucket(qps, 30)
+		ref := *b
+		full := func(at time.Duration) time.Duration {
+			if at > ref.last {
+				ref.tokens += float64(at-ref.last) / ref.interval
+				if ref.tokens > ref.burst {
+					ref.tokens = ref.burst
+				}
+				ref.last = at
+			} else {
+				at = ref.last
+			}
+			ref.tokens--
+			if ref.tokens >= 0 {
+				return at
+			}
+			return at + time.Duration(-ref.tokens*ref.interval)
+		}
+		rng := rand.New(rand.NewPCG(uint64(qps), 1))
+		at := time.Duration(0)
+		for i := range 20000 {
+			switch {
+			case i%5000 < 3000: // a serial chain: the next request when this one completed
+				want := full(at)
+				require.Equal(t, want, b.take(at), "chain, qps %v request %d", qps, i)
+				require.Equal(t, math.Float64bits(ref.tokens), math.Float64bits(b.tokens))
+				at = want + 3*time.Millisecond
+				continue
+			case i%5000 < 3100: // a burst at one instant
+			case i%5000 == 3100: // idle: the bucket fills up
+				at += time.Hour
+			default:
+				at += time.Duration(rng.Int64N(int64(200 * time.Millisecond)))
+			}
+			require.Equal(t, full(at), b.take(at), "qps %v request %d", qps, i)
+			require.Equal(t, math.Float64bits(ref.tokens), math.Float64bits(b.tokens))
+		}
 	}
 }
 

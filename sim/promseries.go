@@ -428,13 +428,13 @@ func (r *promRec) cronScrape(now time.Duration) {
 		m := met.Families
 		counter, hist := dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM
 		r.cronSrc = []cronSource{
-			{"cron_app_container_duration_seconds", hist, nil, &met.appDuration},
-			{"cron_attempt_failure_total", counter, []prometheus.Metric{m.AttemptFail}, nil},
-			{"cron_failure_total", counter, []prometheus.Metric{m.Failure}, nil},
-			{"cron_scheduling_decision_total", counter, append([]prometheus.Metric{m.Invoke}, sortedSkips(m)...), nil},
-			{"cron_start_delay_seconds", hist, nil, &met.startDelay},
-			{"cron_started_total", counter, []prometheus.Metric{m.Started}, nil},
-			{"cron_success_total", counter, []prometheus.Metric{m.Success}, nil},
+			{"cron_app_container_duration_seconds", hist, nil, &met.appDuration, nil},
+			{"cron_attempt_failure_total", counter, []prometheus.Metric{m.AttemptFail}, nil, nil},
+			{"cron_failure_total", counter, []prometheus.Metric{m.Failure}, nil, nil},
+			{"cron_scheduling_decision_total", counter, append([]prometheus.Metric{m.Invoke}, sortedSkips(m)...), nil, nil},
+			{"cron_start_delay_seconds", hist, nil, &met.startDelay, nil},
+			{"cron_started_total", counter, []prometheus.Metric{m.Started}, nil, nil},
+			{"cron_success_total", counter, []prometheus.Metric{m.Success}, nil, nil},
 		}
 	}
 	for i := range r.cronSrc {
@@ -448,13 +448,19 @@ func (r *promRec) cronScrape(now time.Duration) {
 				h.count, h.sum)
 			continue
 		}
-		mf := dto.MetricFamily{Name: &src.name, Type: &src.typ}
-		for _, m := range src.metrics {
-			d := &dto.Metric{}
+		if src.dto == nil {
+			src.dto = make([]*dto.Metric, len(src.metrics))
+			for j := range src.dto {
+				src.dto[j] = &dto.Metric{}
+			}
+		}
+		mf := dto.MetricFamily{Name: &src.name, Type: &src.typ, Metric: src.dto}
+		for j, m := range src.metrics {
+			d := src.dto[j]
+			d.Reset()
 			if err := m.Write(d); err != nil {
 				panic("sim: read cron metrics: " + err.Error())
 			}
-			mf.Metric = append(mf.Metric, d)
 		}
 		r.addFamily(now, &mf)
 	}
@@ -466,6 +472,7 @@ type cronSource struct {
 	typ     dto.MetricType
 	metrics []prometheus.Metric
 	hist    *histMirror
+	dto     []*dto.Metric // the metrics written, reused by every scrape (addFamily keeps none)
 }
 
 // sortedSkips are the skip counters ordered by their reason label, as Gather orders them.

@@ -257,14 +257,20 @@ func (w *World) newJobPod(name, ns string, lbl map[string]string, spec *corev1.P
 		w.sweepJobPods()
 	}
 	jp.since++
-	p := &cluster.Pod{Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner,
-		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending}
+	// the pod and its state in one allocation
+	o := &struct {
+		p  cluster.Pod
+		ps podState
+	}{p: cluster.Pod{Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner,
+		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending}}
+	p, ps := &o.p, &o.ps
+	ps.p, ps.seq = p, jp.created
 	if n := len(jp.free); n > 0 {
 		pi := jp.free[n-1]
 		jp.free = jp.free[:n-1]
 		jp.reuse = true
 		w.st.ReusePod(pi, p)
-		w.pods[pi] = &podState{p: p, seq: jp.created}
+		w.pods[pi] = ps
 		jp.created++
 		if w.inv != nil {
 			w.inv.pods = append(w.inv.pods, pi) // it checks pods until they are gone
@@ -272,7 +278,7 @@ func (w *World) newJobPod(name, ns string, lbl map[string]string, spec *corev1.P
 		return p
 	}
 	w.st.AddPod(p)
-	w.pods = append(w.pods, &podState{p: p, seq: jp.created})
+	w.pods = append(w.pods, ps)
 	jp.created++
 	jp.slots = append(jp.slots, p.Index)
 	return p
