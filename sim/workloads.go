@@ -232,7 +232,7 @@ func (w *World) podCancel(ps *podState, t *engine.Timer) {
 // podEvent reports whether events of kind name a pod (and are counted in podState.pending).
 func podEvent(kind uint32) bool {
 	switch kind {
-	case evFlushUnschedulable, evContainersStarted, evPodReady, evEvict:
+	case evFlushUnschedulable, evContainersStarted, evPodReady:
 		return true
 	}
 	return false
