@@ -8,18 +8,17 @@ import (
 	"github.com/faultline-dev/faultline/sim/engine"
 )
 
-// The nodes' lifecycle, split as upstream splits it into two model types that own their state
-// and register their own engine handlers for their own event kinds, sharing a nodeEnv and reaching
-// the rest of the world through the narrow nodeCluster interface rather than World:
+// The nodes, split as upstream splits them into model types that own their state and register
+// their own engine handlers for their own event kinds, sharing a nodeEnv and reaching the rest of
+// the world through the narrow nodeCluster interface rather than World:
 //   - nodeLifecycleController (node_lifecycle.go): the node lifecycle controller of
 //     kube-controller-manager (pkg/controller/nodelifecycle and tainteviction): NotReady after
 //     the grace period without status, the unreachable taints, taint-based eviction and the
-//     full-disruption rule;
-//   - machines (node_machine.go): the machines and their kubelets: kernel panic, stop, boot
-//     and the first status after boot.
-//
-// The CPU model (nodes.go: demand, contention, saturation) stays on World; it arms the kernel
-// panics through machines.armPanic.
+//     full-disruption rule, and the node's status reaching it again (Ready);
+//   - machines (node_machine.go): the machines and their kubelets: kernel panic, stop, boot and
+//     the timing of the kubelet's last status before a stop and first after a boot;
+//   - cpuModel (node_cpu.go): the nodes' CPU demand, contention and saturation, which arms the
+//     kernel panics; the world's recomputation (nodes.go recompute) runs it.
 
 // nodeEnv is what the node models share: the env (queue, trace sink, parameters), the cluster
 // state, the pods' and nodes' states, the run's counters and the rest of the world to act on.
@@ -59,11 +58,13 @@ type nodeModels struct {
 	*nodeEnv
 	ctl  *nodeLifecycleController
 	mach *machines
+	cpu  *cpuModel
 }
 
 func newNodeModels(e *nodeEnv) *nodeModels {
 	ctl := &nodeLifecycleController{nodeEnv: e}
-	return &nodeModels{nodeEnv: e, ctl: ctl, mach: &machines{nodeEnv: e, ctl: ctl}}
+	mach := &machines{nodeEnv: e, ctl: ctl}
+	return &nodeModels{nodeEnv: e, ctl: ctl, mach: mach, cpu: &cpuModel{nodeEnv: e, mach: mach}}
 }
 
 // start registers the models' handlers on the run's queue (settling replaced the queue).

@@ -59,22 +59,13 @@ func (c *fakeNodeCluster) deletePod(pi int, reason string) {
 	c.st.Release(p)
 }
 
-// fakeNodeEnv is a nodeEnv over st's nodes and pods, on its own queue and trace sink, with the
-// node models' handlers registered.
+// fakeNodeEnv is a nodeEnv over st's nodes and pods, on its own queue and trace sink (those of
+// the control plane's fake, whose cluster it leaves aside), with the node models' handlers
+// registered.
 func fakeNodeEnv(in *Input, st *cluster.State) (*nodeModels, *fakeNodeCluster, *trace.Recorder) {
-	q := engine.NewQueue()
-	cl := &fakeNodeCluster{q: q, st: st, silent: make([]bool, len(st.Nodes))}
-	rec := &trace.Recorder{}
-	var nodes []*nodeState
-	for _, n := range st.Nodes {
-		nodes = append(nodes, &nodeState{n: n})
-	}
-	var pods []*podState
-	for _, p := range st.Pods {
-		pods = append(pods, &podState{p: p})
-	}
-	nm := newNodeModels(&nodeEnv{env: &env{in: in, m: in.Models, q: q, streams: engine.NewStreams(1), sink: rec},
-		st: st, pods: &pods, nodes: &nodes, acct: &accounting{}, cl: cl})
+	e, _, rec := fakeCPEnv(in, st)
+	cl := &fakeNodeCluster{q: e.q, st: st, silent: make([]bool, len(st.Nodes))}
+	nm := newNodeModels(&nodeEnv{env: e.env, st: st, pods: e.pods, nodes: e.nodes, acct: &accounting{}, cl: cl})
 	nm.start()
 	return nm, cl, rec
 }
@@ -218,4 +209,52 @@ func TestNodeLifecycleControllerFullDisruption(t *testing.T) {
 	nm.q.RunUntil(time.Hour)
 	assert.Equal(t, []podDeletion{{"on-b", 100*time.Second + 300*time.Second, "taint eviction"}}, cl.deleted,
 		"on-b evicted 300 s after the fresh taint, on-a never")
+}
+
+// The machines alone, on a fake cluster, with the controller beside them: a kernel panic stops
+// the machine (its running pods lost, their containers dead), the controller finds the node
+// silent from the kubelet's last status before the panic, and the machine boots after the reboot
+// time, restarting its pods' containers and reporting Ready with its next status.
+func TestMachinesAlone(t *testing.T) {
+	in := &Input{Models: DefaultModels()}
+	in.Models.KernelPanic.RebootTime.Duration = 2 * time.Minute // back before any eviction
+	m := in.Models
+	st := &cluster.State{}
+	n := st.AddNode(&cluster.Node{Name: "n-1", Up: true, Ready: true})
+	st.AddNode(&cluster.Node{Name: "n-2", Up: true, Ready: true})
+	runningPod(st, n, "a")
+	runningPod(st, n, "b")
+	nm, cl, rec := fakeNodeEnv(in, st)
+	ns := nm.node(0)
+	ns.rng = nm.streams.Stream("node/n-1")
+	nm.mach.armPanic(ns, 33*time.Second)
+	nm.q.RunUntil(33 * time.Second)
+	cl.silent[0] = true // a stopped kubelet reports nothing
+
+	assert.False(t, n.Up)
+	assert.Equal(t, 1, cl.panics)
+	assert.Equal(t, 2, nm.acct.podsLost)
+	assert.True(t, nm.pod(0).dead && nm.pod(1).dead)
+	// node index 0: status phase 0, every 10 s; the last one before 33 s was at 30 s
+	notReadyAt := ((30*time.Second+m.NodeLifecycle.GracePeriod.Duration)/m.NodeLifecycle.MonitorPeriod.Duration + 1) * m.NodeLifecycle.MonitorPeriod.Duration
+	nm.q.RunUntil(notReadyAt)
+	assert.False(t, n.Ready)
+	assert.Equal(t, []measure.NodeTransition{{At: notReadyAt, Node: "n-1", To: measure.NodeNotReady}}, cl.observed)
+
+	bootAt := 33*time.Second + m.KernelPanic.RebootTime.Duration
+	nm.q.RunUntil(bootAt)
+	assert.True(t, n.Up)
+	assert.False(t, nm.pod(0).dead)
+	assert.Equal(t, cluster.PodPending, st.Pods[0].Phase, "containers restarting")
+	booted := trace.Of[trace.NodeBooted](rec.Events)
+	require.Len(t, booted, 1)
+	assert.Equal(t, m.KernelPanic.RebootTime.Duration, booted[0].DownFor)
+
+	cl.silent[0] = false
+	nm.q.RunUntil(bootAt + m.NodeLifecycle.StatusUpdateFrequency.Duration)
+	assert.True(t, n.Ready, "Ready with the first status after boot, within one period")
+	assert.Equal(t, measure.NodeReady, cl.observed[len(cl.observed)-1].To)
+	assert.Empty(t, cl.deleted)
+	assert.Equal(t, "node-panic", nm.eventNames(nm.mach.hid)[machEvPanic])
+	assert.Equal(t, "evict", nm.eventNames(nm.ctl.hid)[nlcEvEvict])
 }
