@@ -98,7 +98,7 @@ type World struct {
 	cron    *cronWorld    // nil without CronJobs
 	nenv    netEnv        // what the network models share (network.go)
 	net     *netWorld     // nil without the network path and without changes (endpoints.go)
-	nm      *nodeModels   // node lifecycle controller and machines (node_models.go)
+	nm      *nodeModels   // the nodes: CPU, machines, node lifecycle controller (node_models.go)
 	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair (controlplane.go)
 	unreach unreachable   // pods under a PodUnreachable fault (unreachable.go)
 	ext     *extWorld     // nil without extensions (extension.go)
