@@ -55,7 +55,7 @@ import (
 //     A renewal fails when admission rejects it or when it takes longer than the client's
 //     timeout (a webhook timing out after 10 s with failurePolicy Ignore still fails a
 //     heartbeat); the kubelet retries a failed renewal 5 times at once. Without renewals the
-//     node lifecycle controller marks the node NotReady after the grace period (nodes.go). With
+//     node lifecycle controller marks the node NotReady after the grace period (node_lifecycle.go). With
 //     no instance ready at all the renewals fail too, but the controller is as blind as the
 //     kubelets and marks nothing.
 //   - API availability is the rate-weighted share of the clients' requests (and lease renewals)
@@ -96,7 +96,7 @@ type cpEnv struct {
 }
 
 // cpCluster is what the control-plane models need to ask of the rest of the world: the node
-// lifecycle controller and the machines (nodes.go), pod deletion and the recomputation of rates.
+// lifecycle controller and the machines (node_models.go), pod deletion and the recomputation of rates.
 // World implements it.
 type cpCluster interface {
 	// touch asks for a recomputation of rates at the current instant (World.touch).
@@ -116,7 +116,7 @@ func (e *cpEnv) pod(pi int) *podState { return (*e.pods)[pi] }
 
 // reportReadyAt queues the node's Ready report (cpCluster).
 func (w *World) reportReadyAt(ns *nodeState, t time.Duration) {
-	w.q.AtID(t, w.hid, pack(evNodeReadyReport, ns.n.Index))
+	w.nm.ctl.reportReadyAt(ns, t)
 }
 
 // buildControlPlane sets the control-plane models up when the scenario has webhooks, an upgrade
@@ -238,7 +238,7 @@ func (cp *controlPlane) eventNames(hid engine.HandlerID) []string {
 	return nil
 }
 
-// The World's hooks into the control plane, for the node lifecycle (nodes.go) and the faults
+// The World's hooks into the control plane, for the node lifecycle (node_models.go) and the faults
 // (faults.go); each is a no-op without the control-plane models.
 
 // startControlPlane runs at time 0, after settling.
@@ -261,14 +261,14 @@ func (w *World) apiReporting(ns *nodeState) bool {
 	return w.cp == nil || w.cp.hb[ns.n.Index].reporting
 }
 
-// repairArm starts a node's repair clock when it goes NotReady (nodes.go nodeNotReady).
+// repairArm starts a node's repair clock when it goes NotReady (node_lifecycle.go notReady).
 func (w *World) repairArm(ns *nodeState) {
 	if w.cp != nil {
 		w.cp.autoRepairer.arm(ns.n.Index)
 	}
 }
 
-// repairCancel stops it when the node is Ready again (nodes.go nodeReadyReport).
+// repairCancel stops it when the node is Ready again (node_lifecycle.go readyReport).
 func (w *World) repairCancel(ns *nodeState) {
 	if w.cp != nil {
 		w.cp.autoRepairer.cancel(ns.n.Index)

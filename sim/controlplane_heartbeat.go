@@ -11,7 +11,7 @@ import (
 
 // leaseHeartbeats are the kubelets' lease renewals through the API (controlplane.go's model):
 // each node's heartbeat path from the renewals' chance of getting through admission in time.
-// Losing it has the node lifecycle controller find the node silent (nodes.go armNotReady);
+// Losing it has the node lifecycle controller find the node silent (node_lifecycle.go armNotReady);
 // regaining it lets the kubelet report the node Ready. With no apiserver ready the renewals fail
 // too, but the node lifecycle controller, which reads through the same apiservers, is as blind as
 // the kubelets and marks nothing NotReady (upstream restarts its grace clocks when it can observe

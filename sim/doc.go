@@ -9,10 +9,14 @@
 //   - scheduling queue and binding (kube-scheduler's activeQ, backoffQ, unschedulable pods) over
 //     the filter/score plugins in package scheduler;
 //   - the ReplicaSet controller behind Deployments (replica count only);
-//   - nodes and kubelet: CPU demand from the scenario's load, CFS-share contention, CPU limits as
-//     quota, a kernel-panic hazard while saturated, reboot;
-//   - the node lifecycle controller: NotReady/Unknown after the grace period, pods marked not
-//     ready, not-ready/unreachable NoExecute taints and eviction after the toleration;
+//   - the nodes, as model types with their own state and engine handlers, sharing a nodeEnv and
+//     reaching the rest of the world through the narrow nodeCluster interface (node_models.go):
+//     the CPU (cpuModel, node_cpu.go): demand from the scenario's load, CFS-share contention, CPU
+//     limits as quota, a kernel-panic hazard while saturated; the machines and their kubelets
+//     (machines, node_machine.go): kernel panic, stop, reboot; the node lifecycle controller
+//     (nodeLifecycleController, node_lifecycle.go): NotReady/Unknown after the grace period,
+//     pods marked not ready, unreachable NoExecute taints and eviction after the toleration, the
+//     full-disruption rule;
 //   - Services: traffic to the Ready endpoints, dependencies between services, availability;
 //   - the network path, as model types that own their state and register their own event
 //     handler, sharing a netEnv (queue, trace sink, parameters, cluster state) and reaching the

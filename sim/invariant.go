@@ -364,6 +364,8 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 		names = w.cron.eventNames(hid)
 	case w.unreach.live && hid == w.unreach.hid:
 		names = unreachEventNames[:]
+	case w.nm.eventNames(hid) != nil:
+		names = w.nm.eventNames(hid)
 	case w.cp != nil && w.cp.eventNames(hid) != nil:
 		names = w.cp.eventNames(hid)
 	default:
@@ -380,8 +382,7 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 var worldEventNames = [...]string{
 	evRecompute: "recompute", evReconcile: "reconcile", evScheduleNext: "schedule-next",
 	evFlushUnschedulable: "flush-unschedulable", evContainersStarted: "containers-started",
-	evPodReady: "pod-ready", evEvict: "evict", evNodePanic: "node-panic", evNodeBoot: "node-boot",
-	evNodeReadyReport: "node-ready-report", evNodeNotReady: "node-not-ready", evProfileStep: "profile-step",
+	evPodReady: "pod-ready", evNodeBoot: "node-boot", evProfileStep: "profile-step",
 	evFaultStart: "fault-start", evFaultEnd: "fault-end", evSample: "sample",
 	evCMUp: "controller-manager-up",
 }

@@ -42,7 +42,7 @@ type podState struct {
 	stress    float64   // extra CPU demand from StressChaos, cores
 	demand    float64   // CPU demand after limit, cores
 	served    float64   // fraction of its demand the node grants, 0..1
-	share     float64   // served while it counts for its load's own share, else 0 (nodeCPU)
+	share     float64   // served while it counts for its load's own share, else 0 (cpuModel.node)
 	lastTry   time.Duration
 	parked    bool // in the unschedulable list
 	start     engine.Timer
@@ -232,7 +232,7 @@ func (w *World) podCancel(ps *podState, t *engine.Timer) {
 // podEvent reports whether events of kind name a pod (and are counted in podState.pending).
 func podEvent(kind uint32) bool {
 	switch kind {
-	case evFlushUnschedulable, evContainersStarted, evPodReady, evEvict:
+	case evFlushUnschedulable, evContainersStarted, evPodReady:
 		return true
 	}
 	return false

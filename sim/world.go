@@ -23,11 +23,7 @@ const (
 	evFlushUnschedulable
 	evContainersStarted
 	evPodReady
-	evEvict
-	evNodePanic
-	evNodeBoot
-	evNodeReadyReport
-	evNodeNotReady
+	evNodeBoot // a node reset fault's reboot (faults.go); the nodes' other events are their models' own
 	evProfileStep
 	evFaultStart
 	evFaultEnd
@@ -94,8 +90,7 @@ type World struct {
 	unschedulable []int // pods parked after a failed attempt, in park order
 	jobPods       jobPods
 
-	dirty          bool
-	fullDisruption bool
+	dirty bool
 
 	acct   accounting
 	series *Series
@@ -103,6 +98,7 @@ type World struct {
 	cron    *cronWorld    // nil without CronJobs
 	nenv    netEnv        // what the network models share (network.go)
 	net     *netWorld     // nil without the network path and without changes (endpoints.go)
+	nm      *nodeModels   // the nodes: CPU, machines, node lifecycle controller (node_models.go)
 	cp      *controlPlane // nil without webhooks, control-plane upgrades or auto-repair (controlplane.go)
 	unreach unreachable   // pods under a PodUnreachable fault (unreachable.go)
 	ext     *extWorld     // nil without extensions (extension.go)
@@ -156,6 +152,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.nenv = netEnv{env: &w.env, st: &w.st, pods: &w.pods, cl: w}
 	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
 	w.unreach = unreachable{env: &w.nenv, net: w.net}
+	w.nm = newNodeModels(&nodeEnv{env: &w.env, st: &w.st, pods: &w.pods, nodes: &w.nodes, acct: &w.acct, cl: w})
 	w.buildControlPlane()
 	return w, nil
 }
@@ -182,6 +179,7 @@ func (w *World) Run() Result {
 	}
 	w.q.AtID(0, w.hid, pack(evSample, 0))
 	w.startCron()
+	w.nm.start()
 	w.startControlPlane()
 	w.startExtensions()
 	w.startPromScrape()
@@ -260,16 +258,8 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 		w.containersStarted(i)
 	case evPodReady:
 		w.podReady(i)
-	case evEvict:
-		w.evict(i)
-	case evNodePanic:
-		w.nodePanic(i)
 	case evNodeBoot:
 		w.nodeBoot(i)
-	case evNodeReadyReport:
-		w.nodeReadyReport(i)
-	case evNodeNotReady:
-		w.nodeNotReady(i)
 	case evProfileStep:
 		w.scheduleProfileStep()
 		w.touch()
