@@ -7,7 +7,9 @@
 // comment names the upstream behaviour it follows and what it leaves out:
 //
 //   - scheduling queue and binding (kube-scheduler's activeQ, backoffQ, unschedulable pods) over
-//     the filter/score plugins in package scheduler;
+//     the filter/score plugins in package scheduler, a model type with its own state and engine
+//     handler reaching the rest of the world through the narrow schedCluster interface
+//     (schedulingQueue, scheduling_queue.go);
 //   - the ReplicaSet controller behind Deployments (replica count only);
 //   - the nodes, as model types with their own state and engine handlers, sharing a nodeEnv and
 //     reaching the rest of the world through the narrow nodeCluster interface (node_models.go):
