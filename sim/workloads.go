@@ -317,77 +317,6 @@ func (w *World) jobPodSlotFree(pi int) bool {
 	return true
 }
 
-const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
-
-// reconcile is one sync of the ReplicaSet controller for wl.
-func (w *World) reconcile(wl *workload) {
-	if wl.ro != nil {
-		w.net.ro.reconcile(wl)
-		return
-	}
-	var active []int
-	kept := wl.pods[:0]
-	for _, pi := range wl.pods {
-		p := w.st.Pods[pi]
-		if p.Phase == cluster.PodGone {
-			continue
-		}
-		kept = append(kept, pi)
-		if p.Phase != cluster.PodTerminating {
-			active = append(active, pi)
-		}
-	}
-	wl.pods = kept
-	switch diff := wl.replicas - len(active); {
-	case diff > 0:
-		for range diff {
-			w.createWorkloadPod(wl)
-		}
-	case diff < 0:
-		// delete the least valuable: unscheduled first, then not ready, then the newest
-		for range -diff {
-			best := -1
-			for _, pi := range active {
-				if w.st.Pods[pi].Phase == cluster.PodTerminating {
-					continue
-				}
-				if best < 0 || lessValuable(w.st.Pods[pi], w.st.Pods[best]) {
-					best = pi
-				}
-			}
-			if best >= 0 {
-				w.deletePod(best, "scale down")
-			}
-		}
-	}
-}
-
-// createWorkloadPod creates one pod from wl's current template and queues it for scheduling.
-func (w *World) createWorkloadPod(wl *workload) *cluster.Pod {
-	var sfx [5]byte
-	for j := range sfx {
-		sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
-	}
-	name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
-	p := w.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
-	w.pods[p.Index].wl = wl
-	w.pods[p.Index].rev = wl.rev
-	wl.pods = append(wl.pods, p.Index)
-	emit(w, trace.PodCreated{Pod: name, Owner: wl.key})
-	w.enqueue(p.Index)
-	return p
-}
-
-func lessValuable(a, b *cluster.Pod) bool {
-	if a.Bound() != b.Bound() {
-		return !a.Bound()
-	}
-	if a.Ready != b.Ready {
-		return !a.Ready
-	}
-	return a.Created > b.Created
-}
-
 // deletePod requests deletion. On a live node the kubelet stops the containers and the pod is
 // gone at once (on the network path, after preStop, SIGTERM and the grace period: termination.go); on a dead node the pod stays
 // Terminating, holding its requests, until the node returns, as with an unreachable kubelet.
@@ -413,7 +342,7 @@ func (w *World) deletePod(pi int, reason string) {
 		w.moveUnschedulable()
 	}
 	if ps.wl != nil {
-		w.q.AfterID(0, w.hid, pack(evReconcile, ps.wl.idx))
+		w.wc.reconcileSoon(ps.wl)
 	}
 	if ps.run != nil {
 		w.cron.jobs.podGone(pi)

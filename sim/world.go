@@ -17,7 +17,6 @@ import (
 // event kinds, packed into the engine's arg with an index: kind<<24 | index.
 const (
 	evRecompute uint32 = iota + 1
-	evReconcile
 	evContainersStarted
 	evPodReady
 	evNodeBoot // a node reset fault's reboot (faults.go); the nodes' other events are their models' own
@@ -80,7 +79,8 @@ type World struct {
 	loads  []*loadState
 	faults []*faultState
 
-	sq      *schedulingQueue // kube-scheduler's queue and scheduling cycle (scheduling_queue.go)
+	sq      *schedulingQueue    // kube-scheduler's queue and scheduling cycle (scheduling_queue.go)
+	wc      *workloadController // the ReplicaSet controller (workload_controller.go)
 	jobPods jobPods
 
 	dirty bool
@@ -135,6 +135,8 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: scheduler.New(cfg),
 		rng: w.streams.Stream("scheduler"), cl: w}
 	w.sq.hid = w.q.Register(w.sq)
+	w.wc = &workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
+	w.wc.hid = w.q.Register(w.wc)
 	if opts.Series {
 		w.series = &Series{}
 	}
@@ -197,7 +199,7 @@ func (w *World) Run() Result {
 // first ready replica takes all the traffic.
 func (w *World) settle() {
 	for _, wl := range w.wls {
-		w.reconcile(wl)
+		w.wc.reconcile(wl)
 	}
 	w.sq.drain(0)
 	w.q = w.resetQueue()
@@ -222,6 +224,7 @@ func (w *World) resetQueue() *engine.Queue {
 	q := engine.NewQueue()
 	w.hid = q.Register(w)
 	w.sq.hid = q.Register(w.sq)
+	w.wc.hid = q.Register(w.wc)
 	w.clock = engine.NewClock(q, w.in.Start)
 	w.sq.busy = false
 	w.dirty = false
@@ -237,8 +240,6 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 	switch kind {
 	case evRecompute:
 		w.recompute(now)
-	case evReconcile:
-		w.reconcile(w.wls[i])
 	case evContainersStarted:
 		w.containersStarted(i)
 	case evPodReady:
