@@ -7,8 +7,12 @@
 // comment names the upstream behaviour it follows and what it leaves out:
 //
 //   - scheduling queue and binding (kube-scheduler's activeQ, backoffQ, unschedulable pods) over
-//     the filter/score plugins in package scheduler;
-//   - the ReplicaSet controller behind Deployments (replica count only);
+//     the filter/score plugins in package scheduler, a model type with its own state and engine
+//     handler reaching the rest of the world through the narrow schedCluster interface
+//     (schedulingQueue, scheduling_queue.go);
+//   - the ReplicaSet controller behind Deployments (replica count only), a model type with its own
+//     event kind behind the narrow workloadCluster interface (workloadController,
+//     workload_controller.go);
 //   - the nodes, as model types with their own state and engine handlers, sharing a nodeEnv and
 //     reaching the rest of the world through the narrow nodeCluster interface (node_models.go):
 //     the CPU (cpuModel, node_cpu.go): demand from the scenario's load, CFS-share contention, CPU

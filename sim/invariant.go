@@ -358,6 +358,10 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 	switch {
 	case hid == w.hid:
 		names = worldEventNames[:]
+	case hid == w.sq.hid:
+		names = kindNames(schedulingQueueEvents[:])
+	case hid == w.wc.hid:
+		names = kindNames(workloadControllerEvents[:])
 	case w.net != nil && hid == w.net.hid:
 		names = netEventNames[:]
 	case w.cron != nil && w.cron.eventNames(hid) != nil:
@@ -380,8 +384,7 @@ func (w *World) eventName(hid engine.HandlerID, arg uint32) string {
 
 // worldEventNames and netEventNames name the event kinds of world.go and endpoints.go.
 var worldEventNames = [...]string{
-	evRecompute: "recompute", evReconcile: "reconcile", evScheduleNext: "schedule-next",
-	evFlushUnschedulable: "flush-unschedulable", evContainersStarted: "containers-started",
+	evRecompute: "recompute", evContainersStarted: "containers-started",
 	evPodReady: "pod-ready", evNodeBoot: "node-boot", evProfileStep: "profile-step",
 	evFaultStart: "fault-start", evFaultEnd: "fault-end", evSample: "sample",
 	evCMUp: "controller-manager-up",

@@ -141,6 +141,3 @@ func emitNet[E trace.Event](ne *netEnv, e E) { envEmit(ne.env, e) }
 
 // podStates are the pods' states by pod index (podReader).
 func (w *World) podStates() []*podState { return w.pods }
-
-// reconcileSoon queues a sync of wl's controller at the current instant (netCluster).
-func (w *World) reconcileSoon(wl *workload) { w.q.AfterID(0, w.hid, pack(evReconcile, wl.idx)) }

@@ -204,16 +204,7 @@ func (r *rollouts) reconcile(wl *workload) {
 		oldA = keep
 		down := max(0, min(maxDown, newReady+ready(oldA)-minAvail, len(oldA)))
 		for range down {
-			best := -1
-			for _, pi := range oldA {
-				if env.st.Pods[pi].Phase == cluster.PodTerminating {
-					continue
-				}
-				if best < 0 || lessValuable(env.st.Pods[pi], env.st.Pods[best]) {
-					best = pi
-				}
-			}
-			env.cl.deletePod(best, "rolling update")
+			env.cl.deletePod(leastValuable(env.st, oldA), "rolling update")
 		}
 		oldA = oldA[:len(oldA)-down]
 	}

@@ -52,8 +52,8 @@ type podState struct {
 	readyWait time.Duration // readiness delay after containers start
 	run       *cronRun      // the Job run this pod belongs to; nil for other pods
 	rev       int           // the workload's template revision it was created from
-	// pending counts the world's queued events that name this pod (podAt, podAfter; fired or
-	// cancelled with podCancel), queued its entries in the scheduling queue: a gone Job pod's
+	// pending counts the queued events that name this pod (the world's podAt, podAfter, the
+	// models' own such as the scheduling queue's flush; fired or cancelled with podCancel), queued its entries in the scheduling queue: a gone Job pod's
 	// slot is reused only when both are 0 (jobPodSlot).
 	pending, queued int32
 	seq             int // creation order among all pods, which a reused slot no longer shows
@@ -232,7 +232,7 @@ func (w *World) podCancel(ps *podState, t *engine.Timer) {
 // podEvent reports whether events of kind name a pod (and are counted in podState.pending).
 func podEvent(kind uint32) bool {
 	switch kind {
-	case evFlushUnschedulable, evContainersStarted, evPodReady:
+	case evContainersStarted, evPodReady:
 		return true
 	}
 	return false
@@ -317,77 +317,6 @@ func (w *World) jobPodSlotFree(pi int) bool {
 	return true
 }
 
-const nameRunes = "bcdfghjklmnpqrstvwxz2456789" // upstream's utilrand alphabet
-
-// reconcile is one sync of the ReplicaSet controller for wl.
-func (w *World) reconcile(wl *workload) {
-	if wl.ro != nil {
-		w.net.ro.reconcile(wl)
-		return
-	}
-	var active []int
-	kept := wl.pods[:0]
-	for _, pi := range wl.pods {
-		p := w.st.Pods[pi]
-		if p.Phase == cluster.PodGone {
-			continue
-		}
-		kept = append(kept, pi)
-		if p.Phase != cluster.PodTerminating {
-			active = append(active, pi)
-		}
-	}
-	wl.pods = kept
-	switch diff := wl.replicas - len(active); {
-	case diff > 0:
-		for range diff {
-			w.createWorkloadPod(wl)
-		}
-	case diff < 0:
-		// delete the least valuable: unscheduled first, then not ready, then the newest
-		for range -diff {
-			best := -1
-			for _, pi := range active {
-				if w.st.Pods[pi].Phase == cluster.PodTerminating {
-					continue
-				}
-				if best < 0 || lessValuable(w.st.Pods[pi], w.st.Pods[best]) {
-					best = pi
-				}
-			}
-			if best >= 0 {
-				w.deletePod(best, "scale down")
-			}
-		}
-	}
-}
-
-// createWorkloadPod creates one pod from wl's current template and queues it for scheduling.
-func (w *World) createWorkloadPod(wl *workload) *cluster.Pod {
-	var sfx [5]byte
-	for j := range sfx {
-		sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
-	}
-	name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
-	p := w.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
-	w.pods[p.Index].wl = wl
-	w.pods[p.Index].rev = wl.rev
-	wl.pods = append(wl.pods, p.Index)
-	emit(w, trace.PodCreated{Pod: name, Owner: wl.key})
-	w.enqueue(p.Index)
-	return p
-}
-
-func lessValuable(a, b *cluster.Pod) bool {
-	if a.Bound() != b.Bound() {
-		return !a.Bound()
-	}
-	if a.Ready != b.Ready {
-		return !a.Ready
-	}
-	return a.Created > b.Created
-}
-
 // deletePod requests deletion. On a live node the kubelet stops the containers and the pod is
 // gone at once (on the network path, after preStop, SIGTERM and the grace period: termination.go); on a dead node the pod stays
 // Terminating, holding its requests, until the node returns, as with an unreachable kubelet.
@@ -413,134 +342,12 @@ func (w *World) deletePod(pi int, reason string) {
 		w.moveUnschedulable()
 	}
 	if ps.wl != nil {
-		w.q.AfterID(0, w.hid, pack(evReconcile, ps.wl.idx))
+		w.wc.reconcileSoon(ps.wl)
 	}
 	if ps.run != nil {
 		w.cron.jobs.podGone(pi)
 	}
 	w.touch()
-}
-
-// --- scheduling queue -----------------------------------------------------------------------
-
-// Model: kube-scheduler's scheduling queue (pkg/scheduler/backend/queue): one pod per scheduling
-// cycle, each taking SchedulerQ.Latency; a pod that fails is parked among the unschedulable pods
-// and moved back on a cluster event that may help it (a node becoming ready or untainted, a pod
-// releasing resources) once its back-off (initialBackoff doubling per attempt, capped at
-// maxBackoff) has passed, or at the latest after maxInUnschedulable.
-// Left out: queueing hints per plugin (every move event moves every parked pod), pod priority
-// and preemption, the separate backoffQ flush period (1 s).
-
-func (w *World) enqueue(pi int) {
-	w.pods[pi].queued++
-	w.schedQueue = append(w.schedQueue, pi)
-	if !w.schedBusy {
-		w.schedBusy = true
-		w.q.AfterID(w.m.Scheduler.Latency.Duration, w.hid, pack(evScheduleNext, 0))
-	}
-}
-
-func (w *World) scheduleNext(now time.Duration) {
-	if len(w.schedQueue) == 0 {
-		w.schedBusy = false
-		return
-	}
-	pi := w.schedQueue[0]
-	copy(w.schedQueue, w.schedQueue[1:])
-	w.schedQueue = w.schedQueue[:len(w.schedQueue)-1]
-	w.pods[pi].queued--
-	w.attempt(pi, now)
-	if len(w.schedQueue) > 0 {
-		w.q.AfterID(w.m.Scheduler.Latency.Duration, w.hid, pack(evScheduleNext, 0))
-	} else {
-		w.schedBusy = false
-	}
-}
-
-func (w *World) attempt(pi int, now time.Duration) {
-	p := w.st.Pods[pi]
-	ps := w.pods[pi]
-	if p.Phase != cluster.PodPending || p.Bound() {
-		return
-	}
-	ps.lastTry = now
-	d, err := w.sched.Schedule(&w.st, p, w.schedRng)
-	if err != nil {
-		p.Attempts++
-		p.LastError = err.Error()
-		emit(w, trace.PodUnschedulable{Pod: p.Name, Attempt: p.Attempts, Err: err})
-		ps.parked = true
-		w.unschedulable = append(w.unschedulable, pi)
-		ps.flush = w.podAfter(w.m.Scheduler.MaxInUnschedulable.Duration, evFlushUnschedulable, pi)
-		return
-	}
-	w.st.Bind(p, d.Node)
-	w.acct.observeColocation(w, d.Node)
-	emit(w, trace.PodBound{Pod: p.Name, Node: d.Node.Name})
-	if ps.run != nil {
-		// a Job pod uses no CPU in the model (its run time is given), so no recomputation
-		w.cron.start.bound(pi, now)
-		return
-	}
-	if w.nodes[d.Node.Index].n.Up {
-		ps.start = w.podAfter(w.m.Pods.ContainerStart.Duration, evContainersStarted, pi)
-	}
-	w.touch()
-}
-
-func (w *World) backoff(attempts int) time.Duration {
-	b := w.m.Scheduler.InitialBackoff.Duration
-	for i := 1; i < attempts && b < w.m.Scheduler.MaxBackoff.Duration; i++ {
-		b *= 2
-	}
-	if b > w.m.Scheduler.MaxBackoff.Duration {
-		b = w.m.Scheduler.MaxBackoff.Duration
-	}
-	return b
-}
-
-func (w *World) unpark(pi int) {
-	ps := w.pods[pi]
-	if !ps.parked {
-		return
-	}
-	ps.parked = false
-	w.podCancel(ps, &ps.flush)
-	for i, q := range w.unschedulable {
-		if q == pi {
-			w.unschedulable = append(w.unschedulable[:i], w.unschedulable[i+1:]...)
-			break
-		}
-	}
-}
-
-// moveUnschedulable requeues every parked pod after its back-off: a cluster event happened.
-func (w *World) moveUnschedulable() {
-	if len(w.unschedulable) == 0 {
-		return
-	}
-	now := w.q.Now()
-	for _, pi := range w.unschedulable {
-		ps := w.pods[pi]
-		ps.parked = false
-		w.podCancel(ps, &ps.flush)
-		at := ps.lastTry + w.backoff(w.st.Pods[pi].Attempts)
-		if at <= now {
-			w.enqueue(pi)
-		} else {
-			ps.flush = w.podAt(at, evFlushUnschedulable, pi)
-		}
-	}
-	w.unschedulable = w.unschedulable[:0]
-}
-
-func (w *World) flushUnschedulable(pi int) {
-	p := w.st.Pods[pi]
-	if p.Phase != cluster.PodPending || p.Bound() {
-		return
-	}
-	w.unpark(pi)
-	w.enqueue(pi)
 }
 
 // --- pod lifecycle on the node ----------------------------------------------------------------

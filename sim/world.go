@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/faultline-dev/faultline/measure"
@@ -18,9 +17,6 @@ import (
 // event kinds, packed into the engine's arg with an index: kind<<24 | index.
 const (
 	evRecompute uint32 = iota + 1
-	evReconcile
-	evScheduleNext
-	evFlushUnschedulable
 	evContainersStarted
 	evPodReady
 	evNodeBoot // a node reset fault's reboot (faults.go); the nodes' other events are their models' own
@@ -76,19 +72,16 @@ type World struct {
 	seed uint64
 	hid  engine.HandlerID // the world's own handler in q
 
-	st       cluster.State
-	sched    *scheduler.Scheduler
-	schedRng *rand.Rand
-	nodes    []*nodeState // parallel to st.Nodes
-	pods     []*podState  // parallel to st.Pods
-	wls      []*workload
-	loads    []*loadState
-	faults   []*faultState
+	st     cluster.State
+	nodes  []*nodeState // parallel to st.Nodes
+	pods   []*podState  // parallel to st.Pods
+	wls    []*workload
+	loads  []*loadState
+	faults []*faultState
 
-	schedQueue    []int // pods waiting for a scheduling cycle, FIFO
-	schedBusy     bool
-	unschedulable []int // pods parked after a failed attempt, in park order
-	jobPods       jobPods
+	sq      *schedulingQueue    // kube-scheduler's queue and scheduling cycle (scheduling_queue.go)
+	wc      *workloadController // the ReplicaSet controller (workload_controller.go)
+	jobPods jobPods
 
 	dirty bool
 
@@ -139,8 +132,11 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	}
 	cfg := scheduler.DefaultConfig()
 	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
-	w.sched = scheduler.New(cfg)
-	w.schedRng = w.streams.Stream("scheduler")
+	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: scheduler.New(cfg),
+		rng: w.streams.Stream("scheduler"), cl: w}
+	w.sq.hid = w.q.Register(w.sq)
+	w.wc = &workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
+	w.wc.hid = w.q.Register(w.wc)
 	if opts.Series {
 		w.series = &Series{}
 	}
@@ -203,15 +199,9 @@ func (w *World) Run() Result {
 // first ready replica takes all the traffic.
 func (w *World) settle() {
 	for _, wl := range w.wls {
-		w.reconcile(wl)
+		w.wc.reconcile(wl)
 	}
-	for len(w.schedQueue) > 0 {
-		pi := w.schedQueue[0]
-		w.schedQueue = w.schedQueue[1:]
-		w.pods[pi].queued--
-		w.attempt(pi, 0)
-	}
-	w.schedQueue = nil
+	w.sq.drain(0)
 	w.q = w.resetQueue()
 	for _, p := range w.st.Pods {
 		ps := w.pods[p.Index]
@@ -223,7 +213,7 @@ func (w *World) settle() {
 			ps.start, ps.ready = engine.Timer{}, engine.Timer{}
 		} else if ps.parked {
 			// unschedulable from the start: retried as the queue would be
-			ps.flush = w.podAt(w.backoff(p.Attempts), evFlushUnschedulable, p.Index)
+			w.sq.settled(p)
 		}
 	}
 }
@@ -233,8 +223,10 @@ func (w *World) settle() {
 func (w *World) resetQueue() *engine.Queue {
 	q := engine.NewQueue()
 	w.hid = q.Register(w)
+	w.sq.hid = q.Register(w.sq)
+	w.wc.hid = q.Register(w.wc)
 	w.clock = engine.NewClock(q, w.in.Start)
-	w.schedBusy = false
+	w.sq.busy = false
 	w.dirty = false
 	return q
 }
@@ -248,12 +240,6 @@ func (w *World) Fire(now time.Duration, arg uint32) {
 	switch kind {
 	case evRecompute:
 		w.recompute(now)
-	case evReconcile:
-		w.reconcile(w.wls[i])
-	case evScheduleNext:
-		w.scheduleNext(now)
-	case evFlushUnschedulable:
-		w.flushUnschedulable(i)
 	case evContainersStarted:
 		w.containersStarted(i)
 	case evPodReady:
