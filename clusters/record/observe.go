@@ -80,12 +80,12 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 		}
 		colocate(s.owner)
 	}
-	after := func(e Event) bool { return !e.Initial && e.Time.After(t.Synced) }
+	duringRecording := func(e Event) bool { return !e.Initial && e.Time.After(t.Synced) }
 	// the Jobs created during the recording, by their first event, so that a pod seen before its
 	// Job still counts for the Job's run
 	jobAdds := map[string]Event{}
 	for _, e := range t.Events {
-		if e.Object.GetKind() != "Job" || e.Op != OpAdd || !after(e) {
+		if e.Object.GetKind() != "Job" || e.Op != OpAdd || !duringRecording(e) {
 			continue
 		}
 		key := e.Object.GetNamespace() + "/" + e.Object.GetName()
@@ -113,7 +113,7 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 	for _, e := range t.Events {
 		u := e.Object
 		ns, name := u.GetNamespace(), u.GetName()
-		after := after(e)
+		after := duringRecording(e)
 		switch u.GetKind() {
 		case "Deployment", "StatefulSet":
 			dep := ns + "/" + name
