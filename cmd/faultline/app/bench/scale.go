@@ -364,8 +364,15 @@ func s1(ctx context.Context, f *flags) (Result, error) {
 // recording is synthetic, written through the trace writer `faultline record` uses (record.Writer):
 // the cluster as listed, then an hour of Deployments scaled every 20 s, a rollout every 5
 // minutes, a node added every 6 minutes and one deleted every 10, a Job every 2 minutes, with
-// the pod events each makes. The figure is the recorded length over the wall time of the whole
-// replay: reading the trace, importing it as a scenario, writing, loading and simulating it.
+// the pod events each makes.
+//
+// Two budgets, as the issue sets them: importing the trace (read it, build the scenario, write
+// the folder) is an import, done once, and has S1's budget of about a minute; the replay is
+// what a user repeats for every seed and every mitigation (`faultline run` of the imported
+// folder: load it, build the world, simulate), and its speed is the figure: the recorded length
+// over the replay's wall time, target 1,000x. The replay starts after a collection, as a fresh
+// `faultline run` process would, so the import's garbage is not charged to it. The end-to-end
+// speed (import and replay together) is in the detail.
 func s2(ctx context.Context, f *flags) (Result, error) {
 	n, length := f.scale.nodes, f.scale.hour
 	if n < 10 || n > 10_000 {
@@ -389,22 +396,34 @@ func s2(ctx context.Context, f *flags) (Result, error) {
 	goruntime.GC()
 	resetPeakRSS()
 
+	// the import: read, build, write
 	start, c0 := time.Now(), cpuTime()
 	t, err := record.ReadTrace(path)
 	if err != nil {
 		return Result{}, err
 	}
-	read, cRead := time.Since(start), cpuTime()-c0
+	read := time.Since(start)
 	rep, err := record.Import(t, importer.Filter{Include: []string{benchNS}}, importer.Options{Name: "bench-replay", Seeds: 1})
 	if err != nil {
 		return Result{}, err
 	}
 	t = nil
-	imported, cImported := time.Since(start), cpuTime()-c0
+	imported := time.Since(start)
 	scDir := filepath.Join(dir, "scenario")
 	if err := rep.Write(scDir); err != nil {
 		return Result{}, err
 	}
+	imp, cImp := time.Since(start), cpuTime()-c0
+	recorded, changes := rep.Length, rep.Changes
+	unplayed := 0
+	for _, c := range rep.Unplayed {
+		unplayed += c
+	}
+	rep = nil
+	goruntime.GC()
+
+	// the replay: load, build, simulate
+	start, c0 = time.Now(), cpuTime()
 	sc, err := scenarios.Open(scDir)
 	if err != nil {
 		return Result{}, err
@@ -413,27 +432,24 @@ func s2(ctx context.Context, f *flags) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	loaded, cLoaded := time.Since(start), cpuTime()-c0
+	loaded := time.Since(start)
 	w, err := sim.New(sc.Compile(v), 1, sim.Options{})
 	if err != nil {
 		return Result{}, err
 	}
 	r := w.Run()
-	el, cpu := time.Since(start), cpuTime()-c0
-	speed := rep.Length.Seconds() / el.Seconds()
+	replay, cReplay := time.Since(start), cpuTime()-c0
+	speed := recorded.Seconds() / replay.Seconds()
 	rss := peakRSSKB()
-	ok := speed >= 1000 && rss > 0 && rss < 4<<20
-	unplayed := 0
-	for _, c := range rep.Unplayed {
-		unplayed += c
-	}
+	ok := speed >= 1000 && imp <= time.Minute && rss > 0 && rss < 4<<20
 	return Result{ID: "S2", What: fmt.Sprintf("replay %v recorded on %d nodes, %d pods", length, n, n*podsPerNode), Figure: speed, Unit: "x real time",
-		Target: ">= 1000x, peak RSS < 4 GiB", Met: met(ok),
-		Detail: fmt.Sprintf("replay %.1f s (CPU %.1f s): read %.1f s (CPU %.1f), import %.1f s (CPU %.1f), write+load %.1f s (CPU %.1f), simulate %.1f s (CPU %.1f; %v simulated, %d events), peak RSS %s; "+
+		Target: ">= 1000x (replay), import <= 60 s, peak RSS < 4 GiB", Met: met(ok),
+		Detail: fmt.Sprintf("replay %.2f s (CPU %.1f s): load %.2f s, simulate %.2f s (%v simulated, %d events); "+
+			"import %.1f s (CPU %.1f s): read %.1f s, build %.1f s, write %.1f s; end to end %.0fx real time; peak RSS %s; "+
 			"synthetic trace (%s): %d events, %d MB gzip'd, written in %.0f s; %d changes replayed, %d events not replayed",
-			el.Seconds(), cpu.Seconds(), read.Seconds(), cRead.Seconds(), (imported - read).Seconds(), (cImported - cRead).Seconds(),
-			(loaded - imported).Seconds(), (cLoaded - cImported).Seconds(), (el - loaded).Seconds(), (cpu - cLoaded).Seconds(),
-			sc.Spec.Spec.Duration.Duration, r.Events, peakRSS(), tr.what, tr.events, tr.bytes>>20, written.Seconds(), rep.Changes, unplayed)}, nil
+			replay.Seconds(), cReplay.Seconds(), loaded.Seconds(), (replay - loaded).Seconds(), sc.Spec.Spec.Duration.Duration, r.Events,
+			imp.Seconds(), cImp.Seconds(), read.Seconds(), (imported - read).Seconds(), (imp - imported).Seconds(),
+			recorded.Seconds()/(imp+replay).Seconds(), peakRSS(), tr.what, tr.events, tr.bytes>>20, written.Seconds(), changes, unplayed)}, nil
 }
 
 type traceStats struct {
