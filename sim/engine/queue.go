@@ -23,7 +23,7 @@ func (f HandlerFunc) Fire(now time.Duration, arg uint32) { f(now, arg) }
 
 // Timer identifies a scheduled event so that it can be cancelled. The zero Timer is never pending.
 type Timer struct {
-	key uint64 // the event's heap key (sequence<<slotBits | slot); 0 means none
+	key uint64 // the event's key (sequence<<slotBits | slot); 0 means none
 }
 
 // IsZero reports whether t was never set.
@@ -74,7 +74,8 @@ type handlerEntry struct {
 // b-1; the ready list holds those at last itself. Scheduling appends to one bucket, with no
 // sifting. When the ready list runs out, the lowest non-empty bucket is scanned for its earliest
 // time, which becomes last, and its items are redistributed to lower buckets (those at the new
-// last to the ready list); an item only ever moves down, at most 63 times, and in practice a few.
+// last to the ready list); an item only ever moves down, so at most 63 times (about 9 on average in P1's loop:
+// 1e5 pending, delays up to an hour).
 //
 // Ties need no comparison: items enter a bucket in increasing sequence, since a newly scheduled
 // event has the largest sequence of all and redistribution copies a bucket in order into
@@ -84,6 +85,11 @@ type handlerEntry struct {
 // last. NextAt and Peek locate the minimum without moving it, so an event may still be scheduled
 // between the current time and a peeked one (RunUntil stops before an event after its end, and
 // the caller may schedule earlier ones).
+//
+// Buckets keep the arrays they grew to, so the loop allocates nothing once they have grown. The
+// price is memory: a bucket that once held many events keeps their room, and the highest buckets
+// fill up once each time the clock crosses a power of two, so the arrays can hold several times as
+// many items as are pending at the peak (16 bytes each; 8 times after P1's 4 M events).
 type Queue struct {
 	now  int64
 	seq  uint64
