@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"time"
 )
 
@@ -21,7 +23,7 @@ func (f HandlerFunc) Fire(now time.Duration, arg uint32) { f(now, arg) }
 
 // Timer identifies a scheduled event so that it can be cancelled. The zero Timer is never pending.
 type Timer struct {
-	key uint64 // the event's heap key (sequence<<slotBits | slot); 0 means none
+	key uint64 // the event's key (sequence<<slotBits | slot); 0 means none
 }
 
 // IsZero reports whether t was never set.
@@ -35,18 +37,17 @@ const (
 	maxSlots = 1 << slotBits
 )
 
-// item is one heap entry: 16 bytes and pointer-free, so four siblings of the 4-ary heap share a
-// cache line, moving items costs no GC write barriers and the heap is never scanned. key orders
-// ties by sequence (high bits) and names the slot (low bits); the slot holds the live key, which
-// tells a cancelled item from a pending one, and the event's arg and handler, which only the
-// firing event needs and so stay out of the heap's sift paths.
+// item is one pending-set entry: 16 bytes and pointer-free, so moving items costs no GC write
+// barriers and the buckets are never scanned by the collector. key orders ties by sequence (high
+// bits) and names the slot (low bits); the slot holds the live key, which tells a cancelled item
+// from a pending one, and the event's arg and handler, which only the firing event needs.
 type item struct {
 	at  int64
 	key uint64
 }
 
 // slot is a pending event's side entry: its key (0 when the slot is free or the event was
-// cancelled) and what it fires. One 16-byte read at the top of the heap gives all three.
+// cancelled) and what it fires. One 16-byte read when the event fires gives all three.
 type slot struct {
 	key uint64
 	arg uint32
@@ -62,26 +63,52 @@ type handlerEntry struct {
 	transient bool // registered by At for one event; released when it fires or is cancelled
 }
 
-func (a *item) less(b *item) bool {
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	return a.key < b.key
-}
-
-// Queue is the event loop: a 4-ary min-heap of (time, sequence) with lazy cancellation.
-// Events at the same virtual time fire in the order they were scheduled.
+// Queue is the event loop: a monotone priority queue (a radix heap) of (time, sequence) with
+// lazy cancellation. Events at the same virtual time fire in the order they were scheduled.
+//
+// A discrete-event simulation never goes back in time: every event is scheduled at or after the
+// current time (AtID clamps), and its sequence number is larger than every other pending event's.
+// So no event is ever scheduled before the last one taken out, and the pending set can be a radix
+// heap (Ahuja, Mehlhorn, Orlin and Tarjan 1990) instead of a comparison heap. Bucket b > 0 holds
+// the items whose time first differs from last (the time of the last item taken out) in bit
+// b-1; the ready list holds those at last itself. Scheduling appends to one bucket, with no
+// sifting. When the ready list runs out, the lowest non-empty bucket is scanned for its earliest
+// time, which becomes last, and its items are redistributed to lower buckets (those at the new
+// last to the ready list); an item only ever moves down, so at most 63 times (about 9 on average in P1's loop:
+// 1e5 pending, delays up to an hour).
+//
+// Ties need no comparison: items enter a bucket in increasing sequence, since a newly scheduled
+// event has the largest sequence of all and redistribution copies a bucket in order into
+// buckets that are empty, so every bucket, and the ready list, is in sequence order.
+//
+// Only taking an event out to fire it (or to discard a cancelled one in Step and RunUntil) moves
+// last. NextAt and Peek locate the minimum without moving it, so an event may still be scheduled
+// between the current time and a peeked one (RunUntil stops before an event after its end, and
+// the caller may schedule earlier ones).
+//
+// Buckets keep the arrays they grew to, so the loop allocates nothing once they have grown. The
+// price is memory: a bucket that once held many events keeps their room, and the highest buckets
+// fill up once each time the clock crosses a power of two, so the arrays can hold several times as
+// many items as are pending at the peak (16 bytes each; 8 times after P1's 4 M events).
 type Queue struct {
 	now  int64
 	seq  uint64
-	heap []item
-	// slots[s].key is the key of the pending event that holds slot s, 0 when free. A heap item
-	// whose key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
+	last int64 // the time of the last item taken out of the buckets; no pending item is earlier
+	// ready holds the items at time last, in sequence order, from ready[head] on.
+	ready []item
+	head  int
+	// buckets[b] for b in 1..63 holds the items whose time differs from last first in bit b-1;
+	// bit b of mask is set when buckets[b] is not empty. buckets[0] is unused (see ready).
+	buckets [64][]item
+	mask    uint64
+	n       int // items in ready[head:] and the buckets, cancelled ones included
+	// slots[s].key is the key of the pending event that holds slot s, 0 when free. An item whose
+	// key differs was cancelled. Slots are recycled LIFO, so the table stays small and hot.
 	slots     []slot
 	free      []int32
 	handlers  []handlerEntry
 	freeH     []HandlerID
-	cancelled int // heap items whose slot generation no longer matches
+	cancelled int // items whose slot no longer holds their key
 	fired     uint64
 	stop      bool
 }
@@ -96,7 +123,7 @@ func (q *Queue) Now() time.Duration { return time.Duration(q.now) }
 func (q *Queue) Fired() uint64 { return q.fired }
 
 // Pending counts events scheduled and not yet fired or cancelled.
-func (q *Queue) Pending() int { return len(q.heap) - q.cancelled }
+func (q *Queue) Pending() int { return q.n - q.cancelled }
 
 // Register adds a long-lived handler and returns its id for AtID and AfterID.
 func (q *Queue) Register(h Handler) HandlerID {
@@ -146,8 +173,7 @@ func (q *Queue) AtID(at time.Duration, id HandlerID, arg uint32) Timer {
 	q.seq++
 	key := q.seq<<slotBits | uint64(s)
 	q.slots[s] = slot{key: key, arg: arg, hid: id}
-	q.heap = append(q.heap, item{at: t, key: key})
-	q.up(len(q.heap) - 1)
+	q.push(item{at: t, key: key})
 	return Timer{key: key}
 }
 
@@ -170,7 +196,7 @@ func (q *Queue) Cancel(t Timer) bool {
 	q.releaseHandler(q.slots[s].hid)
 	q.release(s)
 	q.cancelled++
-	if q.cancelled > 1024 && q.cancelled > len(q.heap)/2 {
+	if q.cancelled > 1024 && q.cancelled > q.n/2 {
 		q.compact()
 	}
 	return true
@@ -199,51 +225,91 @@ func (q *Queue) release(s int32) {
 
 // Step fires the next event. It returns false when the queue is empty.
 func (q *Queue) Step() bool {
-	for len(q.heap) > 0 {
-		top := q.heap[0]
-		q.pop()
-		s := int32(top.key & slotMask)
-		sl := q.slots[s]
-		if sl.key != top.key {
-			q.cancelled--
-			continue
+	for {
+		if q.head == len(q.ready) && !q.settle(math.MaxInt64) {
+			return false
 		}
-		q.release(s)
-		q.now = top.at
-		q.fired++
-		e := q.handlers[sl.hid]
-		if e.transient {
-			q.releaseHandler(sl.hid)
+		if q.fire() {
+			return true
 		}
-		e.h.Fire(time.Duration(top.at), sl.arg)
-		return true
 	}
-	return false
+}
+
+// fire takes the first ready item out and runs its event. It reports false, running nothing, when
+// the item was cancelled.
+func (q *Queue) fire() bool {
+	top := q.ready[q.head]
+	q.head++
+	q.n--
+	s := int32(top.key & slotMask)
+	sl := q.slots[s]
+	if sl.key != top.key {
+		q.cancelled--
+		return false
+	}
+	q.release(s)
+	q.now = top.at
+	q.fired++
+	e := q.handlers[sl.hid]
+	if e.transient {
+		q.releaseHandler(sl.hid)
+	}
+	e.h.Fire(time.Duration(top.at), sl.arg)
+	return true
 }
 
 // Peek returns the next live event (its time, handler and arg) without firing it, and false when
 // there is none. Like NextAt it drops cancelled entries on the way; it is for tools that watch a
 // run step by step (an invariant checker), not for the hot path.
 func (q *Queue) Peek() (at time.Duration, h HandlerID, arg uint32, ok bool) {
-	if _, ok := q.NextAt(); !ok {
+	it, ok := q.peek()
+	if !ok {
 		return 0, 0, 0, false
 	}
-	top := &q.heap[0]
-	sl := &q.slots[top.key&slotMask]
-	return time.Duration(top.at), sl.hid, sl.arg, true
+	sl := &q.slots[it.key&slotMask]
+	return time.Duration(it.at), sl.hid, sl.arg, true
 }
 
 // NextAt returns the time of the next live event, and false when there is none.
 func (q *Queue) NextAt() (time.Duration, bool) {
-	for len(q.heap) > 0 {
-		top := &q.heap[0]
-		if q.slots[top.key&slotMask].key == top.key {
-			return time.Duration(top.at), true
+	it, ok := q.peek()
+	return time.Duration(it.at), ok
+}
+
+// peek finds the next live item without taking it out: last does not move, so events may still be
+// scheduled before it. Cancelled items met on the way are dropped; one in a bucket is cut out in
+// place, keeping the bucket in sequence order.
+func (q *Queue) peek() (item, bool) {
+	for q.head < len(q.ready) {
+		it := q.ready[q.head]
+		if q.slots[it.key&slotMask].key == it.key {
+			return it, true
 		}
-		q.pop()
+		q.head++
+		q.n--
 		q.cancelled--
 	}
-	return 0, false
+	for q.mask != 0 {
+		b := bits.TrailingZeros64(q.mask)
+		bk := q.buckets[b]
+		m := 0
+		for i := 1; i < len(bk); i++ {
+			if bk[i].at < bk[m].at {
+				m = i
+			}
+		}
+		it := bk[m]
+		if q.slots[it.key&slotMask].key == it.key {
+			return it, true
+		}
+		q.buckets[b] = append(bk[:m], bk[m+1:]...)
+		if len(bk) == 1 {
+			q.mask &^= 1 << b
+		}
+		q.n--
+		q.cancelled--
+	}
+	return item{}, false
 }
 
 // RunUntil fires every event due at or before end, then sets the clock to end. It stops early,
@@ -251,11 +317,14 @@ func (q *Queue) NextAt() (time.Duration, bool) {
 func (q *Queue) RunUntil(end time.Duration) {
 	q.stop = false
 	for !q.stop {
-		at, ok := q.NextAt()
-		if !ok || at > end {
+		if q.head == len(q.ready) {
+			if !q.settle(int64(end)) {
+				break
+			}
+		} else if q.ready[q.head].at > int64(end) {
 			break
 		}
-		q.Step()
+		q.fire()
 	}
 	if !q.stop && int64(end) > q.now {
 		q.now = int64(end)
@@ -265,103 +334,95 @@ func (q *Queue) RunUntil(end time.Duration) {
 // Stop makes the running RunUntil return after the current event.
 func (q *Queue) Stop() { q.stop = true }
 
-// pop removes the minimum. It uses Floyd's bottom-up method: the hole at the root sinks to a
-// leaf along the smallest children (3 comparisons a level on a 4-ary heap, none against the moved
-// element), then the last element is sifted up from there, which is rarely more than a step since
-// it came from the bottom.
-func (q *Queue) pop() {
-	h := q.heap
-	n := len(h) - 1
-	last := h[n]
-	h = h[:n]
-	q.heap = h
-	if n == 0 {
+// push adds an item: one append to the bucket of the highest bit in which its time differs from
+// last. The caller guarantees it.at >= last (AtID clamps to now, and now >= last whenever items
+// are pending).
+func (q *Queue) push(it item) {
+	if q.n == 0 {
+		// Nothing pending: last may have been left at a cancelled item's time ahead of now.
+		q.last = q.now
+		q.head = 0
+		q.ready = q.ready[:0]
+	}
+	q.n++
+	b := bits.Len64(uint64(it.at ^ q.last))
+	if b == 0 {
+		q.pushReady(it)
 		return
 	}
-	i := 0
-	for {
-		c := 4*i + 1
-		if c >= n {
-			break
-		}
-		m := c
-		end := min(c+4, n)
-		for j := c + 1; j < end; j++ {
-			if h[j].less(&h[m]) {
-				m = j
-			}
-		}
-		h[i] = h[m]
-		i = m
-	}
-	for i > 0 {
-		p := (i - 1) / 4
-		if !last.less(&h[p]) {
-			break
-		}
-		h[i] = h[p]
-		i = p
-	}
-	h[i] = last
+	q.buckets[b] = append(q.buckets[b], it)
+	q.mask |= 1 << b
 }
 
-func (q *Queue) up(i int) {
-	h := q.heap
-	x := h[i]
-	for i > 0 {
-		p := (i - 1) / 4
-		if !x.less(&h[p]) {
-			break
-		}
-		h[i] = h[p]
-		i = p
+// pushReady appends to the ready list, first sliding it back to the start of its array when it is
+// full, so that a long run of events at one instant does not grow it without bound.
+func (q *Queue) pushReady(it item) {
+	if len(q.ready) == cap(q.ready) && q.head > 0 {
+		n := copy(q.ready, q.ready[q.head:])
+		q.ready = q.ready[:n]
+		q.head = 0
 	}
-	h[i] = x
+	q.ready = append(q.ready, it)
 }
 
-func (q *Queue) down(i int) {
-	h := q.heap
-	n := len(h)
-	x := h[i]
-	for {
-		c := 4*i + 1
-		if c >= n {
-			break
-		}
-		m := c
-		end := c + 4
-		if end > n {
-			end = n
-		}
-		for j := c + 1; j < end; j++ {
-			if h[j].less(&h[m]) {
-				m = j
-			}
-		}
-		if !h[m].less(&x) {
-			break
-		}
-		h[i] = h[m]
-		i = m
+// settle refills the empty ready list: it finds the earliest time in the lowest non-empty bucket,
+// makes it last, and redistributes that bucket, in order, to the ready list and lower buckets
+// (all empty, so each stays in sequence order). It reports false, changing nothing, when no item
+// is pending or the earliest is after limit.
+func (q *Queue) settle(limit int64) bool {
+	if q.mask == 0 {
+		return false
 	}
-	h[i] = x
+	b := bits.TrailingZeros64(q.mask)
+	bk := q.buckets[b]
+	m := bk[0].at
+	for _, it := range bk[1:] {
+		m = min(m, it.at)
+	}
+	if m > limit {
+		return false
+	}
+	q.last = m
+	q.head = 0
+	ready := q.ready[:0]
+	for _, it := range bk {
+		nb := bits.Len64(uint64(it.at ^ m))
+		if nb == 0 {
+			ready = append(ready, it)
+			continue
+		}
+		q.buckets[nb] = append(q.buckets[nb], it)
+		q.mask |= 1 << nb
+	}
+	q.ready = ready
+	q.buckets[b] = bk[:0]
+	q.mask &^= 1 << b
+	return true
 }
 
-// compact drops cancelled items and re-heapifies, bounding memory when many timers are cancelled.
+// compact drops cancelled items, keeping every bucket in order, bounding memory when many timers
+// are cancelled.
 func (q *Queue) compact() {
-	live := q.heap[:0]
-	for _, it := range q.heap {
-		if q.slots[it.key&slotMask].key == it.key {
-			live = append(live, it)
+	live := func(out, bk []item) []item { // out aliases bk at or before it
+		for _, it := range bk {
+			if q.slots[it.key&slotMask].key == it.key {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	q.ready = live(q.ready[:0], q.ready[q.head:])
+	q.head = 0
+	q.n = len(q.ready)
+	for m := q.mask; m != 0; m &= m - 1 {
+		b := bits.TrailingZeros64(m)
+		q.buckets[b] = live(q.buckets[b][:0], q.buckets[b])
+		q.n += len(q.buckets[b])
+		if len(q.buckets[b]) == 0 {
+			q.mask &^= 1 << b
 		}
 	}
-	q.heap = live
 	q.cancelled = 0
-	for i := len(q.heap)/4 + 1; i >= 0; i-- {
-		if i < len(q.heap) {
-			q.down(i)
-		}
-	}
 }
 
 // String summarises the queue for debugging.

@@ -40,7 +40,7 @@ func TestQueueOrdersByTimeThenSequence(t *testing.T) {
 }
 
 func TestQueueTiesAcrossManyEvents(t *testing.T) {
-	// 4-ary heap sift paths must still honour FIFO among equal times.
+	// the buckets' redistribution must still honour FIFO among equal times.
 	q := NewQueue()
 	r := &recorder{}
 	for i := 0; i < 1000; i++ {
@@ -70,7 +70,7 @@ func TestQueueCancel(t *testing.T) {
 	assert.False(t, q.Cancel(b), "second cancel is a no-op")
 	assert.False(t, q.IsPending(b))
 	assert.Equal(t, 2, q.Pending())
-	// the cancelled slot is reused; the stale heap item must not fire the new event early or twice
+	// the cancelled slot is reused; the stale item must not fire the new event early or twice
 	c := q.At(5*time.Second, r, 5)
 	assert.True(t, q.IsPending(c))
 	for q.Step() {
@@ -94,7 +94,7 @@ func TestQueueCancelManyCompacts(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 500, q.Pending())
-	assert.LessOrEqual(t, len(q.heap), 2500, "compaction bounds stale items")
+	assert.LessOrEqual(t, q.n, 2500, "compaction bounds stale items")
 	for q.Step() {
 	}
 	require.Len(t, r.got, 500)
@@ -239,5 +239,5 @@ func TestQueueMatchesReference(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 	assert.Positive(t, compactions, "the mix must exercise compaction")
-	assert.Equal(t, 16, int(unsafe.Sizeof(item{})), "heap item size (the P1 target depends on it)")
+	assert.Equal(t, 16, int(unsafe.Sizeof(item{})), "item size (the P1 target depends on it)")
 }
