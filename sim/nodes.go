@@ -29,12 +29,7 @@ func (w *World) recompute(now time.Duration) {
 		if l.ready != ready {
 			l.stale = true
 		}
-		if l.mult != mult || l.ready != ready || l.wl.replicas != replicas {
-			// podCPU of every pod of the workload changed
-			for _, pi := range l.wl.pods {
-				podChanged(w.st.Pods[pi])
-			}
-		}
+		l.markChanged(w.st.Pods, l.mult != mult, l.ready != ready || l.wl.replicas != replicas)
 	}
 	// Only the nodes whose inputs changed (cluster.Node.Changed) are recomputed, in node order as
 	// a full pass would: an unchanged node's demand, shares and saturation come out the same, so
