@@ -16,9 +16,9 @@ func (w *World) recompute(now time.Duration) {
 	// the workloads whose Ready count may have changed: a pod on a changed node (every change
 	// of a pod's readiness marks its node) or unbound since the last recomputation
 	w.st.Observe((*unbindWatch)(w))
-	for _, ns := range w.nodes {
-		if ns.n.Changed {
-			for _, p := range ns.n.Pods {
+	for _, n := range w.st.Nodes { // parallel to w.nodes, one pointer less per node
+		if n.Changed {
+			for _, p := range n.Pods {
 				(*unbindWatch)(w).recount(p)
 			}
 		}
@@ -34,10 +34,10 @@ func (w *World) recompute(now time.Duration) {
 	// Only the nodes whose inputs changed (cluster.Node.Changed) are recomputed, in node order as
 	// a full pass would: an unchanged node's demand, shares and saturation come out the same, so
 	// skipping it is exact (checkCPU proves it under Options.CheckInvariants).
-	for _, ns := range w.nodes {
-		if ns.n.Changed {
-			ns.n.Changed = false
-			w.nm.cpu.node(ns)
+	for i, n := range w.st.Nodes {
+		if n.Changed {
+			n.Changed = false
+			w.nm.cpu.node(w.nodes[i])
 		}
 	}
 	if w.inv != nil {
