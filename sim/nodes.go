@@ -16,9 +16,9 @@ func (w *World) recompute(now time.Duration) {
 	// the workloads whose Ready count may have changed: a pod on a changed node (every change
 	// of a pod's readiness marks its node) or unbound since the last recomputation
 	w.st.Observe((*unbindWatch)(w))
-	for _, ns := range w.nodes {
-		if ns.n.Changed {
-			for _, p := range ns.n.Pods {
+	for _, n := range w.st.Nodes { // parallel to w.nodes, one pointer less per node
+		if n.Changed {
+			for _, p := range n.Pods {
 				(*unbindWatch)(w).recount(p)
 			}
 		}
@@ -29,20 +29,15 @@ func (w *World) recompute(now time.Duration) {
 		if l.ready != ready {
 			l.stale = true
 		}
-		if l.mult != mult || l.ready != ready || l.wl.replicas != replicas {
-			// podCPU of every pod of the workload changed
-			for _, pi := range l.wl.pods {
-				podChanged(w.st.Pods[pi])
-			}
-		}
+		l.markChanged(w.st.Pods, l.mult != mult, l.ready != ready || l.wl.replicas != replicas)
 	}
 	// Only the nodes whose inputs changed (cluster.Node.Changed) are recomputed, in node order as
 	// a full pass would: an unchanged node's demand, shares and saturation come out the same, so
 	// skipping it is exact (checkCPU proves it under Options.CheckInvariants).
-	for _, ns := range w.nodes {
-		if ns.n.Changed {
-			ns.n.Changed = false
-			w.nm.cpu.node(ns)
+	for i, n := range w.st.Nodes {
+		if n.Changed {
+			n.Changed = false
+			w.nm.cpu.node(w.nodes[i])
 		}
 	}
 	if w.inv != nil {

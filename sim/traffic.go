@@ -144,6 +144,28 @@ func (l *loadState) podCPU(p *cluster.Pod) float64 {
 	return l.idle + l.perRep*l.mult*float64(l.wl.replicas)/float64(l.ready)
 }
 
+// markChanged marks the nodes of the workload's pods whose podCPU changed with the profile
+// multiplier (mult) or the Ready count or replicas (count), for the next CPU recomputation. A
+// worker's podCPU reads neither count, and a serving load's pod that is not Ready uses l.idle
+// whatever the multiplier and counts, so those pods are left unmarked: their demand is the same.
+func (l *loadState) markChanged(pods []*cluster.Pod, mult, count bool) {
+	switch {
+	case !mult && !count:
+	case l.l.RequestsPerSecond == 0:
+		if mult {
+			for _, pi := range l.wl.pods {
+				podChanged(pods[pi])
+			}
+		}
+	default:
+		for _, pi := range l.wl.pods {
+			if p := pods[pi]; p.Ready {
+				podChanged(p)
+			}
+		}
+	}
+}
+
 func (l *loadState) depsChanged() bool {
 	for _, d := range l.deps {
 		if d.changed {
@@ -199,6 +221,7 @@ type accounting struct {
 	maxColocated   int
 	wlByKey        map[string][]*workload // workloads by key, for observeColocation
 	wlByKeyOf      int                    // len(World.wls) when wlByKey was built
+	colo           *colocation            // live pods per owner and node, for observeColocation; nil until a bind
 }
 
 func (a *accounting) integrate(w *World, now time.Duration) {
@@ -260,8 +283,10 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 }
 
 // observeColocation tracks the most replicas of one multi-replica workload ever bound to one node.
-// It counts per owner among n's pods (O(pods on n)), not per workload of the world: visiting
-// every workload on every bind made a placement of many workloads quadratic.
+// It reads the live pods per owner that colocation keeps for n (O(owners on n)), not every
+// workload of the world (which made a placement of many workloads quadratic) nor every pod on n.
+// Only an owner with more live pods on n than the maximum so far can raise it, so only those
+// are looked up.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 	if a.wlByKey == nil || a.wlByKeyOf != len(w.wls) {
 		a.wlByKey = make(map[string][]*workload, len(w.wls))
@@ -270,29 +295,89 @@ func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 		}
 		a.wlByKeyOf = len(w.wls)
 	}
-	if len(a.wlByKey) == 0 {
-		return
+	if len(a.wlByKey) == 0 || len(n.Pods) <= a.maxColocated {
+		return // no owner can have more live pods on n than n has pods
 	}
-	pods := n.Pods
-next:
-	for i, p := range pods {
-		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) {
-			continue
+	if a.colo == nil {
+		a.colo = newColocation(&w.st)
+	}
+	for _, e := range a.colo.node(n.Index) {
+		if int(e.live) > a.maxColocated && a.multiReplica(a.colo.names[e.owner]) {
+			a.maxColocated = int(e.live)
 		}
-		for _, q := range pods[:i] {
-			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
-				continue next // counted at the owner's first live pod on n
+	}
+}
+
+// colocation counts the live (not Terminating) pods of each owner on each node, kept up to date
+// as a cluster.Observer from the state it starts with.
+type colocation struct {
+	ids   map[string]int32
+	names []string
+	nodes [][]ownerPods // by node Index: the owners with live pods there, in no particular order
+}
+
+type ownerPods struct{ owner, live int32 }
+
+func newColocation(st *cluster.State) *colocation {
+	c := &colocation{ids: map[string]int32{}}
+	for _, n := range st.Nodes {
+		for _, p := range n.Pods {
+			c.PodBound(p)
+		}
+	}
+	st.Observe(c)
+	return c
+}
+
+func (c *colocation) node(i int) []ownerPods {
+	if i < len(c.nodes) {
+		return c.nodes[i]
+	}
+	return nil
+}
+
+// add adds d to the live pods of p's owner on p's node.
+func (c *colocation) add(p *cluster.Pod, d int32) {
+	id, ok := c.ids[p.Owner]
+	if !ok {
+		id = int32(len(c.names))
+		c.ids[p.Owner] = id
+		c.names = append(c.names, p.Owner)
+	}
+	i := p.Node.Index
+	for i >= len(c.nodes) {
+		c.nodes = append(c.nodes, nil)
+	}
+	es := c.nodes[i]
+	for k := range es {
+		if es[k].owner == id {
+			if es[k].live += d; es[k].live == 0 {
+				es[k] = es[len(es)-1]
+				c.nodes[i] = es[:len(es)-1]
 			}
+			return
 		}
-		c := 1
-		for _, q := range pods[i+1:] {
-			if q.Owner == p.Owner && q.Phase != cluster.PodTerminating {
-				c++
-			}
-		}
-		if c > a.maxColocated {
-			a.maxColocated = c
-		}
+	}
+	c.nodes[i] = append(es, ownerPods{owner: id, live: d})
+}
+
+func (c *colocation) PodBound(p *cluster.Pod) {
+	if p.Phase != cluster.PodTerminating {
+		c.add(p, 1)
+	}
+}
+
+func (c *colocation) PodUnbound(p *cluster.Pod) {
+	if p.Phase != cluster.PodTerminating {
+		c.add(p, -1)
+	}
+}
+
+func (c *colocation) PodPhaseChanged(p *cluster.Pod, _ cluster.PodPhase) {
+	if p.Phase == cluster.PodTerminating {
+		c.add(p, -1)
+	} else {
+		c.add(p, 1)
 	}
 }
 
