@@ -13,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Format names the trace format in its header line.
@@ -61,12 +64,164 @@ type Trace struct {
 	Events []Event
 }
 
-// Event is one observed change.
+// Event is one observed change: of a pod (Pod) or of any other object (Object).
 type Event struct {
 	Time    time.Time
 	Op      string
 	Initial bool
 	Object  *unstructured.Unstructured
+	// Pod is a pod's event, Object nil. ReadTrace decodes of a pod only what Import and Observe
+	// read (PodFields): a trace is mostly pods, and their whole objects, as maps, were most of
+	// reading and importing one, in time and memory. An Event made with a pod as Object is read
+	// as one made with its Pod.
+	Pod *corev1.Pod
+}
+
+// Kind is the object's kind.
+func (e *Event) Kind() string {
+	if e.Pod != nil {
+		return "Pod"
+	}
+	return e.Object.GetKind()
+}
+
+// Namespace is the object's namespace.
+func (e *Event) Namespace() string {
+	if e.Pod != nil {
+		return e.Pod.Namespace
+	}
+	return e.Object.GetNamespace()
+}
+
+// Name is the object's name.
+func (e *Event) Name() string {
+	if e.Pod != nil {
+		return e.Pod.Name
+	}
+	return e.Object.GetName()
+}
+
+// pod is a pod's event's Pod: an Event made with the pod as Object is converted (what does not
+// convert is left out).
+func (e *Event) pod() *corev1.Pod {
+	if e.Pod != nil || e.Object == nil {
+		return e.Pod
+	}
+	p := &corev1.Pod{}
+	_ = runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Object, p)
+	return p
+}
+
+// key is kind/namespace/name.
+func (e *Event) key() string { return e.Kind() + "/" + e.Namespace() + "/" + e.Name() }
+
+// PodFields are the fields of a pod ReadTrace decodes (JSON paths): what import (package
+// importer's Build: owner, placement, requests, phase) and Observe (binding, start-up, runs,
+// evictions) read. A pod with no controller (played as a bare Pod, whole) is decoded whole.
+var PodFields = []string{"metadata.name", "metadata.namespace", "metadata.labels", "metadata.annotations",
+	"metadata.ownerReferences", "metadata.deletionTimestamp", "spec.nodeName", "spec.containers[].resources.requests",
+	"spec.initContainers[].resources.requests", "status.phase", "status.conditions", "status.containerStatuses[].state"}
+
+// podJSON is a pod's PodFields.
+type podJSON struct {
+	Metadata struct {
+		Name              string                  `json:"name"`
+		Namespace         string                  `json:"namespace"`
+		Labels            map[string]string       `json:"labels"`
+		Annotations       map[string]string       `json:"annotations"`
+		OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
+		DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Spec struct {
+		NodeName       string          `json:"nodeName"`
+		Containers     []containerJSON `json:"containers"`
+		InitContainers []containerJSON `json:"initContainers"`
+	} `json:"spec"`
+	Status struct {
+		Phase             corev1.PodPhase       `json:"phase"`
+		Conditions        []corev1.PodCondition `json:"conditions"`
+		ContainerStatuses []struct {
+			State struct {
+				Running    *struct{} `json:"running"`
+				Terminated *struct{} `json:"terminated"`
+			} `json:"state"`
+		} `json:"containerStatuses"`
+	} `json:"status"`
+}
+
+type containerJSON struct {
+	Resources struct {
+		Requests corev1.ResourceList `json:"requests"`
+	} `json:"resources"`
+}
+
+// decodePod decodes a pod's JSON: its PodFields, or the whole pod when it has no controller.
+func decodePod(b []byte) (*corev1.Pod, error) {
+	var in podJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, err
+	}
+	p := &corev1.Pod{}
+	p.APIVersion, p.Kind = "v1", "Pod"
+	p.Name, p.Namespace, p.Labels, p.Annotations = in.Metadata.Name, in.Metadata.Namespace, in.Metadata.Labels, in.Metadata.Annotations
+	p.OwnerReferences, p.DeletionTimestamp = in.Metadata.OwnerReferences, in.Metadata.DeletionTimestamp
+	if metav1.GetControllerOfNoCopy(p) == nil {
+		p := &corev1.Pod{}
+		return p, json.Unmarshal(b, p)
+	}
+	p.Spec.NodeName = in.Spec.NodeName
+	containers := func(in []containerJSON) []corev1.Container {
+		if in == nil {
+			return nil
+		}
+		out := make([]corev1.Container, len(in))
+		for i, c := range in {
+			out[i].Resources.Requests = c.Resources.Requests
+		}
+		return out
+	}
+	p.Spec.Containers, p.Spec.InitContainers = containers(in.Spec.Containers), containers(in.Spec.InitContainers)
+	p.Status.Phase, p.Status.Conditions = in.Status.Phase, in.Status.Conditions
+	if cs := in.Status.ContainerStatuses; cs != nil {
+		p.Status.ContainerStatuses = make([]corev1.ContainerStatus, len(cs))
+		for i, c := range cs {
+			if c.State.Running != nil {
+				p.Status.ContainerStatuses[i].State.Running = &corev1.ContainerStateRunning{}
+			}
+			if c.State.Terminated != nil {
+				p.Status.ContainerStatuses[i].State.Terminated = &corev1.ContainerStateTerminated{}
+			}
+		}
+	}
+	return p, nil
+}
+
+// podEvents is events with every pod as Pod: an Event made with a pod as Object is converted
+// (the slice is copied then). Pointers to the same object give the same Pod.
+func podEvents(events []Event) ([]Event, error) {
+	var out []Event
+	conv := map[*unstructured.Unstructured]*corev1.Pod{}
+	for i, e := range events {
+		if e.Pod != nil || e.Object.GetKind() != "Pod" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(events)
+		}
+		p, ok := conv[e.Object]
+		if !ok {
+			p = &corev1.Pod{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Object, p); err != nil {
+				return nil, fmt.Errorf("event %d: pod %s/%s: %w", i, e.Object.GetNamespace(), e.Object.GetName(), err)
+			}
+			conv[e.Object] = p
+		}
+		out[i].Pod, out[i].Object = p, nil
+	}
+	if out == nil {
+		return events, nil
+	}
+	return out, nil
 }
 
 // MaxTraceBytes bounds what ReadTrace decompresses.
@@ -88,8 +243,9 @@ func ReadTrace(path string) (*Trace, error) {
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	t := &Trace{}
 	n := 0
-	err = decodeLines(sc, func(l *Line) error {
+	err = decodeLines(sc, func(d *decoded) error {
 		n++
+		l := &d.Line
 		switch {
 		case n == 1:
 			if l.Format != Format || l.Started == nil {
@@ -101,11 +257,14 @@ func ReadTrace(path string) (*Trace, error) {
 		case l.End != nil:
 			t.End, t.Reason = *l.End, l.Reason
 		case l.Op != "":
-			if l.Time == nil || l.Object == nil || l.Kind == "" {
+			if l.Time == nil || d.object == nil && d.pod == nil || l.Kind == "" {
 				return fmt.Errorf("line %d: an event needs t, kind and object", n)
 			}
-			u := &unstructured.Unstructured{Object: l.Object}
-			t.Events = append(t.Events, Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Object: u})
+			e := Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Pod: d.pod}
+			if d.object != nil {
+				e.Object = &unstructured.Unstructured{Object: d.object}
+			}
+			t.Events = append(t.Events, e)
 		}
 		return nil
 	})
@@ -132,16 +291,47 @@ func ReadTrace(path string) (*Trace, error) {
 	return t, nil
 }
 
-// decodeLines decodes the scanner's lines as Lines on every core and gives them to fn in
+// decoded is a line read: Line without its object, and the object, a pod's as a Pod (decodePod).
+type decoded struct {
+	Line
+	// Object is the line's object as it was written, to be decoded by kind.
+	Object json.RawMessage `json:"object,omitempty"`
+	object map[string]any
+	pod    *corev1.Pod
+}
+
+// decode decodes one line.
+func (d *decoded) decode(b []byte) error {
+	if err := json.Unmarshal(b, d); err != nil {
+		return err
+	}
+	raw := d.Object
+	d.Object = nil
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case d.Kind == "Pod":
+		p, err := decodePod(raw)
+		if err != nil {
+			return fmt.Errorf("object: %w", err)
+		}
+		d.pod = p
+		return nil
+	default:
+		return json.Unmarshal(raw, &d.object)
+	}
+}
+
+// decodeLines decodes the scanner's lines on every core and gives them to fn in
 // order: decoding the objects' JSON is most of reading a trace. A line that is not JSON ends it
 // with an error naming the line, after fn has had the lines before it; so does fn's error. The
 // scanner is done with when it returns.
-func decodeLines(sc *bufio.Scanner, fn func(*Line) error) error {
+func decodeLines(sc *bufio.Scanner, fn func(*decoded) error) error {
 	const batch = 256
 	type chunk struct {
 		first int // number of its first line, from 1
 		raw   [][]byte
-		lines []Line
+		lines []decoded
 		bad   int // index of the line that is not JSON, or len(lines)
 		err   error
 		done  chan struct{}
@@ -158,9 +348,9 @@ func decodeLines(sc *bufio.Scanner, fn func(*Line) error) error {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				c.lines, c.bad = make([]Line, len(c.raw)), len(c.raw)
+				c.lines, c.bad = make([]decoded, len(c.raw)), len(c.raw)
 				for i, b := range c.raw {
-					if err := json.Unmarshal(b, &c.lines[i]); err != nil {
+					if err := c.lines[i].decode(b); err != nil {
 						c.bad, c.err = i, fmt.Errorf("line %d: %w", c.first+i, err)
 						break
 					}
