@@ -288,14 +288,15 @@ func decodeStream(file string, data []byte) ([]Object, error) {
 		start = l[1]
 	}
 	bounds = append(bounds, [2]int{start, len(data)})
+	lineOffset, counted := 0, 0 // lines before the document, counted up to offset counted
 	for _, b := range bounds {
 		chunk := data[b[0]:b[1]]
+		lineOffset += bytes.Count(data[counted:b[0]], []byte("\n"))
+		counted = b[0]
 		if len(bytes.TrimSpace(stripComments(chunk))) == 0 {
 			continue
 		}
-		lineOffset := bytes.Count(data[:b[0]], []byte("\n"))
-		padded := append(bytes.Repeat([]byte("\n"), lineOffset), chunk...)
-		root, err := locate.Parse(file, padded)
+		root, err := locate.ParseFrom(file, chunk, lineOffset)
 		if err != nil {
 			errs = append(errs, err)
 			continue

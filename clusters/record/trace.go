@@ -2,6 +2,7 @@ package record
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -300,13 +301,34 @@ type decoded struct {
 	pod    *corev1.Pod
 }
 
-// decode decodes one line.
+// objectKey is how the writer ends an event line's other fields and starts its object, which
+// is the line's last field (Line's field order).
+var objectKey = []byte(`,"object":`)
+
+// decode decodes one line. An event line as Writer writes it is cut at its object: the fields
+// before it and the object are decoded apart, so that the object is scanned only by its own
+// decoding (decoding the line whole scanned it twice more). The cut holds only when both halves
+// decode: the fields before it then end outside any string, at the line's top level, and the
+// rest is one JSON value, the object. Else the line is decoded whole.
 func (d *decoded) decode(b []byte) error {
+	if i := bytes.Index(b, objectKey); i > 0 && b[len(b)-1] == '}' {
+		if err := json.Unmarshal(append(b[:i:i], '}'), d); err == nil && d.Object == nil {
+			if err := d.decodeObject(b[i+len(objectKey) : len(b)-1]); err == nil {
+				return nil
+			}
+		}
+		*d = decoded{}
+	}
 	if err := json.Unmarshal(b, d); err != nil {
 		return err
 	}
 	raw := d.Object
 	d.Object = nil
+	return d.decodeObject(raw)
+}
+
+// decodeObject decodes the line's object by its kind.
+func (d *decoded) decodeObject(raw []byte) error {
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil
