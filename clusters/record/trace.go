@@ -15,7 +15,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -115,87 +114,6 @@ func (e *Event) pod() *corev1.Pod {
 
 // key is kind/namespace/name.
 func (e *Event) key() string { return e.Kind() + "/" + e.Namespace() + "/" + e.Name() }
-
-// PodFields are the fields of a pod ReadTrace decodes (JSON paths): what import (package
-// importer's Build: owner, placement, requests, phase) and Observe (binding, start-up, runs,
-// evictions) read. A pod with no controller (played as a bare Pod, whole) is decoded whole.
-var PodFields = []string{"metadata.name", "metadata.namespace", "metadata.labels", "metadata.annotations",
-	"metadata.ownerReferences", "metadata.deletionTimestamp", "spec.nodeName", "spec.containers[].resources.requests",
-	"spec.initContainers[].resources.requests", "status.phase", "status.conditions", "status.containerStatuses[].state"}
-
-// podJSON is a pod's PodFields.
-type podJSON struct {
-	Metadata struct {
-		Name              string                  `json:"name"`
-		Namespace         string                  `json:"namespace"`
-		Labels            map[string]string       `json:"labels"`
-		Annotations       map[string]string       `json:"annotations"`
-		OwnerReferences   []metav1.OwnerReference `json:"ownerReferences"`
-		DeletionTimestamp *metav1.Time            `json:"deletionTimestamp"`
-	} `json:"metadata"`
-	Spec struct {
-		NodeName       string          `json:"nodeName"`
-		Containers     []containerJSON `json:"containers"`
-		InitContainers []containerJSON `json:"initContainers"`
-	} `json:"spec"`
-	Status struct {
-		Phase             corev1.PodPhase       `json:"phase"`
-		Conditions        []corev1.PodCondition `json:"conditions"`
-		ContainerStatuses []struct {
-			State struct {
-				Running    *struct{} `json:"running"`
-				Terminated *struct{} `json:"terminated"`
-			} `json:"state"`
-		} `json:"containerStatuses"`
-	} `json:"status"`
-}
-
-type containerJSON struct {
-	Resources struct {
-		Requests corev1.ResourceList `json:"requests"`
-	} `json:"resources"`
-}
-
-// decodePod decodes a pod's JSON: its PodFields, or the whole pod when it has no controller.
-func decodePod(b []byte) (*corev1.Pod, error) {
-	var in podJSON
-	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, err
-	}
-	p := &corev1.Pod{}
-	p.APIVersion, p.Kind = "v1", "Pod"
-	p.Name, p.Namespace, p.Labels, p.Annotations = in.Metadata.Name, in.Metadata.Namespace, in.Metadata.Labels, in.Metadata.Annotations
-	p.OwnerReferences, p.DeletionTimestamp = in.Metadata.OwnerReferences, in.Metadata.DeletionTimestamp
-	if metav1.GetControllerOfNoCopy(p) == nil {
-		p := &corev1.Pod{}
-		return p, json.Unmarshal(b, p)
-	}
-	p.Spec.NodeName = in.Spec.NodeName
-	containers := func(in []containerJSON) []corev1.Container {
-		if in == nil {
-			return nil
-		}
-		out := make([]corev1.Container, len(in))
-		for i, c := range in {
-			out[i].Resources.Requests = c.Resources.Requests
-		}
-		return out
-	}
-	p.Spec.Containers, p.Spec.InitContainers = containers(in.Spec.Containers), containers(in.Spec.InitContainers)
-	p.Status.Phase, p.Status.Conditions = in.Status.Phase, in.Status.Conditions
-	if cs := in.Status.ContainerStatuses; cs != nil {
-		p.Status.ContainerStatuses = make([]corev1.ContainerStatus, len(cs))
-		for i, c := range cs {
-			if c.State.Running != nil {
-				p.Status.ContainerStatuses[i].State.Running = &corev1.ContainerStateRunning{}
-			}
-			if c.State.Terminated != nil {
-				p.Status.ContainerStatuses[i].State.Terminated = &corev1.ContainerStateTerminated{}
-			}
-		}
-	}
-	return p, nil
-}
 
 // podEvents is events with every pod as Pod: an Event made with a pod as Object is converted
 // (the slice is copied then). Pointers to the same object give the same Pod.
@@ -310,10 +228,10 @@ var objectKey = []byte(`,"object":`)
 // decoding (decoding the line whole scanned it twice more). The cut holds only when both halves
 // decode: the fields before it then end outside any string, at the line's top level, and the
 // rest is one JSON value, the object. Else the line is decoded whole.
-func (d *decoded) decode(b []byte) error {
+func (d *decoded) decode(b []byte, c *podCache) error {
 	if i := bytes.Index(b, objectKey); i > 0 && b[len(b)-1] == '}' {
 		if err := json.Unmarshal(append(b[:i:i], '}'), d); err == nil && d.Object == nil {
-			if err := d.decodeObject(b[i+len(objectKey) : len(b)-1]); err == nil {
+			if err := d.decodeObject(b[i+len(objectKey):len(b)-1], c); err == nil {
 				return nil
 			}
 		}
@@ -324,16 +242,16 @@ func (d *decoded) decode(b []byte) error {
 	}
 	raw := d.Object
 	d.Object = nil
-	return d.decodeObject(raw)
+	return d.decodeObject(raw, c)
 }
 
 // decodeObject decodes the line's object by its kind.
-func (d *decoded) decodeObject(raw []byte) error {
+func (d *decoded) decodeObject(raw []byte, c *podCache) error {
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil
 	case d.Kind == "Pod":
-		p, err := decodePod(raw)
+		p, err := decodePod(raw, c)
 		if err != nil {
 			return fmt.Errorf("object: %w", err)
 		}
@@ -369,10 +287,11 @@ func decodeLines(sc *bufio.Scanner, fn func(*decoded) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pc := newPodCache()
 			for c := range work {
 				c.lines, c.bad = make([]decoded, len(c.raw)), len(c.raw)
 				for i, b := range c.raw {
-					if err := c.lines[i].decode(b); err != nil {
+					if err := c.lines[i].decode(b, pc); err != nil {
 						c.bad, c.err = i, fmt.Errorf("line %d: %w", c.first+i, err)
 						break
 					}
