@@ -517,9 +517,9 @@ func trimList(xs []string, n int) string {
 	return strings.Join(xs[:n], ", ") + fmt.Sprintf(" and %d more", len(xs)-n)
 }
 
-// sortedPods is pods in namespace/name order, by pointer (a pod is a large struct to copy).
-// The keys are made once (sorting in place built two keys per comparison).
-func sortedPods(pods []corev1.Pod) []*corev1.Pod {
+// sortedPods is a copy of pods in namespace/name order. The keys are made once (sorting in
+// place built two keys per comparison).
+func sortedPods(pods []*corev1.Pod) []*corev1.Pod {
 	keys := make([]string, len(pods))
 	idx := make([]int, len(pods))
 	for i := range pods {
@@ -528,7 +528,7 @@ func sortedPods(pods []corev1.Pod) []*corev1.Pod {
 	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 	out := make([]*corev1.Pod, len(pods))
 	for i, j := range idx {
-		out[i] = &pods[j]
+		out[i] = pods[j]
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +71,11 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
+	// the recorded indicators, meanwhile: they read the events, as the rest does
+	var recorded Recorded
+	var measured sync.WaitGroup
+	measured.Go(func() { recorded = measureTrace(t, events) })
+	defer measured.Wait() // on an early return
 	// the cluster at sync, and the Deployments first seen after it; an object is its last event
 	state := map[string]*Event{}
 	var order []string
@@ -141,13 +147,13 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		}
 	}
 	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f,
-		Pods: make([]corev1.Pod, 0, pods)}
+		Pods: make([]*corev1.Pod, 0, pods)}
 	for _, k := range order {
 		e, ok := state[k]
 		switch {
 		case !ok:
 		case e.Pod != nil: // as Snapshot.Add takes it: every pod is kept
-			snap.Pods = append(snap.Pods, *e.Pod)
+			snap.Pods = append(snap.Pods, e.Pod)
 		default:
 			if err := snap.Add(e.Object); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
@@ -272,7 +278,8 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		}
 	}
 	r.Final = res.PlacedOn(finalPods)
-	r.Recorded = measureTrace(t, events)
+	measured.Wait()
+	r.Recorded = recorded
 	if n := len(r.Recorded.Startup.Run); n >= MinCalibrationSamples {
 		// the kubelet's share (bound to Running) is what models.pods.containerStart stands for
 		cs := time.Duration(measure.Quantile(r.Recorded.Startup.Run, 0.5) * float64(time.Second)).Round(time.Millisecond)
