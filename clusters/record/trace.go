@@ -72,8 +72,9 @@ type Event struct {
 	Object  *unstructured.Unstructured
 	// Pod is a pod's event, Object nil. ReadTrace decodes of a pod only what Import and Observe
 	// read (PodFields): a trace is mostly pods, and their whole objects, as maps, were most of
-	// reading and importing one, in time and memory. An Event made with a pod as Object is read
-	// as one made with its Pod.
+	// reading and importing one, in time and memory. Pods of one template share their labels,
+	// owner references and containers: read them, don't change them. An Event made with a pod
+	// as Object is read as one made with its Pod.
 	Pod *corev1.Pod
 }
 
