@@ -21,13 +21,8 @@ import (
 // recorded indicators and the end placement are those of the same events given as whole
 // objects (Object), as decoded before.
 func TestAPodReadFromATraceImportsAsTheWholePod(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.jsonl.gz")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	zw := gzip.NewWriter(f)
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	w := &traceWriter{t: t, enc: json.NewEncoder(zw), t0: t0}
-	w.line(record.Line{Format: record.Format, Source: "test", Started: &t0})
+	w, done := newTraceWriter(t, t0)
 	w.event(0, record.OpAdd, true, node("n1", "a"))
 	w.event(0, record.OpAdd, true, node("n2", "b"))
 	w.event(0, record.OpAdd, true, deploy("web", 3, "web:1"))
@@ -80,8 +75,7 @@ func TestAPodReadFromATraceImportsAsTheWholePod(t *testing.T) {
 	w.event(8*time.Second, record.OpDelete, false, node("n2", "b"))
 	end := t0.Add(20 * time.Second)
 	w.line(record.Line{End: &end, Reason: "duration"})
-	require.NoError(t, zw.Close())
-	require.NoError(t, f.Close())
+	path := done()
 
 	read, err := record.ReadTrace(path)
 	require.NoError(t, err)
