@@ -11,9 +11,12 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -275,11 +278,9 @@ func (s *Scenario) loadObjects(dir, display string, h interface{ Write([]byte) (
 	return joinErrors(errs)
 }
 
-// decodeStream decodes a multi-document YAML file of manifests. Each document is padded with
-// blank lines so that positions in errors are the file's own.
+// decodeStream decodes a multi-document YAML file of manifests, the documents on every core.
+// Positions in errors are the file's own.
 func decodeStream(file string, data []byte) ([]Object, error) {
-	var out []Object
-	var errs []error
 	locs := docSep.FindAllIndex(data, -1)
 	start := 0
 	bounds := make([][2]int, 0, len(locs)+1)
@@ -288,36 +289,68 @@ func decodeStream(file string, data []byte) ([]Object, error) {
 		start = l[1]
 	}
 	bounds = append(bounds, [2]int{start, len(data)})
+	type doc struct {
+		chunk      []byte
+		lineOffset int // lines before the document
+		o          Object
+		err        error
+	}
+	var docs []doc
+	lineOffset, counted := 0, 0 // counted up to offset counted
 	for _, b := range bounds {
 		chunk := data[b[0]:b[1]]
+		lineOffset += bytes.Count(data[counted:b[0]], []byte("\n"))
+		counted = b[0]
 		if len(bytes.TrimSpace(stripComments(chunk))) == 0 {
 			continue
 		}
-		lineOffset := bytes.Count(data[:b[0]], []byte("\n"))
-		padded := append(bytes.Repeat([]byte("\n"), lineOffset), chunk...)
-		root, err := locate.Parse(file, padded)
-		if err != nil {
-			errs = append(errs, err)
+		docs = append(docs, doc{chunk: chunk, lineOffset: lineOffset})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(goruntime.GOMAXPROCS(0), len(docs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				d := &docs[i]
+				d.o, d.err = decodeDocument(file, d.chunk, d.lineOffset)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []Object
+	var errs []error
+	for _, d := range docs {
+		if d.err != nil {
+			errs = append(errs, d.err)
 			continue
 		}
-		var raw json.RawMessage
-		if err := root.Decode("", &raw); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		o, err := decodeObject(root, "", raw)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		line, _, _ := root.Lookup("")
-		if line == 0 {
-			line = lineOffset + 1
-		}
-		o.Where = fmt.Sprintf("%s:%d", file, line)
-		out = append(out, o)
+		out = append(out, d.o)
 	}
 	return out, joinErrors(errs)
+}
+
+// decodeDocument decodes one document of a stream, which starts after line lineOffset.
+func decodeDocument(file string, chunk []byte, lineOffset int) (Object, error) {
+	root, err := locate.ParseFrom(file, chunk, lineOffset)
+	if err != nil {
+		return Object{}, err
+	}
+	var raw json.RawMessage
+	if err := root.Decode("", &raw); err != nil {
+		return Object{}, err
+	}
+	o, err := decodeObject(root, "", raw)
+	if err != nil {
+		return Object{}, err
+	}
+	line, _, _ := root.Lookup("")
+	if line == 0 {
+		line = lineOffset + 1
+	}
+	o.Where = fmt.Sprintf("%s:%d", file, line)
+	return o, nil
 }
 
 // cutLast is strings.Cut at the last occurrence of sep.

@@ -61,10 +61,9 @@ type Result struct {
 // PlacedOn counts the pods of the imported workloads (and bare pods) per scenario node: where the
 // cluster put them. Pods on nodes the scenario does not have, finished and terminating pods are
 // left out.
-func (r *Result) PlacedOn(pods []corev1.Pod) map[string]int {
+func (r *Result) PlacedOn(pods []*corev1.Pod) map[string]int {
 	out := map[string]int{}
-	for i := range pods {
-		p := &pods[i]
+	for _, p := range pods {
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
@@ -185,8 +184,7 @@ func Build(s *Snapshot, o Options) (*Result, error) {
 	reserved := map[string]corev1.ResourceList{}
 	barePods := 0
 	pods := sortedPods(s.Pods)
-	for i := range pods {
-		p := &pods[i]
+	for _, p := range pods {
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
@@ -359,11 +357,11 @@ func ownerWorkload(p *corev1.Pod, wls []workloadPods, byName map[string]int) int
 
 // loads is one Load per workload: the mean CPU its pods use (metrics.k8s.io) where known, else
 // its CPU requests. how says which, for the README.
-func loads(wls []workloadPods, pods []corev1.Pod, podOwner map[string]int, use map[string]resource.Quantity) ([]sim.Load, string) {
+func loads(wls []workloadPods, pods []*corev1.Pod, podOwner map[string]int, use map[string]resource.Quantity) ([]sim.Load, string) {
 	sum := make([]int64, len(wls))
 	n := make([]int, len(wls))
-	for i := range pods {
-		key := pods[i].Namespace + "/" + pods[i].Name
+	for _, p := range pods {
+		key := p.Namespace + "/" + p.Name
 		w, ok := podOwner[key]
 		if !ok || w < 0 {
 			continue
@@ -519,16 +517,16 @@ func trimList(xs []string, n int) string {
 	return strings.Join(xs[:n], ", ") + fmt.Sprintf(" and %d more", len(xs)-n)
 }
 
-// sortedPods is a copy of pods in namespace/name order. The keys are made once and each pod is
-// moved once (sorting the copy in place built two keys per comparison and swapped whole pods).
-func sortedPods(pods []corev1.Pod) []corev1.Pod {
+// sortedPods is a copy of pods in namespace/name order. The keys are made once (sorting in
+// place built two keys per comparison).
+func sortedPods(pods []*corev1.Pod) []*corev1.Pod {
 	keys := make([]string, len(pods))
 	idx := make([]int, len(pods))
 	for i := range pods {
 		keys[i], idx[i] = pods[i].Namespace+"/"+pods[i].Name, i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
-	out := make([]corev1.Pod, len(pods))
+	out := make([]*corev1.Pod, len(pods))
 	for i, j := range idx {
 		out[i] = pods[j]
 	}

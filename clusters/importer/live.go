@@ -88,7 +88,7 @@ func ReadCluster(ctx context.Context, cfg *rest.Config, source string, f Filter)
 	// one slot per resource, filled concurrently and taken in Resources order
 	type listed struct {
 		nodes []corev1.Node
-		pods  []corev1.Pod
+		pods  []*corev1.Pod
 		items []*unstructured.Unstructured
 		err   error
 	}
@@ -179,16 +179,18 @@ func listNodes(ctx context.Context, cs kubernetes.Interface) ([]corev1.Node, err
 
 // listPods lists every pod of every namespace without its managed fields (kept, they would be
 // a large share of a big cluster's import in memory).
-func listPods(ctx context.Context, cs kubernetes.Interface) ([]corev1.Pod, error) {
-	return pages(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.Pod, string, error) {
+func listPods(ctx context.Context, cs kubernetes.Interface) ([]*corev1.Pod, error) {
+	return pages(ctx, func(ctx context.Context, o metav1.ListOptions) ([]*corev1.Pod, string, error) {
 		l, err := cs.CoreV1().Pods("").List(ctx, o)
 		if err != nil {
 			return nil, "", err
 		}
+		out := make([]*corev1.Pod, len(l.Items))
 		for i := range l.Items {
 			l.Items[i].ManagedFields = nil
+			out[i] = &l.Items[i]
 		}
-		return l.Items, l.Continue, nil
+		return out, l.Continue, nil
 	})
 }
 

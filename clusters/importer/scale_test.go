@@ -50,7 +50,7 @@ func TestImportScale(t *testing.T) {
 		require.NoError(t, err)
 		s.Objects = append(s.Objects, &unstructured.Unstructured{Object: u})
 		for r := range 100 {
-			p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", name, r), Namespace: "default", Labels: l,
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", name, r), Namespace: "default", Labels: l,
 				OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: name, Controller: ptr.To(true)}}},
 				Spec:   corev1.PodSpec{NodeName: s.Nodes[(d*100+r)%nodes].Name, Containers: dep.Spec.Template.Spec.Containers},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning}}

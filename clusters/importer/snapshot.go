@@ -27,7 +27,8 @@ type Snapshot struct {
 	// Source says where the objects came from (a path, or a kubeconfig context), for the README.
 	Source string
 	Nodes  []corev1.Node
-	Pods   []corev1.Pod
+	// Pods are every pod, by pointer: a pod is a large struct to copy, and a big cluster has many.
+	Pods []*corev1.Pod
 	// Objects are the other objects, as read (workloads, Services, PDBs, webhooks, namespaces...).
 	Objects []*unstructured.Unstructured
 	// CPUUse is the CPU in use per pod (namespace/name), from metrics.k8s.io; nil when the cluster
@@ -185,8 +186,8 @@ func (s *Snapshot) addObject(u *unstructured.Unstructured, f Filter) error {
 		}
 		s.Nodes = append(s.Nodes, n)
 	case "Pod":
-		var p corev1.Pod
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
+		p := &corev1.Pod{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, p); err != nil {
 			return err
 		}
 		s.Pods = append(s.Pods, p)

@@ -3,11 +3,15 @@ package importer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"sigs.k8s.io/yaml"
 
@@ -20,16 +24,46 @@ func (r *Result) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	sc, err := scenarioYAML(r.Scenario, "# Written by faultline import; see README.md for what was imported and left out.\n")
-	if err != nil {
+	// the YAML, most of writing, on every core: the manifests one by one, the two scenario files
+	// each whole
+	docs := make([][]byte, len(r.Manifests)+2) // the manifests, scenario.yaml, what-ifs.yaml
+	errs := make([]error, len(docs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range goruntime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				switch {
+				case i == 0: // the largest first
+					if len(r.WhatIfs) > 0 {
+						w := r.Scenario
+						w.Metadata.Name += "-what-ifs"
+						w.Spec.Variants = append(append([]scenarios.VariantSpec(nil), w.Spec.Variants...), r.WhatIfs...)
+						docs[len(docs)-1], errs[len(docs)-1] = scenarioYAML(w, "# Written by faultline import: scenario.yaml with what-if variants for capacity planning.\n")
+					}
+				case i == 1:
+					docs[len(docs)-2], errs[len(docs)-2] = scenarioYAML(r.Scenario, "# Written by faultline import; see README.md for what was imported and left out.\n")
+				case i < len(docs):
+					u := r.Manifests[i-2]
+					if docs[i-2], errs[i-2] = yaml.Marshal(u.Object); errs[i-2] != nil {
+						errs[i-2] = fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), errs[i-2])
+					}
+				default:
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	sc := docs[len(docs)-2]
 	var man bytes.Buffer
-	for i, u := range r.Manifests {
-		b, err := yaml.Marshal(u.Object)
-		if err != nil {
-			return fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-		}
+	for i, b := range docs[:len(r.Manifests)] {
 		if i > 0 {
 			man.WriteString("---\n")
 		}
@@ -51,14 +85,7 @@ func (r *Result) Write(dir string) error {
 		files["manifests.yaml"] = man.Bytes()
 	}
 	if len(r.WhatIfs) > 0 {
-		w := r.Scenario
-		w.Metadata.Name += "-what-ifs"
-		w.Spec.Variants = append(append([]scenarios.VariantSpec(nil), w.Spec.Variants...), r.WhatIfs...)
-		b, err := scenarioYAML(w, "# Written by faultline import: scenario.yaml with what-if variants for capacity planning.\n")
-		if err != nil {
-			return err
-		}
-		files["what-ifs.yaml"] = b
+		files["what-ifs.yaml"] = docs[len(docs)-1]
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {

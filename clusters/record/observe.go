@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/faultline-dev/faultline/measure"
@@ -33,6 +35,11 @@ const scheduledAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 // Observe reads a trace as observations: offsets from the sync, the window up to the end. Pod
 // starts are those of the Deployments' (and StatefulSets') pods first seen after the sync.
 func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStart) {
+	return observe(t, t.Events)
+}
+
+// observe is Observe of the trace's events as podEvents gives them, or as they are.
+func observe(t *Trace, events []Event) (*measure.Observations, measure.Window, []measure.PodStart) {
 	win := measure.Window{Start: t.Synced, Length: max(0, t.End.Sub(t.Synced))}
 	o := &measure.Observations{World: RecordedWorld,
 		Omit: measure.OmitTraffic(nil, "a recording watches objects; it sends no requests")}
@@ -84,8 +91,8 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 	// the Jobs created during the recording, by their first event, so that a pod seen before its
 	// Job still counts for the Job's run
 	jobAdds := map[string]Event{}
-	for _, e := range t.Events {
-		if e.Object.GetKind() != "Job" || e.Op != OpAdd || !duringRecording(e) {
+	for _, e := range events {
+		if e.Kind() != "Job" || e.Op != OpAdd || !duringRecording(e) {
 			continue
 		}
 		key := e.Object.GetNamespace() + "/" + e.Object.GetName()
@@ -110,11 +117,11 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 		cron.Runs = append(cron.Runs, run)
 		return len(cron.Runs) - 1
 	}
-	for _, e := range t.Events {
+	for _, e := range events {
 		u := e.Object
-		ns, name := u.GetNamespace(), u.GetName()
+		ns, name := e.Namespace(), e.Name()
 		after := duringRecording(e)
-		switch u.GetKind() {
+		switch e.Kind() {
 		case "Deployment", "StatefulSet":
 			dep := ns + "/" + name
 			if e.Op == OpDelete {
@@ -153,12 +160,13 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 				cron.FailedRuns++
 			}
 		case "Pod":
+			p := e.pod()
 			key := ns + "/" + name
 			s := pods[key]
 			if s == nil {
 				s = &podSeen{start: -1, run: -1}
 				pods[key] = s
-				switch ref := controllerRef(u); {
+				switch ref := podControllerRef(p); {
 				case ref.Kind == "Job":
 					job := ns + "/" + ref.Name
 					i, ok := runOf[job]
@@ -194,9 +202,8 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 					}
 				}
 			}
-			node, _, _ := unstructured.NestedString(u.Object, "spec", "nodeName")
-			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
-			deleting := u.GetDeletionTimestamp() != nil || e.Op == OpDelete
+			node, phase := p.Spec.NodeName, string(p.Status.Phase)
+			deleting := p.DeletionTimestamp != nil || e.Op == OpDelete
 			if s.start >= 0 {
 				ps := &starts[s.start]
 				if node != "" && ps.Seen&measure.PodBound == 0 {
@@ -211,14 +218,14 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 				if node != "" && r.Seen&measure.PodBound == 0 {
 					r.PodBound, r.Seen = off(e.Time), r.Seen|measure.PodBound
 				}
-				if (phase == "Running" || phase == "Succeeded" || phase == "Failed" && appStarted(u)) && r.Seen&measure.AppRunning == 0 {
+				if (phase == "Running" || phase == "Succeeded" || phase == "Failed" && appStarted(p)) && r.Seen&measure.AppRunning == 0 {
 					r.AppRunning, r.Seen = off(e.Time), r.Seen|measure.AppRunning
 				}
 				if phase == "Failed" && e.Op != OpDelete {
 					cron.FailedAttempts++
 				}
 			}
-			if deleting && !s.evicted && evictedByTaint(u) {
+			if deleting && !s.evicted && evictedByTaint(p) {
 				s.evicted = true
 				o.Evictions++
 			}
@@ -234,7 +241,7 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 				continue
 			}
 			for _, s := range pods {
-				if s.node == u.GetName() && s.running {
+				if s.node == name && s.running {
 					o.PodsLost++
 				}
 			}
@@ -248,8 +255,8 @@ func Observe(t *Trace) (*measure.Observations, measure.Window, []measure.PodStar
 }
 
 // measureTrace computes the recording's indicators.
-func measureTrace(t *Trace) Recorded {
-	o, win, starts := Observe(t)
+func measureTrace(t *Trace, events []Event) Recorded {
+	o, win, starts := observe(t, events)
 	vals, _ := measure.Compute(o, win)
 	return Recorded{Startup: measure.SummarisePodStarts(starts), Indicators: vals}
 }
@@ -277,8 +284,13 @@ func controllerRef(u *unstructured.Unstructured) ref {
 func jobFailed(u *unstructured.Unstructured) bool { return hasCondition(u, "Failed", "") }
 
 // evictedByTaint reports the taint eviction controller's DisruptionTarget condition.
-func evictedByTaint(u *unstructured.Unstructured) bool {
-	return hasCondition(u, "DisruptionTarget", "DeletionByTaintManager")
+func evictedByTaint(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "DeletionByTaintManager" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasCondition reports a true status condition of the type (and the reason, unless "").
@@ -293,15 +305,20 @@ func hasCondition(u *unstructured.Unstructured, typ, reason string) bool {
 	return false
 }
 
-// appStarted reports whether the pod's first container ran (running or terminated).
-func appStarted(u *unstructured.Unstructured) bool {
-	st, _, _ := unstructured.NestedSlice(u.Object, "status", "containerStatuses")
-	for _, c := range st {
-		m, _ := c.(map[string]any)
-		state, _ := m["state"].(map[string]any)
-		if state["running"] != nil || state["terminated"] != nil {
+// appStarted reports whether a container of the pod ran (running or terminated).
+func appStarted(p *corev1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil || c.State.Terminated != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// podControllerRef is the pod's controller.
+func podControllerRef(p *corev1.Pod) ref {
+	if r := metav1.GetControllerOfNoCopy(p); r != nil {
+		return ref{r.Kind, r.Name}
+	}
+	return ref{}
 }

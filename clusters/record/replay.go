@@ -4,17 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	goruntime "runtime"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/faultline-dev/faultline/clusters/importer"
 	"github.com/faultline-dev/faultline/measure"
@@ -70,11 +67,19 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	if o.Duration < length {
 		return nil, fmt.Errorf("duration %v is shorter than the recording (%v)", o.Duration, length)
 	}
-	// the cluster at sync, and the Deployments first seen after it
-	state := map[string]*unstructured.Unstructured{}
+	events, err := podEvents(t.Events)
+	if err != nil {
+		return nil, err
+	}
+	// the recorded indicators, meanwhile: they read the events, as the rest does
+	var recorded Recorded
+	var measured sync.WaitGroup
+	measured.Go(func() { recorded = measureTrace(t, events) })
+	defer measured.Wait() // on an early return
+	// the cluster at sync, and the Deployments first seen after it; an object is its last event
+	state := map[string]*Event{}
 	var order []string
-	set := func(e Event) {
-		k := key(e.Object)
+	set := func(e *Event, k string) {
 		if e.Op == OpDelete {
 			delete(state, k)
 			return
@@ -82,14 +87,17 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		if _, ok := state[k]; !ok {
 			order = append(order, k)
 		}
-		state[k] = e.Object
+		state[k] = e
 	}
-	var later []Event
-	for _, e := range t.Events {
+	var later []*Event
+	var laterKeys []string
+	for i := range events {
+		e := &events[i]
 		if e.Initial || !e.Time.After(t.Synced) {
-			set(e)
+			set(e, e.key())
 		} else {
 			later = append(later, e)
+			laterKeys = append(laterKeys, e.key())
 		}
 	}
 	joined := map[string]time.Duration{} // cluster node name → offset
@@ -97,17 +105,17 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	jobs := map[string]*unstructured.Unstructured{} // namespace/name → the Job as last seen
 	var jobOrder []string
 	jobAt := map[string]time.Duration{}
-	for _, e := range later {
-		k, kind := key(e.Object), e.Object.GetKind()
+	for i, e := range later {
+		k, kind := laterKeys[i], e.Kind()
 		switch {
 		case kind == "Node" && e.Op == OpAdd && state[k] == nil:
-			if _, ok := joined[e.Object.GetName()]; !ok {
-				joined[e.Object.GetName()] = e.Time.Sub(t.Synced).Round(time.Millisecond)
+			if _, ok := joined[e.Name()]; !ok {
+				joined[e.Name()] = e.Time.Sub(t.Synced).Round(time.Millisecond)
 				joinOrder = append(joinOrder, k)
-				state[k] = e.Object // in its pool from the start, held out until it joins
+				state[k] = e // in its pool from the start, held out until it joins
 				order = append(order, k)
 			}
-		case kind == "Job" && owner(e.Object) != "CronJob" && f.Keep(e.Object.GetNamespace()) && state[k] == nil && e.Op != OpDelete:
+		case kind == "Job" && owner(e.Object) != "CronJob" && f.Keep(e.Namespace()) && state[k] == nil && e.Op != OpDelete:
 			if _, ok := jobs[k]; !ok {
 				jobOrder = append(jobOrder, k)
 				jobAt[k] = e.Time.Sub(t.Synced)
@@ -116,15 +124,15 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		}
 	}
 	// the objects at the end of the recording
-	final := make(map[string]*unstructured.Unstructured, len(state))
-	for k, u := range state {
-		final[k] = u
+	final := make(map[string]*Event, len(state))
+	for k, e := range state {
+		final[k] = e
 	}
-	for _, e := range later {
+	for i, e := range later {
 		if e.Op == OpDelete {
-			delete(final, key(e.Object))
+			delete(final, laterKeys[i])
 		} else {
-			final[key(e.Object)] = e.Object
+			final[laterKeys[i]] = e
 		}
 	}
 	finalKeys := make([]string, 0, len(final))
@@ -132,49 +140,30 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 		finalKeys = append(finalKeys, k)
 	}
 	sort.Strings(finalKeys)
-	// the pods at the sync and at the end, each converted from its map once (most of those at
-	// the end are the sync's, unchanged) and on every core: the conversion, by reflection, was
-	// most of an import's cost
-	var podMaps []*unstructured.Unstructured
-	seen := map[*unstructured.Unstructured]int{}
-	counts := [2]int{} // pods at the sync, at the end
-	for i, m := range []struct {
-		keys []string
-		objs map[string]*unstructured.Unstructured
-	}{{order, state}, {finalKeys, final}} {
-		for _, k := range m.keys {
-			if u, ok := m.objs[k]; ok && u.GetKind() == "Pod" {
-				counts[i]++
-				if _, dup := seen[u]; !dup {
-					seen[u] = len(podMaps)
-					podMaps = append(podMaps, u)
-				}
-			}
+	pods := 0
+	for _, k := range order {
+		if e, ok := state[k]; ok && e.Pod != nil {
+			pods++
 		}
 	}
-	typedPods, err := toPods(podMaps)
-	if err != nil {
-		return nil, err
-	}
-	podOf := func(u *unstructured.Unstructured) *corev1.Pod { return &typedPods[seen[u]] }
 	snap := &importer.Snapshot{Source: "trace " + t.Source + " at " + t.Synced.UTC().Format(time.RFC3339), Filter: f,
-		Pods: make([]corev1.Pod, 0, counts[0])}
+		Pods: make([]*corev1.Pod, 0, pods)}
 	for _, k := range order {
-		u, ok := state[k]
+		e, ok := state[k]
 		switch {
 		case !ok:
-		case u.GetKind() == "Pod": // as Snapshot.Add takes it: every pod is kept
-			snap.Pods = append(snap.Pods, *podOf(u))
+		case e.Pod != nil: // as Snapshot.Add takes it: every pod is kept
+			snap.Pods = append(snap.Pods, e.Pod)
 		default:
-			if err := snap.Add(u); err != nil {
+			if err := snap.Add(e.Object); err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
 		}
 	}
 	added := map[string]bool{}
-	for _, e := range later {
-		k := key(e.Object)
-		if e.Op == OpAdd && isWorkload(e.Object.GetKind()) && state[k] == nil && !added[k] && f.Keep(e.Object.GetNamespace()) {
+	for i, e := range later {
+		k := laterKeys[i]
+		if e.Op == OpAdd && isWorkload(e.Kind()) && state[k] == nil && !added[k] && f.Keep(e.Namespace()) {
 			zero := e.Object.DeepCopy()
 			if err := unstructured.SetNestedField(zero.Object, int64(0), "spec", "replicas"); err != nil {
 				return nil, err
@@ -217,16 +206,18 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 
 	// the changes
 	cur := map[string]*unstructured.Unstructured{}
-	for k, u := range state {
-		cur[k] = u
+	for k, e := range state {
+		if e.Object != nil {
+			cur[k] = e.Object
+		}
 	}
 	stopped := map[string]bool{}
-	for _, e := range later {
-		k, kind := key(e.Object), e.Object.GetKind()
+	for i, e := range later {
+		k, kind := laterKeys[i], e.Kind()
 		at := e.Time.Sub(t.Synced).Round(time.Millisecond)
 		switch {
 		case isWorkload(kind):
-			if !f.Keep(e.Object.GetNamespace()) {
+			if !f.Keep(e.Namespace()) {
 				continue
 			}
 			prev := cur[k]
@@ -245,7 +236,7 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			}
 			cur[k] = next
 		case kind == "Node" && e.Op == OpDelete:
-			sn, ok := res.SimNode[e.Object.GetName()]
+			sn, ok := res.SimNode[e.Name()]
 			if !ok || stopped[sn] {
 				r.Unplayed["Node deleted that was not there when the recording began"]++
 				continue
@@ -254,7 +245,7 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 			r.Scenario.Spec.Faults = append(r.Scenario.Spec.Faults, nodeStop(sn, at))
 			r.Changes++
 		case kind == "Node" && e.Op == OpAdd:
-			if _, ok := joined[e.Object.GetName()]; !ok {
+			if _, ok := joined[e.Name()]; !ok {
 				r.Unplayed["Node added again after its deletion: a scenario node joins once"]++
 			}
 		case kind == "Job" && e.Op == OpAdd:
@@ -274,22 +265,21 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 	})
 
 	// the end state and the recorded indicator
-	pods := make([]corev1.Pod, 0, counts[1])
 	nodesLeft := map[string]bool{}
-	for _, u := range final {
-		if u.GetKind() == "Node" {
-			nodesLeft[u.GetName()] = true
+	for _, e := range final {
+		if e.Kind() == "Node" {
+			nodesLeft[e.Name()] = true
 		}
 	}
+	var finalPods []*corev1.Pod
 	for _, k := range finalKeys {
-		if u := final[k]; u.GetKind() == "Pod" {
-			if p := podOf(u); nodesLeft[p.Spec.NodeName] {
-				pods = append(pods, *p) // a pod whose node was deleted is gone, whatever the trace last saw
-			}
+		if p := final[k].Pod; p != nil && nodesLeft[p.Spec.NodeName] {
+			finalPods = append(finalPods, p) // a pod whose node was deleted is gone, whatever the trace last saw
 		}
 	}
-	r.Final = res.PlacedOn(pods)
-	r.Recorded = measureTrace(t)
+	r.Final = res.PlacedOn(finalPods)
+	measured.Wait()
+	r.Recorded = recorded
 	if n := len(r.Recorded.Startup.Run); n >= MinCalibrationSamples {
 		// the kubelet's share (bound to Running) is what models.pods.containerStart stands for
 		cs := time.Duration(measure.Quantile(r.Recorded.Startup.Run, 0.5) * float64(time.Second)).Round(time.Millisecond)
@@ -310,10 +300,6 @@ func Import(t *Trace, f importer.Filter, o importer.Options) (*Replay, error) {
 }
 
 func isWorkload(kind string) bool { return kind == "Deployment" || kind == "StatefulSet" }
-
-func key(u *unstructured.Unstructured) string {
-	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
-}
 
 func owner(u *unstructured.Unstructured) string {
 	for _, ref := range u.GetOwnerReferences() {
@@ -453,33 +439,4 @@ func jobAsCronJob(job *unstructured.Unstructured, at time.Time) (*unstructured.U
 			"jobTemplate":       map[string]any{"spec": jspec},
 		},
 	}}, nil
-}
-
-// toPods converts pods from their maps, on every core.
-func toPods(us []*unstructured.Unstructured) ([]corev1.Pod, error) {
-	out := make([]corev1.Pod, len(us))
-	errs := make([]error, len(us))
-	workers := min(goruntime.GOMAXPROCS(0), max(1, len(us)/256))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(us) {
-					return
-				}
-				errs[i] = runtime.DefaultUnstructuredConverter.FromUnstructured(us[i].Object, &out[i])
-			}
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key(us[i]), err)
-		}
-	}
-	return out, nil
 }

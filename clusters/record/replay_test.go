@@ -28,6 +28,22 @@ type traceWriter struct {
 	t0  time.Time
 }
 
+// newTraceWriter starts a trace file, with its header line, at t0; done closes it and returns
+// its path.
+func newTraceWriter(t *testing.T, t0 time.Time) (w *traceWriter, done func() string) {
+	path := filepath.Join(t.TempDir(), "t.jsonl.gz")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	zw := gzip.NewWriter(f)
+	w = &traceWriter{t: t, enc: json.NewEncoder(zw), t0: t0}
+	w.line(record.Line{Format: record.Format, Source: "test", Started: &t0})
+	return w, func() string {
+		require.NoError(t, zw.Close())
+		require.NoError(t, f.Close())
+		return path
+	}
+}
+
 func (w *traceWriter) line(l record.Line) { require.NoError(w.t, w.enc.Encode(l)) }
 
 func (w *traceWriter) event(at time.Duration, op string, initial bool, obj map[string]any) {
@@ -77,13 +93,8 @@ func pod(name, app, node, phase string) map[string]any {
 }
 
 func TestImportOfATrace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.jsonl.gz")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	zw := gzip.NewWriter(f)
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	w := &traceWriter{t: t, enc: json.NewEncoder(zw), t0: t0}
-	w.line(record.Line{Format: record.Format, Source: "test", Started: &t0})
+	w, done := newTraceWriter(t, t0)
 	w.event(0, record.OpAdd, true, node("n1", "a"))
 	w.event(0, record.OpAdd, true, node("n2", "b"))
 	w.event(0, record.OpAdd, true, deploy("web", 2, "web:1"))
@@ -111,10 +122,8 @@ func TestImportOfATrace(t *testing.T) {
 	w.event(15*time.Second, record.OpDelete, false, node("n2", "b"))
 	end := t0.Add(31 * time.Second)
 	w.line(record.Line{End: &end, Reason: "duration"})
-	require.NoError(t, zw.Close())
-	require.NoError(t, f.Close())
 
-	tr, err := record.ReadTrace(path)
+	tr, err := record.ReadTrace(done())
 	require.NoError(t, err)
 	rep, err := record.Import(tr, importer.Filter{}, importer.Options{Name: "replay"})
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Format names the trace format in its header line.
@@ -61,12 +64,84 @@ type Trace struct {
 	Events []Event
 }
 
-// Event is one observed change.
+// Event is one observed change: of a pod (Pod) or of any other object (Object).
 type Event struct {
 	Time    time.Time
 	Op      string
 	Initial bool
 	Object  *unstructured.Unstructured
+	// Pod is a pod's event, Object nil. ReadTrace decodes of a pod only what Import and Observe
+	// read (PodFields): a trace is mostly pods, and their whole objects, as maps, were most of
+	// reading and importing one, in time and memory. Pods of one template share their labels,
+	// owner references and containers: read them, don't change them. An Event made with a pod
+	// as Object is read as one made with its Pod.
+	Pod *corev1.Pod
+}
+
+// Kind is the object's kind.
+func (e *Event) Kind() string {
+	if e.Pod != nil {
+		return "Pod"
+	}
+	return e.Object.GetKind()
+}
+
+// Namespace is the object's namespace.
+func (e *Event) Namespace() string {
+	if e.Pod != nil {
+		return e.Pod.Namespace
+	}
+	return e.Object.GetNamespace()
+}
+
+// Name is the object's name.
+func (e *Event) Name() string {
+	if e.Pod != nil {
+		return e.Pod.Name
+	}
+	return e.Object.GetName()
+}
+
+// pod is a pod's event's Pod: an Event made with the pod as Object is converted (what does not
+// convert is left out).
+func (e *Event) pod() *corev1.Pod {
+	if e.Pod != nil || e.Object == nil {
+		return e.Pod
+	}
+	p := &corev1.Pod{}
+	_ = runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Object, p)
+	return p
+}
+
+// key is kind/namespace/name.
+func (e *Event) key() string { return e.Kind() + "/" + e.Namespace() + "/" + e.Name() }
+
+// podEvents is events with every pod as Pod: an Event made with a pod as Object is converted
+// (the slice is copied then). Pointers to the same object give the same Pod.
+func podEvents(events []Event) ([]Event, error) {
+	var out []Event
+	conv := map[*unstructured.Unstructured]*corev1.Pod{}
+	for i, e := range events {
+		if e.Pod != nil || e.Object.GetKind() != "Pod" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(events)
+		}
+		p, ok := conv[e.Object]
+		if !ok {
+			p = &corev1.Pod{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(e.Object.Object, p); err != nil {
+				return nil, fmt.Errorf("event %d: pod %s/%s: %w", i, e.Object.GetNamespace(), e.Object.GetName(), err)
+			}
+			conv[e.Object] = p
+		}
+		out[i].Pod, out[i].Object = p, nil
+	}
+	if out == nil {
+		return events, nil
+	}
+	return out, nil
 }
 
 // MaxTraceBytes bounds what ReadTrace decompresses.
@@ -88,8 +163,9 @@ func ReadTrace(path string) (*Trace, error) {
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	t := &Trace{}
 	n := 0
-	err = decodeLines(sc, func(l *Line) error {
+	err = decodeLines(sc, func(d *decoded) error {
 		n++
+		l := &d.Line
 		switch {
 		case n == 1:
 			if l.Format != Format || l.Started == nil {
@@ -101,11 +177,14 @@ func ReadTrace(path string) (*Trace, error) {
 		case l.End != nil:
 			t.End, t.Reason = *l.End, l.Reason
 		case l.Op != "":
-			if l.Time == nil || l.Object == nil || l.Kind == "" {
+			if l.Time == nil || d.object == nil && d.pod == nil || l.Kind == "" {
 				return fmt.Errorf("line %d: an event needs t, kind and object", n)
 			}
-			u := &unstructured.Unstructured{Object: l.Object}
-			t.Events = append(t.Events, Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Object: u})
+			e := Event{Time: *l.Time, Op: l.Op, Initial: l.Initial, Pod: d.pod}
+			if d.object != nil {
+				e.Object = &unstructured.Unstructured{Object: d.object}
+			}
+			t.Events = append(t.Events, e)
 		}
 		return nil
 	})
@@ -132,16 +211,68 @@ func ReadTrace(path string) (*Trace, error) {
 	return t, nil
 }
 
-// decodeLines decodes the scanner's lines as Lines on every core and gives them to fn in
+// decoded is a line read: Line without its object, and the object, a pod's as a Pod (decodePod).
+type decoded struct {
+	Line
+	// Object is the line's object as it was written, to be decoded by kind.
+	Object json.RawMessage `json:"object,omitempty"`
+	object map[string]any
+	pod    *corev1.Pod
+}
+
+// objectKey is how the writer ends an event line's other fields and starts its object, which
+// is the line's last field (Line's field order).
+var objectKey = []byte(`,"object":`)
+
+// decode decodes one line. An event line as Writer writes it is cut at its object: the fields
+// before it and the object are decoded apart, so that the object is scanned only by its own
+// decoding (decoding the line whole scanned it twice more). The cut holds only when both halves
+// decode: the fields before it then end outside any string, at the line's top level, and the
+// rest is one JSON value, the object. Else the line is decoded whole.
+func (d *decoded) decode(b []byte, c *podCache) error {
+	if i := bytes.Index(b, objectKey); i > 0 && b[len(b)-1] == '}' {
+		if err := json.Unmarshal(append(b[:i:i], '}'), d); err == nil && d.Object == nil {
+			if err := d.decodeObject(b[i+len(objectKey):len(b)-1], c); err == nil {
+				return nil
+			}
+		}
+		*d = decoded{}
+	}
+	if err := json.Unmarshal(b, d); err != nil {
+		return err
+	}
+	raw := d.Object
+	d.Object = nil
+	return d.decodeObject(raw, c)
+}
+
+// decodeObject decodes the line's object by its kind.
+func (d *decoded) decodeObject(raw []byte, c *podCache) error {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case d.Kind == "Pod":
+		p, err := decodePod(raw, c)
+		if err != nil {
+			return fmt.Errorf("object: %w", err)
+		}
+		d.pod = p
+		return nil
+	default:
+		return json.Unmarshal(raw, &d.object)
+	}
+}
+
+// decodeLines decodes the scanner's lines on every core and gives them to fn in
 // order: decoding the objects' JSON is most of reading a trace. A line that is not JSON ends it
 // with an error naming the line, after fn has had the lines before it; so does fn's error. The
 // scanner is done with when it returns.
-func decodeLines(sc *bufio.Scanner, fn func(*Line) error) error {
+func decodeLines(sc *bufio.Scanner, fn func(*decoded) error) error {
 	const batch = 256
 	type chunk struct {
 		first int // number of its first line, from 1
 		raw   [][]byte
-		lines []Line
+		lines []decoded
 		bad   int // index of the line that is not JSON, or len(lines)
 		err   error
 		done  chan struct{}
@@ -157,10 +288,11 @@ func decodeLines(sc *bufio.Scanner, fn func(*Line) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pc := newPodCache()
 			for c := range work {
-				c.lines, c.bad = make([]Line, len(c.raw)), len(c.raw)
+				c.lines, c.bad = make([]decoded, len(c.raw)), len(c.raw)
 				for i, b := range c.raw {
-					if err := json.Unmarshal(b, &c.lines[i]); err != nil {
+					if err := c.lines[i].decode(b, pc); err != nil {
 						c.bad, c.err = i, fmt.Errorf("line %d: %w", c.first+i, err)
 						break
 					}

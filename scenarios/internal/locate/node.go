@@ -30,6 +30,26 @@ func Parse(file string, data []byte) (*Node, error) {
 	return &Node{file: file, root: root, budget: max(10000, 64*countNodes(root))}, nil
 }
 
+// ParseFrom is Parse of a document that starts after line skip of its file (a document of a
+// multi-document file): the positions are the file's, as if data were parsed after skip empty
+// lines, without scanning them.
+func ParseFrom(file string, data []byte, skip int) (*Node, error) {
+	first, second, err := parseDocs(data)
+	if err != nil || second != nil || first == nil || skip == 0 {
+		// the errors, and the null document, as Parse has them after skip empty lines
+		return Parse(file, append(bytes.Repeat([]byte("\n"), skip), data...))
+	}
+	var shift func(*yaml.Node)
+	shift = func(n *yaml.Node) {
+		n.Line += skip
+		for _, c := range n.Content {
+			shift(c)
+		}
+	}
+	shift(first)
+	return &Node{file: file, root: first, budget: max(10000, 64*countNodes(first))}, nil
+}
+
 // Strict parses data and strictly decodes the whole document into v (a non-nil pointer).
 func Strict(file string, data []byte, v any) error {
 	n, err := Parse(file, data)
