@@ -48,29 +48,24 @@ type loadState struct {
 }
 
 func (w *World) buildLoads() {
-	byKey := map[string]*loadState{}
+	p := w.prep
+	loads := make([]*loadState, len(w.in.Load))
 	for i := range w.in.Load {
 		l := &w.in.Load[i]
-		key, _ := targetKey(l.Target) // Validate: a Deployment's, once
-		var wl *workload
-		for _, c := range w.wls {
-			if c.key == key {
-				wl = c
-			}
-		}
+		wl := w.wls[p.loadWl[i]] // Validate: a Deployment's, once
 		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
-		byKey[key] = ls
-		w.loads = append(w.loads, ls)
+		loads[i] = ls
 	}
-	for _, ls := range w.loads {
-		for _, d := range ls.l.DependsOn {
-			key, _ := targetKey(d)
-			ls.deps = append(ls.deps, byKey[key])
+	for i, ls := range loads {
+		for _, d := range p.loadDeps[i] {
+			ls.deps = append(ls.deps, loads[d])
 		}
 	}
 	// dependencies form a DAG (Validate): evaluate in an order where dependencies come first
-	w.loads = topoOrder(w.loads)
+	for _, i := range p.loadOrder {
+		w.loads = append(w.loads, loads[i])
+	}
 }
 
 // targetKey turns "deployment/web" or "deployment/ns/web" into "deployment/ns/web".
@@ -85,23 +80,24 @@ func targetKey(t string) (string, error) {
 	return "", fmt.Errorf("%q: expected deployment/NAME or deployment/NAMESPACE/NAME", t)
 }
 
-// topoOrder orders loads so that every dependency comes first; Validate refused cycles.
-func topoOrder(ls []*loadState) []*loadState {
-	done := make(map[*loadState]bool, len(ls))
-	var out []*loadState
-	var visit func(l *loadState)
-	visit = func(l *loadState) {
-		if done[l] {
+// loadOrder orders the loads, given each one's dependencies by index, so that every dependency
+// comes first; Validate refused cycles.
+func loadOrder(deps [][]int) []int {
+	done := make([]bool, len(deps))
+	out := make([]int, 0, len(deps))
+	var visit func(i int)
+	visit = func(i int) {
+		if done[i] {
 			return
 		}
-		done[l] = true
-		for _, d := range l.deps {
+		done[i] = true
+		for _, d := range deps[i] {
 			visit(d)
 		}
-		out = append(out, l)
+		out = append(out, i)
 	}
-	for _, l := range ls { // slice order: deterministic
-		visit(l)
+	for i := range deps { // input order: deterministic
+		visit(i)
 	}
 	return out
 }

@@ -123,6 +123,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var scratch sim.Scratch // the worker's memory, lent from each seed to the next
 			for j := range jobs {
 				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace, CheckInvariants: cfg.CheckInvariants, Until: cfg.Window}
 				if cfg.Trace != nil {
@@ -131,7 +132,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 				if cfg.TraceJSON != nil {
 					opts.Events = &trace.JSONSink{W: cfg.TraceJSON, Variant: names[j.v], Seed: cfg.Seeds[j.i]}
 				}
-				r, err := runSafely(inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
+				r, err := runSafely(&scratch, inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
 				mu.Lock()
 				if err != nil {
 					var pe *PanicError
@@ -220,14 +221,15 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("variant %s seed %d: panic in the simulator: %s (replay: --seed %d --seeds 1 --variant %s --trace)", e.Variant, e.Seed, msg, e.Seed, e.Variant)
 }
 
-// runSafely plays one seed of one variant, turning a panic into a *PanicError.
-func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
+// runSafely plays one seed of one variant with the worker's scratch, turning a panic into a
+// *PanicError.
+func runSafely(scratch *sim.Scratch, in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Variant: variant, Seed: seed, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	r, _, err = RunSeed(in, spec, seed, opts)
+	r, _, err = runSeed(scratch, in, spec, seed, opts)
 	return r, err
 }
 
@@ -235,10 +237,15 @@ func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, 
 // rules on the run's series: their indicators are appended to the result's (the series are
 // dropped afterwards), and the alerts' timelines returned.
 func RunSeed(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
+	return runSeed(nil, in, spec, seed, opts)
+}
+
+// runSeed is RunSeed building the world with scratch (nil: sim.New's own memory).
+func runSeed(scratch *sim.Scratch, in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
 	if spec != nil {
 		opts.PromSeries = &sim.PromScrape{Families: spec.Families(), Horizons: spec.Horizons()}
 	}
-	r, err := sim.Run(in, seed, opts)
+	r, err := scratch.Run(in, seed, opts)
 	if err != nil || spec == nil {
 		return r, nil, err
 	}
