@@ -13,6 +13,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/scheduler"
 )
 
 // Scratch builds worlds one after another on one goroutine and lends each the memory of the one
@@ -30,7 +31,7 @@ import (
 type Scratch struct {
 	w     World
 	used  bool
-	slab  podSlab
+	slabs slabs
 	q     [2]engine.Queue // New's queue and the one settling replaces it with (World.resetQueue)
 	preps []*prepared     // per Input, the most recent first
 }
@@ -50,8 +51,8 @@ func (s *Scratch) New(in *Input, seed uint64, opts Options) (*World, error) {
 	*w = World{}
 	s.used = true
 	keep.lend(w)
-	s.slab.reset()
-	w.slab = &s.slab
+	s.slabs.reset()
+	w.slab = &s.slabs
 	w.prep = s.prepare(in)
 	s.q[0].Reset()
 	s.q[1].Reset()
@@ -93,26 +94,30 @@ func (s *Scratch) prepare(in *Input) *prepared {
 
 // worldBuffers are the backing arrays of a World's object lists, emptied, for the next world.
 type worldBuffers struct {
-	nodes    []*nodeState
-	pods     []*podState
-	stNodes  []*cluster.Node
-	stPods   []*cluster.Pod
-	wls      []*workload
-	loads    []*loadState
-	faults   []*faultState
-	obsNodes []measure.NodeTransition
+	nodes     []*nodeState
+	pods      []*podState
+	stNodes   []*cluster.Node
+	stPods    []*cluster.Pod
+	wls       []*workload
+	loads     []*loadState
+	inLoads   []*loadState
+	faults    []*faultState
+	obsNodes  []measure.NodeTransition
+	perTarget []measure.TargetRequests
 }
 
 func (w *World) buffers() worldBuffers {
 	return worldBuffers{
 		nodes: clearSlice(w.nodes), pods: clearSlice(w.pods), stNodes: clearSlice(w.st.Nodes), stPods: clearSlice(w.st.Pods),
-		wls: clearSlice(w.wls), loads: clearSlice(w.loads), faults: clearSlice(w.faults), obsNodes: clearSlice(w.obsNodes),
+		wls: clearSlice(w.wls), loads: clearSlice(w.loads), inLoads: clearSlice(w.inLoads), faults: clearSlice(w.faults),
+		obsNodes: clearSlice(w.obsNodes), perTarget: clearSlice(w.obs.Requests.PerTarget),
 	}
 }
 
 func (b worldBuffers) lend(w *World) {
 	w.nodes, w.pods, w.st.Nodes, w.st.Pods = b.nodes, b.pods, b.stNodes, b.stPods
-	w.wls, w.loads, w.faults, w.obsNodes = b.wls, b.loads, b.faults, b.obsNodes
+	w.wls, w.loads, w.inLoads, w.faults, w.obsNodes = b.wls, b.loads, b.inLoads, b.faults, b.obsNodes
+	w.obs.Requests.PerTarget = b.perTarget
 }
 
 // clearSlice empties s, keeping its backing array without references to the last world's objects.
@@ -121,12 +126,24 @@ func clearSlice[T any](s []T) []T {
 	return s[:0]
 }
 
-// podSlab hands out the pods of newPod (the cluster.Pod and its podState) from chunks that a
-// Scratch keeps from world to world. Job pods are not taken from it: their slots are reused
-// during the run (jobPods), and a slab would keep every gone one.
-type podSlab struct {
-	chunks [][]podPair
-	n      int // pairs handed out since reset
+// slabs hand out a world's objects that live as long as it does: its pods (newPod's: the
+// cluster.Pod and its podState), nodes, workloads, loads and faults. A Scratch keeps them from
+// world to world. Job pods are not taken from them: their slots are reused during the run
+// (jobPods), and a slab would keep every gone one.
+type slabs struct {
+	pods   slab[podPair]
+	nodes  slab[nodePair]
+	wls    slab[workload]
+	loads  slab[loadState]
+	faults slab[faultState]
+}
+
+func (s *slabs) reset() {
+	s.pods.reset()
+	s.nodes.reset()
+	s.wls.reset()
+	s.loads.reset()
+	s.faults.reset()
 }
 
 type podPair struct {
@@ -134,28 +151,48 @@ type podPair struct {
 	ps podState
 }
 
-const podSlabChunk = 32
-
-// next returns a zeroed pair.
-func (s *podSlab) next() *podPair {
-	c, i := s.n/podSlabChunk, s.n%podSlabChunk
-	if c == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]podPair, podSlabChunk))
-	}
-	s.n++
-	pp := &s.chunks[c][i]
-	*pp = podPair{}
-	return pp
+type nodePair struct {
+	n  cluster.Node
+	ns nodeState
 }
 
-// reset takes the pairs back, for the next world.
-func (s *podSlab) reset() { s.n = 0 }
+// slab hands out zeroed Ts from chunks it keeps until reset takes them all back. Chunks double
+// from 4 to 256 items, so a small world takes little and a large one few allocations.
+type slab[T any] struct {
+	chunks [][]T
+	c, i   int // the next item is chunks[c][i]
+}
 
-// prepared is what New derives from an Input alone, the same for every seed. Every field is
-// read-only once built, shared by the worlds of the Input.
+func (s *slab[T]) next() *T {
+	for s.c < len(s.chunks) && s.i == len(s.chunks[s.c]) {
+		s.c, s.i = s.c+1, 0
+	}
+	if s.c == len(s.chunks) {
+		n := 4
+		if s.c > 0 {
+			n = min(2*len(s.chunks[s.c-1]), 256)
+		}
+		s.chunks = append(s.chunks, make([]T, n))
+	}
+	t := &s.chunks[s.c][s.i]
+	s.i++
+	var zero T
+	*t = zero
+	return t
+}
+
+// reset takes every item back, for the next world.
+func (s *slab[T]) reset() { s.c, s.i = 0, 0 }
+
+// prepared is what New derives from an Input alone, the same for every seed. Every field but
+// sched is read-only once built, shared by the worlds of the Input.
 type prepared struct {
 	in   *Input
 	errs field.ErrorList // Validate(in)
+	// sched is the scheduler of the last world of the Input, which the next one resets (keeping
+	// its parse of the Input's pod specs); nil before the first world. A Scratch keeps one per
+	// Input, so one goroutine uses it.
+	sched *scheduler.Scheduler
 	// the Deployments of in.Objects, in order (addDeployment)
 	deployments []preparedDeployment
 	// the nodes of in.Pools, in order (buildNodes)
@@ -168,6 +205,8 @@ type prepared struct {
 	loadOrder []int
 	// faultStreams[i] names in.Faults[i]'s random stream (buildFaults)
 	faultStreams []string
+	// wlByKey are the indexes of the workloads by key (accounting.observeColocation)
+	wlByKey map[string][]int
 }
 
 type preparedDeployment struct {
@@ -176,8 +215,8 @@ type preparedDeployment struct {
 }
 
 type preparedNode struct {
-	name   string
-	labels map[string]string // shared by the worlds: nothing changes a node's labels
+	name, streamName string
+	labels           map[string]string // shared by the worlds: nothing changes a node's labels
 }
 
 func newPrepared(in *Input) *prepared {
@@ -190,10 +229,14 @@ func newPrepared(in *Input) *prepared {
 			p.deployments = append(p.deployments, prepareDeployment(d))
 		}
 	}
+	p.wlByKey = make(map[string][]int, len(p.deployments))
+	for i, d := range p.deployments {
+		p.wlByKey[d.key] = append(p.wlByKey[d.key], i)
+	}
 	for _, pool := range in.Pools {
 		for i := 1; i <= pool.Count; i++ {
 			name, lbl := nodeNameLabels(pool, i)
-			p.nodes = append(p.nodes, preparedNode{name: name, labels: lbl})
+			p.nodes = append(p.nodes, preparedNode{name: name, streamName: "node/" + name, labels: lbl})
 		}
 	}
 	key := make([]string, len(in.Load))

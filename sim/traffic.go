@@ -49,14 +49,16 @@ type loadState struct {
 
 func (w *World) buildLoads() {
 	p := w.prep
-	loads := make([]*loadState, len(w.in.Load))
+	loads := w.inLoads[:0]
 	for i := range w.in.Load {
 		l := &w.in.Load[i]
 		wl := w.wls[p.loadWl[i]] // Validate: a Deployment's, once
-		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
+		ls := w.slab.loads.next()
+		*ls = loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
-		loads[i] = ls
+		loads = append(loads, ls)
 	}
+	w.inLoads = loads
 	for i, ls := range loads {
 		for _, d := range p.loadDeps[i] {
 			ls.deps = append(ls.deps, loads[d])
@@ -193,8 +195,6 @@ type accounting struct {
 	notReadyEvents int
 	faults         int
 	maxColocated   int
-	wlByKey        map[string][]*workload // workloads by key, for observeColocation
-	wlByKeyOf      int                    // len(World.wls) when wlByKey was built
 }
 
 func (a *accounting) integrate(w *World, now time.Duration) {
@@ -259,20 +259,13 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 // It counts per owner among n's pods (O(pods on n)), not per workload of the world: visiting
 // every workload on every bind made a placement of many workloads quadratic.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
-	if a.wlByKey == nil || a.wlByKeyOf != len(w.wls) {
-		a.wlByKey = make(map[string][]*workload, len(w.wls))
-		for _, wl := range w.wls {
-			a.wlByKey[wl.key] = append(a.wlByKey[wl.key], wl)
-		}
-		a.wlByKeyOf = len(w.wls)
-	}
-	if len(a.wlByKey) == 0 {
+	if len(w.prep.wlByKey) == 0 {
 		return
 	}
 	pods := n.Pods
 next:
 	for i, p := range pods {
-		if p.Phase == cluster.PodTerminating || !a.multiReplica(p.Owner) {
+		if p.Phase == cluster.PodTerminating || !w.multiReplica(p.Owner) {
 			continue
 		}
 		for _, q := range pods[:i] {
@@ -293,9 +286,9 @@ next:
 }
 
 // multiReplica: some workload keyed owner has at least 2 replicas now.
-func (a *accounting) multiReplica(owner string) bool {
-	for _, wl := range a.wlByKey[owner] {
-		if wl.replicas >= 2 {
+func (w *World) multiReplica(owner string) bool {
+	for _, i := range w.prep.wlByKey[owner] {
+		if w.wls[i].replicas >= 2 {
 			return true
 		}
 	}

@@ -89,15 +89,18 @@ func (w *World) buildNodes() {
 		for range pool.Count {
 			pn := &w.prep.nodes[k]
 			k++
-			n := w.st.AddNode(&cluster.Node{
+			o := w.slab.nodes.next() // the node and its state in one slot of the slab, zeroed
+			o.n = cluster.Node{
 				Name:        pn.name,
 				Labels:      pn.labels,
 				Taints:      append([]corev1.Taint(nil), pool.Taints...),
 				Allocatable: cluster.Resources{MilliCPU: cpu, Memory: mem},
 				Up:          true,
 				Ready:       true,
-			})
-			w.nodes = append(w.nodes, &nodeState{n: n, rng: w.streams.Stream("node/" + pn.name)})
+			}
+			n := w.st.AddNode(&o.n)
+			o.ns.n, o.ns.rng = n, w.streams.Stream(pn.streamName)
+			w.nodes = append(w.nodes, &o.ns)
 		}
 	}
 }
@@ -143,7 +146,8 @@ func (w *World) addDeployment(d *appsv1.Deployment) {
 	if d.Spec.Replicas != nil {
 		replicas = int(*d.Spec.Replicas)
 	}
-	wl := &workload{
+	wl := w.slab.wls.next()
+	*wl = workload{
 		idx:       len(w.wls),
 		key:       pd.key,
 		name:      d.Name,
@@ -188,7 +192,7 @@ func readinessDelay(spec *corev1.PodSpec) time.Duration {
 // newPod creates a pending pod object.
 func (w *World) newPod(name, ns string, lbl map[string]string, spec *corev1.PodSpec, owner string, sel labels.Selector, readyWait time.Duration) *cluster.Pod {
 	req, nz, lim := cluster.PodRequests(spec)
-	o := w.slab.next() // the pod and its state in one slot of the slab, zeroed
+	o := w.slab.pods.next() // the pod and its state in one slot of the slab, zeroed
 	o.p = cluster.Pod{
 		Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner, OwnerSelector: sel,
 		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending,

@@ -72,12 +72,13 @@ type World struct {
 	seed uint64
 	hid  engine.HandlerID // the world's own handler in q
 
-	st     cluster.State
-	nodes  []*nodeState // parallel to st.Nodes
-	pods   []*podState  // parallel to st.Pods
-	wls    []*workload
-	loads  []*loadState
-	faults []*faultState
+	st      cluster.State
+	nodes   []*nodeState // parallel to st.Nodes
+	pods    []*podState  // parallel to st.Pods
+	wls     []*workload
+	loads   []*loadState // every dependency first (buildLoads)
+	inLoads []*loadState // the same in the scenario's order
+	faults  []*faultState
 
 	sq      *schedulingQueue    // kube-scheduler's queue and scheduling cycle (scheduling_queue.go)
 	wc      *workloadController // the ReplicaSet controller (workload_controller.go)
@@ -101,8 +102,9 @@ type World struct {
 	// the observation record's node transitions (measure.Observations)
 	obsNodes []measure.NodeTransition
 
-	prep   *prepared     // what New derives from the Input alone (reuse.go)
-	slab   *podSlab      // where newPod takes its pods from (reuse.go)
+	prep   *prepared // what New derives from the Input alone (reuse.go)
+	slab   *slabs    // where the world's pods, nodes, workloads, loads and faults come from (reuse.go)
+	obs    measure.Observations
 	spareQ *engine.Queue // an empty queue for resetQueue, lent by a Scratch; nil: a new one
 }
 
@@ -113,7 +115,7 @@ var ErrInput = errors.New("invalid simulation input")
 // every problem of the input (Validate) when the input has objects or references the simulator
 // does not understand; the builders below only build.
 func New(in *Input, seed uint64, opts Options) (*World, error) {
-	w := &World{slab: new(podSlab)}
+	w := &World{slab: new(slabs)}
 	if err := w.init(in, seed, opts, engine.NewQueue()); err != nil {
 		return nil, err
 	}
@@ -145,9 +147,16 @@ func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) erro
 	if errs := w.prep.errs; len(errs) > 0 {
 		return &InputError{Errs: errs}
 	}
-	cfg := scheduler.DefaultConfig()
-	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
-	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: scheduler.New(cfg),
+	sched := w.prep.sched
+	if sched == nil {
+		cfg := scheduler.DefaultConfig()
+		cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
+		sched = scheduler.New(cfg)
+		w.prep.sched = sched
+	} else {
+		sched.Reset() // the last world's of this Input on this Scratch
+	}
+	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: sched,
 		rng: w.streams.Stream("scheduler"), cl: w}
 	w.sq.hid = w.q.Register(w.sq)
 	w.wc = &workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
