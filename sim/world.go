@@ -66,7 +66,8 @@ type Options struct {
 	KeepRuns bool
 }
 
-// World is one simulated cluster for one seed. Create it with New and call Run once.
+// World is one simulated cluster for one seed. Create it with New (or Scratch.New) and call Run
+// once.
 type World struct {
 	env  // queue, clock, streams, sink, scenario, options: shared with the models (env.go)
 	seed uint64
