@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline-dev/faultline/measure/promql"
@@ -112,19 +113,39 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 		workers = 1 // one ordered log
 	}
 	total := len(names) * len(cfg.Seeds)
-	jobs := make(chan job)
+	// Workers take the next job themselves, in seed-major order: every variant of a seed finishes
+	// close together, so an interrupted run keeps complete pairs for the paired comparison. (A
+	// goroutine handing jobs over a channel woke once per job, and at a fraction of a
+	// millisecond per replay the other core spent a good share of its time spinning up for it.)
 	var (
+		next     atomic.Int64 // the next job: seed next/len(names), variant next%len(names)
+		failed   atomic.Bool  // firstErr is set: take no more jobs
 		mu       sync.Mutex
 		done     int
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	take := func() (job, bool) {
+		if failed.Load() {
+			return job{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return job{}, false
+		default:
+		}
+		k := int(next.Add(1) - 1)
+		if k >= total {
+			return job{}, false
+		}
+		return job{v: k % len(names), i: k / len(names)}, true
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var scratch sim.Scratch // the worker's memory, lent from each seed to the next
-			for j := range jobs {
+			for j, ok := take(); ok; j, ok = take() {
 				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace, CheckInvariants: cfg.CheckInvariants, Until: cfg.Window}
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
@@ -141,6 +162,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 					} else if firstErr == nil {
 						firstErr = fmt.Errorf("variant %s seed %d: %w", names[j.v], cfg.Seeds[j.i], err)
 					}
+					failed.Store(true)
 				} else {
 					out.Results[j.v][j.i] = r
 					out.Done[j.v][j.i] = true
@@ -153,25 +175,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 			}
 		}()
 	}
-	// seed-major order: every variant of a seed finishes close together, so an interrupted run
-	// keeps complete pairs for the paired comparison
-feed:
-	for i := range cfg.Seeds {
-		for v := range names {
-			mu.Lock()
-			stop := firstErr != nil
-			mu.Unlock()
-			if stop {
-				break feed
-			}
-			select {
-			case jobs <- job{v: v, i: i}:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
 		return out, firstErr
