@@ -50,7 +50,7 @@ func (c *colocationCheck) Emit(_ time.Duration, e trace.Event) {
 		require.Equal(c.t, want, got, "live pods per owner on %s", n.Name)
 		if n.Name == b.Node {
 			for owner, k := range want {
-				if k > c.max && a.multiReplica(owner) {
+				if k > c.max && c.w.multiReplica(owner) {
 					c.max = k
 				}
 			}

@@ -26,7 +26,8 @@ type faultState struct {
 func (w *World) buildFaults() {
 	for i := range w.in.Faults {
 		f := &w.in.Faults[i]
-		fs := &faultState{f: f, rng: w.streams.Stream("fault/" + strconv.Itoa(i) + "/" + f.Name)}
+		fs := w.slab.faults.next()
+		fs.f, fs.rng = f, w.streams.Stream(w.prep.faultStreams[i])
 		if f.Action == NodeStop || f.Action == NodeReset {
 			for _, name := range f.Nodes {
 				fs.nodes = append(fs.nodes, w.nodeByName(name))

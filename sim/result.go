@@ -58,12 +58,15 @@ func (w *World) result() Result {
 }
 
 // Observations is what the run observed, in package measure's record, and the window it spans;
-// measure.Compute turns them into the run's indicators. Call it after Run.
+// measure.Compute turns them into the run's indicators. Call it after Run. The record is the
+// world's own: each call rebuilds it.
 func (w *World) Observations() (*measure.Observations, measure.Window) {
 	a := &w.acct
-	o := &measure.Observations{
+	o := &w.obs
+	*o = measure.Observations{
 		World: measure.Simulated, Panics: a.panics, FirstPanic: a.firstPanic, PodsLost: a.podsLost,
 		Evictions: a.evictions, MaxColocated: a.maxColocated, Outage: a.outage, Degraded: a.degraded,
+		Requests: measure.Requests{PerTarget: clearSlice(o.Requests.PerTarget)},
 	}
 	for _, l := range w.loads {
 		o.Requests.Succeeded += l.ok
@@ -96,22 +99,15 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok})
 		}
 	}
+	if len(o.Requests.PerTarget) == 0 {
+		o.Requests.PerTarget = nil // as without a record to rebuild
+	}
 	return o, w.window()
 }
 
-// window is the stretch of the run that is measured: the whole scenario.
-// inputOrderLoads returns the loads in the order the scenario lists them.
-func (w *World) inputOrderLoads() []*loadState {
-	out := make([]*loadState, 0, len(w.loads))
-	for i := range w.in.Load {
-		for _, l := range w.loads {
-			if l.l == &w.in.Load[i] {
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
+// inputOrderLoads returns the loads in the order the scenario lists them (World.loads has every
+// dependency first).
+func (w *World) inputOrderLoads() []*loadState { return w.inLoads }
 
 // Series is a time series sampled at a fixed virtual interval: one row per sample, the first
 // column the time in hours.

@@ -48,29 +48,26 @@ type loadState struct {
 }
 
 func (w *World) buildLoads() {
-	byKey := map[string]*loadState{}
+	p := w.prep
+	loads := w.inLoads[:0]
 	for i := range w.in.Load {
 		l := &w.in.Load[i]
-		key, _ := targetKey(l.Target) // Validate: a Deployment's, once
-		var wl *workload
-		for _, c := range w.wls {
-			if c.key == key {
-				wl = c
-			}
-		}
-		ls := &loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
+		wl := w.wls[p.loadWl[i]] // Validate: a Deployment's, once
+		ls := w.slab.loads.next()
+		*ls = loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
-		byKey[key] = ls
-		w.loads = append(w.loads, ls)
+		loads = append(loads, ls)
 	}
-	for _, ls := range w.loads {
-		for _, d := range ls.l.DependsOn {
-			key, _ := targetKey(d)
-			ls.deps = append(ls.deps, byKey[key])
+	w.inLoads = loads
+	for i, ls := range loads {
+		for _, d := range p.loadDeps[i] {
+			ls.deps = append(ls.deps, loads[d])
 		}
 	}
 	// dependencies form a DAG (Validate): evaluate in an order where dependencies come first
-	w.loads = topoOrder(w.loads)
+	for _, i := range p.loadOrder {
+		w.loads = append(w.loads, loads[i])
+	}
 }
 
 // targetKey turns "deployment/web" or "deployment/ns/web" into "deployment/ns/web".
@@ -85,23 +82,24 @@ func targetKey(t string) (string, error) {
 	return "", fmt.Errorf("%q: expected deployment/NAME or deployment/NAMESPACE/NAME", t)
 }
 
-// topoOrder orders loads so that every dependency comes first; Validate refused cycles.
-func topoOrder(ls []*loadState) []*loadState {
-	done := make(map[*loadState]bool, len(ls))
-	var out []*loadState
-	var visit func(l *loadState)
-	visit = func(l *loadState) {
-		if done[l] {
+// loadOrder orders the loads, given each one's dependencies by index, so that every dependency
+// comes first; Validate refused cycles.
+func loadOrder(deps [][]int) []int {
+	done := make([]bool, len(deps))
+	out := make([]int, 0, len(deps))
+	var visit func(i int)
+	visit = func(i int) {
+		if done[i] {
 			return
 		}
-		done[l] = true
-		for _, d := range l.deps {
+		done[i] = true
+		for _, d := range deps[i] {
 			visit(d)
 		}
-		out = append(out, l)
+		out = append(out, i)
 	}
-	for _, l := range ls { // slice order: deterministic
-		visit(l)
+	for i := range deps { // input order: deterministic
+		visit(i)
 	}
 	return out
 }
@@ -219,9 +217,7 @@ type accounting struct {
 	notReadyEvents int
 	faults         int
 	maxColocated   int
-	wlByKey        map[string][]*workload // workloads by key, for observeColocation
-	wlByKeyOf      int                    // len(World.wls) when wlByKey was built
-	colo           *colocation            // live pods per owner and node, for observeColocation; nil until a bind
+	colo           *colocation // live pods per owner and node, for observeColocation; nil until a bind
 }
 
 func (a *accounting) integrate(w *World, now time.Duration) {
@@ -288,21 +284,14 @@ func (a *accounting) panic(w *World, ns *nodeState) {
 // Only an owner with more live pods on n than the maximum so far can raise it, so only those
 // are looked up.
 func (a *accounting) observeColocation(w *World, n *cluster.Node) {
-	if a.wlByKey == nil || a.wlByKeyOf != len(w.wls) {
-		a.wlByKey = make(map[string][]*workload, len(w.wls))
-		for _, wl := range w.wls {
-			a.wlByKey[wl.key] = append(a.wlByKey[wl.key], wl)
-		}
-		a.wlByKeyOf = len(w.wls)
-	}
-	if len(a.wlByKey) == 0 || len(n.Pods) <= a.maxColocated {
+	if len(w.prep.wlByKey) == 0 || len(n.Pods) <= a.maxColocated {
 		return // no owner can have more live pods on n than n has pods
 	}
 	if a.colo == nil {
 		a.colo = newColocation(&w.st)
 	}
 	for _, e := range a.colo.node(n.Index) {
-		if int(e.live) > a.maxColocated && a.multiReplica(a.colo.names[e.owner]) {
+		if int(e.live) > a.maxColocated && w.multiReplica(a.colo.names[e.owner]) {
 			a.maxColocated = int(e.live)
 		}
 	}
@@ -382,9 +371,9 @@ func (c *colocation) PodPhaseChanged(p *cluster.Pod, _ cluster.PodPhase) {
 }
 
 // multiReplica: some workload keyed owner has at least 2 replicas now.
-func (a *accounting) multiReplica(owner string) bool {
-	for _, wl := range a.wlByKey[owner] {
-		if wl.replicas >= 2 {
+func (w *World) multiReplica(owner string) bool {
+	for _, i := range w.prep.wlByKey[owner] {
+		if w.wls[i].replicas >= 2 {
 			return true
 		}
 	}

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -12,7 +10,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
@@ -86,26 +83,24 @@ type workload struct {
 }
 
 func (w *World) buildNodes() {
+	k := 0
 	for _, pool := range w.in.Pools {
 		cpu, mem := pool.Capacity.Cpu().MilliValue(), pool.Capacity.Memory().Value()
-		for i := 1; i <= pool.Count; i++ {
-			name := fmt.Sprintf("%s-%d", pool.Name, i)
-			lbl := map[string]string{cluster.LabelHostname: name, "faultline.dev/pool": pool.Name}
-			for k, v := range pool.Labels {
-				lbl[k] = v
-			}
-			if len(pool.Zones) > 0 {
-				lbl[cluster.LabelZone] = pool.Zones[(i-1)%len(pool.Zones)]
-			}
-			n := w.st.AddNode(&cluster.Node{
-				Name:        name,
-				Labels:      lbl,
+		for range pool.Count {
+			pn := &w.prep.nodes[k]
+			k++
+			o := w.slab.nodes.next() // the node and its state in one slot of the slab, zeroed
+			o.n = cluster.Node{
+				Name:        pn.name,
+				Labels:      pn.labels,
 				Taints:      append([]corev1.Taint(nil), pool.Taints...),
 				Allocatable: cluster.Resources{MilliCPU: cpu, Memory: mem},
 				Up:          true,
 				Ready:       true,
-			})
-			w.nodes = append(w.nodes, &nodeState{n: n, rng: w.streams.Stream("node/" + name)})
+			}
+			n := w.st.AddNode(&o.n)
+			o.ns.n, o.ns.rng = n, w.streams.Stream(pn.streamName)
+			w.nodes = append(w.nodes, &o.ns)
 		}
 	}
 }
@@ -146,26 +141,23 @@ func namespaceOr(ns string) string {
 }
 
 func (w *World) addDeployment(d *appsv1.Deployment) {
-	ns := namespaceOr(d.Namespace)
-	key := "deployment/" + ns + "/" + d.Name
-	sel, _ := metav1.LabelSelectorAsSelector(d.Spec.Selector) // Validate parsed it
+	pd := &w.prep.deployments[len(w.wls)] // the Deployments are the workloads, in order
 	replicas := 1
 	if d.Spec.Replicas != nil {
 		replicas = int(*d.Spec.Replicas)
 	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	wl := &workload{
+	wl := w.slab.wls.next()
+	*wl = workload{
 		idx:       len(w.wls),
-		key:       key,
+		key:       pd.key,
 		name:      d.Name,
-		ns:        ns,
+		ns:        pd.ns,
 		replicas:  replicas,
-		selector:  sel,
+		selector:  pd.selector,
 		labels:    d.Spec.Template.Labels,
 		spec:      &d.Spec.Template.Spec,
-		hash:      fmt.Sprintf("%08x", h.Sum32())[:8],
-		rng:       w.streams.Stream(key),
+		hash:      pd.hash,
+		rng:       w.streams.Stream(pd.key),
 		readyWait: readinessDelay(&d.Spec.Template.Spec),
 	}
 	w.wls = append(w.wls, wl)
@@ -200,11 +192,14 @@ func readinessDelay(spec *corev1.PodSpec) time.Duration {
 // newPod creates a pending pod object.
 func (w *World) newPod(name, ns string, lbl map[string]string, spec *corev1.PodSpec, owner string, sel labels.Selector, readyWait time.Duration) *cluster.Pod {
 	req, nz, lim := cluster.PodRequests(spec)
-	p := w.st.AddPod(&cluster.Pod{
+	o := w.slab.pods.next() // the pod and its state in one slot of the slab, zeroed
+	o.p = cluster.Pod{
 		Name: name, Namespace: ns, Labels: lbl, Spec: spec, Owner: owner, OwnerSelector: sel,
 		Requests: req, NonZero: nz, LimitCPU: lim, Created: w.q.Now(), Phase: cluster.PodPending,
-	})
-	w.pods = append(w.pods, &podState{p: p, readyWait: readyWait, seq: w.jobPods.created})
+	}
+	p := w.st.AddPod(&o.p)
+	o.ps.p, o.ps.readyWait, o.ps.seq = p, readyWait, w.jobPods.created
+	w.pods = append(w.pods, &o.ps)
 	w.jobPods.created++
 	return p
 }

@@ -66,18 +66,20 @@ type Options struct {
 	KeepRuns bool
 }
 
-// World is one simulated cluster for one seed. Create it with New and call Run once.
+// World is one simulated cluster for one seed. Create it with New (or Scratch.New) and call Run
+// once.
 type World struct {
 	env  // queue, clock, streams, sink, scenario, options: shared with the models (env.go)
 	seed uint64
 	hid  engine.HandlerID // the world's own handler in q
 
-	st     cluster.State
-	nodes  []*nodeState // parallel to st.Nodes
-	pods   []*podState  // parallel to st.Pods
-	wls    []*workload
-	loads  []*loadState
-	faults []*faultState
+	st      cluster.State
+	nodes   []*nodeState // parallel to st.Nodes
+	pods    []*podState  // parallel to st.Pods
+	wls     []*workload
+	loads   []*loadState // every dependency first (buildLoads)
+	inLoads []*loadState // the same in the scenario's order
+	faults  []*faultState
 
 	sq      *schedulingQueue    // kube-scheduler's queue and scheduling cycle (scheduling_queue.go)
 	wc      *workloadController // the ReplicaSet controller (workload_controller.go)
@@ -100,6 +102,11 @@ type World struct {
 
 	// the observation record's node transitions (measure.Observations)
 	obsNodes []measure.NodeTransition
+
+	prep   *prepared // what New derives from the Input alone (reuse.go)
+	slab   *slabs    // where the world's pods, nodes, workloads, loads and faults come from (reuse.go)
+	obs    measure.Observations
+	spareQ *engine.Queue // an empty queue for resetQueue, lent by a Scratch; nil: a new one
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -109,30 +116,48 @@ var ErrInput = errors.New("invalid simulation input")
 // every problem of the input (Validate) when the input has objects or references the simulator
 // does not understand; the builders below only build.
 func New(in *Input, seed uint64, opts Options) (*World, error) {
-	w := &World{
-		env: env{
-			in:      in,
-			m:       in.Models,
-			q:       engine.NewQueue(),
-			streams: engine.NewStreams(seed),
-			opts:    opts,
-			retain:  opts.KeepRuns,
-		},
-		seed: seed,
+	w := &World{slab: new(slabs)}
+	if err := w.init(in, seed, opts, engine.NewQueue()); err != nil {
+		return nil, err
 	}
+	return w, nil
+}
+
+// init builds the world for in and seed on q, an empty queue (New, Scratch.New). w is zero but
+// for slab, and for what a Scratch lends: prep, spareQ and the object lists' backing arrays.
+func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) error {
+	w.env = env{
+		in:      in,
+		m:       in.Models,
+		q:       q,
+		streams: engine.NewStreams(seed),
+		opts:    opts,
+		retain:  opts.KeepRuns,
+	}
+	w.seed = seed
 	w.clock = engine.NewClock(w.q, in.Start)
 	w.hid = w.q.Register(w)
 	w.sink = newSink(opts)
 	// extensions first: their admission may change the objects that are then checked and built
 	if err := w.newExtensions(); err != nil {
-		return nil, err
+		return err
 	}
-	if errs := Validate(w.in); len(errs) > 0 {
-		return nil, &InputError{Errs: errs}
+	if w.prep == nil {
+		w.prep = newPrepared(w.in)
 	}
-	cfg := scheduler.DefaultConfig()
-	cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
-	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: scheduler.New(cfg),
+	if errs := w.prep.errs; len(errs) > 0 {
+		return &InputError{Errs: errs}
+	}
+	sched := w.prep.sched
+	if sched == nil {
+		cfg := scheduler.DefaultConfig()
+		cfg.PercentageOfNodesToScore = w.m.Scheduler.PercentageOfNodesToScore
+		sched = scheduler.New(cfg)
+		w.prep.sched = sched
+	} else {
+		sched.Reset() // the last world's of this Input on this Scratch
+	}
+	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: sched,
 		rng: w.streams.Stream("scheduler"), cl: w}
 	w.sq.hid = w.q.Register(w.sq)
 	w.wc = &workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
@@ -150,7 +175,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 	w.unreach = unreachable{env: &w.nenv, net: w.net}
 	w.nm = newNodeModels(&nodeEnv{env: &w.env, st: &w.st, pods: &w.pods, nodes: &w.nodes, acct: &w.acct, cl: w})
 	w.buildControlPlane()
-	return w, nil
+	return nil
 }
 
 // Clock is the world's virtual clock (k8s.io/utils/clock).
@@ -221,7 +246,11 @@ func (w *World) settle() {
 // resetQueue drops the events that settling scheduled (container starts, readiness, scheduler
 // wake-ups): settling happens before time 0 and is complete.
 func (w *World) resetQueue() *engine.Queue {
-	q := engine.NewQueue()
+	q := w.spareQ
+	if q == nil {
+		q = engine.NewQueue()
+	}
+	w.spareQ = nil
 	w.hid = q.Register(w)
 	w.sq.hid = q.Register(w.sq)
 	w.wc.hid = q.Register(w.wc)

@@ -13,7 +13,7 @@ import (
 // A panic inside a simulation ends as an error that names the variant and seed to replay, with
 // the stack kept, instead of crashing the process from a worker goroutine.
 func TestPanicInASimulationIsAnError(t *testing.T) {
-	_, err := runSafely(nil, nil, 7, sim.Options{}, "baseline") // a nil input panics inside sim
+	_, err := runSafely(new(sim.Scratch), nil, nil, 7, sim.Options{}, "baseline") // a nil input panics inside sim
 	require.Error(t, err)
 	var pe *PanicError
 	require.True(t, errors.As(err, &pe), "%v", err)

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline-dev/faultline/measure/promql"
@@ -112,18 +113,39 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 		workers = 1 // one ordered log
 	}
 	total := len(names) * len(cfg.Seeds)
-	jobs := make(chan job)
+	// Workers take the next job themselves, in seed-major order: every variant of a seed finishes
+	// close together, so an interrupted run keeps complete pairs for the paired comparison. (A
+	// goroutine handing jobs over a channel woke once per job, and at a fraction of a
+	// millisecond per replay the other core spent a good share of its time spinning up for it.)
 	var (
+		next     atomic.Int64 // the next job: seed next/len(names), variant next%len(names)
+		failed   atomic.Bool  // firstErr is set: take no more jobs
 		mu       sync.Mutex
 		done     int
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	take := func() (job, bool) {
+		if failed.Load() {
+			return job{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return job{}, false
+		default:
+		}
+		k := int(next.Add(1) - 1)
+		if k >= total {
+			return job{}, false
+		}
+		return job{v: k % len(names), i: k / len(names)}, true
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
+			var scratch sim.Scratch // the worker's memory, lent from each seed to the next
+			for j, ok := take(); ok; j, ok = take() {
 				opts := sim.Options{Series: cfg.KeepSeries && j.i == 0, Trace: cfg.Trace, CheckInvariants: cfg.CheckInvariants, Until: cfg.Window}
 				if cfg.Trace != nil {
 					fmt.Fprintf(cfg.Trace, "# variant %s seed %d\n", names[j.v], cfg.Seeds[j.i])
@@ -131,7 +153,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 				if cfg.TraceJSON != nil {
 					opts.Events = &trace.JSONSink{W: cfg.TraceJSON, Variant: names[j.v], Seed: cfg.Seeds[j.i]}
 				}
-				r, err := runSafely(inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
+				r, err := runSafely(&scratch, inputs[j.v], specs[j.v], cfg.Seeds[j.i], opts, names[j.v])
 				mu.Lock()
 				if err != nil {
 					var pe *PanicError
@@ -140,6 +162,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 					} else if firstErr == nil {
 						firstErr = fmt.Errorf("variant %s seed %d: %w", names[j.v], cfg.Seeds[j.i], err)
 					}
+					failed.Store(true)
 				} else {
 					out.Results[j.v][j.i] = r
 					out.Done[j.v][j.i] = true
@@ -152,25 +175,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, cfg Config) (*Outcome, err
 			}
 		}()
 	}
-	// seed-major order: every variant of a seed finishes close together, so an interrupted run
-	// keeps complete pairs for the paired comparison
-feed:
-	for i := range cfg.Seeds {
-		for v := range names {
-			mu.Lock()
-			stop := firstErr != nil
-			mu.Unlock()
-			if stop {
-				break feed
-			}
-			select {
-			case jobs <- job{v: v, i: i}:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-	}
-	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
 		return out, firstErr
@@ -220,14 +224,15 @@ func (e *PanicError) Error() string {
 	return fmt.Sprintf("variant %s seed %d: panic in the simulator: %s (replay: --seed %d --seeds 1 --variant %s --trace)", e.Variant, e.Seed, msg, e.Seed, e.Variant)
 }
 
-// runSafely plays one seed of one variant, turning a panic into a *PanicError.
-func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
+// runSafely plays one seed of one variant with the worker's scratch, turning a panic into a
+// *PanicError.
+func runSafely(scratch *sim.Scratch, in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, variant string) (r sim.Result, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Variant: variant, Seed: seed, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	r, _, err = RunSeed(in, spec, seed, opts)
+	r, _, err = runSeed(scratch, in, spec, seed, opts)
 	return r, err
 }
 
@@ -235,10 +240,15 @@ func runSafely(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options, 
 // rules on the run's series: their indicators are appended to the result's (the series are
 // dropped afterwards), and the alerts' timelines returned.
 func RunSeed(in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
+	return runSeed(nil, in, spec, seed, opts)
+}
+
+// runSeed is RunSeed building the world with scratch (nil: sim.New's own memory).
+func runSeed(scratch *sim.Scratch, in *sim.Input, spec *promql.Spec, seed uint64, opts sim.Options) (sim.Result, []promql.Timeline, error) {
 	if spec != nil {
 		opts.PromSeries = &sim.PromScrape{Families: spec.Families(), Horizons: spec.Horizons()}
 	}
-	r, err := sim.Run(in, seed, opts)
+	r, err := scratch.Run(in, seed, opts)
 	if err != nil || spec == nil {
 		return r, nil, err
 	}

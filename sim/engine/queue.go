@@ -116,6 +116,17 @@ type Queue struct {
 // NewQueue returns an empty queue at virtual time 0.
 func NewQueue() *Queue { return &Queue{} }
 
+// Reset empties q for a new run: afterwards it behaves as NewQueue's, event for event, with the
+// memory of its buckets and tables kept (a replay of many short seeds reuses one queue).
+func (q *Queue) Reset() {
+	clear(q.handlers) // no reference to the last run's handlers
+	r := Queue{ready: q.ready[:0], slots: q.slots[:0], free: q.free[:0], handlers: q.handlers[:0], freeH: q.freeH[:0]}
+	for b := range q.buckets {
+		r.buckets[b] = q.buckets[b][:0]
+	}
+	*q = r
+}
+
 // Now is the current virtual time, measured from the start of the run.
 func (q *Queue) Now() time.Duration { return time.Duration(q.now) }
 
