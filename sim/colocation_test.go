@@ -63,7 +63,9 @@ func (c *colocationCheck) Emit(_ time.Duration, e trace.Event) {
 
 // The live pods per owner and node that colocation keeps from the cluster's observer calls equal
 // a full count at every bind, through a rolling update whose old pods terminate gracefully, pod
-// kills and a node stop; the reported maximum is the one full counts give.
+// kills and a node stop; the reported maximum is the one full counts give. So they do on a
+// Scratch, whose colocation tables were filled by another world before (one with more nodes and
+// owners, then the same world).
 func TestColocationMatchesFullCount(t *testing.T) {
 	d := withReadiness(deployment("api", 8, "100m"), 5, 5, 3)
 	d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: intOrStr("50%"), MaxUnavailable: intOrStr("0")}
@@ -74,13 +76,31 @@ func TestColocationMatchesFullCount(t *testing.T) {
 		podFault(PodKill, "web", ModeFixed, "2", 12*time.Minute, 0),
 		Fault{Name: "stop", Action: NodeStop, At: 15 * time.Minute, Duration: 5 * time.Minute, Nodes: []string{"n-1"}})
 	in.Changes = []Change{{Name: "deployment/default/api", At: 5 * time.Minute, Object: v2}}
-	c := &colocationCheck{t: t}
-	w, err := New(in, 3, Options{Events: c})
-	require.NoError(t, err)
-	c.w = w
-	w.Run()
-	assert.Greater(t, c.binds, 13, "the rollout, the kills and the stop bind new pods")
-	assert.Positive(t, c.terminating, "old pods terminating while new ones are bound")
-	assert.Equal(t, c.max, w.acct.maxColocated)
-	assert.GreaterOrEqual(t, w.acct.maxColocated, 2)
+	// a world with more nodes and other owners, whose pods spread over all of them
+	other := input(7, deployment("a", 9, "500m"), deployment("b", 6, "300m"), deployment("c", 4, "1"))
+	other.Faults = []Fault{{Name: "stop", Action: NodeStop, At: 10 * time.Minute, Duration: 5 * time.Minute, Nodes: []string{"n-2", "n-5"}}}
+	var s Scratch
+	for _, run := range []struct {
+		name   string
+		s      *Scratch
+		before *Input
+	}{{"fresh", nil, nil}, {"scratch after another world", &s, other}, {"scratch after the same world", &s, in}} {
+		t.Run(run.name, func(t *testing.T) {
+			if run.before != nil {
+				w, err := run.s.New(run.before, 5, Options{})
+				require.NoError(t, err)
+				w.Run()
+				require.NotNil(t, w.acct.colo, "the world before filled the colocation tables")
+			}
+			c := &colocationCheck{t: t}
+			w, err := run.s.New(in, 3, Options{Events: c})
+			require.NoError(t, err)
+			c.w = w
+			w.Run()
+			assert.Greater(t, c.binds, 13, "the rollout, the kills and the stop bind new pods")
+			assert.Positive(t, c.terminating, "old pods terminating while new ones are bound")
+			assert.Equal(t, c.max, w.acct.maxColocated)
+			assert.GreaterOrEqual(t, w.acct.maxColocated, 2)
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/faultline-dev/faultline/measure"
@@ -21,7 +22,9 @@ type env struct {
 	q       *engine.Queue
 	clock   *engine.Clock
 	streams engine.Streams
-	sink    trace.Sink // nil unless tracing
+	// rngs, when set, hold the world's random streams (stream); nil in models' unit tests
+	rngs *slab[rngBox]
+	sink trace.Sink // nil unless tracing
 	opts    Options
 	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
 	// with it to the same run without.
@@ -34,6 +37,31 @@ func envEmit[E trace.Event](v *env, e E) {
 	if v.sink != nil {
 		v.sink.Emit(v.q.Now(), e)
 	}
+}
+
+// stream is streams.Stream(name): the same generator, drawing the same numbers, but from the
+// world's slab when it has one, so that a Scratch reseeds the last world's generators in place
+// rather than allocating new ones.
+func (v *env) stream(name string) *rand.Rand {
+	if v.rngs == nil {
+		return v.streams.Stream(name)
+	}
+	b := v.rngs.next()
+	b.src.Seed(v.streams.Seed(), streamKey(name))
+	b.r = *rand.New(&b.src)
+	return &b.r
+}
+
+// streamKey is the 64-bit FNV-1a hash of name, which engine.Streams.Stream seeds a stream with
+// (hash/fnv without its allocations).
+func streamKey(name string) uint64 {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= prime64
+	}
+	return h
 }
 
 // wall is virtual time d on the scenario's wall clock.

@@ -27,7 +27,7 @@ func (w *World) buildFaults() {
 	for i := range w.in.Faults {
 		f := &w.in.Faults[i]
 		fs := w.slab.faults.next()
-		fs.f, fs.rng = f, w.streams.Stream(w.prep.faultStreams[i])
+		fs.f, fs.rng = f, w.stream(w.prep.faultStreams[i])
 		if f.Action == NodeStop || f.Action == NodeReset {
 			for _, name := range f.Nodes {
 				fs.nodes = append(fs.nodes, w.nodeByName(name))

@@ -62,9 +62,18 @@ type nodeModels struct {
 }
 
 func newNodeModels(e *nodeEnv) *nodeModels {
-	ctl := &nodeLifecycleController{nodeEnv: e}
-	mach := &machines{nodeEnv: e, ctl: ctl}
-	return &nodeModels{nodeEnv: e, ctl: ctl, mach: mach, cpu: &cpuModel{nodeEnv: e, mach: mach}}
+	p := &worldParts{nenv: *e}
+	return p.nodeModels()
+}
+
+// nodeModels builds the node models on p.nenv in p's own structs.
+func (p *worldParts) nodeModels() *nodeModels {
+	e := &p.nenv
+	p.ctl = nodeLifecycleController{nodeEnv: e}
+	p.mach = machines{nodeEnv: e, ctl: &p.ctl}
+	p.cpu = cpuModel{nodeEnv: e, mach: &p.mach}
+	p.nm = nodeModels{nodeEnv: e, ctl: &p.ctl, mach: &p.mach, cpu: &p.cpu}
+	return &p.nm
 }
 
 // start registers the models' handlers on the run's queue (settling replaced the queue).

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -94,34 +95,53 @@ func (s *Scratch) prepare(in *Input) *prepared {
 
 // worldBuffers are the backing arrays of a World's object lists, emptied, for the next world.
 type worldBuffers struct {
+	st        cluster.State // emptied (cluster.State.Reset)
 	nodes     []*nodeState
 	pods      []*podState
-	stNodes   []*cluster.Node
-	stPods    []*cluster.Pod
 	wls       []*workload
 	loads     []*loadState
 	inLoads   []*loadState
 	faults    []*faultState
 	obsNodes  []measure.NodeTransition
 	perTarget []measure.TargetRequests
+	// the scheduling queue's lists and the colocation observer's tables (worldParts)
+	sqActive, sqUnschedulable []int
+	colo                      colocation
 }
 
 func (w *World) buffers() worldBuffers {
-	return worldBuffers{
-		nodes: clearSlice(w.nodes), pods: clearSlice(w.pods), stNodes: clearSlice(w.st.Nodes), stPods: clearSlice(w.st.Pods),
+	b := worldBuffers{
+		st: w.st, nodes: clearSlice(w.nodes), pods: clearSlice(w.pods),
 		wls: clearSlice(w.wls), loads: clearSlice(w.loads), inLoads: clearSlice(w.inLoads), faults: clearSlice(w.faults),
 		obsNodes: clearSlice(w.obsNodes), perTarget: clearSlice(w.obs.Requests.PerTarget),
+		sqActive: clearSlice(w.parts.sq.active), sqUnschedulable: clearSlice(w.parts.sq.unschedulable),
+		colo: w.parts.colo,
 	}
+	b.st.Reset()
+	b.st.Nodes, b.st.Pods = clearSlice(b.st.Nodes), clearSlice(b.st.Pods) // nil when large
+	b.colo.reset()
+	return b
 }
 
 func (b worldBuffers) lend(w *World) {
-	w.nodes, w.pods, w.st.Nodes, w.st.Pods = b.nodes, b.pods, b.stNodes, b.stPods
+	w.st, w.nodes, w.pods = b.st, b.nodes, b.pods
 	w.wls, w.loads, w.inLoads, w.faults, w.obsNodes = b.wls, b.loads, b.inLoads, b.faults, b.obsNodes
 	w.obs.Requests.PerTarget = b.perTarget
+	w.parts.sq.active, w.parts.sq.unschedulable = b.sqActive, b.sqUnschedulable
+	w.parts.colo = b.colo
 }
 
-// clearSlice empties s, keeping its backing array without references to the last world's objects.
+// keepItems bounds what a Scratch keeps of one world for the next: a list or table that grew
+// longer than this is dropped rather than emptied, and the slabs keep about this many items
+// each, so that a Scratch that served one huge world does not hold its memory for good.
+const keepItems = 1 << 14
+
+// clearSlice empties s, keeping its backing array without references to the last world's
+// objects; nil when it is longer than keepItems.
 func clearSlice[T any](s []T) []T {
+	if cap(s) > keepItems {
+		return nil
+	}
 	clear(s)
 	return s[:0]
 }
@@ -136,6 +156,7 @@ type slabs struct {
 	wls    slab[workload]
 	loads  slab[loadState]
 	faults slab[faultState]
+	rngs   slab[rngBox] // the random streams of the world's models (env.stream)
 }
 
 func (s *slabs) reset() {
@@ -144,6 +165,13 @@ func (s *slabs) reset() {
 	s.wls.reset()
 	s.loads.reset()
 	s.faults.reset()
+	s.rngs.reset()
+}
+
+// rngBox is a random stream and its source in one slot: reseeded in place for the next world.
+type rngBox struct {
+	src rand.PCG
+	r   rand.Rand
 }
 
 type podPair struct {
@@ -181,8 +209,20 @@ func (s *slab[T]) next() *T {
 	return t
 }
 
-// reset takes every item back, for the next world.
-func (s *slab[T]) reset() { s.c, s.i = 0, 0 }
+// reset takes every item back, for the next world. It keeps the chunks that hold the first
+// keepItems items or so, and drops the rest (and what their items refer to).
+func (s *slab[T]) reset() {
+	s.c, s.i = 0, 0
+	n := 0
+	for k, c := range s.chunks {
+		if n >= keepItems {
+			clear(s.chunks[k:])
+			s.chunks = s.chunks[:k]
+			break
+		}
+		n += len(c)
+	}
+}
 
 // prepared is what New derives from an Input alone, the same for every seed. Every field but
 // sched is read-only once built, shared by the worlds of the Input.

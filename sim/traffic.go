@@ -288,7 +288,7 @@ func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 		return // no owner can have more live pods on n than n has pods
 	}
 	if a.colo == nil {
-		a.colo = newColocation(&w.st)
+		a.colo = w.parts.colo.start(&w.st)
 	}
 	for _, e := range a.colo.node(n.Index) {
 		if int(e.live) > a.maxColocated && w.multiReplica(a.colo.names[e.owner]) {
@@ -298,17 +298,23 @@ func (a *accounting) observeColocation(w *World, n *cluster.Node) {
 }
 
 // colocation counts the live (not Terminating) pods of each owner on each node, kept up to date
-// as a cluster.Observer from the state it starts with.
+// as a cluster.Observer from the state it starts with. It lives in the World's parts, and a
+// Scratch empties it for the next world (reset) rather than building another.
 type colocation struct {
 	ids   map[string]int32
 	names []string
-	nodes [][]ownerPods // by node Index: the owners with live pods there, in no particular order
+	// by node Index: the owners with live pods there, in no particular order; past len, up to
+	// cap, the emptied lists of an earlier world
+	nodes [][]ownerPods
 }
 
 type ownerPods struct{ owner, live int32 }
 
-func newColocation(st *cluster.State) *colocation {
-	c := &colocation{ids: map[string]int32{}}
+// start counts the pods bound in st and observes it; c is empty (zero or reset).
+func (c *colocation) start(st *cluster.State) *colocation {
+	if c.ids == nil {
+		c.ids = map[string]int32{}
+	}
 	for _, n := range st.Nodes {
 		for _, p := range n.Pods {
 			c.PodBound(p)
@@ -316,6 +322,21 @@ func newColocation(st *cluster.State) *colocation {
 	}
 	st.Observe(c)
 	return c
+}
+
+// reset empties c for another world, keeping its tables unless a large world left them large.
+func (c *colocation) reset() {
+	if len(c.names) > keepItems || cap(c.nodes) > keepItems {
+		*c = colocation{}
+		return
+	}
+	clear(c.ids)
+	clear(c.names)
+	c.names = c.names[:0]
+	for i := range c.nodes {
+		c.nodes[i] = c.nodes[i][:0]
+	}
+	c.nodes = c.nodes[:0]
 }
 
 func (c *colocation) node(i int) []ownerPods {
@@ -335,7 +356,11 @@ func (c *colocation) add(p *cluster.Pod, d int32) {
 	}
 	i := p.Node.Index
 	for i >= len(c.nodes) {
-		c.nodes = append(c.nodes, nil)
+		if len(c.nodes) < cap(c.nodes) {
+			c.nodes = c.nodes[:len(c.nodes)+1] // an emptied list of an earlier world
+		} else {
+			c.nodes = append(c.nodes, nil)
+		}
 	}
 	es := c.nodes[i]
 	for k := range es {

@@ -99,7 +99,7 @@ func (w *World) buildNodes() {
 				Ready:       true,
 			}
 			n := w.st.AddNode(&o.n)
-			o.ns.n, o.ns.rng = n, w.streams.Stream(pn.streamName)
+			o.ns.n, o.ns.rng = n, w.stream(pn.streamName)
 			w.nodes = append(w.nodes, &o.ns)
 		}
 	}
@@ -157,7 +157,7 @@ func (w *World) addDeployment(d *appsv1.Deployment) {
 		labels:    d.Spec.Template.Labels,
 		spec:      &d.Spec.Template.Spec,
 		hash:      pd.hash,
-		rng:       w.streams.Stream(pd.key),
+		rng:       w.stream(pd.key),
 		readyWait: readinessDelay(&d.Spec.Template.Spec),
 	}
 	w.wls = append(w.wls, wl)

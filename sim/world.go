@@ -107,6 +107,23 @@ type World struct {
 	slab   *slabs    // where the world's pods, nodes, workloads, loads and faults come from (reuse.go)
 	obs    measure.Observations
 	spareQ *engine.Queue // an empty queue for resetQueue, lent by a Scratch; nil: a new one
+
+	parts worldParts
+}
+
+// worldParts are the models the World builds for every run, held in it rather than allocated
+// one by one: a Scratch reuses its World from seed to seed, and they with it. The World's
+// pointers (clock, sq, wc, nm, acct.colo) point into them.
+type worldParts struct {
+	clocks [2]engine.Clock // New's and the one settling replaces it with (resetQueue)
+	sq     schedulingQueue
+	wc     workloadController
+	nenv   nodeEnv
+	nm     nodeModels
+	ctl    nodeLifecycleController
+	mach   machines
+	cpu    cpuModel
+	colo   colocation
 }
 
 // ErrInput marks an Input the simulator cannot run.
@@ -131,11 +148,12 @@ func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) erro
 		m:       in.Models,
 		q:       q,
 		streams: engine.NewStreams(seed),
+		rngs:    &w.slab.rngs,
 		opts:    opts,
 		retain:  opts.KeepRuns,
 	}
 	w.seed = seed
-	w.clock = engine.NewClock(w.q, in.Start)
+	w.clock = w.setClock(0, w.q)
 	w.hid = w.q.Register(w)
 	w.sink = newSink(opts)
 	// extensions first: their admission may change the objects that are then checked and built
@@ -157,10 +175,11 @@ func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) erro
 	} else {
 		sched.Reset() // the last world's of this Input on this Scratch
 	}
-	w.sq = &schedulingQueue{env: &w.env, st: &w.st, pods: &w.pods, sched: sched,
-		rng: w.streams.Stream("scheduler"), cl: w}
+	w.sq = &w.parts.sq // its lists' backing arrays lent by a Scratch
+	w.sq.env, w.sq.st, w.sq.pods, w.sq.sched, w.sq.rng, w.sq.cl = &w.env, &w.st, &w.pods, sched, w.stream("scheduler"), w
 	w.sq.hid = w.q.Register(w.sq)
-	w.wc = &workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
+	w.wc = &w.parts.wc
+	*w.wc = workloadController{env: &w.env, st: &w.st, pods: &w.pods, wls: &w.wls, cl: w}
 	w.wc.hid = w.q.Register(w.wc)
 	if opts.Series {
 		w.series = &Series{}
@@ -173,9 +192,16 @@ func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) erro
 	w.nenv = netEnv{env: &w.env, st: &w.st, pods: &w.pods, cl: w}
 	w.net, w.loads = buildNet(&w.nenv, w.in, w.loads, w.wls, w.streams)
 	w.unreach = unreachable{env: &w.nenv, net: w.net}
-	w.nm = newNodeModels(&nodeEnv{env: &w.env, st: &w.st, pods: &w.pods, nodes: &w.nodes, acct: &w.acct, cl: w})
+	w.parts.nenv = nodeEnv{env: &w.env, st: &w.st, pods: &w.pods, nodes: &w.nodes, acct: &w.acct, cl: w}
+	w.nm = w.parts.nodeModels()
 	w.buildControlPlane()
 	return nil
+}
+
+// setClock makes the world's clock i (0 before settling, 1 after) run on q.
+func (w *World) setClock(i int, q *engine.Queue) *engine.Clock {
+	w.parts.clocks[i] = *engine.NewClock(q, w.in.Start)
+	return &w.parts.clocks[i]
 }
 
 // Clock is the world's virtual clock (k8s.io/utils/clock).
@@ -254,7 +280,7 @@ func (w *World) resetQueue() *engine.Queue {
 	w.hid = q.Register(w)
 	w.sq.hid = q.Register(w.sq)
 	w.wc.hid = q.Register(w.wc)
-	w.clock = engine.NewClock(q, w.in.Start)
+	w.clock = w.setClock(1, q)
 	w.sq.busy = false
 	w.dirty = false
 	return q

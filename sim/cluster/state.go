@@ -184,6 +184,15 @@ func (s *State) nodeUpdated(n *Node) {
 	}
 }
 
+// Reset empties s for another cluster, keeping the backing arrays of its node, pod and observer
+// lists (without references to what they held) so that the next cluster grows into them.
+func (s *State) Reset() {
+	clear(s.Nodes)
+	clear(s.Pods)
+	clear(s.observers)
+	s.Nodes, s.Pods, s.observers = s.Nodes[:0], s.Pods[:0], s.observers[:0]
+}
+
 // Observe adds o to the observers (once).
 func (s *State) Observe(o Observer) {
 	for _, x := range s.observers {

@@ -65,3 +65,30 @@ func TestObservers(t *testing.T) {
 		})
 	}
 }
+
+// Reset leaves an empty state that tells no old observer and holds no old object, in the same
+// backing arrays.
+func TestResetEmptiesAndForgets(t *testing.T) {
+	st := &State{}
+	n := st.AddNode(&Node{Name: "n"})
+	p := st.AddPod(&Pod{Name: "p"})
+	old := &recorder{}
+	st.Observe(old)
+	st.Bind(p, n)
+	nodes, pods := st.Nodes[:1], st.Pods[:1]
+	st.Reset()
+	assert.Empty(t, st.Nodes)
+	assert.Empty(t, st.Pods)
+	assert.Nil(t, nodes[0], "the old node is not kept alive")
+	assert.Nil(t, pods[0], "the old pod is not kept alive")
+	n2 := st.AddNode(&Node{Name: "n2"})
+	p2 := st.AddPod(&Pod{Name: "p2"})
+	assert.Equal(t, 0, n2.Index)
+	assert.Equal(t, 0, p2.Index)
+	assert.Same(t, n2, nodes[0], "the backing array is reused")
+	now := &recorder{}
+	st.Observe(now)
+	st.Bind(p2, n2)
+	assert.Equal(t, []string{"bound p on n (1 pods there)"}, old.log, "an observer of the old cluster hears nothing more")
+	assert.Equal(t, []string{"bound p2 on n2 (1 pods there)"}, now.log)
+}
