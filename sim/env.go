@@ -25,7 +25,7 @@ type env struct {
 	// rngs, when set, hold the world's random streams (stream); nil in models' unit tests
 	rngs *slab[rngBox]
 	sink trace.Sink // nil unless tracing
-	opts    Options
+	opts Options
 	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
 	// with it to the same run without.
 	retain bool
