@@ -9,7 +9,12 @@ import "slices"
 func Compute(o *Observations, win Window) (values []Indicator, unmeasured []string) {
 	// room for the common indicators and the per-load ones at once: a Monte Carlo replay computes
 	// them for every seed, and growing the slice from empty took five allocations
-	values = make([]Indicator, 0, 16+len(o.Requests.PerTarget))
+	return ComputeAppend(make([]Indicator, 0, 16+len(o.Requests.PerTarget)), o, win)
+}
+
+// ComputeAppend is Compute appending the values to dst (a buffer the caller reuses).
+func ComputeAppend(dst []Indicator, o *Observations, win Window) (values []Indicator, unmeasured []string) {
+	values = dst
 	add := func(name string, v float64) {
 		d, _ := Lookup(name)
 		if !d.MeasuredIn(o.World) {
@@ -59,7 +64,11 @@ func Compute(o *Observations, win Window) (values []Indicator, unmeasured []stri
 		}
 	}
 	for _, t := range o.Requests.PerTarget {
-		add(PerLoadPrefix+t.Target, ratio(t.Succeeded, t.Offered))
+		name := t.Indicator
+		if name == "" {
+			name = PerLoadPrefix + t.Target
+		}
+		add(name, ratio(t.Succeeded, t.Offered))
 	}
 	if o.World != Simulated {
 		for _, d := range Indicators {

@@ -120,6 +120,9 @@ type Requests struct {
 type TargetRequests struct {
 	Target             string
 	Offered, Succeeded float64
+	// Indicator is the name of the target's indicator, PerLoadPrefix+Target, when the caller
+	// keeps it (a Monte Carlo replay names the same targets for every seed); "" builds it.
+	Indicator string
 }
 
 // CronObservations is what happened to the CronJobs.

@@ -122,7 +122,24 @@ func (w *World) reportReadyAt(ns *nodeState, t time.Duration) {
 // buildControlPlane sets the control-plane models up when the scenario has webhooks, an upgrade
 // or auto-repair; otherwise w.cp stays nil and none of them runs.
 func (w *World) buildControlPlane() {
+	if !w.prep.controlPlane {
+		return // nothing to build (newControlPlane would build the admission chain to find out)
+	}
 	w.cp = newControlPlane(&cpEnv{env: &w.env, st: &w.st, pods: &w.pods, nodes: &w.nodes, cl: w})
+}
+
+// controlPlaneModelled reports whether in has webhooks (hooks of them), control-plane upgrades or
+// auto-repair: the control-plane models then run.
+func controlPlaneModelled(hooks int, in *Input) bool {
+	if hooks > 0 || in.Models.AutoRepair.Enabled {
+		return true
+	}
+	for _, f := range in.Faults {
+		if f.Action == ControlPlaneUpgrade {
+			return true
+		}
+	}
+	return false
 }
 
 // newControlPlane builds the models for e's scenario; nil when it has none of the above.
@@ -134,7 +151,7 @@ func newControlPlane(e *cpEnv) *controlPlane {
 			upgrades++
 		}
 	}
-	if len(adm.hooks) == 0 && upgrades == 0 && !e.m.AutoRepair.Enabled {
+	if !controlPlaneModelled(len(adm.hooks), e.in) {
 		return nil
 	}
 	srv := newAPIServers(e, adm)

@@ -26,7 +26,8 @@ type faultState struct {
 func (w *World) buildFaults() {
 	for i := range w.in.Faults {
 		f := &w.in.Faults[i]
-		fs := w.slab.faults.next()
+		fs := w.slab.faults.take() // as the last world left it: keep its lists' backing arrays
+		*fs = faultState{pods: clearSlice(fs.pods), nodes: clearSlice(fs.nodes)}
 		fs.f, fs.rng = f, w.stream(w.prep.faultStreams[i])
 		if f.Action == NodeStop || f.Action == NodeReset {
 			for _, name := range f.Nodes {

@@ -101,8 +101,8 @@ func (c *nodeLifecycleController) taintForEviction(ns *nodeState) {
 			return
 		}
 	}
-	added := metav1.NewTime(c.wall(c.q.Now()))
-	taint := corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &added}
+	ns.evictTaintAdded = metav1.NewTime(c.wall(c.q.Now()))
+	taint := corev1.Taint{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &ns.evictTaintAdded}
 	c.st.SetTaints(n, append(n.Taints, taint))
 	for _, p := range n.Pods {
 		if p.Phase == cluster.PodTerminating || p.Phase == cluster.PodGone {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/faultline-dev/faultline/measure"
@@ -47,7 +48,9 @@ func IndicatorByName(name string) (IndicatorDoc, bool) { return measure.Lookup(n
 func (w *World) result() Result {
 	obs, win := w.Observations()
 	r := Result{Seed: w.seed, Events: w.q.Fired(), Series: w.series, Prom: w.promSeries()}
-	r.Indicators, _ = measure.Compute(obs, win)
+	// computed in the world's buffer (which a Scratch keeps), kept in a copy of the exact length
+	w.parts.indicators, _ = measure.ComputeAppend(w.parts.indicators[:0], obs, win)
+	r.Indicators = slices.Clone(w.parts.indicators)
 	if w.cron != nil {
 		r.Metrics = w.cron.met.openMetrics()
 	}
@@ -94,9 +97,10 @@ func (w *World) Observations() (*measure.Observations, measure.Window) {
 		o.Scopes |= measure.ControlPlane
 		o.ControlPlane, o.APIServerExits = w.cp.observe(), w.cp.exitObs
 	}
-	for _, l := range w.inputOrderLoads() {
+	for i, l := range w.inputOrderLoads() {
 		if l.l.RequestsPerSecond > 0 {
-			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok})
+			o.Requests.PerTarget = append(o.Requests.PerTarget, measure.TargetRequests{Target: l.l.Target, Offered: l.total, Succeeded: l.ok,
+				Indicator: w.prep.loadIndicators[i]})
 		}
 	}
 	if len(o.Requests.PerTarget) == 0 {

@@ -107,6 +107,8 @@ type worldBuffers struct {
 	// the scheduling queue's lists and the colocation observer's tables (worldParts)
 	sqActive, sqUnschedulable []int
 	colo                      colocation
+	indicators                []measure.Indicator
+	panicked                  []bool
 }
 
 func (w *World) buffers() worldBuffers {
@@ -115,7 +117,7 @@ func (w *World) buffers() worldBuffers {
 		wls: clearSlice(w.wls), loads: clearSlice(w.loads), inLoads: clearSlice(w.inLoads), faults: clearSlice(w.faults),
 		obsNodes: clearSlice(w.obsNodes), perTarget: clearSlice(w.obs.Requests.PerTarget),
 		sqActive: clearSlice(w.parts.sq.active), sqUnschedulable: clearSlice(w.parts.sq.unschedulable),
-		colo: w.parts.colo,
+		colo: w.parts.colo, indicators: clearSlice(w.parts.indicators), panicked: clearSlice(w.acct.panicked),
 	}
 	b.st.Reset()
 	b.st.Nodes, b.st.Pods = clearSlice(b.st.Nodes), clearSlice(b.st.Pods) // nil when large
@@ -128,7 +130,7 @@ func (b worldBuffers) lend(w *World) {
 	w.wls, w.loads, w.inLoads, w.faults, w.obsNodes = b.wls, b.loads, b.inLoads, b.faults, b.obsNodes
 	w.obs.Requests.PerTarget = b.perTarget
 	w.parts.sq.active, w.parts.sq.unschedulable = b.sqActive, b.sqUnschedulable
-	w.parts.colo = b.colo
+	w.parts.colo, w.parts.indicators, w.acct.panicked = b.colo, b.indicators, b.panicked
 }
 
 // keepItems bounds what a Scratch keeps of one world for the next: a list or table that grew
@@ -192,6 +194,15 @@ type slab[T any] struct {
 }
 
 func (s *slab[T]) next() *T {
+	t := s.take()
+	var zero T
+	*t = zero
+	return t
+}
+
+// take is next without the zeroing: the item is as the last world left it (zero if none had it),
+// for a caller that keeps some of its backing arrays and sets the rest.
+func (s *slab[T]) take() *T {
 	for s.c < len(s.chunks) && s.i == len(s.chunks[s.c]) {
 		s.c, s.i = s.c+1, 0
 	}
@@ -204,8 +215,6 @@ func (s *slab[T]) next() *T {
 	}
 	t := &s.chunks[s.c][s.i]
 	s.i++
-	var zero T
-	*t = zero
 	return t
 }
 
@@ -247,6 +256,10 @@ type prepared struct {
 	faultStreams []string
 	// wlByKey are the indexes of the workloads by key (accounting.observeColocation)
 	wlByKey map[string][]int
+	// loadIndicators[i] names in.Load[i]'s per-load indicator (World.Observations)
+	loadIndicators []string
+	// controlPlane: the control-plane models run (controlPlaneModelled; buildControlPlane)
+	controlPlane bool
 }
 
 type preparedDeployment struct {
@@ -305,6 +318,11 @@ func newPrepared(in *Input) *prepared {
 		p.loadDeps = append(p.loadDeps, deps)
 	}
 	p.loadOrder = loadOrder(p.loadDeps)
+	for i := range in.Load {
+		p.loadIndicators = append(p.loadIndicators, measure.PerLoadPrefix+in.Load[i].Target)
+	}
+	hooks, _ := compileWebhooks(in)
+	p.controlPlane = controlPlaneModelled(len(hooks), in)
 	for i := range in.Faults {
 		p.faultStreams = append(p.faultStreams, faultStream(i, &in.Faults[i]))
 	}

@@ -97,13 +97,14 @@ func (s *schedulingQueue) scheduleNext(int) {
 
 // drain runs a scheduling cycle at now for every queued pod at once (settling before time 0).
 func (s *schedulingQueue) drain(now time.Duration) {
+	buf := s.active
 	for len(s.active) > 0 {
 		pi := s.active[0]
 		s.active = s.active[1:]
 		s.pod(pi).queued--
 		s.attempt(pi, now)
 	}
-	s.active = nil
+	s.active = buf[:0] // empty, in the backing array it had (a Scratch's, from the last world)
 }
 
 func (s *schedulingQueue) attempt(pi int, now time.Duration) {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +53,9 @@ func (w *World) buildLoads() {
 	loads := w.inLoads[:0]
 	for i := range w.in.Load {
 		l := &w.in.Load[i]
-		wl := w.wls[p.loadWl[i]] // Validate: a Deployment's, once
-		ls := w.slab.loads.next()
-		*ls = loadState{l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
+		wl := w.wls[p.loadWl[i]]  // Validate: a Deployment's, once
+		ls := w.slab.loads.take() // as the last world left it: keep its deps' backing array
+		*ls = loadState{deps: clearSlice(ls.deps), l: l, wl: wl, idle: l.CPUIdle.AsApproximateFloat64(), perRep: l.CPUPerReplica.AsApproximateFloat64(), stale: true}
 		wl.load = ls
 		loads = append(loads, ls)
 	}
@@ -268,8 +269,9 @@ func (a *accounting) setRates(w *World) {
 }
 
 func (a *accounting) panic(w *World, ns *nodeState) {
-	if a.panicked == nil {
-		a.panicked = make([]bool, len(w.nodes))
+	if len(a.panicked) == 0 { // nil, or the emptied list a Scratch lends
+		a.panicked = slices.Grow(a.panicked, len(w.nodes))[:len(w.nodes)]
+		clear(a.panicked)
 	}
 	if a.panics == 0 {
 		a.firstPanic = w.q.Now()

@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
@@ -28,6 +29,9 @@ type nodeState struct {
 	downSince time.Duration
 	stopped   bool // powered off by a fault (boot is the fault's end, not a reboot timer)
 	panics    int
+	// evictTaintAdded is the TimeAdded of the node's unreachable NoExecute taint, held here
+	// rather than allocated for each taint (taintForEviction)
+	evictTaintAdded metav1.Time
 }
 
 // podState is what the models keep per pod beyond cluster.Pod.
@@ -89,11 +93,16 @@ func (w *World) buildNodes() {
 		for range pool.Count {
 			pn := &w.prep.nodes[k]
 			k++
-			o := w.slab.nodes.next() // the node and its state in one slot of the slab, zeroed
+			// the node and its state in one slot of the slab, emptied but for the backing
+			// arrays of its lists, which the last world's node in the slot leaves to this one
+			o := w.slab.nodes.take()
+			taints, pods := clearSlice(o.n.Taints), clearSlice(o.n.Pods)
+			*o = nodePair{}
 			o.n = cluster.Node{
 				Name:        pn.name,
 				Labels:      pn.labels,
-				Taints:      append([]corev1.Taint(nil), pool.Taints...),
+				Taints:      append(taints, pool.Taints...),
+				Pods:        pods,
 				Allocatable: cluster.Resources{MilliCPU: cpu, Memory: mem},
 				Up:          true,
 				Ready:       true,
@@ -146,8 +155,9 @@ func (w *World) addDeployment(d *appsv1.Deployment) {
 	if d.Spec.Replicas != nil {
 		replicas = int(*d.Spec.Replicas)
 	}
-	wl := w.slab.wls.next()
+	wl := w.slab.wls.take() // as the last world left it: keep its pod list's backing array
 	*wl = workload{
+		pods:      clearSlice(wl.pods),
 		idx:       len(w.wls),
 		key:       pd.key,
 		name:      d.Name,

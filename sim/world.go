@@ -124,6 +124,8 @@ type worldParts struct {
 	mach   machines
 	cpu    cpuModel
 	colo   colocation
+	// the indicators computed in World.result, before they are copied into the Result
+	indicators []measure.Indicator
 }
 
 // ErrInput marks an Input the simulator cannot run.
