@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 
 	"github.com/faultline-dev/faultline/scenarios"
 	"github.com/faultline-dev/faultline/sim"
+	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // reuseRun is one (scenario variant, seed, options) replay of the reuse test.
@@ -128,4 +130,71 @@ func sameResult(t *testing.T, run reuseRun, want, got sim.Result) {
 			}
 		}
 	}
+}
+
+// panicSink panics at the k-th trace event it is given, in the middle of whichever model's
+// handler emits it, leaving that world half-changed.
+type panicSink struct{ n, k int }
+
+func (s *panicSink) Emit(time.Duration, trace.Event) {
+	if s.n++; s.n == s.k {
+		panic(fmt.Sprintf("panicSink: event %d", s.k))
+	}
+}
+
+// A seed that panics halfway (its trace sink panics at the k-th event: at settling, early in the
+// run, deep into it) leaves the scratch's world in whatever state the panic caught it; the seed
+// played next on that scratch, of the same variant or of another scenario, must still replay
+// exactly as a fresh world. runner.Run stops a worker's seeds at a panic, but a Scratch is
+// documented as reusable whatever its last world did.
+func TestScratchAfterPanicReplaysAsFresh(t *testing.T) {
+	lib, err := scenarios.Library()
+	require.NoError(t, err)
+	var runs []reuseRun
+	for _, e := range lib {
+		sc, err := scenarios.Open(e.Name)
+		require.NoError(t, err)
+		for _, vn := range sc.VariantNames() {
+			v, err := sc.Variant(vn)
+			require.NoError(t, err)
+			in := sc.Compile(v)
+			if len(in.Extensions) > 0 {
+				continue
+			}
+			until := min(in.Duration, 24*time.Hour)
+			for _, o := range in.Objects {
+				if _, ok := o.(*batchv1.CronJob); ok {
+					until = min(until, 2*time.Hour)
+				}
+			}
+			runs = append(runs, reuseRun{name: e.Name + "/" + vn, in: in, seed: 2, opts: func() sim.Options { return sim.Options{Until: until} }})
+		}
+	}
+	require.NotEmpty(t, runs)
+	var s sim.Scratch
+	panics := 0
+	for i, next := range runs {
+		want, err := sim.Run(next.in, next.seed, next.opts())
+		require.NoError(t, err, next.name)
+		// the seed before: the same variant, then the previous one in the list
+		for _, before := range []reuseRun{next, runs[(i+len(runs)-1)%len(runs)]} {
+			for _, k := range []int{1, 40, 2000} {
+				caught := func() (v any) {
+					defer func() { v = recover() }()
+					opts := before.opts()
+					opts.Events = &panicSink{k: k}
+					_, _ = s.Run(before.in, 1, opts)
+					return nil
+				}()
+				if caught == nil {
+					continue // fewer than k events before Until
+				}
+				panics++
+				got, err := s.Run(next.in, next.seed, next.opts())
+				require.NoError(t, err, "%s after a panic of %s at event %d", next.name, before.name, k)
+				sameResult(t, reuseRun{name: fmt.Sprintf("%s after a panic of %s at event %d", next.name, before.name, k), seed: next.seed}, want, got)
+			}
+		}
+	}
+	assert.Greater(t, panics, 2*len(runs), "most seeds before panicked")
 }
