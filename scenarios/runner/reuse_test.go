@@ -32,37 +32,23 @@ type reuseRun struct {
 // Runs stop after three days of simulated time (Options.Until), four hours with CronJobs, traced
 // ones after six hours.
 func TestScratchReplaysAsFresh(t *testing.T) {
-	lib, err := scenarios.Library()
-	require.NoError(t, err)
 	var runs []reuseRun
-	for _, e := range lib {
-		sc, err := scenarios.Open(e.Name)
-		require.NoError(t, err)
-		for _, vn := range sc.VariantNames() {
-			v, err := sc.Variant(vn)
-			require.NoError(t, err)
-			in := sc.Compile(v)
-			if len(in.Extensions) > 0 {
-				continue // built by sim.New: a scratch lends nothing to them
-			}
-			// up to three days, four hours with CronJobs (a day of them takes seconds)
-			until := min(in.Duration, 72*time.Hour)
-			for _, o := range in.Objects {
-				if _, ok := o.(*batchv1.CronJob); ok {
-					until = min(until, 4*time.Hour)
-				}
-			}
-			for seed := uint64(1); seed <= 3; seed++ {
-				series := seed == 2
-				runs = append(runs, reuseRun{name: e.Name + "/" + vn, in: in, seed: seed, opts: func() sim.Options { return sim.Options{Series: series, Until: until} }})
-			}
-			// the first hours traced event by event
-			window := min(in.Duration, 6*time.Hour)
-			runs = append(runs, reuseRun{name: e.Name + "/" + vn + "/trace", in: in, seed: 4, opts: func() sim.Options {
-				return sim.Options{Trace: &bytes.Buffer{}, Until: window}
-			}})
+	libraryInputs(t, func(name string, in *sim.Input, cron bool) {
+		// up to three days, four hours with CronJobs (a day of them takes seconds)
+		until := min(in.Duration, 72*time.Hour)
+		if cron {
+			until = min(until, 4*time.Hour)
 		}
-	}
+		for seed := uint64(1); seed <= 3; seed++ {
+			series := seed == 2
+			runs = append(runs, reuseRun{name: name, in: in, seed: seed, opts: func() sim.Options { return sim.Options{Series: series, Until: until} }})
+		}
+		// the first hours traced event by event
+		window := min(in.Duration, 6*time.Hour)
+		runs = append(runs, reuseRun{name: name + "/trace", in: in, seed: 4, opts: func() sim.Options {
+			return sim.Options{Trace: &bytes.Buffer{}, Until: window}
+		}})
+	})
 	type outcome struct {
 		r     sim.Result
 		trace string
@@ -103,6 +89,33 @@ func TestScratchReplaysAsFresh(t *testing.T) {
 			got := play(&s, runs[i])
 			sameResult(t, runs[i], fresh[i].r, got.r)
 			require.Equal(t, fresh[i].trace, got.trace, "%s seed %d: the trace differs from a fresh world's", runs[i].name, runs[i].seed)
+		}
+	}
+}
+
+// libraryInputs calls f with every variant of every library scenario that a Scratch builds
+// (those without extensions, which sim.New builds without lending), named scenario/variant, and
+// whether it has CronJobs (a day of them takes seconds).
+func libraryInputs(t *testing.T, f func(name string, in *sim.Input, cron bool)) {
+	lib, err := scenarios.Library()
+	require.NoError(t, err)
+	for _, e := range lib {
+		sc, err := scenarios.Open(e.Name)
+		require.NoError(t, err)
+		for _, vn := range sc.VariantNames() {
+			v, err := sc.Variant(vn)
+			require.NoError(t, err)
+			in := sc.Compile(v)
+			if len(in.Extensions) > 0 {
+				continue
+			}
+			cron := false
+			for _, o := range in.Objects {
+				if _, ok := o.(*batchv1.CronJob); ok {
+					cron = true
+				}
+			}
+			f(e.Name+"/"+vn, in, cron)
 		}
 	}
 }
@@ -148,28 +161,14 @@ func (s *panicSink) Emit(time.Duration, trace.Event) {
 // exactly as a fresh world. runner.Run stops a worker's seeds at a panic, but a Scratch is
 // documented as reusable whatever its last world did.
 func TestScratchAfterPanicReplaysAsFresh(t *testing.T) {
-	lib, err := scenarios.Library()
-	require.NoError(t, err)
 	var runs []reuseRun
-	for _, e := range lib {
-		sc, err := scenarios.Open(e.Name)
-		require.NoError(t, err)
-		for _, vn := range sc.VariantNames() {
-			v, err := sc.Variant(vn)
-			require.NoError(t, err)
-			in := sc.Compile(v)
-			if len(in.Extensions) > 0 {
-				continue
-			}
-			until := min(in.Duration, 24*time.Hour)
-			for _, o := range in.Objects {
-				if _, ok := o.(*batchv1.CronJob); ok {
-					until = min(until, 2*time.Hour)
-				}
-			}
-			runs = append(runs, reuseRun{name: e.Name + "/" + vn, in: in, seed: 2, opts: func() sim.Options { return sim.Options{Until: until} }})
+	libraryInputs(t, func(name string, in *sim.Input, cron bool) {
+		until := min(in.Duration, 24*time.Hour)
+		if cron {
+			until = min(until, 2*time.Hour)
 		}
-	}
+		runs = append(runs, reuseRun{name: name, in: in, seed: 2, opts: func() sim.Options { return sim.Options{Until: until} }})
+	})
 	require.NotEmpty(t, runs)
 	var s sim.Scratch
 	panics := 0
