@@ -91,3 +91,38 @@ func TestScratchKeepsWhatItGaveAway(t *testing.T) {
 	}
 	require.True(t, sawPod, "series labelled with pod names")
 }
+
+// slabItems is how many items s's chunks hold.
+func slabItems[T any](s *slab[T]) int {
+	n := 0
+	for _, c := range s.chunks {
+		n += len(c)
+	}
+	return n
+}
+
+// A Scratch that built a world larger than keepItems keeps no more than about keepItems of its
+// items and drops its longer lists when it builds the next world, so that one huge world does
+// not pin its memory for the rest of a replay.
+func TestScratchDropsWhatAHugeWorldGrew(t *testing.T) {
+	huge, small := input(keepItems+1000), reuseInput()
+	var s Scratch
+	w, err := s.New(huge, 1, Options{})
+	require.NoError(t, err)
+	require.Len(t, w.st.Nodes, keepItems+1000)
+	require.GreaterOrEqual(t, slabItems(&s.slabs.nodes), keepItems+1000)
+	w, err = s.New(small, 1, Options{})
+	require.NoError(t, err)
+	w.Run()
+	require.LessOrEqual(t, slabItems(&s.slabs.nodes), keepItems+256, "the node slab keeps about keepItems nodes")
+	require.LessOrEqual(t, slabItems(&s.slabs.rngs), keepItems+256, "so does the random streams' slab")
+	require.Less(t, cap(w.st.Nodes), keepItems, "the huge world's node list is not lent again")
+	require.Less(t, cap(w.nodes), keepItems)
+	// and the small world on that Scratch is the fresh one
+	want, err := Run(small, 1, Options{})
+	require.NoError(t, err)
+	got, err := s.Run(small, 1, Options{})
+	require.NoError(t, err)
+	require.Equal(t, want.Indicators, got.Indicators)
+	require.Equal(t, want.Events, got.Events)
+}
