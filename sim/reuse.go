@@ -19,8 +19,9 @@ import (
 )
 
 // Scratch builds worlds one after another on one goroutine and lends each the memory of the one
-// before: the World itself, its pods, its event queues and the backing arrays of its object
-// lists. It also keeps, per Input, what New derives from the Input alone and so is the same for
+// before: the World itself and its models (worldParts), its pods, its event queues, its random
+// streams (reseeded in place), its pods' names and the backing arrays of its object lists, up to
+// keepItems of each. It also keeps, per Input, what New derives from the Input alone and so is the same for
 // every seed (the validation, the workloads' keys and selectors, the nodes' names and labels,
 // the loads' order and dependencies). A Monte Carlo replay of many short seeds then allocates
 // far less per seed, and the garbage collector takes less of the cores the seeds run on.
