@@ -37,7 +37,7 @@ import (
 // Counts are integers, so the order in which changes arrive or maps are walked cannot change a
 // result. The index assumes what the node order already assumes: nodes are only appended and a
 // node's labels do not change once added. Appending nodes, or switching to another State, rebuilds
-// the index on the next cycle. Tables other than groups are dropped all at once when they exceed a
+// the index on the next cycle, in the memory of the last build (pool.go). Tables other than groups are dropped all at once when they exceed a
 // memory budget and rebuilt on demand: the budget changes the cost, never a decision.
 type podIndex struct {
 	st    *cluster.State
