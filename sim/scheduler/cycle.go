@@ -34,6 +34,8 @@ type countingPlugin interface {
 // podCounting runs the PreFilter and PreScore steps of the plugins that count bound pods.
 type podCounting interface {
 	begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *specInfo) (spread, interPod countingPlugin)
+	// reset forgets the State and every count, as a new podCounting (Scheduler.Reset).
+	reset()
 }
 
 // indexedCounting counts pods with a podIndex kept up to date on bind and unbind: a cycle costs

@@ -37,7 +37,7 @@ import (
 // Counts are integers, so the order in which changes arrive or maps are walked cannot change a
 // result. The index assumes what the node order already assumes: nodes are only appended and a
 // node's labels do not change once added. Appending nodes, or switching to another State, rebuilds
-// the index on the next cycle. Tables other than groups are dropped all at once when they exceed a
+// the index on the next cycle, in the memory of the last build (pool.go). Tables other than groups are dropped all at once when they exceed a
 // memory budget and rebuilt on demand: the budget changes the cost, never a decision.
 type podIndex struct {
 	st    *cluster.State
@@ -47,25 +47,41 @@ type podIndex struct {
 
 	topos    map[string]*topology
 	tables   map[string]*countTable
-	byLabel  map[labelKV][]*countTable
-	anyLabel []*countTable // tables that require no particular label
-	cells    int           // int32 cells held by tables (groups excluded)
-	zero     *countTable   // the table of an empty spread selector: it counts nothing
+	byLabel  map[labelKV][]*countTable // a key's slice may be empty (kept for its array)
+	labeled  int                       // tables in byLabel
+	anyLabel []*countTable             // tables that require no particular label
+	cells    int                       // int32 cells held by tables (groups excluded)
+	zero     *countTable               // the table of an empty spread selector: it counts nothing
 
 	groups        map[groupKey]*group
-	groupCells    int // int32 cells held by groups
-	groupTerms    map[labelKV][]*groupTerm
+	groupCells    int                      // int32 cells held by groups
+	groupTerms    map[labelKV][]*groupTerm // a key's slice may be empty (kept for its array)
+	labeledTerms  int                      // terms in groupTerms
 	anyGroupTerms []*groupTerm
 
+	// bound is the number of bound pods on the index's nodes.
+	bound int
 	// withLabel holds the bound pods by each of their labels, so that building a table whose
 	// predicate requires a label visits only the pods that have it, not every bound pod: with a
 	// table per workload, scanning every pod made a placement of n workloads O(n^2). Built on the
-	// first such table, then kept up to date with the tables; nil until then.
+	// first such table once labelIndexMin pods are bound (below that a scan of every pod costs
+	// less than keeping the sets), then kept up to date with the tables; nil until then.
 	withLabel map[labelKV]map[*cluster.Pod]struct{}
 
-	buf []byte
-	ns  nsLabels
+	// pool keeps the objects of the index's last build for its next one (a rebuild, or the next
+	// State after Scheduler.Reset).
+	pool indexPool
+	ids  map[string]int32 // topology's scratch
+	// names holds the tables' keys as strings, kept from build to build: the next world asks
+	// for the same predicates
+	names map[string]string
+	buf   []byte
+	ns    nsLabels
 }
+
+// labelIndexMin is the number of bound pods from which a table is built from withLabel rather
+// than by a scan of every bound pod.
+const labelIndexMin = 256
 
 // maxTableCells bounds the memory of the tables (4 bytes a cell): 256 MiB.
 const maxTableCells = 1 << 26
@@ -112,6 +128,16 @@ type matchPart struct {
 	sel        labelMatcher
 	selKey     string // sel.sel.String() when !sel.fast ("" = compute it)
 	eq, neq    []labelKV
+}
+
+// copyFrom makes m a copy of src that owns its slices (src's are a cycle's scratch), reusing m's
+// arrays.
+func (m *matchPart) copyFrom(src *matchPart) {
+	selEq, eq, neq := m.sel.eq[:0], m.eq[:0], m.neq[:0]
+	*m = *src
+	m.sel.eq = append(selEq, src.sel.eq...)
+	m.eq = append(eq, src.eq...)
+	m.neq = append(neq, src.neq...)
 }
 
 func (m *matchPart) matches(q *cluster.Pod, ns *nsLabels) bool {
@@ -214,28 +240,86 @@ func (x *podIndex) sync(st *cluster.State, specs *specCache) {
 	if x.st == st && !x.stale && x.nodes == len(st.Nodes) {
 		return
 	}
-	if x.st != nil {
-		x.st.Unobserve(x)
-	}
-	*x = podIndex{st: st, nodes: len(st.Nodes), specs: specs, buf: x.buf}
-	x.topos = make(map[string]*topology)
-	x.dropTables()
-	x.groups = make(map[groupKey]*group)
-	x.groupTerms = make(map[labelKV][]*groupTerm)
+	x.detach()
+	x.st, x.nodes, x.specs = st, len(st.Nodes), specs
 	st.Observe(x)
 	for i, n := range st.Nodes {
 		for _, p := range n.Pods {
+			x.bound++
 			x.groupChange(p, i, 1)
 		}
 	}
 }
 
+// detach stops following the State and empties the index, as a new one, handing its tables,
+// topologies and groups to the pool. It is called between cycles only: no plugin reads them
+// any more. The maps are walked in any order: an object taken from the pool is initialized anew.
+func (x *podIndex) detach() {
+	if x.st != nil {
+		x.st.Unobserve(x)
+	}
+	// the tables before the topologies: a table's domain counts over a topology whose every node
+	// has its own domain share the table's node cells
+	for _, t := range x.tables {
+		x.pool.putTable(t)
+	}
+	if x.zero != nil {
+		x.pool.putTable(x.zero)
+	}
+	for _, g := range x.groups {
+		x.pool.putGroup(g)
+	}
+	for _, gts := range x.groupTerms {
+		for _, gt := range gts {
+			x.pool.putTerm(gt)
+		}
+	}
+	for _, gt := range x.anyGroupTerms {
+		x.pool.putTerm(gt)
+	}
+	for _, t := range x.topos {
+		x.pool.putTopology(t)
+	}
+	x.dropTables()
+	*x = podIndex{
+		specs:         x.specs,
+		topos:         emptied(x.topos),
+		tables:        x.tables,
+		byLabel:       x.byLabel,
+		anyLabel:      x.anyLabel,
+		groups:        emptied(x.groups),
+		groupTerms:    truncated(x.groupTerms),
+		anyGroupTerms: reuse(x.anyGroupTerms),
+		pool:          x.pool,
+		ids:           x.ids,
+		names:         x.names,
+		buf:           x.buf,
+	}
+}
+
+// dropTables forgets every table (not the groups). Mid-cycle, when the tables exceed their
+// budget, the tables dropped are left to the garbage collector: the cycle may still read them.
 func (x *podIndex) dropTables() {
-	x.tables = make(map[string]*countTable)
-	x.byLabel = make(map[labelKV][]*countTable)
-	x.anyLabel = nil
+	x.tables = emptied(x.tables)
+	x.byLabel = truncated(x.byLabel)
+	x.labeled = 0
+	x.anyLabel = reuse(x.anyLabel)
 	x.cells = 0
 	x.zero = nil
+}
+
+// truncated returns m with every slice emptied, keeping the keys and the slices' arrays, or a new
+// map when m has more than keepEntries keys (the keys come from label values, which may not
+// repeat).
+func truncated[K comparable, V any](m map[K][]V) map[K][]V {
+	if m == nil || len(m) > keepEntries {
+		return make(map[K][]V)
+	}
+	for k, v := range m {
+		clear(v)
+		m[k] = v[:0]
+	}
+	return m
 }
 
 // topology returns the domains of key.
@@ -243,8 +327,9 @@ func (x *podIndex) topology(key string) *topology {
 	if t, ok := x.topos[key]; ok {
 		return t
 	}
-	t := &topology{key: key, dom: make([]int32, x.nodes), empty: -1}
-	ids := make(map[string]int32)
+	t := x.pool.topology(key, x.nodes)
+	x.ids = emptied(x.ids)
+	ids := x.ids
 	for i, n := range x.st.Nodes {
 		v, ok := n.Labels[key]
 		if !ok {
@@ -272,7 +357,7 @@ func (x *podIndex) topology(key string) *topology {
 func (x *podIndex) table(live bool, parts []matchPart) *countTable {
 	if parts == nil {
 		if x.zero == nil {
-			x.zero = &countTable{node: make([]int32, x.nodes)}
+			x.zero = x.pool.table(x.nodes)
 		}
 		return x.zero
 	}
@@ -292,20 +377,18 @@ func (x *podIndex) table(live bool, parts []matchPart) *countTable {
 	if x.cells+x.nodes > maxTableCells {
 		x.dropTables()
 	}
-	t := &countTable{live: live, node: make([]int32, x.nodes), parts: make([]matchPart, len(parts))}
+	t := x.pool.table(x.nodes)
+	t.live = live
+	t.parts = slices.Grow(t.parts[:0], len(parts))[:len(parts)]
 	for i := range parts {
-		p := parts[i]
-		p.sel.eq = slices.Clone(p.sel.eq)
-		p.eq, p.neq = slices.Clone(p.eq), slices.Clone(p.neq)
-		t.parts[i] = p
+		t.parts[i].copyFrom(&parts[i])
 	}
 	count := func(q *cluster.Pod) {
 		if (!live || q.Phase != cluster.PodTerminating) && t.matches(q, &x.ns) {
 			t.node[q.Node.Index]++ // integer counts: the order of the visits cannot matter
 		}
 	}
-	if kv, ok := t.parts[0].indexLabel(); ok {
-		x.indexLabels()
+	if kv, ok := t.parts[0].indexLabel(); ok && x.labelIndex() {
 		for q := range x.withLabel[kv] {
 			count(q)
 		}
@@ -317,13 +400,27 @@ func (x *podIndex) table(live bool, parts []matchPart) *countTable {
 		}
 	}
 	x.cells += x.nodes
-	x.tables[string(b)] = t
+	x.tables[x.keyName(b)] = t
 	if kv, ok := t.parts[0].indexLabel(); ok {
 		x.byLabel[kv] = append(x.byLabel[kv], t)
+		x.labeled++
 	} else {
 		x.anyLabel = append(x.anyLabel, t)
 	}
 	return t
+}
+
+// keyName returns b as a string, the same string for the same b while names holds it.
+func (x *podIndex) keyName(b []byte) string {
+	if name, ok := x.names[string(b)]; ok {
+		return name
+	}
+	if x.names == nil || len(x.names) >= keepEntries {
+		x.names = make(map[string]string)
+	}
+	name := string(b)
+	x.names[name] = name
+	return name
 }
 
 // appendPartKey appends a key that identifies m's predicate: equal keys mean the same predicate.
@@ -383,18 +480,19 @@ func (t *countTable) matches(q *cluster.Pod, ns *nsLabels) bool {
 	return true
 }
 
-// domains returns the table's counts over topo, computing them on first use.
-func (t *countTable) domains(topo *topology) *domainCounts {
+// domains returns t's counts over topo, computing them on first use.
+func (x *podIndex) domains(t *countTable, topo *topology) *domainCounts {
 	for _, k := range t.keys {
 		if k.topo == topo {
 			return k
 		}
 	}
-	k := &domainCounts{topo: topo}
+	var k *domainCounts
 	if topo.unique {
+		k = x.pool.domains(topo, -1)
 		k.count = t.node
 	} else {
-		k.count = make([]int32, topo.n)
+		k = x.pool.domains(topo, topo.n)
 		for i, d := range topo.dom {
 			if d >= 0 {
 				k.count[d] += t.node[i]
@@ -497,6 +595,7 @@ func (x *podIndex) change(p *cluster.Pod, delta int32) {
 	if !ok {
 		return
 	}
+	x.bound += int(delta)
 	x.tablesChange(p, n, delta, false)
 	x.groupChange(p, n, delta)
 	if x.withLabel != nil {
@@ -504,11 +603,20 @@ func (x *podIndex) change(p *cluster.Pod, delta int32) {
 	}
 }
 
-// indexLabels builds withLabel from the bound pods, once.
-func (x *podIndex) indexLabels() {
-	if x.withLabel != nil {
-		return
+// labelIndex reports whether tables are to be built from withLabel, building it when the index
+// has labelIndexMin bound pods.
+func (x *podIndex) labelIndex() bool {
+	if x.withLabel == nil {
+		if x.bound < labelIndexMin {
+			return false
+		}
+		x.indexLabels()
 	}
+	return true
+}
+
+// indexLabels builds withLabel from the bound pods.
+func (x *podIndex) indexLabels() {
 	x.withLabel = make(map[labelKV]map[*cluster.Pod]struct{})
 	for _, n := range x.st.Nodes[:x.nodes] {
 		for _, p := range n.Pods {
@@ -555,9 +663,9 @@ func (x *podIndex) tablesChange(p *cluster.Pod, n int, delta int32, liveOnly boo
 			}
 		}
 	}
-	if len(x.byLabel) > 0 {
+	if x.labeled > 0 {
 		for k, v := range p.Labels { // any order: each table is visited at most once
-			if ts, ok := x.byLabel[labelKV{k, v}]; ok {
+			if ts := x.byLabel[labelKV{k, v}]; len(ts) > 0 {
 				visit(ts)
 			}
 		}
@@ -603,15 +711,17 @@ func ownerValues(keys []string, p *cluster.Pod) string {
 }
 
 func (x *podIndex) newGroup(key groupKey, info *specInfo, rep *cluster.Pod) *group {
-	g := &group{rep: rep, table: &countTable{node: make([]int32, x.nodes)}}
+	g := x.pool.group(rep, x.nodes)
 	x.groups[key] = g
 	add := func(terms []affinityTerm, kind int, weight func(*affinityTerm) int64) {
 		for i := range terms {
 			t := &terms[i]
-			gt := &groupTerm{g: g, t: t, kind: kind, weight: weight(t), dom: g.table.domains(x.topology(t.topologyKey))}
+			gt := x.pool.term()
+			*gt = groupTerm{g: g, t: t, kind: kind, weight: weight(t), dom: x.domains(g.table, x.topology(t.topologyKey))}
 			if t.selector.fast && len(t.selector.eq) > 0 {
 				kv := t.selector.eq[0]
 				x.groupTerms[kv] = append(x.groupTerms[kv], gt)
+				x.labeledTerms++
 			} else {
 				x.anyGroupTerms = append(x.anyGroupTerms, gt)
 			}
@@ -637,9 +747,9 @@ func (x *podIndex) matchGroups(pod *cluster.Pod, f func(*groupTerm)) {
 			}
 		}
 	}
-	if len(x.groupTerms) > 0 { // no label walk when no group has a term to index
+	if x.labeledTerms > 0 { // no label walk when no group has a term to index
 		for k, v := range pod.Labels { // any order: the counts found are summed or any-tested
-			if gts, ok := x.groupTerms[labelKV{k, v}]; ok {
+			if gts := x.groupTerms[labelKV{k, v}]; len(gts) > 0 {
 				visit(gts)
 			}
 		}

@@ -73,7 +73,7 @@ func (p *interPodAffinity) begin(x *podIndex, pod *cluster.Pod, info *specInfo) 
 		}
 		t := x.table(false, p.parts)
 		for i := range terms {
-			d := t.domains(x.topology(terms[i].topologyKey))
+			d := x.domains(t, x.topology(terms[i].topologyKey))
 			p.affinity = append(p.affinity, d)
 			if d.total > 0 {
 				p.affEmpty = false
@@ -118,7 +118,7 @@ func (p *interPodAffinity) part(i int, t *affinityTerm) matchPart {
 // termDomains returns the counts per domain of t's topology key of the existing pods matching t.
 func (p *interPodAffinity) termDomains(t *affinityTerm) *domainCounts {
 	p.parts = append(p.parts[:0], p.part(0, t))
-	return p.x.table(false, p.parts).domains(p.x.topology(t.topologyKey))
+	return p.x.domains(p.x.table(false, p.parts), p.x.topology(t.topologyKey))
 }
 
 func (p *interPodAffinity) filter(n *cluster.Node) reason {

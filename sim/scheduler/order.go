@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
@@ -16,6 +18,7 @@ type nodeOrder struct {
 	state *cluster.State
 	n     int
 	list  []int32
+	zones []zoneBucket // scratch
 }
 
 type zoneBucket struct {
@@ -27,7 +30,7 @@ func (o *nodeOrder) get(st *cluster.State) []int32 {
 	if o.state == st && o.n == len(st.Nodes) {
 		return o.list
 	}
-	var zones []zoneBucket
+	zones := o.zones[:0]
 	for i, n := range st.Nodes {
 		region, zone := zoneKey(n)
 		z := -1
@@ -38,12 +41,14 @@ func (o *nodeOrder) get(st *cluster.State) []int32 {
 			}
 		}
 		if z < 0 {
-			zones = append(zones, zoneBucket{region: region, zone: zone})
+			// a bucket of an earlier build lends its array
+			zones = slices.Grow(zones, 1)[:len(zones)+1]
 			z = len(zones) - 1
+			zones[z] = zoneBucket{region: region, zone: zone, nodes: zones[z].nodes[:0]}
 		}
 		zones[z].nodes = append(zones[z].nodes, int32(i))
 	}
-	list := make([]int32, 0, len(st.Nodes))
+	list := o.list[:0]
 	for k := 0; len(list) < len(st.Nodes); k++ {
 		for j := range zones {
 			if k < len(zones[j].nodes) {
@@ -51,7 +56,7 @@ func (o *nodeOrder) get(st *cluster.State) []int32 {
 			}
 		}
 	}
-	o.state, o.n, o.list = st, len(st.Nodes), list
+	o.state, o.n, o.list, o.zones = st, len(st.Nodes), list, zones
 	return list
 }
 

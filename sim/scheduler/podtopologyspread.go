@@ -185,7 +185,7 @@ func (p *podTopologySpread) count(x *podIndex) {
 		for i := range p.hard {
 			t, v := p.table(&p.hard[i]), &p.hardDom[i]
 			if all {
-				d := t.domains(v.topo)
+				d := x.domains(t, v.topo)
 				v.count, v.domains, v.min = d.count, v.topo.n, int(d.minimum())
 				continue
 			}
@@ -228,7 +228,7 @@ func (p *podTopologySpread) count(x *podIndex) {
 			continue // scored from the node's own count
 		}
 		if all {
-			v.count = t.domains(v.topo).count
+			v.count = x.domains(t, v.topo).count
 			continue
 		}
 		// PreScore's processAllNode: with the system defaults (not requireAllTopologies) a node

@@ -25,6 +25,8 @@ type censusCounting struct {
 	interPod refInterPod
 }
 
+func (c *censusCounting) reset() { *c = censusCounting{} }
+
 func (c *censusCounting) begin(s *Scheduler, st *cluster.State, pod *cluster.Pod, info *specInfo) (countingPlugin, countingPlugin) {
 	c.spread.begin(pod, info, !s.cfg.DisableDefaultSpread)
 	c.interPod.begin(pod, info)
