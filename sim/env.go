@@ -24,10 +24,8 @@ type env struct {
 	streams engine.Streams
 	// rngs, when set, hold the world's random streams (stream); nil in models' unit tests
 	rngs *slab[rngBox]
-	// names, when set, hold the names of the world's workload pods (nameArena); nil: each its own
-	names *nameArena
-	sink  trace.Sink // nil unless tracing
-	opts  Options
+	sink trace.Sink // nil unless tracing
+	opts Options
 	// retain keeps every cron run and Job pod (no retirement, no slot reuse): tests compare a run
 	// with it to the same run without.
 	retain bool

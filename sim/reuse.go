@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
-	"unsafe"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,20 +19,19 @@ import (
 
 // Scratch builds worlds one after another on one goroutine and lends each the memory of the one
 // before: the World itself and its models (worldParts), its pods, its event queues, its random
-// streams (reseeded in place), its pods' names and the backing arrays of its object lists, up to
-// keepItems of each. It also keeps, per Input, what New derives from the Input alone and so is the same for
+// streams (reseeded in place) and the backing arrays of its object lists, up to keepItems of
+// each. It also keeps, per Input, what New derives from the Input alone and so is the same for
 // every seed (the validation, the workloads' keys and selectors, the nodes' names and labels,
 // the loads' order and dependencies). A Monte Carlo replay of many short seeds then allocates
 // far less per seed, and the garbage collector takes less of the cores the seeds run on.
 //
 // A world from Scratch.New is the same as one from New for the same arguments, event for event.
-// It and everything it hands out other than its Result (State, Observations, the strings in
-// them) are valid only until the next Scratch.New, which overwrites them. A Scratch is not safe for concurrent use:
+// It and everything it hands out other than its Result (State, Observations) are valid only
+// until the next Scratch.New, which overwrites them. A Scratch is not safe for concurrent use:
 // give each goroutine its own. The zero value is ready to use; a nil *Scratch lends nothing (its
 // New and Run are the package's).
 type Scratch struct {
 	w     World
-	names nameArena
 	used  bool
 	slabs slabs
 	q     [2]engine.Queue // New's queue and the one settling replaces it with (World.resetQueue)
@@ -61,11 +59,6 @@ func (s *Scratch) New(in *Input, seed uint64, opts Options) (*World, error) {
 	s.q[0].Reset()
 	s.q[1].Reset()
 	w.spareQ = &s.q[1]
-	if opts.Events == nil && opts.Trace == nil && opts.PromSeries == nil {
-		// nothing outside the world gets a pod's name (trace events, Prometheus series)
-		s.names.reset()
-		w.names = &s.names
-	}
 	if err := w.init(in, seed, opts, &s.q[0]); err != nil {
 		return nil, err
 	}
@@ -99,42 +92,6 @@ func (s *Scratch) prepare(in *Input) *prepared {
 	}
 	s.preps = append([]*prepared{p}, s.preps...)
 	return p
-}
-
-// nameArena holds the names of one world's workload pods in one buffer, which the next world
-// on the Scratch writes its own into: a replay creates tens of pods, each name was an allocation
-// of its own, and nothing but the world reads them (a Scratch lends it only to worlds that give
-// no pod name away: without trace sinks and Prometheus series; see Scratch.New). A name stays
-// valid until the arena is reset, as the rest of the world does.
-type nameArena struct {
-	buf []byte
-}
-
-// reset takes the arena back for the next world; it drops a buffer that a huge world grew.
-func (a *nameArena) reset() {
-	if cap(a.buf) > keepItems*16 {
-		a.buf = nil
-	}
-	a.buf = a.buf[:0]
-}
-
-// podName is name-hash-sfx, the name of a workload's pod, in a (a new string when a is nil).
-func (a *nameArena) podName(name, hash string, sfx []byte) string {
-	if a == nil {
-		return name + "-" + hash + "-" + string(sfx)
-	}
-	n := len(name) + len(hash) + len(sfx) + 2
-	if cap(a.buf)-len(a.buf) < n {
-		// a new buffer: the names already given out keep the old one, whose bytes never change
-		a.buf = make([]byte, 0, max(2*cap(a.buf), 1024, n))
-	}
-	start := len(a.buf)
-	a.buf = append(a.buf, name...)
-	a.buf = append(a.buf, '-')
-	a.buf = append(a.buf, hash...)
-	a.buf = append(a.buf, '-')
-	a.buf = append(a.buf, sfx...)
-	return unsafe.String(&a.buf[start], n)
 }
 
 // worldBuffers are the backing arrays of a World's object lists, emptied, for the next world.

@@ -1,13 +1,10 @@
 package sim
 
 import (
-	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/faultline-dev/faultline/sim/trace"
 )
 
 // reuseInput has workloads whose pods are killed and replaced, and a node stop that evicts some:
@@ -21,78 +18,6 @@ func reuseInput() *Input {
 	return in
 }
 
-// worldPodNames are the names of w's pods by index.
-func worldPodNames(w *World) []string {
-	var names []string
-	for _, p := range w.st.Pods {
-		names = append(names, p.Name)
-	}
-	return names
-}
-
-// The pods of a world on a Scratch, whose names the Scratch writes into the buffer the last
-// world's pods had theirs in, are named as a fresh world's, seed after seed.
-func TestScratchNamesPodsAsFresh(t *testing.T) {
-	in, other := reuseInput(), input(6, deployment("other-workload-with-a-long-name", 9, "100m"))
-	var s Scratch
-	for seed := uint64(1); seed <= 4; seed++ {
-		fresh, err := New(in, seed, Options{})
-		require.NoError(t, err)
-		fresh.Run()
-		want := worldPodNames(fresh)
-		require.Greater(t, len(want), 8, "pods replaced during the run")
-		ow, err := s.New(other, seed, Options{})
-		require.NoError(t, err)
-		ow.Run()
-		w, err := s.New(in, seed, Options{})
-		require.NoError(t, err)
-		require.NotNil(t, w.names, "the Scratch lends its name buffer")
-		w.Run()
-		require.Equal(t, want, worldPodNames(w), "seed %d", seed)
-	}
-}
-
-// What a world on a Scratch gives away with a pod's name in it (the typed trace events a sink
-// keeps, the Prometheus series of its Result) stays as it was when later worlds run on the
-// Scratch: such worlds do not write pod names into the Scratch's buffer.
-func TestScratchKeepsWhatItGaveAway(t *testing.T) {
-	in := reuseInput()
-	opts := func(rec *trace.Recorder) Options {
-		return Options{Events: rec, PromSeries: &PromScrape{}}
-	}
-	var freshRec trace.Recorder
-	fresh, err := Run(in, 1, opts(&freshRec))
-	require.NoError(t, err)
-	var s Scratch
-	_, err = s.Run(in, 7, Options{}) // fills the name buffer first
-	require.NoError(t, err)
-	var rec trace.Recorder
-	got, err := s.Run(in, 1, opts(&rec))
-	require.NoError(t, err)
-	for seed := uint64(2); seed <= 4; seed++ { // later worlds, which name their pods in the buffer
-		_, err = s.Run(in, seed, Options{})
-		require.NoError(t, err)
-	}
-	require.Equal(t, freshRec.Events, rec.Events, "the trace events kept by the sink")
-	require.Equal(t, len(fresh.Prom.Series), len(got.Prom.Series))
-	sawPod := false
-	for i, want := range fresh.Prom.Series {
-		g := got.Prom.Series[i]
-		require.Equal(t, want.Name, g.Name)
-		require.Equal(t, want.Labels, g.Labels)
-		for j := 0; j+1 < len(want.Labels); j += 2 {
-			sawPod = sawPod || want.Labels[j] == "pod"
-		}
-		require.Equal(t, len(want.Points), len(g.Points), want.Name)
-		for j := range want.Points {
-			require.Equal(t, want.Points[j].T, g.Points[j].T)
-			require.Equal(t, math.Float64bits(want.Points[j].V), math.Float64bits(g.Points[j].V))
-		}
-	}
-	require.True(t, sawPod, "series labelled with pod names")
-}
-
-// slabItems is how many items s's chunks hold.
 func slabItems[T any](s *slab[T]) int {
 	n := 0
 	for _, c := range s.chunks {

@@ -93,7 +93,7 @@ func (c *workloadController) createPod(wl *workload) *cluster.Pod {
 	for j := range sfx {
 		sfx[j] = nameRunes[wl.rng.IntN(len(nameRunes))]
 	}
-	name := c.names.podName(wl.name, wl.hash[:8], sfx[:])
+	name := wl.name + "-" + wl.hash[:8] + "-" + string(sfx[:])
 	p := c.cl.newPod(name, wl.ns, wl.labels, wl.spec, wl.key, wl.selector, wl.readyWait)
 	ps := (*c.pods)[p.Index]
 	ps.wl = wl

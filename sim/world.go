@@ -107,7 +107,6 @@ type World struct {
 	slab   *slabs    // where the world's pods, nodes, workloads, loads and faults come from (reuse.go)
 	obs    measure.Observations
 	spareQ *engine.Queue // an empty queue for resetQueue, lent by a Scratch; nil: a new one
-	names  *nameArena    // where the workload pods' names are written, lent by a Scratch; nil: heap
 
 	parts worldParts
 }
@@ -144,7 +143,7 @@ func New(in *Input, seed uint64, opts Options) (*World, error) {
 }
 
 // init builds the world for in and seed on q, an empty queue (New, Scratch.New). w is zero but
-// for slab, and for what a Scratch lends: prep, spareQ, names and the object lists' backing arrays.
+// for slab, and for what a Scratch lends: prep, spareQ and the object lists' backing arrays.
 func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) error {
 	w.env = env{
 		in:      in,
@@ -152,7 +151,6 @@ func (w *World) init(in *Input, seed uint64, opts Options, q *engine.Queue) erro
 		q:       q,
 		streams: engine.NewStreams(seed),
 		rngs:    &w.slab.rngs,
-		names:   w.names,
 		opts:    opts,
 		retain:  opts.KeepRuns,
 	}
