@@ -49,6 +49,12 @@ func (s *Scratch) New(in *Input, seed uint64, opts Options) (*World, error) {
 	keep := worldBuffers{}
 	if s.used {
 		keep = w.buffers()
+		if last := w.prep; last != nil && last.in != in && last.sched != nil {
+			// The last world's scheduler would hold its index and node copy (the last world's
+			// pods, up to maxTableCells of tables) until its Input runs again, which may be
+			// never: reset it now, keeping only what its bounds allow.
+			last.sched.Reset()
+		}
 	}
 	*w = World{}
 	s.used = true
