@@ -48,13 +48,16 @@ func (s *Scratch) New(in *Input, seed uint64, opts Options) (*World, error) {
 	w := &s.w
 	keep := worldBuffers{}
 	if s.used {
-		keep = w.buffers()
-		if last := w.prep; last != nil && last.in != in && last.sched != nil {
-			// The last world's scheduler would hold its index and node copy (the last world's
-			// pods, up to maxTableCells of tables) until its Input runs again, which may be
-			// never: reset it now, keeping only what its bounds allow.
+		if last := w.prep; last != nil && last.in != in && last.sched != nil && len(w.st.Nodes)+len(w.st.Pods) > keepItems {
+			// The last world's scheduler holds its index and node copy (the last world's pods,
+			// tables up to the index's cell budget) until its Input runs again, which may be never:
+			// after a large world, reset it now, keeping only what its bounds allow. (Not after
+			// every world: a runner worker switches Inputs at every seed, and a second Reset per
+			// world cost a Monte Carlo replay 15 % of its CPU time; a small world's scheduler
+			// pins little more than Reset keeps anyway.)
 			last.sched.Reset()
 		}
+		keep = w.buffers()
 	}
 	*w = World{}
 	s.used = true
