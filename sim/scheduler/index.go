@@ -255,6 +255,9 @@ func (x *podIndex) sync(st *cluster.State, specs *specCache) {
 // topologies and groups to the pool. It is called between cycles only: no plugin reads them
 // any more. The maps are walked in any order: an object taken from the pool is initialized anew.
 func (x *podIndex) detach() {
+	// Not for the decisions: a State left observed would only make nodeOf, which finds none of
+	// its nodes among the index's, mark the index stale at each of its changes (a rebuild per
+	// cycle while it changes), and would keep the index reachable from it.
 	if x.st != nil {
 		x.st.Unobserve(x)
 	}

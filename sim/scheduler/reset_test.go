@@ -16,22 +16,36 @@ import (
 // TestResetDecidesAsNew plays worlds one after another through one scheduler, Reset between
 // them, and each world through a new scheduler too, on two identical copies of the world's State:
 // every decision (the node, the numbers of nodes feasible and evaluated, and the feasible nodes'
-// total scores) and every FitError message must be the same. The worlds differ in node count and labels, pod specs, binds,
-// releases, Terminating pods, cordons and added nodes; some follow each other with as many nodes.
-// As sim.Scratch does, most worlds reuse the State at the last one's address, so that anything
-// Reset forgot to clear would pass for the new world's; the others take a new State while the
-// last one keeps changing. Run again with the keep limits lowered, Reset drops most of its
-// memory instead of keeping it.
+// total scores) and every FitError message must be the same. The worlds differ in node count and
+// labels, pod specs, binds, releases, Terminating pods, cordons and added nodes. As sim.Scratch
+// does, most worlds reuse the State at the last one's address, so that anything Reset forgot to
+// clear would pass for the new world's; the others take a new State while the last one keeps
+// changing. The node copy, the node order and the podIndex are rebuilt on their own when the
+// number of nodes changes: to show that Reset drops them, some worlds at the last one's address
+// start with as many nodes as it ended with (other labels, zones, resources and pods), either
+// because neither adds nodes or because the next one starts where the last one grew to. Run again
+// with the keep limits lowered, Reset drops most of its memory instead of keeping it.
 func TestResetDecidesAsNew(t *testing.T) {
 	// a world is played from its seed; the same world twice in a row is the replay of one seed
-	// (its last cycle finds the scratch of the last one's last cycle)
-	worlds := []struct {
+	// (its last cycle finds the scratch of the last one's last cycle). nodes 0: as many as the
+	// last world ended with; grow: nodes are added mid-run; moved: the world takes a new State.
+	type world struct {
 		seed         uint64
 		nodes, steps int
-	}{
-		{1, 12, 300}, {1, 12, 300}, {2, 12, 300}, {3, 3, 200}, {4, 160, 800}, {5, 160, 400},
-		{6, 40, 400}, {7, 2, 300}, {8, 12, 300}, {9, 70, 600}, {9, 70, 600}, {10, 12, 300},
-		{11, 3, 200}, {12, 160, 600}, {13, 40, 400}, {14, 2, 300}, {15, 12, 300}, {16, 25, 500},
+		grow, moved  bool
+	}
+	worlds := []world{
+		{1, 12, 300, true, false}, {1, 12, 300, true, false}, {2, 12, 300, true, true},
+		{3, 3, 200, true, false}, {4, 160, 800, true, false}, {5, 160, 400, true, true},
+		{6, 40, 400, true, false}, {7, 2, 300, true, false}, {8, 12, 300, true, true},
+		{9, 70, 600, true, false}, {9, 70, 600, true, false}, {10, 12, 300, true, true},
+		{11, 3, 200, true, false}, {12, 160, 600, true, false}, {13, 40, 400, true, true},
+		{14, 2, 300, true, false}, {15, 12, 300, true, false}, {16, 25, 500, true, true},
+		// as many nodes as the last world ended with, at its address
+		{17, 0, 300, false, false}, {18, 0, 300, true, false}, {19, 0, 300, false, false},
+		{20, 12, 300, false, false}, {21, 12, 300, false, false}, {21, 12, 300, false, false},
+		{22, 160, 400, false, false}, {23, 160, 400, false, false}, {24, 0, 400, true, false},
+		{25, 0, 300, false, false}, {26, 3, 200, false, false}, {27, 3, 200, false, false},
 	}
 	configs := []struct {
 		name string
@@ -54,26 +68,33 @@ func TestResetDecidesAsNew(t *testing.T) {
 				for i := range shared {
 					shared[i] = g.spec()
 				}
-				placed, failed, peak := 0, 0, 0
+				placed, failed, peak, sameCount, ended := 0, 0, 0, 0, 0
 				for i, w := range worlds {
 					var old *cluster.State
 					if i > 0 {
 						s.Reset()
-						if i%3 == 2 {
+						if w.moved {
 							old, st = st, &cluster.State{}
 						} else {
 							*st = cluster.State{}
 						}
 					}
-					p, f, b := playWorld(t, s, st, old, c.cfg, w.seed, w.nodes, w.steps, shared)
-					placed, failed, peak = placed+p, failed+f, max(peak, b)
-
+					nodes := w.nodes
+					if nodes == 0 {
+						nodes = ended
+					}
+					if i > 0 && !w.moved && nodes == ended {
+						sameCount++
+					}
+					p, f, b, n := playWorld(t, s, st, old, c.cfg, w.seed, nodes, w.steps, w.grow, shared)
+					placed, failed, peak, ended = placed+p, failed+f, max(peak, b), n
 				}
-				// decisions of both kinds, and tables built both ways (by a scan of the bound
-				// pods and from the pods by label)
+				// decisions of both kinds, tables built both ways (by a scan of the bound pods and
+				// from the pods by label), and worlds that the node count does not tell apart
 				require.Positive(t, placed)
 				require.Positive(t, failed)
 				require.Greater(t, peak, labelIndexMin)
+				require.GreaterOrEqual(t, sameCount, 8)
 			})
 		}
 	}
@@ -85,11 +106,12 @@ func lowerKeepLimits(t *testing.T) {
 	t.Cleanup(func() { keepLen, keepEntries, keepCells, keepObjects = l, e, c, o })
 }
 
-// playWorld plays a random world of seed (nodes nodes, then steps steps) on st through s and on a
-// copy through a new scheduler, and fails at the first decision that differs. When old is not
-// nil, it is a State s followed before and that keeps changing during the world. It returns the
-// numbers of pods placed and not placed, and the most pods bound at once.
-func playWorld(t *testing.T, s *Scheduler, st, old *cluster.State, cfg Config, seed uint64, nodes, steps int, shared []*corev1.PodSpec) (placed, failed, peak int) {
+// playWorld plays a random world of seed (nodes nodes, then steps steps, which add nodes when
+// grow) on st through s and on a copy through a new scheduler, and fails at the first decision
+// that differs. When old is not nil, it is a State s followed before and that keeps changing
+// during the world. It returns the numbers of pods placed and not placed, the most pods bound at
+// once and the number of nodes at the end.
+func playWorld(t *testing.T, s *Scheduler, st, old *cluster.State, cfg Config, seed uint64, nodes, steps int, grow bool, shared []*corev1.PodSpec) (placed, failed, peak, ended int) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	g := &gen{r: r}
 	ref, fresh := &cluster.State{}, New(cfg)
@@ -170,8 +192,10 @@ func playWorld(t *testing.T, s *Scheduler, st, old *cluster.State, cfg Config, s
 			st.SetUnschedulable(st.Nodes[i], !st.Nodes[i].Unschedulable)
 			ref.SetUnschedulable(ref.Nodes[i], !ref.Nodes[i].Unschedulable)
 		default:
-			addNode()
+			if grow {
+				addNode()
+			}
 		}
 	}
-	return placed, failed, peak
+	return placed, failed, peak, len(st.Nodes)
 }
