@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -198,4 +199,154 @@ func playWorld(t *testing.T, s *Scheduler, st, old *cluster.State, cfg Config, s
 		}
 	}
 	return placed, failed, peak, len(st.Nodes)
+}
+
+// TestResetKeepsWithinBounds plays worlds larger than the keep limits (lowered) and walks
+// everything a Scheduler holds after Reset, but for its parse of the pod specs and its last
+// FitError, which Reset keeps on purpose: no slice may have room for more than keepLen elements
+// (but in the podIndex's free lists), no map more than keepEntries entries, the free lists' objects
+// may hold no more than keepCells cells (4 bytes each) of arrays, and nothing of the last world (its State, nodes
+// or pods) may be reachable.
+func TestResetKeepsWithinBounds(t *testing.T) {
+	lowerKeepLimits(t)
+	keepEntries = 32 // byLabel kept with a few keys, one of many tables
+	for _, cfg := range []Config{DefaultConfig(), {PercentageOfNodesToScore: 30}} {
+		s := New(cfg)
+		shared := []*corev1.PodSpec{(&gen{r: rand.New(rand.NewPCG(0, 3))}).spec()}
+		// worlds that went beyond the limits where Reset once kept more than them
+		var seen, ids, byLabel, groupTerms int
+		for seed := uint64(1); seed <= 8; seed++ {
+			st := &cluster.State{}
+			playWorld(t, s, st, nil, cfg, seed, []int{100, 30}[seed%2], 400, seed%3 == 0, shared)
+			c := s.counting.(*indexedCounting)
+			over := func(n int) bool { return n > keepLen }
+			if slices.ContainsFunc(c.spread.seen, func(b []uint32) bool { return over(len(b)) }) {
+				seen++
+			}
+			if len(c.index.ids) > keepEntries {
+				ids++
+			}
+			if slices.ContainsFunc(slices.Collect(maps.Values(c.index.byLabel)), func(b []*countTable) bool { return over(cap(b)) }) {
+				byLabel++
+			}
+			if slices.ContainsFunc(slices.Collect(maps.Values(c.index.groupTerms)), func(b []*groupTerm) bool { return over(cap(b)) }) {
+				groupTerms++
+			}
+			s.Reset()
+			w := boundsWalk{t: t, seen: map[any]bool{}}
+			w.walk("Scheduler", reflect.ValueOf(s).Elem())
+			pool := boundsWalk{t: t, seen: map[any]bool{}, arrays: map[uintptr]bool{}}
+			pool.walk("pool", reflect.ValueOf(&c.index.pool).Elem())
+			require.LessOrEqual(t, pool.bytes, 4*keepCells, "seed %d: bytes of the free-listed objects' arrays", seed)
+		}
+		require.Positive(t, seen)
+		require.Positive(t, ids)
+		require.Positive(t, byLabel)
+		require.Positive(t, groupTerms)
+	}
+}
+
+// boundsWalk walks what a value holds for TestResetKeepsWithinBounds. With arrays set, it walks
+// the podIndex's free lists: their objects' arrays are bounded by their sum (keepCells), not each
+// by keepLen, and it sums their bytes (each array once, the lists themselves apart).
+type boundsWalk struct {
+	t      *testing.T
+	seen   map[any]bool
+	arrays map[uintptr]bool
+	bytes  int
+}
+
+var (
+	keptOnPurpose = map[reflect.Type]bool{
+		reflect.TypeFor[specCache](): true, reflect.TypeFor[*specCache](): true, reflect.TypeFor[*FitError](): true,
+	}
+	lastWorld = map[reflect.Type]bool{
+		reflect.TypeFor[*cluster.State](): true, reflect.TypeFor[*cluster.Node](): true, reflect.TypeFor[*cluster.Pod](): true,
+	}
+	freeLists = map[reflect.Type]bool{
+		reflect.TypeFor[[]*countTable](): true, reflect.TypeFor[[]*domainCounts](): true, reflect.TypeFor[[]*topology](): true,
+		reflect.TypeFor[[]*group](): true, reflect.TypeFor[[]*groupTerm](): true,
+	}
+)
+
+func (w *boundsWalk) walk(path string, v reflect.Value) {
+	if keptOnPurpose[v.Type()] || path == "Scheduler.lastSig" || w.arrays == nil && v.Type() == reflect.TypeFor[indexPool]() {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		require.False(w.t, lastWorld[v.Type()], "%s pins the last world", path)
+		if v.Kind() == reflect.Pointer {
+			key := [2]any{v.Pointer(), v.Type()}
+			if w.seen[key] {
+				return
+			}
+			w.seen[key] = true
+		}
+		w.walk(path, v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			w.walk(path+"."+v.Type().Field(i).Name, v.Field(i))
+		}
+	case reflect.Slice:
+		if w.arrays == nil {
+			require.LessOrEqual(w.t, v.Cap(), keepLen, "%s", path)
+		}
+		if v.Cap() == 0 {
+			return
+		}
+		all := v.Slice3(0, v.Cap(), v.Cap())
+		if w.arrays != nil && !freeLists[v.Type()] && !w.arrays[all.Pointer()] {
+			w.arrays[all.Pointer()] = true
+			w.bytes += v.Cap() * int(v.Type().Elem().Size())
+		}
+		for i := range all.Len() {
+			w.walk(fmt.Sprintf("%s[%d]", path, i), all.Index(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			w.walk(fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+		}
+	case reflect.Map:
+		require.LessOrEqual(w.t, v.Len(), keepEntries, "%s", path)
+		for it := v.MapRange(); it.Next(); {
+			w.walk(path+"[key]", it.Key())
+			w.walk(path+"[value]", it.Value())
+		}
+	}
+}
+
+// TestKeepHelpersBoundEverySlice: the helpers Reset keeps memory with bound and empty the slices a
+// slice or a map holds beyond its length too (a scratch slice resliced shorter keeps the ones
+// after it), and clear what they keep, so that it pins nothing.
+func TestKeepHelpersBoundEverySlice(t *testing.T) {
+	lowerKeepLimits(t)
+	small, large := []int32{1, 2}, make([]int32, keepLen+1)
+	large[0] = 3
+	b := [][]int32{slices.Clone(small), slices.Clone(large), slices.Clone(small), slices.Clone(large)}[:1]
+	kept := boundEach(b)
+	require.Len(t, kept, 1)
+	require.Equal(t, [][]int32{small, nil, small, nil}, kept[:4], "boundEach keeps the small slices as they are")
+	b = [][]int32{slices.Clone(small), slices.Clone(large), slices.Clone(small), slices.Clone(large)}[:1]
+	kept = reuseEach(b)
+	require.Len(t, kept, 1)
+	require.Equal(t, [][]int32{{0, 0}, nil, {0, 0}, nil}, kept[:4], "reuseEach clears the small slices")
+	require.Nil(t, boundEach(make([][]int32, 1, keepLen+1)))
+	require.Nil(t, reuseEach(make([][]int32, 1, keepLen+1)))
+
+	m := map[string][]int32{"small": slices.Clone(small)[:1], "large": slices.Clone(large)}
+	m = truncated(m)
+	require.Equal(t, map[string][]int32{"small": {}}, m, "truncated deletes the key of a large slice")
+	require.Equal(t, []int32{0, 0}, m["small"][:2])
+
+	ids := map[string]int32{"a": 1}
+	require.Empty(t, cleared(ids))
+	require.NotNil(t, cleared(ids))
+	for i := range keepEntries + 1 {
+		ids[fmt.Sprint(i)] = int32(i)
+	}
+	require.Nil(t, cleared(ids))
 }
