@@ -255,6 +255,9 @@ func (x *podIndex) sync(st *cluster.State, specs *specCache) {
 // topologies and groups to the pool. It is called between cycles only: no plugin reads them
 // any more. The maps are walked in any order: an object taken from the pool is initialized anew.
 func (x *podIndex) detach() {
+	// Not for the decisions: a State left observed would only make nodeOf, which finds none of
+	// its nodes among the index's, mark the index stale at each of its changes (a rebuild per
+	// cycle while it changes), and would keep the index reachable from it.
 	if x.st != nil {
 		x.st.Unobserve(x)
 	}
@@ -291,9 +294,9 @@ func (x *podIndex) detach() {
 		groupTerms:    truncated(x.groupTerms),
 		anyGroupTerms: reuse(x.anyGroupTerms),
 		pool:          x.pool,
-		ids:           x.ids,
+		ids:           cleared(x.ids),
 		names:         x.names,
-		buf:           x.buf,
+		buf:           reuse(x.buf),
 	}
 }
 
@@ -308,15 +311,19 @@ func (x *podIndex) dropTables() {
 	x.zero = nil
 }
 
-// truncated returns m with every slice emptied, keeping the keys and the slices' arrays, or a new
-// map when m has more than keepEntries keys (the keys come from label values, which may not
-// repeat).
+// truncated returns m with every slice emptied, keeping the keys and the slices' arrays (but those
+// with room for more than keepLen elements, whose keys it deletes), or a new map when m has more
+// than keepEntries keys (the keys come from label values, which may not repeat).
 func truncated[K comparable, V any](m map[K][]V) map[K][]V {
 	if m == nil || len(m) > keepEntries {
 		return make(map[K][]V)
 	}
 	for k, v := range m {
-		clear(v)
+		if cap(v) > keepLen {
+			delete(m, k)
+			continue
+		}
+		clear(v[:cap(v)])
 		m[k] = v[:0]
 	}
 	return m

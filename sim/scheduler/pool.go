@@ -1,6 +1,10 @@
 package scheduler
 
-import "github.com/faultline-dev/faultline/sim/cluster"
+import (
+	"unsafe"
+
+	"github.com/faultline-dev/faultline/sim/cluster"
+)
 
 // Reset keeps the memory of a scheduler's last world for the next one: a Monte Carlo replay runs
 // thousands of short worlds of one Input through one Scheduler, and rebuilding the podIndex's
@@ -8,9 +12,11 @@ import "github.com/faultline-dev/faultline/sim/cluster"
 // a replay allocated, which the garbage collector then took from the cores the replays run on.
 // What is kept is only memory: every object taken back from a free list is initialized anew, so
 // a reset scheduler decides as a new one. It is bounded, so that one huge world does not pin its
-// memory for the small ones that follow: a slice longer than keepLen, a map with more than
-// keepEntries entries, and free-listed objects beyond keepCells cells or keepObjects objects are
-// left to the garbage collector. (Variables, for a test to lower them.)
+// memory for the small ones that follow: a slice with room for more than keepLen elements (a
+// slice of slices is kept only with each of them, each bounded alone), a map with more than
+// keepEntries entries (of a map of slices, each slice too), and free-listed objects beyond
+// keepCells cells of arrays or keepObjects objects are left to the garbage collector. (Variables,
+// for a test to lower them; TestResetKeepsWithinBounds walks what Reset keeps.)
 var (
 	keepLen     = 1 << 16 // elements of a scratch slice
 	keepEntries = 1 << 12 // entries of a map
@@ -29,17 +35,27 @@ func reuse[T any](b []T) []T {
 	return b[:0]
 }
 
-// reuseEach is reuse on b and on each slice it holds; the inner slices keep their length.
+// reuseEach is reuse on b and on each slice it holds, up to its capacity; the slices keep their
+// length.
 func reuseEach[T any](b [][]T) [][]T {
-	for i, s := range b {
-		if cap(s) > keepLen {
-			b[i] = nil
-			continue
-		}
+	b = boundEach(b)
+	for _, s := range b[:cap(b)] {
 		clear(s[:cap(s)])
 	}
+	return b
+}
+
+// boundEach returns b, as it is but for the slices it holds (up to its capacity) with room for
+// more than keepLen elements, which it drops, or nil when b itself has more room than that.
+func boundEach[T any](b [][]T) [][]T {
 	if cap(b) > keepLen {
 		return nil
+	}
+	all := b[:cap(b)]
+	for i, s := range all {
+		if cap(s) > keepLen {
+			all[i] = nil
+		}
 	}
 	return b
 }
@@ -56,8 +72,16 @@ func zeroed(b []int32, n int) []int32 {
 
 // emptied returns m emptied, keeping its buckets unless it held more than keepEntries entries.
 func emptied[K comparable, V any](m map[K]V) map[K]V {
-	if m == nil || len(m) > keepEntries {
+	if m = cleared(m); m == nil {
 		return make(map[K]V)
+	}
+	return m
+}
+
+// cleared returns m emptied, or nil when it held more than keepEntries entries.
+func cleared[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > keepEntries {
+		return nil
 	}
 	clear(m)
 	return m
@@ -73,10 +97,10 @@ type indexPool struct {
 	topos  []*topology
 	groups []*group
 	terms  []*groupTerm
-	cells  int // int32 cells held by the pooled objects' arrays
+	cells  int // cells of 4 bytes of the pooled objects' arrays (countTable.cells)
 }
 
-// hold reports whether the pool may take an object with an array of cells cells into a list of
+// hold reports whether the pool may take an object with cells cells of arrays into a list of
 // length n.
 func (p *indexPool) hold(n, cells int) bool {
 	if n >= keepObjects || p.cells+cells > keepCells {
@@ -94,9 +118,25 @@ func (p *indexPool) table(n int) *countTable {
 	}
 	t := p.tables[k-1]
 	p.tables[k-1], p.tables = nil, p.tables[:k-1]
-	p.cells -= cap(t.node)
+	p.cells -= t.cells()
 	t.node = zeroed(t.node, n)
 	return t
+}
+
+// Sizes of array elements in cells of 4 bytes, rounded up.
+const (
+	partCells = (unsafe.Sizeof(matchPart{}) + 3) / 4
+	kvCells   = (unsafe.Sizeof(labelKV{}) + 3) / 4
+	ptrCells  = (unsafe.Sizeof(uintptr(0)) + 3) / 4
+)
+
+// cells is the number of cells of 4 bytes of the arrays t holds.
+func (t *countTable) cells() int {
+	n := cap(t.node) + cap(t.keys)*int(ptrCells) + cap(t.parts)*int(partCells)
+	for _, m := range t.parts[:cap(t.parts)] {
+		n += (cap(m.sel.eq) + cap(m.eq) + cap(m.neq)) * int(kvCells)
+	}
+	return n
 }
 
 // putTable takes t, and its domain counts, back; t must no longer be read.
@@ -108,14 +148,18 @@ func (p *indexPool) putTable(t *countTable) {
 		}
 		p.putDomains(k, own)
 	}
-	if !p.hold(len(p.tables), cap(t.node)) {
-		return
+	parts := t.parts[:cap(t.parts)]
+	if len(parts) > keepLen {
+		parts = nil
 	}
-	for i := range t.parts {
-		m := &t.parts[i]
+	for i := range parts {
+		m := &parts[i]
 		*m = matchPart{sel: labelMatcher{eq: reuse(m.sel.eq)}, eq: reuse(m.eq), neq: reuse(m.neq)}
 	}
-	*t = countTable{parts: t.parts[:0], node: t.node, keys: reuse(t.keys)}
+	*t = countTable{parts: parts[:0], node: t.node, keys: reuse(t.keys)}
+	if !p.hold(len(p.tables), t.cells()) {
+		return
+	}
 	p.tables = append(p.tables, t)
 }
 

@@ -59,7 +59,8 @@ func (c *indexedCounting) reset() {
 }
 
 // reset drops the last cycle's constraints and counts, keeping the scratch arrays. seen and stamp
-// are kept as they are: every mark in seen is older than the next stamp.
+// are kept as they are, but for seen's arrays beyond keepLen: every mark in seen is older than the
+// next stamp.
 func (p *podTopologySpread) reset() {
 	*p = podTopologySpread{
 		hardDom:    reuse(p.hardDom),
@@ -74,7 +75,7 @@ func (p *podTopologySpread) reset() {
 		eqBufs:     reuseEach(p.eqBufs),
 		sums:       reuseEach(p.sums),
 		marks:      reuseEach(p.marks),
-		seen:       p.seen,
+		seen:       boundEach(p.seen),
 		stamp:      p.stamp,
 		terms:      reuseEach(p.terms),
 		norm:       reuse(p.norm),
