@@ -51,3 +51,28 @@ func TestScratchDropsWhatAHugeWorldGrew(t *testing.T) {
 	require.Equal(t, want.Indicators, got.Indicators)
 	require.Equal(t, want.Events, got.Events)
 }
+
+// After a world larger than keepItems, a Scratch moving to another Input resets the large world's
+// scheduler at once, so that its index and node copy do not pin that world until its Input runs
+// again; after a small world it leaves that to the Input's next world (a reset per switch cost a
+// Monte Carlo replay 15 % of its CPU time).
+func TestScratchLetsGoOfALargeWorldsScheduler(t *testing.T) {
+	large, small, other := input(keepItems+1000, deployment("web", 3, "100m")), reuseInput(), input(3, deployment("api", 2, "100m"))
+	var s Scratch
+	w, err := s.New(large, 1, Options{Until: time.Minute})
+	require.NoError(t, err)
+	w.Run()
+	require.True(t, w.prep.sched.Follows(), "the large world placed its pods")
+	largeSched := w.prep.sched
+	_, err = s.New(small, 1, Options{})
+	require.NoError(t, err)
+	require.False(t, largeSched.Follows(), "switching Inputs after a large world resets its scheduler")
+
+	w, err = s.New(small, 2, Options{})
+	require.NoError(t, err)
+	w.Run()
+	smallSched := w.prep.sched
+	_, err = s.New(other, 1, Options{})
+	require.NoError(t, err)
+	require.True(t, smallSched.Follows(), "a small world's scheduler is reset by its Input's next world")
+}

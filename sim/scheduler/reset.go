@@ -96,3 +96,14 @@ func (p *interPodAffinity) reset() {
 		neqBuf:   reuseEach(p.neqBuf),
 	}
 }
+
+// Follows reports whether s follows a State: its node order, node copy or pod index was built for
+// one and holds its nodes or pods. False after Reset until the next cycle; a caller that keeps a
+// scheduler while its State moves on can check that it let go.
+func (s *Scheduler) Follows() bool {
+	if s.order.state != nil || s.mirror.st != nil {
+		return true
+	}
+	c, ok := s.counting.(*indexedCounting)
+	return ok && c.index.st != nil
+}
