@@ -14,6 +14,7 @@ import (
 	"github.com/faultline-dev/faultline/measure"
 	"github.com/faultline-dev/faultline/sim/cluster"
 	"github.com/faultline-dev/faultline/sim/engine"
+	"github.com/faultline-dev/faultline/sim/internal/keep"
 	"github.com/faultline-dev/faultline/sim/scheduler"
 )
 
@@ -148,15 +149,9 @@ func (b worldBuffers) lend(w *World) {
 // each, so that a Scratch that served one huge world does not hold its memory for good.
 const keepItems = 1 << 14
 
-// clearSlice empties s, keeping its backing array without references to the last world's
-// objects; nil when it is longer than keepItems.
-func clearSlice[T any](s []T) []T {
-	if cap(s) > keepItems {
-		return nil
-	}
-	clear(s)
-	return s[:0]
-}
+// clearSlice empties s for the next world (keep.Empty), dropping it when it has room for more
+// than keepItems.
+func clearSlice[T any](s []T) []T { return keep.Empty(s, keepItems) }
 
 // slabs hand out a world's objects that live as long as it does: its pods (newPod's: the
 // cluster.Pod and its podState), nodes, workloads, loads and faults. A Scratch keeps them from

@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/faultline-dev/faultline/sim/cluster"
+	"github.com/faultline-dev/faultline/sim/internal/keep"
 )
 
 // Reset keeps the memory of a scheduler's last world for the next one: a Monte Carlo replay runs
@@ -26,14 +27,7 @@ var (
 
 // reuse returns b emptied, its elements zeroed (so that it pins nothing of the last world), or
 // nil when it is too large to keep.
-func reuse[T any](b []T) []T {
-	if cap(b) > keepLen {
-		return nil
-	}
-	b = b[:cap(b)]
-	clear(b)
-	return b[:0]
-}
+func reuse[T any](b []T) []T { return keep.Empty(b, keepLen) }
 
 // reuseEach is reuse on b and on each slice it holds, up to its capacity; the slices keep their
 // length.
